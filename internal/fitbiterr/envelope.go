@@ -1,0 +1,101 @@
+// Package fitbiterr reads and writes Fitbit's error envelope,
+//
+//	{"errors":[{"errorType":"expired_token","message":"…"}],"success":false}
+//
+// and scrubs the credentials that Fitbit itself puts into those messages.
+// It also understands the Google-style envelope that some Fitbit responses
+// have used since 2025 ({"error":{"code":…,"message":…,"status":…}}).
+package fitbiterr
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// Error types the gateway emits or reacts to. The first group is Fitbit's own;
+// the second is the gateway's, in the same envelope so apps need one parser.
+const (
+	ExpiredToken            = "expired_token"
+	InvalidToken            = "invalid_token"
+	InvalidGrant            = "invalid_grant"
+	InvalidClient           = "invalid_client"
+	InvalidRequest          = "invalid_request"
+	InsufficientScope       = "insufficient_scope"
+	InsufficientPermissions = "insufficient_permissions"
+	System                  = "system"
+	OAuth                   = "oauth"
+
+	NotConnected           = "not_connected"
+	ReauthorizationNeeded  = "reauthorization_required"
+	Unauthenticated        = "unauthenticated"
+	UpstreamUnavailable    = "upstream_unavailable"
+	ReplayImpossible       = "replay_impossible"
+	RequestTooLarge        = "request_too_large"
+	ConnectionStoreFailure = "store_unavailable"
+)
+
+// Item is one entry of the envelope's errors array.
+type Item struct {
+	ErrorType string `json:"errorType"`
+	FieldName string `json:"fieldName,omitempty"`
+	Message   string `json:"message"`
+}
+
+// Envelope is Fitbit's error body.
+type Envelope struct {
+	Errors  []Item `json:"errors"`
+	Success bool   `json:"success"`
+}
+
+// googleEnvelope is the google.rpc.Status wrapper some Fitbit endpoints use.
+type googleEnvelope struct {
+	Error *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+		Status  string `json:"status"`
+	} `json:"error"`
+}
+
+// MaxBody is the most of an upstream error body worth parsing; larger bodies
+// are not Fitbit error envelopes and are not read past this.
+const MaxBody = 64 << 10
+
+// Parse returns the first error of a Fitbit envelope, or of a Google-style
+// envelope (its status becomes ErrorType). ok is false when body is neither.
+// The returned message is not scrubbed; call Scrub before it leaves the process.
+func Parse(body []byte) (it Item, ok bool) {
+	if len(body) == 0 || len(body) > MaxBody {
+		return Item{}, false
+	}
+	var env Envelope
+	if json.Unmarshal(body, &env) == nil && len(env.Errors) > 0 && env.Errors[0].ErrorType != "" {
+		return env.Errors[0], true
+	}
+	var g googleEnvelope
+	if json.Unmarshal(body, &g) == nil && g.Error != nil && (g.Error.Status != "" || g.Error.Code != 0) {
+		typ := g.Error.Status
+		if typ == "" {
+			typ = strconv.Itoa(g.Error.Code)
+		}
+		return Item{ErrorType: typ, Message: g.Error.Message}, true
+	}
+	return Item{}, false
+}
+
+// Marshal encodes one error in Fitbit's envelope.
+func Marshal(it Item) []byte {
+	b, _ := json.Marshal(Envelope{Errors: []Item{it}}) // cannot fail: only strings
+	return b
+}
+
+// Write sends one error in Fitbit's envelope with the given status.
+func Write(w http.ResponseWriter, status int, it Item) {
+	body := Marshal(it)
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
