@@ -1,0 +1,346 @@
+// Package connect is the browser side of the gateway: the OAuth 2.0
+// authorization-code flow with PKCE that binds a provider account to the
+// caller's identity (authorize, callback), and the status and disconnect
+// endpoints. It knows nothing of Caddy: the identity is handed in.
+package connect
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
+)
+
+// DefaultPendingTTL is how long a started authorization may take.
+const DefaultPendingTTL = 10 * time.Minute
+
+// CookieName is the cookie binding a started authorization to its browser.
+const CookieName = "fitbit_connect"
+
+// Limits on callback parameters; real values are far shorter.
+const (
+	maxStateLen = 128
+	maxCodeLen  = 1024
+)
+
+// Flow serves one provider registration's connect endpoints.
+type Flow struct {
+	Tokens     *tokens.Manager
+	Store      tokenstore.Store
+	Prefix     string // URL prefix of the endpoints, e.g. "/fitbit"
+	ReturnTo   *ReturnTo
+	PendingTTL time.Duration
+	Logger     *zap.Logger
+	Now        func() time.Time
+}
+
+func (f *Flow) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+func (f *Flow) log() *zap.Logger {
+	if f.Logger != nil {
+		return f.Logger
+	}
+	return zap.NewNop()
+}
+
+func (f *Flow) client() *provider.Client { return f.Tokens.Provider() }
+
+// ConnectURL is the path where a user starts connecting.
+func (f *Flow) ConnectURL() string { return f.Prefix + "/authorize" }
+
+// Authorize starts a connection for identity: it stores the pending
+// authorization (so the callback may land on any instance), binds it to the
+// browser with a cookie, and redirects to the provider's consent page.
+func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		methodNotAllowed(w, "GET")
+		return
+	}
+	if identity == "" {
+		f.unauthenticated(w)
+		return
+	}
+	returnTo := r.URL.Query().Get("return_to")
+	if returnTo != "" && !f.ReturnTo.Allowed(returnTo) {
+		page(w, http.StatusBadRequest, "Not allowed", "The return_to address is not on this gateway's allow-list, so the gateway will not send you there. Ask the operator to add it to return_to_allowed.")
+		return
+	}
+	binding := browserBinding(r)
+	state := randomToken()
+	verifier := provider.NewVerifier()
+	ttl := f.PendingTTL
+	if ttl <= 0 {
+		ttl = DefaultPendingTTL
+	}
+	p := &tokenstore.Pending{
+		State:       state,
+		Provider:    f.client().Reg.Name,
+		Identity:    identity,
+		Verifier:    verifier,
+		ReturnTo:    returnTo,
+		BrowserHash: hashHex(binding),
+		RedirectURI: f.client().Reg.RedirectURL,
+		Expires:     f.now().Add(ttl),
+	}
+	if err := f.Store.PutPending(r.Context(), p); err != nil {
+		f.log().Error("could not store pending authorization", zap.Error(err))
+		page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not save the connection attempt. Please try again shortly.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     CookieName,
+		Value:    binding,
+		Path:     f.Prefix + "/",
+		MaxAge:   int(ttl / time.Second),
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	})
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, f.client().AuthCodeURL(state, verifier), http.StatusFound)
+}
+
+// Callback completes a connection: one pending authorization, taken exactly
+// once, from the browser that started it, traded for tokens that are stored
+// under the identity that started it.
+func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, "GET")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	q := r.URL.Query()
+	state, code, oauthErr := q.Get("state"), q.Get("code"), q.Get("error")
+	if state == "" || len(state) > maxStateLen || len(code) > maxCodeLen || len(q) > 16 {
+		page(w, http.StatusBadRequest, "Invalid callback", "The callback is missing its state or carries malformed parameters. Start again from the app.")
+		return
+	}
+	p, err := f.Store.TakePending(r.Context(), state)
+	switch {
+	case errors.Is(err, tokenstore.ErrExpired):
+		page(w, http.StatusBadRequest, "Expired", "This connection attempt took too long and expired. Start again from the app.")
+		return
+	case errors.Is(err, tokenstore.ErrNotFound):
+		page(w, http.StatusBadRequest, "Unknown or used link", "This callback does not belong to a connection attempt in progress (it was already used, or never started here). Start again from the app.")
+		return
+	case err != nil:
+		f.log().Error("could not read pending authorization", zap.Error(err))
+		page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection attempt. Please try again shortly.")
+		return
+	}
+	c, _ := r.Cookie(CookieName)
+	if c == nil || subtle.ConstantTimeCompare([]byte(hashHex(c.Value)), []byte(p.BrowserHash)) != 1 {
+		page(w, http.StatusForbidden, "Wrong browser", "This connection was started in another browser (or its cookie was blocked). Start again from the app in this browser.")
+		return
+	}
+	if identity != "" && subtle.ConstantTimeCompare([]byte(identity), []byte(p.Identity)) != 1 {
+		page(w, http.StatusForbidden, "Different account", "You are signed in to the gateway as someone other than the person who started this connection. Start again from the app.")
+		return
+	}
+	if oauthErr != "" {
+		if oauthErr == "access_denied" {
+			page(w, http.StatusOK, "Not connected", "You did not allow access, so nothing was connected. You can start again from the app at any time.")
+			return
+		}
+		page(w, http.StatusBadGateway, "Fitbit refused", "Fitbit answered the authorization with an error: "+fitbiterr.Scrub(trim(oauthErr+" "+q.Get("error_description"), 200)))
+		return
+	}
+	if code == "" {
+		page(w, http.StatusBadRequest, "Invalid callback", "The callback carries neither a code nor an error. Start again from the app.")
+		return
+	}
+	grant, err := f.client().Exchange(r.Context(), code, p.Verifier)
+	if err != nil {
+		f.log().Warn("code exchange failed", zap.String("identity_hash", tokenstore.IdentityHash(p.Identity)), zap.Error(err))
+		status := http.StatusBadGateway
+		if provider.IsInvalidGrant(err) {
+			status = http.StatusBadRequest
+		}
+		page(w, status, "Could not connect", "Fitbit did not accept the authorization ("+err.Error()+"). Start again from the app.")
+		return
+	}
+	now := f.now()
+	rec := &tokenstore.Record{
+		Provider:     p.Provider,
+		IdentityHash: tokenstore.IdentityHash(p.Identity),
+		UserID:       grant.UserID,
+		Scopes:       grant.Scopes,
+		AccessToken:  grant.AccessToken,
+		RefreshToken: grant.RefreshToken,
+		TokenType:    grant.TokenType,
+		Expiry:       grant.Expiry,
+		Status:       tokenstore.StatusOK,
+		ConnectedAt:  now,
+	}
+	if err := f.Tokens.Save(r.Context(), p.Identity, rec); err != nil {
+		f.log().Error("could not store new connection", zap.String("identity_hash", rec.IdentityHash), zap.Error(err))
+		page(w, http.StatusServiceUnavailable, "Try again", "Fitbit accepted, but the gateway could not store the connection. Start again from the app.")
+		return
+	}
+	f.log().Info("connected", zap.String("provider", p.Provider), zap.String("identity_hash", rec.IdentityHash),
+		zap.String("user_id", rec.UserID), zap.Strings("scopes", rec.Scopes))
+	if p.ReturnTo != "" && f.ReturnTo.Allowed(p.ReturnTo) {
+		http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)
+		return
+	}
+	page(w, http.StatusOK, "Connected", "Your Fitbit account is connected. You can close this window and return to the app.")
+}
+
+// Status is what the gateway knows of identity's connection. It never holds
+// a token.
+type Status struct {
+	Provider    string     `json:"provider"`
+	Connected   bool       `json:"connected"`
+	UserID      string     `json:"user_id,omitempty"`
+	Scopes      []string   `json:"scopes,omitempty"`
+	ExpiresAt   *time.Time `json:"access_token_expires_at,omitempty"`
+	Health      string     `json:"health,omitempty"`
+	ConnectedAt *time.Time `json:"connected_at,omitempty"`
+	RefreshedAt *time.Time `json:"refreshed_at,omitempty"`
+	ConnectURL  string     `json:"connect_url"`
+}
+
+// Status answers the calling identity's connection state as JSON.
+func (f *Flow) Status(w http.ResponseWriter, r *http.Request, identity string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		methodNotAllowed(w, "GET")
+		return
+	}
+	if identity == "" {
+		f.unauthenticated(w)
+		return
+	}
+	st := Status{Provider: f.client().Reg.Name, ConnectURL: f.ConnectURL()}
+	rec, err := f.Tokens.Lookup(r.Context(), identity)
+	switch {
+	case errors.Is(err, tokens.ErrNotConnected):
+	case err != nil:
+		f.log().Error("status: store read failed", zap.Error(err))
+		fitbiterr.Write(w, http.StatusServiceUnavailable, fitbiterr.Item{ErrorType: fitbiterr.ConnectionStoreFailure, Message: "the gateway's token store is unavailable; retry shortly"})
+		return
+	default:
+		st.Connected = true
+		st.UserID, st.Scopes, st.Health = rec.UserID, rec.Scopes, string(rec.Status)
+		st.ExpiresAt, st.ConnectedAt = timePtr(rec.Expiry), timePtr(rec.ConnectedAt)
+		st.RefreshedAt = timePtr(rec.RefreshedAt)
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// Disconnect revokes identity's connection at the provider and deletes it.
+func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity string) {
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, "POST")
+		return
+	}
+	if !sameOrigin(r) {
+		fitbiterr.Write(w, http.StatusForbidden, fitbiterr.Item{ErrorType: fitbiterr.InvalidRequest, Message: "cross-site disconnect refused: POST from the gateway's own origin or without an Origin header"})
+		return
+	}
+	if identity == "" {
+		f.unauthenticated(w)
+		return
+	}
+	existed, err := f.Tokens.Disconnect(r.Context(), identity)
+	if err != nil {
+		var se *tokens.StoreError
+		if errors.As(err, &se) {
+			fitbiterr.Write(w, http.StatusServiceUnavailable, fitbiterr.Item{ErrorType: fitbiterr.ConnectionStoreFailure, Message: "the gateway's token store is unavailable; retry shortly"})
+			return
+		}
+		fitbiterr.Write(w, http.StatusBadGateway, fitbiterr.Item{ErrorType: fitbiterr.UpstreamUnavailable, Message: "could not revoke the connection at Fitbit (" + err.Error() + "); it was kept, retry shortly"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"provider": f.client().Reg.Name, "disconnected": true, "was_connected": existed})
+}
+
+func (f *Flow) unauthenticated(w http.ResponseWriter) {
+	fitbiterr.Write(w, http.StatusUnauthorized, fitbiterr.Item{ErrorType: fitbiterr.Unauthenticated,
+		Message: "the gateway could not identify you; authenticate to the gateway first"})
+}
+
+// sameOrigin refuses cross-site POSTs (CSRF) when the browser says where the
+// request comes from. Non-browser clients send neither header.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// browserBinding reuses the browser's binding cookie when it has a valid one,
+// so several connection attempts can run in one browser at once.
+func browserBinding(r *http.Request) string {
+	if c, err := r.Cookie(CookieName); err == nil && len(c.Value) == 43 {
+		if _, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil {
+			return c.Value
+		}
+	}
+	return randomToken()
+}
+
+// randomToken returns 256 random bits, base64url (43 characters).
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashHex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func trim(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func methodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	fitbiterr.Write(w, http.StatusMethodNotAllowed, fitbiterr.Item{ErrorType: fitbiterr.InvalidRequest, Message: "use " + allow})
+}

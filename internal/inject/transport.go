@@ -1,0 +1,272 @@
+// Package inject is the credential-injecting round tripper: it resolves the
+// caller's identity to a connection, replaces whatever credentials the caller
+// sent with the connection's Bearer token, and when the provider still
+// answers 401 for an expired or invalid token, refreshes once and replays the
+// request with a byte-identical body.
+package inject
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
+)
+
+// Outcomes of a proxied request, as reported to the Observer.
+const (
+	OutcomeProxied         = "proxied"          // sent upstream with a valid token
+	OutcomeReplayed        = "replayed"         // 401 from upstream, refreshed, replayed
+	OutcomeNotReplayed     = "not_replayed"     // 401 from upstream, body too large to replay
+	OutcomeUnauthenticated = "unauthenticated"  // no identity on the request
+	OutcomeNotConnected    = "not_connected"    // identity has no connection
+	OutcomeNeedsReauth     = "needs_reauth"     // refresh token dead
+	OutcomeTokenEndpoint   = "token_error"      // refresh failed: 502/504
+	OutcomeStore           = "store_error"      // token store failed: 503
+	OutcomeUpstreamError   = "upstream_error"   // the API round trip failed
+	OutcomeCanceled        = "client_canceled"  // the caller went away
+	OutcomeBadRequest      = "request_rejected" // e.g. unreadable body
+)
+
+// Observer receives one outcome per proxied request (metrics).
+type Observer interface{ Proxied(outcome string) }
+
+// DefaultMaxReplayBody is how much of a request body is buffered so the
+// request can be replayed after a refresh.
+const DefaultMaxReplayBody = 1 << 20
+
+// Transport injects the connection's credentials. Base does the actual round
+// trip (in Caddy, the reverse proxy's HTTP transport).
+type Transport struct {
+	Base   http.RoundTripper
+	Tokens *tokens.Manager
+	// Identity returns the caller's identity, "" when unauthenticated.
+	Identity func(*http.Request) string
+	// ConnectURL is where a user connects, for error messages.
+	ConnectURL    string
+	MaxReplayBody int64
+	Observer      Observer
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// RoundTrip implements http.RoundTripper. Errors of the gateway's own (no
+// identity, not connected, refresh failed) are answered with a response in
+// Fitbit's error envelope rather than an error, so the reverse proxy neither
+// retries them nor counts them against the upstream's health.
+//
+// The request is modified in place: Caddy's reverse proxy hands each
+// transport its own clone, and replacing the caller's credentials on that
+// clone saves a copy of every header map on the hot path.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	identity := t.Identity(req)
+	if identity == "" {
+		t.observe(OutcomeUnauthenticated)
+		return t.fail(req, http.StatusUnauthorized, fitbiterr.Unauthenticated,
+			"the gateway could not identify the caller; authenticate to the gateway (the configured identity placeholder was empty)"), nil
+	}
+	ctx := req.Context()
+	conn, err := t.Tokens.Get(ctx, identity)
+	if err != nil {
+		return t.tokenFailure(req, err), nil
+	}
+
+	h := req.Header
+	h.Del("Proxy-Authorization")
+	h.Del("Cookie")
+	h["Authorization"] = []string{conn.Authorization()}
+
+	body, replayable, err := t.bufferBody(req)
+	if err != nil {
+		t.observe(OutcomeBadRequest)
+		return t.fail(req, http.StatusBadRequest, fitbiterr.InvalidRequest, "could not read the request body: "+err.Error()), nil
+	}
+	if body != nil {
+		defer func() { body.Reset(); bufPool.Put(body) }()
+	}
+
+	resp, err := t.Base.RoundTrip(req)
+	if err != nil {
+		t.observe(upstreamOutcome(ctx))
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.observe(OutcomeProxied)
+		if resp.StatusCode >= 400 {
+			return t.redacted(req, resp, conn.AccessToken()), nil
+		}
+		return resp, nil
+	}
+
+	// A 401: refresh and replay only for a token problem, and only once.
+	errBody, err := readError(resp)
+	if err != nil {
+		t.observe(OutcomeUpstreamError)
+		return t.unreadable(req, resp.StatusCode, err), nil
+	}
+	it, _ := fitbiterr.Parse(errBody)
+	if it.ErrorType != fitbiterr.ExpiredToken && it.ErrorType != fitbiterr.InvalidToken {
+		t.observe(OutcomeProxied)
+		return rebuild(resp, errBody, conn.AccessToken()), nil
+	}
+	fresh, err := t.Tokens.Refresh(ctx, identity, conn.AccessToken())
+	if err != nil {
+		return t.tokenFailure(req, err), nil
+	}
+	if !replayable {
+		t.observe(OutcomeNotReplayed)
+		return t.fail(req, http.StatusUnauthorized, fitbiterr.ReplayImpossible, fmt.Sprintf(
+			"the access token expired while this request was sent; the gateway renewed it, but the request body is larger than the %d-byte replay buffer, so it was not replayed: send the request again", t.maxReplay())), nil
+	}
+	h["Authorization"] = []string{fresh.Authorization()}
+	if body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(body.Bytes()))
+	}
+	resp, err = t.Base.RoundTrip(req)
+	if err != nil {
+		t.observe(upstreamOutcome(ctx))
+		return nil, err
+	}
+	t.observe(OutcomeReplayed)
+	if resp.StatusCode >= 400 {
+		return t.redacted(req, resp, fresh.AccessToken()), nil
+	}
+	return resp, nil
+}
+
+// redacted returns an upstream error response with token cut out of its body.
+func (t *Transport) redacted(req *http.Request, resp *http.Response, token string) *http.Response {
+	b, err := readError(resp)
+	if err != nil {
+		return t.unreadable(req, resp.StatusCode, err)
+	}
+	return rebuild(resp, b, token)
+}
+
+// unreadable stands in for an upstream error response whose body could not
+// be checked for credentials: its status is kept, its body is not passed on.
+func (t *Transport) unreadable(req *http.Request, status int, err error) *http.Response {
+	return t.fail(req, status, fitbiterr.UpstreamUnavailable, "Fitbit answered "+strconv.Itoa(status)+" with a body the gateway would not pass on: "+err.Error())
+}
+
+func (t *Transport) maxReplay() int64 {
+	if t.MaxReplayBody > 0 {
+		return t.MaxReplayBody
+	}
+	return DefaultMaxReplayBody
+}
+
+// bufferBody reads the request body into a pooled buffer when it fits the
+// replay limit, so it can be sent twice. A larger body is streamed as it is
+// and the request is not replayable. An empty body is always replayable.
+func (t *Transport) bufferBody(req *http.Request) (buf *bytes.Buffer, replayable bool, err error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, true, nil
+	}
+	max := t.maxReplay()
+	if req.ContentLength > max {
+		return nil, false, nil
+	}
+	buf = bufPool.Get().(*bytes.Buffer)
+	n, err := buf.ReadFrom(io.LimitReader(req.Body, max+1))
+	if err != nil {
+		buf.Reset()
+		bufPool.Put(buf)
+		return nil, false, err
+	}
+	if n > max {
+		// Unknown length and too large: send what was read, then the rest.
+		prefix := bytes.Clone(buf.Bytes())
+		buf.Reset()
+		bufPool.Put(buf)
+		req.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(prefix), req.Body), req.Body}
+		return nil, false, nil
+	}
+	_ = req.Body.Close()
+	req.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
+	return buf, true, nil
+}
+
+func upstreamOutcome(ctx context.Context) string {
+	if ctx.Err() != nil {
+		return OutcomeCanceled
+	}
+	return OutcomeUpstreamError
+}
+
+// tokenFailure answers a request whose token could not be had.
+func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
+	var se *tokens.StoreError
+	var te *provider.TokenError
+	switch {
+	case errors.Is(err, tokens.ErrNotConnected):
+		t.observe(OutcomeNotConnected)
+		return t.fail(req, http.StatusUnauthorized, fitbiterr.NotConnected,
+			"this identity has not connected a Fitbit account; open "+t.ConnectURL+" in a browser to connect")
+	case errors.Is(err, tokens.ErrNeedsReauth):
+		t.observe(OutcomeNeedsReauth)
+		return t.fail(req, http.StatusUnauthorized, fitbiterr.ReauthorizationNeeded,
+			"Fitbit no longer accepts this connection (the user revoked access or the refresh token was invalidated); open "+t.ConnectURL+" in a browser to connect again")
+	case errors.As(err, &se):
+		t.observe(OutcomeStore)
+		return t.fail(req, http.StatusServiceUnavailable, fitbiterr.ConnectionStoreFailure,
+			"the gateway's token store is unavailable; retry shortly")
+	case errors.As(err, &te):
+		t.observe(OutcomeTokenEndpoint)
+		status := http.StatusBadGateway
+		if te.Timeout {
+			status = http.StatusGatewayTimeout
+		}
+		return t.fail(req, status, fitbiterr.UpstreamUnavailable,
+			"could not renew the access token at Fitbit ("+te.Error()+"); the connection is kept, retry shortly")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		t.observe(OutcomeCanceled)
+		return t.fail(req, http.StatusGatewayTimeout, fitbiterr.UpstreamUnavailable, "the request was canceled while the access token was being renewed")
+	default:
+		t.observe(OutcomeTokenEndpoint)
+		return t.fail(req, http.StatusBadGateway, fitbiterr.UpstreamUnavailable, "could not obtain an access token; retry shortly")
+	}
+}
+
+// fail builds a response in Fitbit's error envelope.
+func (t *Transport) fail(req *http.Request, status int, errorType, message string) *http.Response {
+	body := fitbiterr.Marshal(fitbiterr.Item{ErrorType: errorType, Message: message})
+	h := http.Header{
+		"Content-Type":   {"application/json;charset=UTF-8"},
+		"Content-Length": {strconv.Itoa(len(body))},
+		"Cache-Control":  {"no-store"},
+	}
+	if status == http.StatusUnauthorized && t.ConnectURL != "" {
+		h.Set("Link", "<"+t.ConnectURL+">; rel=\"authorize\"")
+	}
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	return &http.Response{
+		Status:        strconv.Itoa(status) + " " + http.StatusText(status),
+		StatusCode:    status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}
+}
+
+func (t *Transport) observe(outcome string) {
+	if t.Observer != nil {
+		t.Observer.Proxied(outcome)
+	}
+}

@@ -1,0 +1,150 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+)
+
+// Grant is what the token endpoint issued.
+type Grant struct {
+	AccessToken  string
+	RefreshToken string
+	TokenType    string
+	Expiry       time.Time
+	UserID       string   // Fitbit's user_id
+	Scopes       []string // granted; may be fewer than requested
+}
+
+// Client talks to one registration's authorization server.
+type Client struct {
+	Reg  Registration
+	conf *oauth2.Config
+	http *http.Client
+}
+
+// DefaultTimeout bounds one call to the token or revoke endpoint.
+const DefaultTimeout = 15 * time.Second
+
+// NewClient returns a client for reg (which should be validated). httpClient
+// may be nil for one with DefaultTimeout.
+func NewClient(reg Registration, httpClient *http.Client) *Client {
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: DefaultTimeout}
+	}
+	conf := &oauth2.Config{
+		ClientID:    reg.ClientID,
+		RedirectURL: reg.RedirectURL,
+		Scopes:      reg.Scopes,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:  reg.Endpoints.AuthURL,
+			TokenURL: reg.Endpoints.TokenURL,
+		},
+	}
+	if reg.AppType == AppServer {
+		conf.ClientSecret = reg.ClientSecret
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	} else {
+		// client and personal apps: client_id in the body, no secret.
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	}
+	return &Client{Reg: reg, conf: conf, http: httpClient}
+}
+
+// AuthCodeURL is the provider's consent URL for state, with the S256 PKCE
+// challenge of verifier.
+func (c *Client) AuthCodeURL(state, verifier string) string {
+	return c.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+}
+
+// NewVerifier returns a fresh PKCE code verifier (43 characters).
+func NewVerifier() string { return oauth2.GenerateVerifier() }
+
+// Exchange trades an authorization code for a grant.
+func (c *Client) Exchange(ctx context.Context, code, verifier string) (*Grant, error) {
+	tok, err := c.conf.Exchange(c.ctx(ctx), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	return grantOf(tok), nil
+}
+
+// Refresh redeems refreshToken for a new grant. Fitbit rotates the refresh
+// token: after a success the old one is dead, so the caller must persist the
+// returned grant before anything else.
+func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Grant, error) {
+	old := &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)}
+	tok, err := c.conf.TokenSource(c.ctx(ctx), old).Token()
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	return grantOf(tok), nil
+}
+
+// Revoke revokes token and, at Fitbit, every token of that user for the app
+// (RFC 7009). A token the provider no longer knows counts as revoked.
+func (c *Client) Revoke(ctx context.Context, token string) error {
+	form := url.Values{"token": {token}}
+	if c.Reg.AppType != AppServer {
+		form.Set("client_id", c.Reg.ClientID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Reg.Endpoints.RevokeURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return fmt.Errorf("revoke request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.Reg.AppType == AppServer {
+		req.SetBasicAuth(url.QueryEscape(c.Reg.ClientID), url.QueryEscape(c.Reg.ClientSecret))
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return tokenError(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, fitbiterr.MaxBody))
+	switch {
+	case resp.StatusCode/100 == 2, resp.StatusCode == http.StatusNotFound:
+		return nil
+	case resp.StatusCode == http.StatusBadRequest:
+		// RFC 7009 §2.2: an invalid token is not an error for revocation.
+		if it, ok := fitbiterr.Parse(body); ok && (it.ErrorType == fitbiterr.InvalidGrant || it.ErrorType == fitbiterr.InvalidToken) {
+			return nil
+		}
+	}
+	te := &TokenError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode), Transient: resp.StatusCode == 429 || resp.StatusCode >= 500}
+	if it, ok := fitbiterr.Parse(body); ok {
+		te.Code, te.Message = it.ErrorType, fitbiterr.Scrub(it.Message)
+	}
+	return te
+}
+
+func (c *Client) ctx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, c.http)
+}
+
+func grantOf(tok *oauth2.Token) *Grant {
+	g := &Grant{
+		AccessToken:  tok.AccessToken,
+		RefreshToken: tok.RefreshToken,
+		TokenType:    tok.TokenType,
+		Expiry:       tok.Expiry,
+	}
+	if uid, ok := tok.Extra("user_id").(string); ok {
+		g.UserID = uid
+	}
+	if s, ok := tok.Extra("scope").(string); ok {
+		g.Scopes = strings.Fields(s)
+	}
+	if g.TokenType == "" {
+		g.TokenType = "Bearer"
+	}
+	return g
+}

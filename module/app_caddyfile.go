@@ -1,0 +1,126 @@
+package module
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// UnmarshalCaddyfile sets up the app from the fitbit global option:
+//
+//	fitbit {
+//	    client_id         <id>
+//	    client_secret     <secret>
+//	    app_type          server|client|personal
+//	    scopes            <scope...>
+//	    redirect_uri      <url>
+//	    authorize_url     <url>
+//	    token_url         <url>
+//	    revoke_url        <url>
+//	    api_base          <url>
+//	    encryption_key    <base64 key...>     # repeatable; the first encrypts
+//	    cache_size        <n>
+//	    refresh_skew      <duration>
+//	    token_timeout     <duration>
+//	    return_to_allowed <prefix...>
+//	    connect_url       <url>
+//	    storage_prefix    <prefix>
+//	    storage           <module> { … }
+//	}
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		name := d.Val()
+		switch name {
+		case "client_id", "client_secret", "app_type", "redirect_uri", "authorize_url", "token_url",
+			"revoke_url", "api_base", "connect_url", "storage_prefix":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			*a.stringOption(name) = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "scopes", "encryption_key", "encryption_keys", "return_to_allowed":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			switch name {
+			case "scopes":
+				a.Scopes = append(a.Scopes, args...)
+			case "return_to_allowed":
+				a.ReturnToAllowed = append(a.ReturnToAllowed, args...)
+			default:
+				a.EncryptionKeys = append(a.EncryptionKeys, args...)
+			}
+		case "cache_size":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(d.Val())
+			if err != nil || n < 0 {
+				return d.Errf("cache_size %q: want a whole number", d.Val())
+			}
+			a.CacheSize = n
+		case "refresh_skew", "token_timeout":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil {
+				return d.Errf("%s %q: %v", name, d.Val(), err)
+			}
+			if name == "refresh_skew" {
+				a.RefreshSkew = caddy.Duration(dur)
+			} else {
+				a.TokenTimeout = caddy.Duration(dur)
+			}
+		case "storage":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			modName := d.Val()
+			mod, err := caddyfile.UnmarshalModule(d, "caddy.storage."+modName)
+			if err != nil {
+				return err
+			}
+			a.StorageRaw = caddyconfig.JSONModuleObject(mod, "module", modName, nil)
+		default:
+			return d.Errf("fitbit: unknown option %q", name)
+		}
+	}
+	return nil
+}
+
+func (a *App) stringOption(name string) *string {
+	switch name {
+	case "client_id":
+		return &a.ClientID
+	case "client_secret":
+		return &a.ClientSecret
+	case "app_type":
+		return &a.AppType
+	case "redirect_uri":
+		return &a.RedirectURI
+	case "authorize_url":
+		return &a.Endpoints.AuthURL
+	case "token_url":
+		return &a.Endpoints.TokenURL
+	case "revoke_url":
+		return &a.Endpoints.RevokeURL
+	case "api_base":
+		return &a.Endpoints.APIBase
+	case "connect_url":
+		return &a.ConnectURL
+	default: // storage_prefix
+		return &a.StoragePrefix
+	}
+}
+
+var _ caddyfile.Unmarshaler = (*App)(nil)

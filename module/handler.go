@@ -1,0 +1,138 @@
+package module
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
+)
+
+func init() {
+	caddy.RegisterModule(AuthHandler{})
+}
+
+// AuthHandler serves the connect flow under Prefix: authorize, callback,
+// status and disconnect. Other requests go to the next handler.
+type AuthHandler struct {
+	// URL prefix of the endpoints. Default: /fitbit.
+	Prefix string `json:"prefix,omitempty"`
+	// Provider registration in the fitbit app. Default: the app's only one.
+	Provider string `json:"provider,omitempty"`
+	// Placeholder expression naming the caller. Default: {http.auth.user.id}.
+	Identity string `json:"identity,omitempty"`
+
+	flow     *connect.Flow
+	identity func(*http.Request) string
+}
+
+// CaddyModule returns the Caddy module information.
+func (AuthHandler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.fitbit_auth",
+		New: func() caddy.Module { return new(AuthHandler) },
+	}
+}
+
+// Provision wires the handler to the fitbit app.
+func (h *AuthHandler) Provision(ctx caddy.Context) error {
+	if h.Prefix == "" {
+		h.Prefix = "/fitbit"
+	}
+	h.Prefix = "/" + strings.Trim(h.Prefix, "/")
+	app, err := fitbitApp(ctx)
+	if err != nil {
+		return err
+	}
+	mgr, err := app.Manager(h.Provider)
+	if err != nil {
+		return err
+	}
+	h.identity = identityFunc(h.Identity)
+	h.flow = &connect.Flow{
+		Tokens:   mgr,
+		Store:    app.Store(),
+		Prefix:   h.Prefix,
+		ReturnTo: app.NewReturnTo(),
+		Logger:   ctx.Logger(),
+	}
+	return nil
+}
+
+// Validate checks the prefix.
+func (h *AuthHandler) Validate() error {
+	if strings.ContainsAny(h.Prefix, "{}*?# ") {
+		return fmt.Errorf("fitbit_auth: prefix %q must be a plain path such as /fitbit", h.Prefix)
+	}
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	rest, ok := strings.CutPrefix(r.URL.Path, h.Prefix)
+	if !ok {
+		return next.ServeHTTP(w, r)
+	}
+	switch rest {
+	case "/authorize":
+		h.flow.Authorize(w, r, h.identity(r))
+	case "/callback":
+		h.flow.Callback(w, r, h.identity(r))
+	case "/status":
+		h.flow.Status(w, r, h.identity(r))
+	case "/disconnect":
+		h.flow.Disconnect(w, r, h.identity(r))
+	default:
+		return next.ServeHTTP(w, r)
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	fitbit_auth [<prefix>] {
+//	    prefix   <path>
+//	    provider <name>
+//	    identity <placeholder expression>
+//	}
+func (h *AuthHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		h.Prefix = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for d.NextBlock(0) {
+		var target *string
+		switch d.Val() {
+		case "prefix":
+			target = &h.Prefix
+		case "provider":
+			target = &h.Provider
+		case "identity":
+			target = &h.Identity
+		default:
+			return d.Errf("fitbit_auth: unknown subdirective %q (want prefix, provider or identity)", d.Val())
+		}
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		*target = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	return nil
+}
+
+var (
+	_ caddy.Provisioner           = (*AuthHandler)(nil)
+	_ caddy.Validator             = (*AuthHandler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*AuthHandler)(nil)
+	_ caddyfile.Unmarshaler       = (*AuthHandler)(nil)
+)

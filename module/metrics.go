@@ -1,0 +1,64 @@
+package module
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The collectors are process-wide so counts survive config reloads; each
+// config's registry (Caddy makes one per config) gets them registered.
+var (
+	metricsOnce sync.Once
+	metrics     *observer
+)
+
+type observer struct {
+	refreshes *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	proxied   *prometheus.CounterVec
+}
+
+func (o *observer) Refreshed(result string, took time.Duration) {
+	o.refreshes.WithLabelValues(result).Inc()
+	if took > 0 {
+		o.latency.WithLabelValues(result).Observe(took.Seconds())
+	}
+}
+
+func (o *observer) Proxied(outcome string) { o.proxied.WithLabelValues(outcome).Inc() }
+
+// registerMetrics registers the collectors with ctx's registry and returns
+// the observer feeding them.
+func registerMetrics(ctx caddy.Context) *observer {
+	metricsOnce.Do(func() {
+		const ns, sub = "caddy", "fitbit"
+		metrics = &observer{
+			refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: ns, Subsystem: sub, Name: "refreshes_total",
+				Help: "Token refreshes by result (ok, peer, invalid_grant, transient, error, store_error).",
+			}, []string{"result"}),
+			latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+				Namespace: ns, Subsystem: sub, Name: "token_endpoint_duration_seconds",
+				Help:    "Round-trip time of refresh calls to the provider's token endpoint, by result.",
+				Buckets: prometheus.DefBuckets,
+			}, []string{"result"}),
+			proxied: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: ns, Subsystem: sub, Name: "proxied_requests_total",
+				Help: "Requests through the fitbit transport by outcome.",
+			}, []string{"outcome"}),
+		}
+	})
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		for _, c := range []prometheus.Collector{metrics.refreshes, metrics.latency, metrics.proxied} {
+			var are prometheus.AlreadyRegisteredError
+			if err := reg.Register(c); err != nil && !errors.As(err, &are) {
+				caddy.Log().Named("fitbit").Warn("could not register metric")
+			}
+		}
+	}
+	return metrics
+}

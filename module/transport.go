@@ -1,0 +1,197 @@
+package module
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
+)
+
+func init() {
+	caddy.RegisterModule(Transport{})
+}
+
+// Transport is the reverse-proxy transport that injects the caller's
+// provider credentials. It wraps Caddy's HTTP transport, whose options sit
+// under "http", and passes through the optional interfaces reverse_proxy
+// looks for (TLS, H2C, PROXY protocol, health-check scheme, header ops,
+// buffering), so it behaves as the http transport would.
+type Transport struct {
+	// Provider registration in the fitbit app. Default: the app's only one.
+	Provider string `json:"provider,omitempty"`
+	// Placeholder expression naming the caller. Default: {http.auth.user.id}.
+	Identity string `json:"identity,omitempty"`
+	// Request bodies up to this size are buffered so the request can be
+	// replayed after a refresh. Default: 1 MiB.
+	MaxReplayBody int64 `json:"max_replay_body,omitempty"`
+	// The wrapped HTTP transport (same options as reverse_proxy's "http").
+	HTTP *reverseproxy.HTTPTransport `json:"http,omitempty"`
+
+	inject inject.Transport
+}
+
+// CaddyModule returns the Caddy module information.
+func (Transport) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.reverse_proxy.transport.fitbit",
+		New: func() caddy.Module { return new(Transport) },
+	}
+}
+
+func (t *Transport) http() *reverseproxy.HTTPTransport {
+	if t.HTTP == nil {
+		t.HTTP = new(reverseproxy.HTTPTransport)
+	}
+	return t.HTTP
+}
+
+// Provision sets up the wrapped transport and wires to the fitbit app.
+func (t *Transport) Provision(ctx caddy.Context) error {
+	if err := t.http().Provision(ctx); err != nil {
+		return fmt.Errorf("fitbit transport: http: %w", err)
+	}
+	app, err := fitbitApp(ctx)
+	if err != nil {
+		return err
+	}
+	mgr, err := app.Manager(t.Provider)
+	if err != nil {
+		return err
+	}
+	if t.MaxReplayBody < 0 {
+		return fmt.Errorf("fitbit transport: max_replay_body must not be negative")
+	}
+	t.inject = inject.Transport{
+		Base:          t.HTTP,
+		Tokens:        mgr,
+		Identity:      identityFunc(t.Identity),
+		ConnectURL:    app.ConnectURLFor(),
+		MaxReplayBody: t.MaxReplayBody,
+		Observer:      metrics,
+	}
+	return nil
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.inject.RoundTrip(req)
+}
+
+// Cleanup closes the wrapped transport's idle connections.
+func (t *Transport) Cleanup() error {
+	if t.HTTP == nil {
+		return nil
+	}
+	return t.HTTP.Cleanup()
+}
+
+// TLSEnabled implements reverseproxy.TLSTransport.
+func (t *Transport) TLSEnabled() bool { return t.http().TLSEnabled() }
+
+// EnableTLS implements reverseproxy.TLSTransport.
+func (t *Transport) EnableTLS(base *reverseproxy.TLSConfig) error { return t.http().EnableTLS(base) }
+
+// EnableH2C implements reverseproxy.H2CTransport.
+func (t *Transport) EnableH2C() error { return t.http().EnableH2C() }
+
+// ProxyProtocolEnabled implements reverseproxy.ProxyProtocolTransport.
+func (t *Transport) ProxyProtocolEnabled() bool { return t.http().ProxyProtocolEnabled() }
+
+// OverrideHealthCheckScheme implements
+// reverseproxy.HealthCheckSchemeOverriderTransport.
+func (t *Transport) OverrideHealthCheckScheme(base *url.URL, port string) {
+	t.http().OverrideHealthCheckScheme(base, port)
+}
+
+// RequestHeaderOps implements reverseproxy.RequestHeaderOpsTransport: with
+// TLS, the Host header becomes the upstream's, as with the http transport.
+func (t *Transport) RequestHeaderOps() *headers.HeaderOps { return t.http().RequestHeaderOps() }
+
+// DefaultBufferSizes implements reverseproxy.BufferedTransport by deferring to
+// the wrapped transport when it buffers; the fitbit transport buffers replay
+// bodies itself (max_replay_body).
+func (t *Transport) DefaultBufferSizes() (int64, int64) {
+	if bt, ok := any(t.http()).(reverseproxy.BufferedTransport); ok {
+		return bt.DefaultBufferSizes()
+	}
+	return 0, 0
+}
+
+// UnmarshalCaddyfile sets up the transport from Caddyfile tokens:
+//
+//	transport fitbit {
+//	    provider        <name>
+//	    identity        <placeholder expression>
+//	    max_replay_body <size>
+//	    http {
+//	        <any option of the http transport>
+//	    }
+//	}
+func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // transport name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		if err := t.unmarshalOption(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarshalOption reads one transport subdirective at d.
+func (t *Transport) unmarshalOption(d *caddyfile.Dispenser) error {
+	if d.Val() == "http" {
+		return t.http().UnmarshalCaddyfile(d.NewFromNextSegment())
+	}
+	name := d.Val()
+	if err := t.SetOption(name, d.RemainingArgs()); err != nil {
+		return d.Errf("%v", err)
+	}
+	return nil
+}
+
+// SetOption sets the single-value subdirective name (provider, identity,
+// max_replay_body) from its arguments; the fitbit_proxy shortcut uses it.
+func (t *Transport) SetOption(name string, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("fitbit transport: %s takes exactly one argument", name)
+	}
+	switch name {
+	case "provider":
+		t.Provider = args[0]
+	case "identity":
+		t.Identity = args[0]
+	case "max_replay_body":
+		size, err := humanize.ParseBytes(args[0])
+		if err != nil || size > 1<<40 {
+			return fmt.Errorf("fitbit transport: max_replay_body %q: want a size such as 1MiB", args[0])
+		}
+		t.MaxReplayBody = int64(size)
+	default:
+		return fmt.Errorf("fitbit transport: unknown subdirective %q (want provider, identity, max_replay_body or http)", name)
+	}
+	return nil
+}
+
+// Interface guards: reverse_proxy discovers these by type assertion.
+var (
+	_ http.RoundTripper                                = (*Transport)(nil)
+	_ caddy.Provisioner                                = (*Transport)(nil)
+	_ caddy.CleanerUpper                               = (*Transport)(nil)
+	_ caddyfile.Unmarshaler                            = (*Transport)(nil)
+	_ reverseproxy.TLSTransport                        = (*Transport)(nil)
+	_ reverseproxy.H2CTransport                        = (*Transport)(nil)
+	_ reverseproxy.ProxyProtocolTransport              = (*Transport)(nil)
+	_ reverseproxy.HealthCheckSchemeOverriderTransport = (*Transport)(nil)
+	_ reverseproxy.RequestHeaderOpsTransport           = (*Transport)(nil)
+	_ reverseproxy.BufferedTransport                   = (*Transport)(nil)
+)
