@@ -42,8 +42,8 @@ func TestScrub(t *testing.T) {
 	hex64 := strings.Repeat("0123456789abcdef", 4)
 	cases := map[string]string{
 		"Refresh token invalid: " + hex64 + ". Visit https://dev.fitbit.com/docs/oauth2 for more information": hex64,
-		"Authorization code invalid: 1b2c3d4e5f Visit https://dev.fitbit.com/docs/oauth2":                    "1b2c3d4e5f",
-		"Access token invalid: short.": "short",
+		"Authorization code invalid: 1b2c3d4e5f Visit https://dev.fitbit.com/docs/oauth2":                     "1b2c3d4e5f",
+		"Access token invalid: short.":   "short",
 		"bearer " + jwt:                  jwt[:20],
 		"key=" + strings.Repeat("A", 40): strings.Repeat("A", 40),
 	}

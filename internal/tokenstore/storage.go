@@ -1,0 +1,376 @@
+package tokenstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// DefaultPrefix is the storage key prefix used when none is given.
+const DefaultPrefix = "fitbit"
+
+// orphanPendingAge: PurgeExpiredPending deletes pending entries it cannot
+// decrypt once they are this old (by storage mtime). Younger ones are left
+// alone: during a key rollout another instance may hold a key this one lacks.
+const orphanPendingAge = 24 * time.Hour
+
+var errEmptyIdentity = errors.New("tokenstore: identity is empty")
+
+// StorageStore is a Store over a certmagic.Storage (Caddy's configured
+// storage; certmagic.FileStorage by default, whose locks work across
+// processes).
+type StorageStore struct {
+	storage certmagic.Storage
+	keys    *Keyring
+	prefix  string
+
+	// Now is the clock used by TakePending to judge expiry; time.Now when
+	// nil. Set it before first use.
+	Now func() time.Time
+
+	// stripes serialise same-key operations inside this process, so
+	// concurrent local callers do not contend on the (slow-polling) storage
+	// lock and versions stay monotonic.
+	stripes [64]sync.Mutex
+}
+
+var _ Store = (*StorageStore)(nil)
+
+// NewStorageStore returns a Store that keeps its values under prefix
+// (DefaultPrefix when empty; surrounding slashes are trimmed) in storage,
+// sealed with keys. Changing the prefix makes existing values unreadable, as
+// the storage key is the associated data. Validate a configured prefix with
+// ValidatePrefix first.
+func NewStorageStore(storage certmagic.Storage, keys *Keyring, prefix string) *StorageStore {
+	prefix = strings.Trim(prefix, "/")
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return &StorageStore{storage: storage, keys: keys, prefix: prefix}
+}
+
+// ValidatePrefix checks a storage prefix: non-empty "/"-separated components
+// of [A-Za-z0-9_.-], none of them "." or "..".
+func ValidatePrefix(prefix string) error {
+	prefix = strings.Trim(prefix, "/")
+	if prefix == "" {
+		return nil // the default applies
+	}
+	for _, part := range strings.Split(prefix, "/") {
+		if part == "" || part == "." || part == ".." {
+			return fmt.Errorf("tokenstore: storage prefix %q has an empty, \".\" or \"..\" component", prefix)
+		}
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+				return fmt.Errorf("tokenstore: storage prefix %q may contain only [A-Za-z0-9_.-] and \"/\"", prefix)
+			}
+		}
+	}
+	return nil
+}
+
+// Prefix returns the storage key prefix in use.
+func (s *StorageStore) Prefix() string { return s.prefix }
+
+// ConnectionKey returns the storage key of a connection, e.g. for a caller
+// that wants a storage lock named after it.
+func (s *StorageStore) ConnectionKey(provider, identityHash string) (string, error) {
+	if err := ValidateProvider(provider); err != nil {
+		return "", err
+	}
+	if !validIdentityHash(identityHash) {
+		return "", errors.New("tokenstore: identity hash must be 64 lowercase hex digits (use IdentityHash)")
+	}
+	return path.Join(s.prefix, "connections", provider, identityHash), nil
+}
+
+func (s *StorageStore) pendingKey(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return path.Join(s.prefix, "pending", hex.EncodeToString(sum[:]))
+}
+
+func (s *StorageStore) stripe(key string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return &s.stripes[h.Sum32()%uint32(len(s.stripes))]
+}
+
+func (s *StorageStore) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// LoadConnection implements Store.
+func (s *StorageStore) LoadConnection(ctx context.Context, provider, identity string) (*Record, error) {
+	if identity == "" {
+		return nil, errEmptyIdentity
+	}
+	idHash := IdentityHash(identity)
+	key, err := s.ConnectionKey(provider, idHash)
+	if err != nil {
+		return nil, err
+	}
+	return s.loadRecord(ctx, key, provider, idHash)
+}
+
+func (s *StorageStore) loadRecord(ctx context.Context, key, provider, idHash string) (*Record, error) {
+	sealed, err := s.storage.Load(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: loading connection %s: %w", key, err)
+	}
+	plain, err := s.keys.Open(sealed, []byte(key))
+	if err != nil {
+		return nil, fmt.Errorf("connection %s: %w", key, err)
+	}
+	var rec Record
+	if err := json.Unmarshal(plain, &rec); err != nil {
+		// The JSON error could quote stored bytes; do not include it.
+		return nil, fmt.Errorf("%w: connection %s: decrypted value is not a valid record", ErrDecrypt, key)
+	}
+	if rec.Provider != provider || rec.IdentityHash != idHash {
+		return nil, fmt.Errorf("%w: connection %s: record names a different provider or identity", ErrDecrypt, key)
+	}
+	return &rec, nil
+}
+
+// SaveConnection implements Store. Within one process saves of the same
+// connection are serialised; across processes the caller must serialise
+// writers of one connection (e.g. with a storage lock named after
+// ConnectionKey).
+//
+// It refuses to overwrite a stored value it cannot decrypt, as that value
+// may hold the only copy of a refresh token: fix the keyring, or
+// DeleteConnection first.
+func (s *StorageStore) SaveConnection(ctx context.Context, rec *Record) error {
+	if rec == nil {
+		return errors.New("tokenstore: SaveConnection: record is nil")
+	}
+	key, err := s.ConnectionKey(rec.Provider, rec.IdentityHash)
+	if err != nil {
+		return err
+	}
+	mu := s.stripe(key)
+	mu.Lock()
+	defer mu.Unlock()
+
+	var prev uint64
+	old, err := s.loadRecord(ctx, key, rec.Provider, rec.IdentityHash)
+	switch {
+	case err == nil:
+		prev = old.Version
+	case errors.Is(err, ErrNotFound):
+	default:
+		return fmt.Errorf("tokenstore: not overwriting an existing value that cannot be read (fix the keyring, or delete the connection): %w", err)
+	}
+
+	c := rec.Clone()
+	c.Version = prev + 1
+	plain, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("tokenstore: encoding record: %w", err)
+	}
+	sealed, err := s.keys.Seal(plain, []byte(key))
+	if err != nil {
+		return err
+	}
+	if err := s.storage.Store(ctx, key, sealed); err != nil {
+		return fmt.Errorf("tokenstore: storing connection %s: %w", key, err)
+	}
+	rec.Version = c.Version
+	return nil
+}
+
+// DeleteConnection implements Store.
+func (s *StorageStore) DeleteConnection(ctx context.Context, provider, identity string) error {
+	if identity == "" {
+		return errEmptyIdentity
+	}
+	key, err := s.ConnectionKey(provider, IdentityHash(identity))
+	if err != nil {
+		return err
+	}
+	mu := s.stripe(key)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := s.storage.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("tokenstore: deleting connection %s: %w", key, err)
+	}
+	return nil
+}
+
+// PutPending implements Store.
+func (s *StorageStore) PutPending(ctx context.Context, p *Pending) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	key := s.pendingKey(p.State)
+	plain, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("tokenstore: encoding pending: %w", err)
+	}
+	sealed, err := s.keys.Seal(plain, []byte(key))
+	if err != nil {
+		return err
+	}
+	if err := s.storage.Store(ctx, key, sealed); err != nil {
+		return fmt.Errorf("tokenstore: storing pending %s: %w", key, err)
+	}
+	return nil
+}
+
+// TakePending implements Store. Load and Delete happen under a storage lock
+// named after the key, with a re-check after locking; same-process callers
+// are also serialised in memory first. A state with no entry returns
+// ErrNotFound without taking any lock, so forged states cost one read.
+func (s *StorageStore) TakePending(ctx context.Context, state string) (*Pending, error) {
+	if state == "" {
+		return nil, ErrNotFound
+	}
+	key := s.pendingKey(state)
+	if _, err := s.storage.Load(ctx, key); errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, fmt.Errorf("tokenstore: loading pending %s: %w", key, err)
+	}
+
+	mu := s.stripe(key)
+	mu.Lock()
+	defer mu.Unlock()
+
+	sealed, err := s.takeLocked(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	// From here the entry is gone from storage and this caller is the only
+	// one that ever got it.
+	plain, err := s.keys.Open(sealed, []byte(key))
+	if err != nil {
+		return nil, fmt.Errorf("pending %s: %w", key, err)
+	}
+	var p Pending
+	if err := json.Unmarshal(plain, &p); err != nil {
+		return nil, fmt.Errorf("%w: pending %s: decrypted value is not a valid pending authorization", ErrDecrypt, key)
+	}
+	p.State = state
+	if !s.now().Before(p.Expires) {
+		return nil, ErrExpired
+	}
+	return &p, nil
+}
+
+// takeLocked loads and deletes key under the storage lock and returns the
+// sealed value, or ErrNotFound if someone else took it first.
+func (s *StorageStore) takeLocked(ctx context.Context, key string) (sealed []byte, err error) {
+	lock := key + ".take"
+	if err := s.storage.Lock(ctx, lock); err != nil {
+		return nil, fmt.Errorf("tokenstore: locking pending %s: %w", key, err)
+	}
+	defer func() {
+		// Unlock even if ctx is cancelled. An Unlock failure leaves a lock
+		// that goes stale on its own; it must not turn a win into a loss,
+		// since the entry is already deleted.
+		uerr := s.storage.Unlock(context.WithoutCancel(ctx), lock)
+		if uerr != nil && err != nil {
+			err = errors.Join(err, fmt.Errorf("tokenstore: unlocking pending %s: %w", key, uerr))
+		}
+	}()
+
+	sealed, err = s.storage.Load(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: loading pending %s: %w", key, err)
+	}
+	if err := s.storage.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("tokenstore: deleting pending %s: %w", key, err)
+	}
+	return sealed, nil
+}
+
+// PurgeExpiredPending implements Store. It also deletes entries it cannot
+// decrypt once they are older than 24 hours. Per-entry failures do not stop
+// the sweep; the first is returned with the count.
+func (s *StorageStore) PurgeExpiredPending(ctx context.Context, now time.Time) (int, error) {
+	dir := path.Join(s.prefix, "pending")
+	keys, err := s.storage.List(ctx, dir, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("tokenstore: listing %s: %w", dir, err)
+	}
+	var (
+		purged, failed int
+		firstErr       error
+	)
+	fail := func(err error) {
+		failed++
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	for _, key := range keys {
+		if ctx.Err() != nil {
+			fail(ctx.Err())
+			break
+		}
+		if !validIdentityHash(path.Base(key)) { // same shape: 64 hex digits
+			continue // not ours (e.g. a temporary file mid-write)
+		}
+		expired, err := s.pendingExpired(ctx, key, now)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		if !expired {
+			continue
+		}
+		if err := s.storage.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fail(fmt.Errorf("tokenstore: deleting pending %s: %w", key, err))
+			continue
+		}
+		purged++
+	}
+	if firstErr != nil {
+		return purged, fmt.Errorf("tokenstore: purge: %d entries failed, first: %w", failed, firstErr)
+	}
+	return purged, nil
+}
+
+func (s *StorageStore) pendingExpired(ctx context.Context, key string, now time.Time) (bool, error) {
+	sealed, err := s.storage.Load(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil // taken meanwhile
+	}
+	if err != nil {
+		return false, fmt.Errorf("tokenstore: loading pending %s: %w", key, err)
+	}
+	var p Pending
+	plain, err := s.keys.Open(sealed, []byte(key))
+	if err == nil && json.Unmarshal(plain, &p) == nil {
+		return !now.Before(p.Expires), nil
+	}
+	info, serr := s.storage.Stat(ctx, key)
+	if serr != nil || info.Modified.IsZero() {
+		return false, nil
+	}
+	return now.Sub(info.Modified) > orphanPendingAge, nil
+}
