@@ -1,0 +1,72 @@
+// Package fitbitsim is a simulated Fitbit Web API: a real HTTP server on
+// loopback that the tests and the demo talk to instead of api.fitbit.com.
+// It is the project's only stand-in for Fitbit, so it is deliberately strict
+// and follows /work/shared/reference/fitbit.md as closely as is known.
+//
+// # What it simulates
+//
+//   - The consent page, GET /oauth2/authorize: client_id, response_type=code,
+//     exact redirect_uri match, scope validation, PKCE (S256 only; server apps
+//     may omit it), state echo, prompt. Consent is decided by a function
+//     (Config.Consent / Server.SetConsent); denial and partial grants are
+//     supported. Every redirect carries Fitbit's "#_=_" fragment. Requests
+//     whose redirect_uri cannot be trusted get a 400 text page, never a redirect.
+//   - The token endpoint, POST /oauth2/token (form body or, as old clients do,
+//     query string): client authentication by app type (Basic for server apps,
+//     client_id for client and personal apps), authorization_code with
+//     single-use 10-minute codes and PKCE, refresh_token with strict
+//     single-use rotation, Fitbit's grace window for identical refresh
+//     requests, one active refresh token per user per app, optional expires_in
+//     (3600..28800). Access tokens are HS256 JWTs signed with a per-server
+//     random key; refresh tokens are 64 lowercase hex characters.
+//   - POST /oauth2/revoke (revokes all of the user's tokens for the app; 404
+//     for an unknown token) and POST /1.1/oauth2/introspect (RFC 7662 with
+//     Fitbit's "{ACTIVITY=READ_WRITE, …}" scope string; exp and iat are in
+//     milliseconds, as Fitbit sends them).
+//   - A few data endpoints with per-user, per-date deterministic data in
+//     Fitbit's shapes: profile, daily activity summary, heart rate (with
+//     intraday detail levels), sleep (1.2), logging an activity, and a
+//     non-Fitbit POST /1/user/-/echo used by replay tests.
+//   - Fitbit's error envelope and messages, including the credential Fitbit
+//     puts into its own messages (the gateway must scrub them).
+//   - Rate limiting: 150 requests per user per app per clock hour by default,
+//     Fitbit-Rate-Limit-* headers on every data response, 429 with
+//     Retry-After.
+//   - Units chosen by Accept-Language (en_US imperial, en_GB stone for weight,
+//     otherwise metric) for the profile and activity distances.
+//
+// # What it does not simulate
+//
+// Real logins, sessions and cookies on the consent page (consent is a
+// function call), the refresh-token recovery endpoint, subscriptions and
+// webhooks, OAuth 1.0a, Google-style error envelopes, the implicit grant,
+// scope-downgrade on refresh, multiple apps per server (one server is one
+// registered app), persistence across restarts, and most of the data API.
+// Data values are plausible but synthetic.
+//
+// # Test controls
+//
+// Server.ExpireAccessTokens, Server.RevokeUser, Server.MintTokens,
+// Server.SetConsent, Server.Stats, Server.UserStats and Server.Requests let
+// tests drive and observe the simulator; Config.Now makes its clock
+// controllable so tests never need to sleep.
+//
+// # Counting conventions
+//
+// Stats.InvalidGrants counts every invalid_grant answer (codes and refresh
+// tokens). Stats.RefreshReuseRejected additionally counts the invalid_grant
+// answers given to a refresh token that was valid once and has been rotated
+// (outside the grace window, or with the grace voided). Tokens that were
+// revoked or superseded by a new code exchange count only as InvalidGrants.
+// Stats.CodeExchangeFailures counts every failed authorization_code request,
+// whatever the reason. Stats.APIRequests counts every data-API request,
+// including those answered 401 or 429.
+//
+// An access token counts as "used" (which voids the grace window of the
+// refresh that issued it) once it authenticates any data-API request or an
+// introspection request as the bearer. Rotating a refresh token does not
+// revoke the access tokens issued before; they live until they expire.
+// A code presented with a wrong redirect_uri or code_verifier is spent.
+// Rate limits count authenticated data requests only; a 401 carries the
+// headers without consuming the budget.
+package fitbitsim

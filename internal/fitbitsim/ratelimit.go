@@ -1,0 +1,57 @@
+package fitbitsim
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// rateKey identifies one rate-limit counter: per user per app per hour.
+type rateKey struct {
+	user, client string
+}
+
+// unlimitedHeaderLimit is what the headers say when the limit is disabled.
+const unlimitedHeaderLimit = 1 << 30
+
+// rateStatus is what the Fitbit-Rate-Limit-* headers report.
+type rateStatus struct {
+	limit, remaining, reset int
+	exceeded                bool
+}
+
+// takeRate counts one request of user (if consume) and reports the state of
+// the user's counter for the current clock hour.
+func (s *Server) takeRate(user string, consume bool) rateStatus {
+	now := s.now()
+	hourStart := now.Truncate(time.Hour)
+	reset := int((hourStart.Add(time.Hour).Sub(now) + time.Second - 1) / time.Second)
+	limit := s.cfg.RateLimitPerHour
+	unlimited := limit < 0
+	if unlimited {
+		limit = unlimitedHeaderLimit
+	}
+
+	s.mu.Lock()
+	if h := hourStart.Unix(); h != s.rateHour {
+		clear(s.rate) // a new hour: every counter starts again
+		s.rateHour = h
+	}
+	k := rateKey{user, s.cfg.ClientID}
+	n := s.rate[k]
+	if user != "" && consume && n <= limit {
+		n++
+		s.rate[k] = n
+	}
+	s.mu.Unlock()
+
+	st := rateStatus{limit: limit, remaining: max(limit-n, 0), reset: reset}
+	st.exceeded = consume && !unlimited && n > limit
+	return st
+}
+
+func (st rateStatus) setHeaders(h http.Header) {
+	h.Set("Fitbit-Rate-Limit-Limit", strconv.Itoa(st.limit))
+	h.Set("Fitbit-Rate-Limit-Remaining", strconv.Itoa(st.remaining))
+	h.Set("Fitbit-Rate-Limit-Reset", strconv.Itoa(st.reset))
+}

@@ -1,0 +1,83 @@
+package fitbitsim
+
+import (
+	"slices"
+	"strings"
+)
+
+// scopeInfo describes one Fitbit scope: its short form in the JWT "scopes"
+// claim (Fitbit uses abbreviations such as "wact"; the less common ones are
+// unconfirmed) and its name in introspection ("{ACTIVITY=READ_WRITE, …}").
+type scopeInfo struct {
+	jwt, introspect string
+}
+
+var validScopes = map[string]scopeInfo{
+	"activity":                       {"wact", "ACTIVITY"},
+	"cardio_fitness":                 {"wcf", "CARDIO_FITNESS"},
+	"electrocardiogram":              {"wecg", "ELECTROCARDIOGRAM"},
+	"heartrate":                      {"whr", "HEARTRATE"},
+	"irregular_rhythm_notifications": {"wirn", "IRREGULAR_RHYTHM_NOTIFICATIONS"},
+	"location":                       {"wloc", "LOCATION"},
+	"nutrition":                      {"wnut", "NUTRITION"},
+	"oxygen_saturation":              {"wspo2", "OXYGEN_SATURATION"},
+	"profile":                        {"wpro", "PROFILE"},
+	"respiratory_rate":               {"wres", "RESPIRATORY_RATE"},
+	"settings":                       {"wset", "SETTINGS"},
+	"sleep":                          {"wsle", "SLEEP"},
+	"social":                         {"wsoc", "SOCIAL"},
+	"temperature":                    {"wtem", "TEMPERATURE"},
+	"weight":                         {"wwei", "WEIGHT"},
+}
+
+// ValidScopes lists every Fitbit scope the simulator knows, sorted.
+func ValidScopes() []string {
+	out := make([]string, 0, len(validScopes))
+	for s := range validScopes {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// parseScopes splits a space-separated scope parameter. It returns the
+// sorted, de-duplicated scopes and the first unknown one, if any.
+func parseScopes(param string) (scopes []string, unknown string) {
+	for _, f := range strings.Fields(param) {
+		if _, ok := validScopes[f]; !ok {
+			return nil, f
+		}
+		scopes = append(scopes, f)
+	}
+	slices.Sort(scopes)
+	return slices.Compact(scopes), ""
+}
+
+// intersectScopes keeps the granted scopes that were requested, sorted and
+// de-duplicated.
+func intersectScopes(requested, granted []string) []string {
+	var out []string
+	for _, g := range granted {
+		if slices.Contains(requested, g) {
+			out = append(out, g)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func jwtScopes(scopes []string) string {
+	parts := make([]string, 0, len(scopes))
+	for _, s := range scopes {
+		parts = append(parts, validScopes[s].jwt)
+	}
+	return strings.Join(parts, " ")
+}
+
+func introspectScopes(scopes []string) string {
+	parts := make([]string, 0, len(scopes))
+	for _, s := range scopes {
+		parts = append(parts, validScopes[s].introspect+"=READ_WRITE")
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}

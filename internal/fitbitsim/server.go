@@ -1,0 +1,345 @@
+package fitbitsim
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+)
+
+// AppType is the Fitbit application type, which decides how the app
+// authenticates at the token endpoint and whether it may skip PKCE.
+type AppType string
+
+// The three Fitbit application types.
+const (
+	ServerApp   AppType = "server"
+	ClientApp   AppType = "client"
+	PersonalApp AppType = "personal"
+)
+
+// Defaults used when the corresponding Config field is zero.
+const (
+	DefaultClientID            = "23ABCD"
+	DefaultClientSecret        = "sim-client-secret"
+	DefaultUserID              = "22B7NF"
+	DefaultAccessTokenLifetime = 8 * time.Hour
+	DefaultGraceWindow         = 2 * time.Minute
+	DefaultRateLimitPerHour    = 150
+)
+
+// Config configures a simulated Fitbit app and its users. The zero value is
+// a usable server app.
+type Config struct {
+	ClientID, ClientSecret string  // defaults "23ABCD" / "sim-client-secret"
+	AppType                AppType // default "server"
+	// RedirectURIs are the registered redirect URIs; an exact match is
+	// required. Empty accepts any absolute http(s) URL (for the demo).
+	RedirectURIs []string
+	// AccessTokenLifetime is the default access-token lifetime (8h). The
+	// token response's expires_in reflects it, or the request's expires_in.
+	AccessTokenLifetime time.Duration
+	// GraceWindow is how long an identical refresh request is answered with
+	// the same response (default 2m; negative disables the grace window).
+	GraceWindow time.Duration
+	// RateLimitPerHour is per user per app per clock hour: 0 means the
+	// default 150, negative means unlimited.
+	RateLimitPerHour int
+	// IntradayApproved: if false, intraday detail levels on heart rate answer
+	// 403 insufficient_permissions, except for personal apps.
+	IntradayApproved bool
+	// Consent decides who consents to an authorization request and to what.
+	// Default: DefaultUser grants everything requested.
+	Consent func(r *http.Request, requested []string) Consent
+	// DefaultUser is the user id used when Consent names none ("22B7NF").
+	DefaultUser string
+	// Now is the clock (default time.Now). Tests pass a controllable one.
+	Now func() time.Time
+	// Addr is where Start listens; default "127.0.0.1:0".
+	Addr string
+}
+
+// Consent is the simulated user's answer on the consent page.
+type Consent struct {
+	// UserID is who consented; empty means Config.DefaultUser.
+	UserID string
+	// Granted are the scopes the user allowed. nil means everything that was
+	// requested; otherwise it is intersected with the requested scopes, and
+	// an empty result is a denial.
+	Granted []string
+	// Deny makes the user press "Deny".
+	Deny bool
+}
+
+type consentFunc = func(r *http.Request, requested []string) Consent
+
+// Server is a simulated Fitbit Web API. It is an http.Handler; Start also
+// serves it on loopback.
+type Server struct {
+	cfg     Config
+	key     []byte // HS256 key for access tokens
+	consent atomic.Pointer[consentFunc]
+
+	mu       sync.Mutex
+	codes    map[[32]byte]*authCode
+	refresh  map[[32]byte]*refreshToken
+	access   map[string]*accessToken  // by jti
+	current  map[string]*refreshToken // user -> the active refresh token
+	byUser   map[string]*userState    // user -> tokens, counters, data
+	rate     map[rateKey]int          // requests per user per app per hour
+	rateHour int64                    // the hour rate holds counts for
+	logSeq   int64                    // activity log ids
+
+	stats counters
+
+	tokenLifetime atomic.Int64 // access-token lifetime in ns; SetAccessTokenLifetime
+	issuedMu sync.Mutex
+	issued   []string // every code and token issued, for leak tests
+
+	reqMu    sync.Mutex
+	requests []RecordedRequest
+
+	httpSrv *http.Server
+	baseURL string
+}
+
+// New returns a simulator that is not yet listening; serve it with any
+// http.Server (URL and the endpoint helpers are then empty) or use Start.
+// It panics on an unknown AppType, which is a programming error.
+func New(cfg Config) *Server {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		panic(err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		panic(err)
+	}
+	s := &Server{
+		cfg:     cfg,
+		key:     key,
+		codes:   map[[32]byte]*authCode{},
+		refresh: map[[32]byte]*refreshToken{},
+		access:  map[string]*accessToken{},
+		current: map[string]*refreshToken{},
+		byUser:  map[string]*userState{},
+		rate:    map[rateKey]int{},
+	}
+	f := cfg.Consent
+	s.consent.Store(&f)
+	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
+	return s
+}
+
+// Start creates a simulator and serves it on Config.Addr (default
+// 127.0.0.1:0) with a real http.Server.
+func Start(cfg Config) (*Server, error) {
+	if _, err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	s := New(cfg)
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("fitbitsim: listen: %w", err)
+	}
+	s.baseURL = "http://" + ln.Addr().String()
+	s.httpSrv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	go func() { _ = s.httpSrv.Serve(ln) }()
+	return s, nil
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.ClientID == "" {
+		c.ClientID = DefaultClientID
+	}
+	if c.ClientSecret == "" {
+		c.ClientSecret = DefaultClientSecret
+	}
+	switch c.AppType {
+	case "":
+		c.AppType = ServerApp
+	case ServerApp, ClientApp, PersonalApp:
+	default:
+		return c, fmt.Errorf("fitbitsim: unknown app type %q", c.AppType)
+	}
+	if c.AccessTokenLifetime <= 0 {
+		c.AccessTokenLifetime = DefaultAccessTokenLifetime
+	}
+	if c.GraceWindow == 0 {
+		c.GraceWindow = DefaultGraceWindow
+	}
+	if c.RateLimitPerHour == 0 {
+		c.RateLimitPerHour = DefaultRateLimitPerHour
+	}
+	if c.DefaultUser == "" {
+		c.DefaultUser = DefaultUserID
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:0"
+	}
+	c.RedirectURIs = append([]string(nil), c.RedirectURIs...)
+	if c.Consent == nil {
+		c.Consent = defaultConsent(c.DefaultUser)
+	}
+	return c, nil
+}
+
+func defaultConsent(user string) consentFunc {
+	return func(_ *http.Request, requested []string) Consent {
+		return Consent{UserID: user, Granted: append([]string(nil), requested...)}
+	}
+}
+
+// Close stops the HTTP server started by Start. It is a no-op for New.
+func (s *Server) Close() error {
+	if s.httpSrv == nil {
+		return nil
+	}
+	err := s.httpSrv.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Config returns the effective configuration (defaults filled in).
+func (s *Server) Config() Config { return s.cfg }
+
+// ClientID returns the simulated app's client id.
+func (s *Server) ClientID() string { return s.cfg.ClientID }
+
+// ClientSecret returns the simulated app's client secret.
+func (s *Server) ClientSecret() string { return s.cfg.ClientSecret }
+
+// URL is "http://127.0.0.1:port" once started; empty for a Server from New.
+func (s *Server) URL() string { return s.baseURL }
+
+// AuthorizeURL is the consent page, URL()+"/oauth2/authorize".
+func (s *Server) AuthorizeURL() string { return s.baseURL + pathAuthorize }
+
+// TokenURL is URL()+"/oauth2/token".
+func (s *Server) TokenURL() string { return s.baseURL + pathToken }
+
+// RevokeURL is URL()+"/oauth2/revoke".
+func (s *Server) RevokeURL() string { return s.baseURL + pathRevoke }
+
+// IntrospectURL is URL()+"/1.1/oauth2/introspect".
+func (s *Server) IntrospectURL() string { return s.baseURL + pathIntrospect }
+
+// APIBase is the base of the data API, URL().
+func (s *Server) APIBase() string { return s.baseURL }
+
+// SetConsent replaces the consent function at run time; nil restores the
+// default (DefaultUser grants everything requested).
+func (s *Server) SetConsent(f func(r *http.Request, requested []string) Consent) {
+	if f == nil {
+		f = defaultConsent(s.cfg.DefaultUser)
+	}
+	s.consent.Store(&f)
+}
+
+func (s *Server) consentFunc() consentFunc { return *s.consent.Load() }
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+const (
+	pathAuthorize  = "/oauth2/authorize"
+	pathToken      = "/oauth2/token"
+	pathRevoke     = "/oauth2/revoke"
+	pathIntrospect = "/1.1/oauth2/introspect"
+)
+
+// ServeHTTP routes to the OAuth endpoints and the data API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			// A bug in the simulator must not take the test process down;
+			// answer like an upstream failure instead.
+			fitbiterr.Write(w, http.StatusInternalServerError, fitbiterr.Item{
+				ErrorType: fitbiterr.System, Message: fmt.Sprintf("fitbitsim internal error: %v", v)})
+		}
+	}()
+	switch r.URL.Path {
+	case pathAuthorize:
+		s.handleAuthorize(w, r)
+	case pathToken:
+		s.handleToken(w, r)
+	case pathRevoke:
+		s.handleRevoke(w, r)
+	case pathIntrospect:
+		s.handleIntrospect(w, r)
+	default:
+		s.serveAPI(w, r)
+	}
+}
+
+// writeJSON sends v as a JSON body the way Fitbit does.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		fitbiterr.Write(w, http.StatusInternalServerError, fitbiterr.Item{ErrorType: fitbiterr.System, Message: "encoding error"})
+		return
+	}
+	writeRawJSON(w, status, b)
+}
+
+func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// ctEqual compares secrets in constant time (length may leak).
+func ctEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func randomHex(nBytes int) string {
+	b := make([]byte, nBytes)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
+
+// SetAccessTokenLifetime changes the lifetime of access tokens issued from
+// now on (an expires_in request parameter still wins).
+func (s *Server) SetAccessTokenLifetime(d time.Duration) { s.tokenLifetime.Store(int64(d)) }
+
+// IssuedSecrets returns every authorization code, access token and refresh
+// token the simulator has issued, so tests can search logs and storage for
+// them.
+func (s *Server) IssuedSecrets() []string {
+	s.issuedMu.Lock()
+	defer s.issuedMu.Unlock()
+	return append([]string(nil), s.issued...)
+}
+
+func (s *Server) noteIssued(secrets ...string) {
+	s.issuedMu.Lock()
+	s.issued = append(s.issued, secrets...)
+	s.issuedMu.Unlock()
+}

@@ -1,0 +1,107 @@
+package fitbitsim
+
+import (
+	"net/http"
+	"sync/atomic"
+)
+
+// Stats is a snapshot of the simulator's counters. See the package
+// documentation for what each counter includes.
+type Stats struct {
+	Authorizations       int64 // codes issued by the consent page
+	Denials              int64 // consent denied
+	CodeExchanges        int64 // successful authorization_code grants
+	CodeExchangeFailures int64 // failed authorization_code requests
+	Refreshes            int64 // successful rotations
+	GraceReplays         int64 // identical refreshes answered from the grace window
+	RefreshReuseRejected int64 // rotated refresh tokens rejected
+	InvalidGrants        int64 // every invalid_grant answer
+	Revocations          int64 // successful revoke requests
+	Introspections       int64 // answered introspection requests
+	APIRequests          int64 // data-API requests, whatever the answer
+	API401               int64
+	API429               int64
+}
+
+// UserStats are the counters of one user.
+type UserStats struct {
+	Refreshes            int64
+	GraceReplays         int64
+	RefreshReuseRejected int64
+	APIRequests          int64 // authenticated data-API requests of this user
+}
+
+type counters struct {
+	authorizations, denials, codeExchanges, codeExchangeFailures atomic.Int64
+	refreshes, graceReplays, refreshReuseRejected, invalidGrants atomic.Int64
+	revocations, introspections, apiRequests, api401, api429     atomic.Int64
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	c := &s.stats
+	return Stats{
+		Authorizations:       c.authorizations.Load(),
+		Denials:              c.denials.Load(),
+		CodeExchanges:        c.codeExchanges.Load(),
+		CodeExchangeFailures: c.codeExchangeFailures.Load(),
+		Refreshes:            c.refreshes.Load(),
+		GraceReplays:         c.graceReplays.Load(),
+		RefreshReuseRejected: c.refreshReuseRejected.Load(),
+		InvalidGrants:        c.invalidGrants.Load(),
+		Revocations:          c.revocations.Load(),
+		Introspections:       c.introspections.Load(),
+		APIRequests:          c.apiRequests.Load(),
+		API401:               c.api401.Load(),
+		API429:               c.api429.Load(),
+	}
+}
+
+// UserStats returns a snapshot of one user's counters (zero if unknown).
+func (s *Server) UserStats(userID string) UserStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.byUser[userID]; u != nil {
+		return u.stats
+	}
+	return UserStats{}
+}
+
+// RecordedRequest is one data-API request as the simulator received it.
+type RecordedRequest struct {
+	Method   string
+	Path     string
+	RawQuery string
+	Header   http.Header // a clone, Authorization included
+	Body     []byte      // the raw body (up to the API body limit)
+	UserID   string      // the authenticated user; empty if the token was not valid
+	Status   int         // the status the simulator answered
+}
+
+// maxRecorded bounds the request log; older entries are dropped first.
+const maxRecorded = 10000
+
+// Requests returns a copy of the data-API requests received so far.
+func (s *Server) Requests() []RecordedRequest {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	out := make([]RecordedRequest, len(s.requests))
+	copy(out, s.requests)
+	return out
+}
+
+// ResetRequests forgets the recorded requests.
+func (s *Server) ResetRequests() {
+	s.reqMu.Lock()
+	s.requests = nil
+	s.reqMu.Unlock()
+}
+
+func (s *Server) record(rr RecordedRequest) {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	if len(s.requests) >= maxRecorded {
+		s.requests = append(s.requests[:0], s.requests[1:]...)
+	}
+	s.requests = append(s.requests, rr)
+}
