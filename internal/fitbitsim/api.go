@@ -18,24 +18,33 @@ import (
 // MaxAPIBody is the largest data-API request body the simulator accepts.
 const MaxAPIBody = 4 << 20
 
-// statusRecorder remembers the status a handler answered.
+// statusRecorder remembers the status a handler answered and reports it
+// before the response leaves, so a test that has read the response always
+// finds the request in Requests().
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(int)
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
+	r.setStatus(code)
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
+	r.setStatus(http.StatusOK)
 	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) setStatus(code int) {
+	if r.status != 0 {
+		return
+	}
+	r.status = code
+	if r.onStatus != nil {
+		r.onStatus(code)
+	}
 }
 
 // apiRequest is an authenticated data-API request being served.
@@ -62,10 +71,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		Header:   r.Header.Clone(),
 		Body:     body,
 	}
-	defer func() {
-		rr.Status = rec.status
+	rec.onStatus = func(code int) {
+		rr.Status = code
 		s.record(rr)
-	}()
+	}
+	defer rec.setStatus(http.StatusOK) // a handler that wrote nothing answered 200
 
 	tok, _ := bearerToken(r)
 	at, st := s.checkAccess(tok, true)
