@@ -39,7 +39,9 @@ func TestConnectFlowAndStatus(t *testing.T) {
 
 func TestConnectPartialScopesAndDenial(t *testing.T) {
 	e := newEnv(t, options{})
-	e.sim.SetConsent(func(_ *http.Request, _ []string) fitbitConsent { return fitbitConsent{UserID: "PART01", Granted: []string{"profile"}} })
+	e.sim.SetConsent(func(_ *http.Request, _ []string) fitbitConsent {
+		return fitbitConsent{UserID: "PART01", Granted: []string{"profile"}}
+	})
 	e.mustConnect("alice")
 	_, st := e.get("alice", "/fitbit/status")
 	if scopes, _ := st["scopes"].([]any); len(scopes) != 1 || scopes[0] != "profile" {

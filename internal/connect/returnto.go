@@ -51,8 +51,8 @@ func (rt *ReturnTo) Allowed(raw string) bool {
 		return false
 	}
 	clean := u.EscapedPath()
-	if strings.Contains("/"+clean+"/", "/../") || strings.Contains("/"+clean+"/", "/./") {
-		return false
+	if hasDotSegment(clean) || hasDotSegment(u.Path) {
+		return false // "/app/../admin", also percent-encoded, escapes the prefix
 	}
 	for _, a := range rt.allowed {
 		if relative != (a.Host == "") {
@@ -80,4 +80,9 @@ func underPath(p, prefix string) bool {
 		return false
 	}
 	return len(p) == len(prefix) || strings.HasSuffix(prefix, "/") || p[len(prefix)] == '/'
+}
+
+func hasDotSegment(p string) bool {
+	p = "/" + p + "/"
+	return strings.Contains(p, "/../") || strings.Contains(p, "/./")
 }

@@ -103,8 +103,8 @@ type Server struct {
 	stats counters
 
 	tokenLifetime atomic.Int64 // access-token lifetime in ns; SetAccessTokenLifetime
-	issuedMu sync.Mutex
-	issued   []string // every code and token issued, for leak tests
+	issuedMu      sync.Mutex
+	issued        []string // every code and token issued, for leak tests
 
 	reqMu    sync.Mutex
 	requests []RecordedRequest

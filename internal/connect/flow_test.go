@@ -1,0 +1,165 @@
+package connect
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
+)
+
+const redirect = "http://gw.test/fitbit/callback"
+
+type fixture struct {
+	sim   *fitbitsim.Server
+	store *tokenstore.StorageStore
+	flow  *Flow
+	clock time.Time
+}
+
+func newFixture(t testing.TB) *fixture {
+	sim, err := fitbitsim.Start(fitbitsim.Config{RedirectURIs: []string{redirect}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	keys, err := tokenstore.NewKeyring([][]byte{make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{sim: sim, clock: time.Now()}
+	fx.store = tokenstore.NewStorageStore(&certmagic.FileStorage{Path: t.TempDir()}, keys, "")
+	fx.store.Now = func() time.Time { return fx.clock }
+	reg := provider.Registration{
+		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), RedirectURL: redirect,
+		Endpoints: provider.Endpoints{AuthURL: sim.AuthorizeURL(), TokenURL: sim.TokenURL(), RevokeURL: sim.RevokeURL(), APIBase: sim.APIBase()},
+	}.WithDefaults(provider.Fitbit)
+	mgr := tokens.New(tokens.Config{Provider: provider.NewClient(reg, nil), Store: fx.store})
+	rt, _ := NewReturnTo([]string{"/"})
+	fx.flow = &Flow{Tokens: mgr, Store: fx.store, Prefix: "/fitbit", ReturnTo: rt, Now: func() time.Time { return fx.clock }}
+	return fx
+}
+
+// authorize starts a flow for identity; it returns the provider URL and the
+// binding cookie.
+func (fx *fixture) authorize(t testing.TB, identity string) (*url.URL, *http.Cookie) {
+	w := httptest.NewRecorder()
+	fx.flow.Authorize(w, httptest.NewRequest("GET", "http://gw.test/fitbit/authorize", nil), identity)
+	if w.Code != http.StatusFound {
+		t.Fatalf("authorize: %d %s", w.Code, w.Body)
+	}
+	u, _ := url.Parse(w.Header().Get("Location"))
+	return u, w.Result().Cookies()[0]
+}
+
+// consent gets a code from the simulator and returns the callback query.
+func (fx *fixture) consent(t testing.TB, u *url.URL) string {
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cb, _ := url.Parse(resp.Header.Get("Location"))
+	return cb.RawQuery
+}
+
+func (fx *fixture) callback(query string, cookie *http.Cookie, identity string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("GET", "http://gw.test/fitbit/callback", nil)
+	r.URL.RawQuery = query // as the server received it, however malformed
+	if cookie != nil {
+		r.AddCookie(cookie)
+	}
+	w := httptest.NewRecorder()
+	fx.flow.Callback(w, r, identity)
+	return w
+}
+
+func TestCallbackCompletesOnce(t *testing.T) {
+	fx := newFixture(t)
+	u, cookie := fx.authorize(t, "alice")
+	q := fx.consent(t, u)
+	if w := fx.callback(q, cookie, ""); w.Code != 200 || !strings.Contains(w.Body.String(), "connected") {
+		t.Fatalf("callback: %d %s", w.Code, w.Body)
+	}
+	rec, err := fx.store.LoadConnection(t.Context(), "fitbit", "alice")
+	if err != nil || rec.UserID != fitbitsim.DefaultUserID || rec.RefreshToken == "" {
+		t.Fatalf("stored: %v %v", rec, err)
+	}
+	if w := fx.callback(q, cookie, ""); w.Code != 400 {
+		t.Fatalf("second callback: %d", w.Code)
+	}
+}
+
+func TestCallbackExpiredState(t *testing.T) {
+	fx := newFixture(t)
+	u, cookie := fx.authorize(t, "alice")
+	q := fx.consent(t, u)
+	fx.clock = fx.clock.Add(DefaultPendingTTL + time.Second)
+	w := fx.callback(q, cookie, "")
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "expired") {
+		t.Fatalf("expired state: %d %s", w.Code, w.Body)
+	}
+	if st := fx.sim.Stats(); st.CodeExchanges != 0 {
+		t.Fatalf("an expired state reached the token endpoint: %+v", st)
+	}
+}
+
+func TestCallbackProviderErrorIsScrubbed(t *testing.T) {
+	fx := newFixture(t)
+	u, cookie := fx.authorize(t, "alice")
+	state := u.Query().Get("state")
+	secret := strings.Repeat("ab12", 16)
+	w := fx.callback("state="+state+"&error=server_error&error_description=token+"+secret, cookie, "")
+	if w.Code != http.StatusBadGateway || strings.Contains(w.Body.String(), secret) {
+		t.Fatalf("provider error: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestCallbackBadCodeIsAClearError(t *testing.T) {
+	fx := newFixture(t)
+	u, cookie := fx.authorize(t, "alice")
+	state := u.Query().Get("state")
+	code := strings.Repeat("c0de", 10)
+	w := fx.callback("state="+state+"&code="+code, cookie, "")
+	if w.Code != http.StatusBadRequest || strings.Contains(w.Body.String(), code) || !strings.Contains(w.Body.String(), "invalid_grant") {
+		t.Fatalf("bad code: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestAuthorizeReusesBrowserBinding(t *testing.T) {
+	fx := newFixture(t)
+	_, first := fx.authorize(t, "alice")
+	r := httptest.NewRequest("GET", "http://gw.test/fitbit/authorize", nil)
+	r.AddCookie(first)
+	w := httptest.NewRecorder()
+	fx.flow.Authorize(w, r, "alice")
+	if second := w.Result().Cookies()[0]; second.Value != first.Value {
+		t.Fatal("a second flow in the same browser replaced the binding, breaking the first")
+	}
+}
+
+func FuzzCallback(f *testing.F) {
+	fx := newFixture(f)
+	u, cookie := fx.authorize(f, "alice")
+	f.Add("state=" + u.Query().Get("state") + "&code=abc")
+	f.Add("state=x&error=access_denied")
+	f.Add("code=%zz&state=%00")
+	f.Add(strings.Repeat("a=b&", 100))
+	f.Fuzz(func(t *testing.T, query string) {
+		w := fx.callback(query, cookie, "")
+		switch w.Code {
+		case 200, 400, 403, 502, 503:
+		default:
+			t.Fatalf("callback?%q answered %d", query, w.Code)
+		}
+	})
+}
