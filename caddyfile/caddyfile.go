@@ -15,7 +15,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
@@ -25,11 +24,12 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterGlobalOption("fitbit", parseGlobal)
-	httpcaddyfile.RegisterHandlerDirective("fitbit_auth", parseAuth)
+	httpcaddyfile.RegisterDirective("fitbit_auth", parseAuth)
 	httpcaddyfile.RegisterDirective("fitbit_proxy", parseProxy)
-	// After authentication (basic_auth, forward_auth run earlier), before
-	// any reverse_proxy: the connect endpoints first, then the proxy.
-	httpcaddyfile.RegisterDirectiveOrder("fitbit_auth", httpcaddyfile.Before, "reverse_proxy")
+	// The connect endpoints right after authentication (basic_auth and
+	// forward_auth come first), before handle/respond blocks that could
+	// shadow them; the proxy where reverse_proxy would be.
+	httpcaddyfile.RegisterDirectiveOrder("fitbit_auth", httpcaddyfile.After, "forward_auth")
 	httpcaddyfile.RegisterDirectiveOrder("fitbit_proxy", httpcaddyfile.Before, "reverse_proxy")
 }
 
@@ -44,10 +44,15 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	return httpcaddyfile.App{Name: "fitbit", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
-func parseAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+// parseAuth reads fitbit_auth [<prefix>] { … }. It takes no matcher: the
+// prefix is what selects its requests, and a leading "/" argument must not be
+// mistaken for a path matcher (as a handler directive's would).
+func parseAuth(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 	handler := new(module.AuthHandler)
-	err := handler.UnmarshalCaddyfile(h.Dispenser)
-	return handler, err
+	if err := handler.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return h.NewRoute(nil, handler), nil
 }
 
 // parseProxy expands
@@ -78,7 +83,11 @@ func parseProxy(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 			if dispenser.Nesting() != 1 {
 				continue
 			}
+			// Only the first token of a line names a subdirective;
+			// skip the arguments of reverse_proxy's own lines.
 			switch dispenser.Val() {
+			default:
+				dispenser.RemainingArgs()
 			case "provider", "identity", "max_replay_body":
 				name, args := dispenser.Val(), dispenser.RemainingArgs()
 				if err := transport.SetOption(name, args); err != nil {
@@ -96,6 +105,17 @@ func parseProxy(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 	rp := &reverseproxy.Handler{}
 	if err := rp.UnmarshalCaddyfile(dispenser); err != nil {
 		return nil, err
+	}
+	if err := rp.FinalizeUnmarshalCaddyfile(h); err != nil { // handle_response
+		return nil, err
+	}
+	// For an https 'to', reverse_proxy's parser enabled TLS on its own http
+	// transport; carry those settings over to the fitbit transport's.
+	if rp.TransportRaw != nil {
+		if err := json.Unmarshal(rp.TransportRaw, transport.HTTPTransport()); err != nil {
+			return nil, h.Errf("fitbit_proxy: carrying over transport settings: %v", err)
+		}
+		rp.TransportRaw = nil
 	}
 	if len(rp.Upstreams) == 0 {
 		base, err := apiBase(h)

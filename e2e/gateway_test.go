@@ -264,7 +264,11 @@ func TestNotConnectedAndUnauthenticated(t *testing.T) {
 	if code != 401 || errorType(m) != "not_connected" || !strings.Contains(errorMessage(m), "/fitbit/authorize") || m["success"] != false {
 		t.Fatalf("unconnected: %d %v", code, m)
 	}
-	resp, _ := e.do(&http.Client{}, "GET", "/1/user/-/profile.json", nil, nil)
+	resp, _ := e.do(e.app("bob"), "GET", "/1/user/-/profile.json", nil, nil)
+	if c := resp.Header.Get("WWW-Authenticate"); !strings.Contains(c, `connect_url="/fitbit/authorize"`) {
+		t.Fatalf("401 challenge: %q", c)
+	}
+	resp, _ = e.do(&http.Client{}, "GET", "/1/user/-/profile.json", nil, nil)
 	if resp.StatusCode != 401 {
 		t.Fatalf("no credentials: %d", resp.StatusCode)
 	}

@@ -70,6 +70,7 @@ type options struct {
 
 const caddyfileTmpl = `{
 	admin localhost:2999
+	persist_config off
 	http_port 9080
 	https_port 9443
 	grace_period 1ns

@@ -50,7 +50,7 @@ type App struct {
 	// https://gateway.example.com/fitbit/callback.
 	RedirectURI string `json:"redirect_uri,omitempty"`
 	// Overrides of the provider's endpoints; default: Fitbit's.
-	Endpoints provider.Endpoints `json:"endpoints,omitempty"`
+	Endpoints provider.Endpoints `json:"endpoints,omitzero"`
 	// Base64 AES-256 keys (32 bytes each): the first encrypts, all decrypt.
 	// Use placeholders. Make one with: openssl rand -base64 32
 	EncryptionKeys []string `json:"encryption_keys,omitempty"`
@@ -147,6 +147,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	keyring, err := tokenstore.ParseKeys(keys)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("encryption_keys: %w", err))
+	}
+	if err := tokenstore.ValidatePrefix(a.StoragePrefix); a.StoragePrefix != "" && err != nil {
+		errs = append(errs, fmt.Errorf("storage_prefix: %w", err))
 	}
 	if a.CacheSize < 0 {
 		errs = append(errs, errors.New("cache_size must not be negative"))

@@ -68,6 +68,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("cache_size %q: want a whole number", d.Val())
 			}
 			a.CacheSize = n
+			if d.NextArg() {
+				return d.ArgErr()
+			}
 		case "refresh_skew", "token_timeout":
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -80,6 +83,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.RefreshSkew = caddy.Duration(dur)
 			} else {
 				a.TokenTimeout = caddy.Duration(dur)
+			}
+			if d.NextArg() {
+				return d.ArgErr()
 			}
 		case "storage":
 			if !d.NextArg() {

@@ -45,6 +45,9 @@ func (Transport) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// HTTPTransport returns the wrapped HTTP transport, creating it if needed.
+func (t *Transport) HTTPTransport() *reverseproxy.HTTPTransport { return t.http() }
+
 func (t *Transport) http() *reverseproxy.HTTPTransport {
 	if t.HTTP == nil {
 		t.HTTP = new(reverseproxy.HTTPTransport)

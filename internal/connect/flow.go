@@ -276,6 +276,7 @@ func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity strin
 }
 
 func (f *Flow) unauthenticated(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", fitbiterr.Challenge(""))
 	fitbiterr.Write(w, http.StatusUnauthorized, fitbiterr.Item{ErrorType: fitbiterr.Unauthenticated,
 		Message: "the gateway could not identify you; authenticate to the gateway first"})
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Error types the gateway emits or reacts to. The first group is Fitbit's own;
@@ -98,4 +99,13 @@ func Write(w http.ResponseWriter, status int, it Item) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// Challenge is the WWW-Authenticate value for the gateway's own 401s: a
+// scheme no client answers by itself, naming where a user connects.
+func Challenge(connectURL string) string {
+	if connectURL == "" {
+		return `FitbitGateway realm="caddy-fitbit"`
+	}
+	return `FitbitGateway realm="caddy-fitbit", connect_url="` + strings.ReplaceAll(connectURL, `"`, "%22") + `"`
 }

@@ -246,8 +246,13 @@ func (t *Transport) fail(req *http.Request, status int, errorType, message strin
 		"Content-Length": {strconv.Itoa(len(body))},
 		"Cache-Control":  {"no-store"},
 	}
-	if status == http.StatusUnauthorized && t.ConnectURL != "" {
-		h.Set("Link", "<"+t.ConnectURL+">; rel=\"authorize\"")
+	if status == http.StatusUnauthorized {
+		// HTTP requires a challenge on a 401. Not "Bearer" or "Basic": the
+		// app cannot answer this one itself, and a browser must not prompt.
+		h.Set("WWW-Authenticate", fitbiterr.Challenge(t.ConnectURL))
+		if t.ConnectURL != "" {
+			h.Set("Link", "<"+t.ConnectURL+">; rel=\"authorize\"")
+		}
 	}
 	if req.Body != nil {
 		_ = req.Body.Close()

@@ -158,9 +158,7 @@ func (m *Manager) load(ctx context.Context, identity string) (*Entry, error) {
 		if err != nil {
 			return nil, m.storeErr(err)
 		}
-		e := newEntry(rec, false)
-		m.cache.put(identity, e)
-		return e, nil
+		return m.cache.putIfAbsent(identity, newEntry(rec, false)), nil
 	})
 	if err != nil {
 		return nil, err
