@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
@@ -55,8 +54,6 @@ type Transport struct {
 	Observer      Observer
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 // RoundTrip implements http.RoundTripper. Errors of the gateway's own (no
 // identity, not connected, refresh failed) are answered with a response in
 // Fitbit's error envelope rather than an error, so the reverse proxy neither
@@ -88,9 +85,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.observe(OutcomeBadRequest)
 		return t.fail(req, http.StatusBadRequest, fitbiterr.InvalidRequest, "could not read the request body: "+err.Error()), nil
 	}
-	if body != nil {
-		defer func() { body.Reset(); bufPool.Put(body) }()
-	}
+	// body is not returned to bufPool: a RoundTripper may read the request
+	// body after RoundTrip has returned (net/http does when the server
+	// answers before the body is sent), and a recycled buffer would then
+	// send another request's bytes.
 
 	resp, err := t.Base.RoundTrip(req)
 	if err != nil {
@@ -125,11 +123,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.fail(req, http.StatusUnauthorized, fitbiterr.ReplayImpossible, fmt.Sprintf(
 			"the access token expired while this request was sent; the gateway renewed it, but the request body is larger than the %d-byte replay buffer, so it was not replayed: send the request again", t.maxReplay())), nil
 	}
-	h["Authorization"] = []string{fresh.Authorization()}
+	// The first round trip may still hold req (net/http can read a request
+	// after answering): replay a copy, with the new token and a new reader.
+	replay := req.Clone(ctx)
+	replay.Header["Authorization"] = []string{fresh.Authorization()}
 	if body != nil {
-		req.Body = io.NopCloser(bytes.NewReader(body.Bytes()))
+		replay.Body = io.NopCloser(bytes.NewReader(body))
+		replay.GetBody = nil
 	}
-	resp, err = t.Base.RoundTrip(req)
+	resp, err = t.Base.RoundTrip(replay)
 	if err != nil {
 		t.observe(upstreamOutcome(ctx))
 		return nil, err
@@ -163,10 +165,14 @@ func (t *Transport) maxReplay() int64 {
 	return DefaultMaxReplayBody
 }
 
-// bufferBody reads the request body into a pooled buffer when it fits the
-// replay limit, so it can be sent twice. A larger body is streamed as it is
-// and the request is not replayable. An empty body is always replayable.
-func (t *Transport) bufferBody(req *http.Request) (buf *bytes.Buffer, replayable bool, err error) {
+// bufferBody reads the request body into memory when it fits the replay
+// limit, so it can be sent twice. A larger body is streamed as it is and the
+// request is not replayable. An empty body is always replayable.
+//
+// The buffer is not pooled: net/http may go on reading a request body after
+// RoundTrip has returned (a server that answers before reading it all), so a
+// recycled buffer could leak into another user's request.
+func (t *Transport) bufferBody(req *http.Request) (body []byte, replayable bool, err error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil, true, nil
 	}
@@ -174,27 +180,21 @@ func (t *Transport) bufferBody(req *http.Request) (buf *bytes.Buffer, replayable
 	if req.ContentLength > max {
 		return nil, false, nil
 	}
-	buf = bufPool.Get().(*bytes.Buffer)
-	n, err := buf.ReadFrom(io.LimitReader(req.Body, max+1))
+	body, err = io.ReadAll(io.LimitReader(req.Body, max+1))
 	if err != nil {
-		buf.Reset()
-		bufPool.Put(buf)
 		return nil, false, err
 	}
-	if n > max {
+	if int64(len(body)) > max {
 		// Unknown length and too large: send what was read, then the rest.
-		prefix := bytes.Clone(buf.Bytes())
-		buf.Reset()
-		bufPool.Put(buf)
 		req.Body = struct {
 			io.Reader
 			io.Closer
-		}{io.MultiReader(bytes.NewReader(prefix), req.Body), req.Body}
+		}{io.MultiReader(bytes.NewReader(body), req.Body), req.Body}
 		return nil, false, nil
 	}
 	_ = req.Body.Close()
-	req.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
-	return buf, true, nil
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	return body, true, nil
 }
 
 func upstreamOutcome(ctx context.Context) string {
