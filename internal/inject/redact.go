@@ -22,7 +22,9 @@ import (
 func readError(resp *http.Response) ([]byte, error) {
 	defer resp.Body.Close()
 	var r io.Reader = resp.Body
-	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
+	// All the values: a second Content-Encoding header line (or a list)
+	// must not slip a coding past the check.
+	switch enc := strings.ToLower(strings.TrimSpace(strings.Join(resp.Header.Values("Content-Encoding"), ","))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(resp.Body)
@@ -48,6 +50,16 @@ func readError(resp *http.Response) ([]byte, error) {
 func rebuild(resp *http.Response, b []byte, token string) *http.Response {
 	if token != "" && bytes.Contains(b, []byte(token)) {
 		b = bytes.ReplaceAll(b, []byte(token), []byte(fitbiterr.Redacted))
+	}
+	if token != "" {
+		// A challenge or debug header could echo the token too.
+		for _, vs := range resp.Header {
+			for i, v := range vs {
+				if strings.Contains(v, token) {
+					vs[i] = strings.ReplaceAll(v, token, fitbiterr.Redacted)
+				}
+			}
+		}
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	resp.ContentLength = int64(len(b))

@@ -85,11 +85,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.observe(OutcomeBadRequest)
 		return t.fail(req, http.StatusBadRequest, fitbiterr.InvalidRequest, "could not read the request body: "+err.Error()), nil
 	}
-	// body is not returned to bufPool: a RoundTripper may read the request
-	// body after RoundTrip has returned (net/http does when the server
-	// answers before the body is sent), and a recycled buffer would then
-	// send another request's bytes.
-
 	resp, err := t.Base.RoundTrip(req)
 	if err != nil {
 		t.observe(upstreamOutcome(ctx))

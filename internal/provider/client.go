@@ -121,7 +121,7 @@ func (c *Client) Revoke(ctx context.Context, token string) error {
 	}
 	te := &TokenError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode), Transient: resp.StatusCode == 429 || resp.StatusCode >= 500}
 	if it, ok := fitbiterr.Parse(body); ok {
-		te.Code, te.Message = it.ErrorType, fitbiterr.Scrub(it.Message)
+		te.Code, te.Message = fitbiterr.Scrub(it.ErrorType), fitbiterr.Scrub(it.Message)
 	}
 	return te
 }

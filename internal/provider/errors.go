@@ -69,6 +69,9 @@ func tokenError(err error) error {
 			te.Message = http.StatusText(te.Status)
 		}
 		te.Message = fitbiterr.Scrub(te.Message)
+		// The code comes from the provider's body as well: a garbled or
+		// hostile answer can put the rejected token there.
+		te.Code = fitbiterr.Scrub(te.Code)
 		te.Transient = te.Status == http.StatusTooManyRequests || te.Status >= 500
 		return te
 	}

@@ -241,6 +241,18 @@ func (m *Manager) refresh(ctx context.Context, identity, stale string) (*Entry, 
 	took := m.cfg.Now().Sub(start)
 	if err != nil {
 		if provider.IsInvalidGrant(err) {
+			// The connection may have changed while the request was out (the
+			// user reconnected, superseding this refresh token, or a peer
+			// refreshed): never overwrite a newer pair with the dead one.
+			if cur, lerr := m.cfg.Store.LoadConnection(ctx, m.name, identity); lerr == nil && cur.RefreshToken != rec.RefreshToken {
+				e := newEntry(cur, false)
+				m.cache.put(identity, e)
+				if cur.Status == tokenstore.StatusNeedsReauth {
+					return e, ErrNeedsReauth
+				}
+				m.observe(ResultPeer, took)
+				return e, nil
+			}
 			m.observe(ResultInvalidGrant, took)
 			log.Warn("refresh token rejected; connection needs reauthorization", zap.Error(err))
 			dead := rec.Clone()
