@@ -338,7 +338,7 @@ func TestTokenEndpointFailureKeepsTokens(t *testing.T) {
 	e.mustConnect("alice")
 	// Fitbit's token endpoint goes down (here: 503, then a hang).
 	down := newFlakyTokenEndpoint(t, e.sim.TokenURL())
-	e.load(options{TokenURL: down.URL(), FitbitExtra: "token_timeout 500ms"})
+	e.load(options{TokenURL: down.URL(), FitbitExtra: "token_timeout 500ms\n\t\ttoken_retry_budget 1s"})
 	e.sim.ExpireAccessTokens("ALICE1")
 	down.setMode(mode503)
 	code, m := e.get("alice", "/1/user/-/profile.json")

@@ -1,7 +1,8 @@
 // Package module holds the Caddy modules of caddy-fitbit: the fitbit app
 // (provider registration, token store, shared state), the fitbit_auth
-// handler (connect flow) and the fitbit reverse-proxy transport (credential
-// injection). The logic lives in internal/…; this is the Caddy glue.
+// handler (connect flow), the fitbit reverse-proxy transport (credential
+// injection) and the token stores. The logic lives in internal/…; this is
+// the Caddy glue.
 package module
 
 import (
@@ -11,12 +12,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
@@ -60,21 +62,34 @@ type App struct {
 	RefreshSkew caddy.Duration `json:"refresh_skew,omitempty"`
 	// Timeout of one call to the token or revoke endpoint. Default: 15s.
 	TokenTimeout caddy.Duration `json:"token_timeout,omitempty"`
+	// Bound on the retries of a token-endpoint call that failed transiently
+	// (each re-sends the identical request). Default: 20s.
+	TokenRetryBudget caddy.Duration `json:"token_retry_budget,omitempty"`
+	// Use the provider's refresh-token recovery endpoint (recover_url) when
+	// a refresh token is refused after a rotation may have been lost.
+	// Fitbit support enables the endpoint per app. Default: off.
+	RefreshTokenRecovery bool `json:"refresh_token_recovery,omitempty"`
+	// How often to look for refreshes that started and never finished (a
+	// crashed instance) and complete them. Default: 15s.
+	RecoveryInterval caddy.Duration `json:"recovery_interval,omitempty"`
 	// Prefixes that return_to may match: paths ("/app/") or absolute URLs
 	// ("https://app.example.com/"). Default: ["/"] (same-origin paths only).
 	ReturnToAllowed []string `json:"return_to_allowed,omitempty"`
 	// Where users connect, quoted in errors sent to apps. Default:
 	// /fitbit/authorize.
 	ConnectURL string `json:"connect_url,omitempty"`
-	// Storage for tokens; default: Caddy's configured storage (the file
-	// system unless configured otherwise).
+	// The token store, a module in the fitbit.stores namespace: "storage"
+	// (a Caddy storage; the default) or "redis".
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=fitbit.stores inline_key=module"`
+	// Shorthand for a "storage" store: the Caddy storage module (default:
+	// Caddy's configured storage, the file system unless configured
+	// otherwise)…
 	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=caddy.storage inline_key=module"`
-	// Prefix of every storage key. Default: "fitbit".
+	// … and the prefix of every storage key (default "fitbit").
 	StoragePrefix string `json:"storage_prefix,omitempty"`
 
 	state    *state
 	stateKey string
-	ctx      caddy.Context
 	logger   *zap.Logger
 }
 
@@ -87,38 +102,44 @@ func (App) CaddyModule() caddy.ModuleInfo {
 }
 
 // states holds what must outlive a config reload: the cache of decrypted
-// connections, in-flight refreshes, the store.
+// connections, in-flight refreshes, the store and its background work.
 var states = caddy.NewUsagePool()
 
 // state is the reload-surviving part of the app.
 type state struct {
 	manager *tokens.Manager
-	store   *tokenstore.StorageStore
+	store   tokenstore.Store
 	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
-// Destruct stops the state's housekeeping when no config uses it any more.
+// Destruct stops the state's background work when no config uses it any
+// more, and closes the store if it holds connections (Redis).
 func (s *state) Destruct() error {
 	s.cancel()
+	<-s.done
+	if c, ok := s.store.(io.Closer); ok {
+		return c.Close()
+	}
 	return nil
 }
 
 // settings are the resolved values that shape the state.
 type settings struct {
-	Reg        provider.Registration
-	Keys       []string
-	CacheSize  int
-	Skew       time.Duration
-	Timeout    time.Duration
-	Storage    string
-	Prefix     string
-	ConnectURL string
+	Reg         provider.Registration
+	Keys        []string
+	CacheSize   int
+	Skew        time.Duration
+	Timeout     time.Duration
+	RetryBudget time.Duration
+	Recover     bool
+	Recovery    time.Duration
+	Store       string
 }
 
 // Provision resolves placeholders, checks the configuration and attaches the
 // shared state.
 func (a *App) Provision(ctx caddy.Context) error {
-	a.ctx = ctx
 	a.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
 	expand := func(s string) string { return strings.TrimSpace(repl.ReplaceKnown(s, "")) }
@@ -130,10 +151,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Scopes:       a.Scopes,
 		RedirectURL:  expand(a.RedirectURI),
 		Endpoints: provider.Endpoints{
-			AuthURL:   expand(a.Endpoints.AuthURL),
-			TokenURL:  expand(a.Endpoints.TokenURL),
-			RevokeURL: expand(a.Endpoints.RevokeURL),
-			APIBase:   expand(a.Endpoints.APIBase),
+			AuthURL:    expand(a.Endpoints.AuthURL),
+			TokenURL:   expand(a.Endpoints.TokenURL),
+			RevokeURL:  expand(a.Endpoints.RevokeURL),
+			APIBase:    expand(a.Endpoints.APIBase),
+			RecoverURL: expand(a.Endpoints.RecoverURL),
 		},
 	}.WithDefaults(provider.Fitbit)
 	var errs []error
@@ -148,35 +170,39 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("encryption_keys: %w", err))
 	}
-	if err := tokenstore.ValidatePrefix(a.StoragePrefix); a.StoragePrefix != "" && err != nil {
-		errs = append(errs, fmt.Errorf("storage_prefix: %w", err))
+	if a.RefreshTokenRecovery && reg.Endpoints.RecoverURL == "" {
+		errs = append(errs, errors.New("refresh_token_recovery is on but there is no recover_url: set recover_url to the provider's refresh-token recovery endpoint"))
 	}
 	if a.CacheSize < 0 {
 		errs = append(errs, errors.New("cache_size must not be negative"))
 	}
-	returnTo := a.ReturnToAllowed
-	if len(returnTo) == 0 {
-		returnTo = []string{"/"}
+	if a.StoreRaw != nil && (a.StorageRaw != nil || a.StoragePrefix != "") {
+		errs = append(errs, errors.New("store and storage/storage_prefix are exclusive: put storage and prefix inside store (module storage)"))
 	}
-	if _, err := connect.NewReturnTo(returnTo); err != nil {
+	if _, err := connect.NewReturnTo(a.returnToAllowed()); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("fitbit app: %w", err)
 	}
 
-	storage, storageID, err := a.storage(ctx)
+	storeMod, storeID, err := a.storeModule(ctx)
 	if err != nil {
 		return err
 	}
 	s := settings{
 		Reg: reg, Keys: keys, CacheSize: a.CacheSize,
 		Skew: time.Duration(a.RefreshSkew), Timeout: time.Duration(a.TokenTimeout),
-		Storage: storageID, Prefix: a.StoragePrefix, ConnectURL: a.connectURL(),
+		RetryBudget: time.Duration(a.TokenRetryBudget), Recover: a.RefreshTokenRecovery,
+		Recovery: time.Duration(a.RecoveryInterval), Store: storeID,
 	}
 	a.stateKey = fingerprint(s)
 	val, loaded, err := states.LoadOrNew(a.stateKey, func() (caddy.Destructor, error) {
-		return newState(s, keyring, storage), nil
+		store, err := storeMod.TokenStore(ctx, keyring)
+		if err != nil {
+			return nil, fmt.Errorf("fitbit app: opening the token store: %w", err)
+		}
+		return newState(s, store), nil
 	})
 	if err != nil {
 		return err
@@ -188,26 +214,41 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-func newState(s settings, keyring *tokenstore.Keyring, storage certmagic.Storage) *state {
+func newState(s settings, store tokenstore.Store) *state {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = provider.DefaultTimeout
 	}
-	store := tokenstore.NewStorageStore(storage, keyring, s.Prefix)
-	mgr := tokens.New(tokens.Config{
-		Provider:  provider.NewClient(s.Reg, &http.Client{Timeout: timeout}),
-		Store:     store,
-		CacheSize: s.CacheSize,
-		Skew:      s.Skew,
-	})
+	recovery := s.Recovery
+	if recovery <= 0 {
+		recovery = 15 * time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &state{manager: mgr, store: store, cancel: cancel}
-	go st.housekeeping(ctx)
+	mgr := tokens.New(tokens.Config{
+		Provider:    provider.NewClient(s.Reg, &http.Client{Timeout: timeout}),
+		Store:       store,
+		CacheSize:   s.CacheSize,
+		Skew:        s.Skew,
+		RetryBudget: s.RetryBudget,
+		Recover:     s.Recover,
+		Instance:    instanceName(),
+		Context:     ctx,
+	})
+	st := &state{manager: mgr, store: store, cancel: cancel, done: make(chan struct{})}
+	go st.background(ctx, recovery)
 	return st
 }
 
-// housekeeping deletes abandoned pending authorizations.
-func (s *state) housekeeping(ctx context.Context) {
+// background completes unfinished refreshes (at start-up, then every
+// interval) and deletes abandoned pending authorizations, until ctx is done.
+func (s *state) background(ctx context.Context, recovery time.Duration) {
+	defer close(s.done)
+	recovered := make(chan struct{})
+	go func() {
+		defer close(recovered)
+		s.manager.RunRecovery(ctx, recovery)
+	}()
+	defer func() { <-recovered }()
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -220,29 +261,27 @@ func (s *state) housekeeping(ctx context.Context) {
 	}
 }
 
-func (a *App) storage(ctx caddy.Context) (certmagic.Storage, string, error) {
-	if a.StorageRaw == nil {
-		st := ctx.Storage()
-		return st, storageID(st), nil
-	}
-	mod, err := ctx.LoadModule(a, "StorageRaw")
-	if err != nil {
-		return nil, "", fmt.Errorf("fitbit app: loading storage module: %w", err)
-	}
-	st, err := mod.(caddy.StorageConverter).CertMagicStorage()
-	if err != nil {
-		return nil, "", fmt.Errorf("fitbit app: creating storage: %w", err)
-	}
-	return st, string(a.StorageRaw), nil
+// instanceName names this process in refresh markers: host and pid.
+func instanceName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }
 
-// storageID tells storages apart for the reload fingerprint.
-func storageID(st certmagic.Storage) string {
-	if s, ok := st.(fmt.Stringer); ok {
-		return fmt.Sprintf("%T %s", st, s.String())
+// storeModule returns the configured token store module and a string that
+// identifies its configuration (for the reload fingerprint).
+func (a *App) storeModule(ctx caddy.Context) (StoreModule, string, error) {
+	if a.StoreRaw != nil {
+		mod, err := ctx.LoadModule(a, "StoreRaw")
+		if err != nil {
+			return nil, "", fmt.Errorf("fitbit app: loading store module: %w", err)
+		}
+		return mod.(StoreModule), string(a.StoreRaw), nil
 	}
-	b, _ := json.Marshal(st)
-	return fmt.Sprintf("%T %s", st, b)
+	st := &StorageStore{StorageRaw: a.StorageRaw, Prefix: a.StoragePrefix}
+	if err := st.Provision(ctx); err != nil {
+		return nil, "", err
+	}
+	return st, st.id(), nil
 }
 
 // fingerprint identifies the state that settings make; secrets go in only
@@ -253,11 +292,11 @@ func fingerprint(s settings) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (a *App) connectURL() string {
-	if a.ConnectURL != "" {
-		return a.ConnectURL
+func (a *App) returnToAllowed() []string {
+	if len(a.ReturnToAllowed) == 0 {
+		return []string{"/"}
 	}
-	return "/fitbit/authorize"
+	return a.ReturnToAllowed
 }
 
 // Start implements caddy.App.
@@ -288,16 +327,17 @@ func (a *App) Store() tokenstore.Store { return a.state.store }
 
 // NewReturnTo returns the return_to allow-list.
 func (a *App) NewReturnTo() *connect.ReturnTo {
-	allowed := a.ReturnToAllowed
-	if len(allowed) == 0 {
-		allowed = []string{"/"}
-	}
-	rt, _ := connect.NewReturnTo(allowed) // validated in Provision
+	rt, _ := connect.NewReturnTo(a.returnToAllowed()) // validated in Provision
 	return rt
 }
 
 // ConnectURLFor is the connect URL quoted to apps.
-func (a *App) ConnectURLFor() string { return a.connectURL() }
+func (a *App) ConnectURLFor() string {
+	if a.ConnectURL != "" {
+		return a.ConnectURL
+	}
+	return "/fitbit/authorize"
+}
 
 // fitbitApp fetches the fitbit app from ctx, provisioning it if needed.
 func fitbitApp(ctx caddy.Context) (*App, error) {

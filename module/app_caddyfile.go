@@ -20,14 +20,19 @@ import (
 //	    token_url         <url>
 //	    revoke_url        <url>
 //	    api_base          <url>
+//	    recover_url       <url>
 //	    encryption_key    <base64 key...>     # repeatable; the first encrypts
 //	    cache_size        <n>
 //	    refresh_skew      <duration>
 //	    token_timeout     <duration>
+//	    token_retry_budget <duration>
+//	    refresh_token_recovery
+//	    recovery_interval <duration>
 //	    return_to_allowed <prefix...>
 //	    connect_url       <url>
 //	    storage_prefix    <prefix>
 //	    storage           <module> { … }
+//	    store             <module> { … }   # fitbit.stores: storage, redis
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // option name
@@ -38,7 +43,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		name := d.Val()
 		switch name {
 		case "client_id", "client_secret", "app_type", "redirect_uri", "authorize_url", "token_url",
-			"revoke_url", "api_base", "connect_url", "storage_prefix":
+			"revoke_url", "api_base", "recover_url", "connect_url", "storage_prefix":
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
@@ -71,7 +76,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
-		case "refresh_skew", "token_timeout":
+		case "refresh_token_recovery":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			a.RefreshTokenRecovery = true
+		case "refresh_skew", "token_timeout", "token_retry_budget", "recovery_interval":
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
@@ -79,24 +89,29 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return d.Errf("%s %q: %v", name, d.Val(), err)
 			}
-			if name == "refresh_skew" {
-				a.RefreshSkew = caddy.Duration(dur)
-			} else {
-				a.TokenTimeout = caddy.Duration(dur)
-			}
+			*map[string]*caddy.Duration{
+				"refresh_skew": &a.RefreshSkew, "token_timeout": &a.TokenTimeout,
+				"token_retry_budget": &a.TokenRetryBudget, "recovery_interval": &a.RecoveryInterval,
+			}[name] = caddy.Duration(dur)
 			if d.NextArg() {
 				return d.ArgErr()
 			}
 		case "storage":
+			raw, err := unmarshalStorage(d)
+			if err != nil {
+				return err
+			}
+			a.StorageRaw = raw
+		case "store":
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
 			modName := d.Val()
-			mod, err := caddyfile.UnmarshalModule(d, "caddy.storage."+modName)
+			mod, err := caddyfile.UnmarshalModule(d, "fitbit.stores."+modName)
 			if err != nil {
 				return err
 			}
-			a.StorageRaw = caddyconfig.JSONModuleObject(mod, "module", modName, nil)
+			a.StoreRaw = caddyconfig.JSONModuleObject(mod, "module", modName, nil)
 		default:
 			return d.Errf("fitbit: unknown option %q", name)
 		}
@@ -122,6 +137,8 @@ func (a *App) stringOption(name string) *string {
 		return &a.Endpoints.RevokeURL
 	case "api_base":
 		return &a.Endpoints.APIBase
+	case "recover_url":
+		return &a.Endpoints.RecoverURL
 	case "connect_url":
 		return &a.ConnectURL
 	default: // storage_prefix

@@ -193,7 +193,7 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 		Status:       tokenstore.StatusOK,
 		ConnectedAt:  now,
 	}
-	if err := f.Tokens.Save(r.Context(), p.Identity, rec); err != nil {
+	if err := f.Tokens.Connect(r.Context(), p.Identity, rec); err != nil {
 		f.log().Error("could not store new connection", zap.String("identity_hash", rec.IdentityHash), zap.Error(err))
 		page(w, http.StatusServiceUnavailable, "Try again", "Fitbit accepted, but the gateway could not store the connection. Start again from the app.")
 		return

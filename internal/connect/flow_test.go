@@ -90,7 +90,7 @@ func TestCallbackCompletesOnce(t *testing.T) {
 	if w := fx.callback(q, cookie, ""); w.Code != 200 || !strings.Contains(w.Body.String(), "connected") {
 		t.Fatalf("callback: %d %s", w.Code, w.Body)
 	}
-	rec, err := fx.store.LoadConnection(t.Context(), "fitbit", "alice")
+	rec, err := fx.store.LoadConnection(t.Context(), tokenstore.KeyOf("fitbit", "alice"))
 	if err != nil || rec.UserID != fitbitsim.DefaultUserID || rec.RefreshToken == "" {
 		t.Fatalf("stored: %v %v", rec, err)
 	}

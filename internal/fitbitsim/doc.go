@@ -23,6 +23,19 @@
 //     for an unknown token) and POST /1.1/oauth2/introspect (RFC 7662 with
 //     Fitbit's "{ACTIVITY=READ_WRITE, …}" scope string; exp and iat are in
 //     milliseconds, as Fitbit sends them).
+//   - POST /oauth2/recover, refresh-token recovery, which Fitbit enables per
+//     app through support only (Config.RecoveryEnabled, SetRecoveryEnabled).
+//     Fitbit does not document its request; the simulator ASSUMES the token
+//     endpoint's client authentication and a form body
+//     refresh_token=<any refresh token of the user's chain, current, rotated
+//     or superseded by a later code exchange> (+ optional expires_in). A
+//     disabled app gets 403 insufficient_permissions "Refresh token recovery
+//     is not enabled for this application." (after client authentication);
+//     an unknown or revoked (RevokeUser, revoke endpoint) token gets 400
+//     invalid_grant. Otherwise it rotates the user's chain with the current
+//     chain's scopes and answers exactly like the token endpoint. The
+//     previously current refresh token dies without a grace replay, so
+//     presenting it afterwards counts as a reuse.
 //   - A few data endpoints with per-user, per-date deterministic data in
 //     Fitbit's shapes: profile, daily activity summary, heart rate (with
 //     intraday detail levels), sleep (1.2), logging an activity, and a
@@ -38,7 +51,7 @@
 // # What it does not simulate
 //
 // Real logins, sessions and cookies on the consent page (consent is a
-// function call), the refresh-token recovery endpoint, subscriptions and
+// function call), subscriptions and
 // webhooks, OAuth 1.0a, Google-style error envelopes, the implicit grant,
 // scope-downgrade on refresh, multiple apps per server (one server is one
 // registered app), persistence across restarts, and most of the data API.
@@ -47,9 +60,26 @@
 // # Test controls
 //
 // Server.ExpireAccessTokens, Server.RevokeUser, Server.MintTokens,
-// Server.SetConsent, Server.Stats, Server.UserStats and Server.Requests let
+// Server.SetConsent, Server.SetRecoveryEnabled, Server.Stats,
+// Server.UserStats, Server.Requests, Server.RefreshLog and Server.Users let
 // tests drive and observe the simulator; Config.Now makes its clock
 // controllable so tests never need to sleep.
+//
+// Server.SetFaults and Server.FailNextRefreshes inject faults into the token
+// endpoint (refresh and code grants only, decided after the form is read
+// and before client authentication; revoke, introspect and recover are
+// never faulted): a 5xx "system" error or a dropped connection without
+// processing, a dropped connection after processing (the rotation happened,
+// the grace window is open, the answer is lost), and delays between
+// processing and answering that end early if the client goes away. Delays
+// are real time; everything else uses Config.Now. Dropping hijacks and
+// closes the connection (or aborts the handler where hijacking is
+// impossible), so the client sees EOF or a reset.
+//
+// Server.RefreshLog records, per user and in order, every event of the
+// user's chain (see the Event* constants): chain starts, rotations, grace
+// replays, rejections, recoveries, revocations, forced expiries and the
+// injected faults that concerned the user's token or code.
 //
 // # Counting conventions
 //
@@ -59,7 +89,13 @@
 // (outside the grace window, or with the grace voided). Tokens that were
 // revoked or superseded by a new code exchange count only as InvalidGrants.
 // Stats.CodeExchangeFailures counts every failed authorization_code request,
-// whatever the reason. Stats.APIRequests counts every data-API request,
+// whatever the reason. A request answered by an injected 5xx or dropped
+// before processing counts only in Stats.FaultsErrors or
+// Stats.FaultsDropBefore; one dropped after processing counts as what it did
+// (a refresh, a grace replay, an invalid_grant, …) and in
+// Stats.FaultsDropAfterIssue; Stats.FaultsDelayed counts every request whose
+// answer or drop was delayed. Recoveries count only in Stats.Recoveries (and
+// UserStats.Recoveries), not as refreshes. Stats.APIRequests counts every data-API request,
 // including those answered 401 or 429.
 //
 // An access token counts as "used" (which voids the grace window of the

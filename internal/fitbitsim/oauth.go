@@ -94,13 +94,24 @@ func (s *Server) lifetime(form url.Values) (time.Duration, bool) {
 	return time.Duration(n) * time.Second, true
 }
 
-// handleToken is POST /oauth2/token.
+// handleToken is POST /oauth2/token. Injected faults (faults.go) are
+// decided once the form is read, before client authentication, the way an
+// overloaded front end fails before the OAuth service sees the request.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	form, ok := oauthForm(w, r)
-	isCode := ok && form.Get("grant_type") == "authorization_code"
 	if !ok {
 		return
 	}
+	if p := s.planFault(form.Get("grant_type")); p != (faultPlan{}) {
+		s.serveFaulted(w, r, form, p)
+		return
+	}
+	s.tokenGrant(w, r, form)
+}
+
+// tokenGrant authenticates the client and runs the grant.
+func (s *Server) tokenGrant(w http.ResponseWriter, r *http.Request, form url.Values) {
+	isCode := form.Get("grant_type") == "authorization_code"
 	if !s.clientAuthenticated(r, form) {
 		if isCode {
 			s.stats.codeExchangeFailures.Add(1)
@@ -180,6 +191,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, form url.Values) bool {
 		return false
 	}
 	body := s.startChainLocked(c.userID, c.clientID, c.scopes, life, now)
+	s.logLocked(c.userID, EventCodeExchange, now)
 	s.mu.Unlock()
 	s.stats.codeExchanges.Add(1)
 	writeToken(w, body)

@@ -67,6 +67,9 @@ type Config struct {
 	Now func() time.Time
 	// Addr is where Start listens; default "127.0.0.1:0".
 	Addr string
+	// RecoveryEnabled allows POST /oauth2/recover, which Fitbit enables per
+	// app on request only (SetRecoveryEnabled changes it at run time).
+	RecoveryEnabled bool
 }
 
 // Consent is the simulated user's answer on the consent page.
@@ -103,6 +106,8 @@ type Server struct {
 	stats counters
 
 	tokenLifetime atomic.Int64 // access-token lifetime in ns; SetAccessTokenLifetime
+	recovery      atomic.Bool  // SetRecoveryEnabled
+	faults        faultState   // SetFaults, FailNextRefreshes
 	issuedMu      sync.Mutex
 	issued        []string // every code and token issued, for leak tests
 
@@ -138,6 +143,8 @@ func New(cfg Config) *Server {
 	f := cfg.Consent
 	s.consent.Store(&f)
 	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
+	s.recovery.Store(cfg.RecoveryEnabled)
+	s.SetFaults(Faults{})
 	return s
 }
 
@@ -220,8 +227,13 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Config returns the effective configuration (defaults filled in).
-func (s *Server) Config() Config { return s.cfg }
+// Config returns the effective configuration (defaults filled in, and
+// RecoveryEnabled as SetRecoveryEnabled last left it).
+func (s *Server) Config() Config {
+	c := s.cfg
+	c.RecoveryEnabled = s.recovery.Load()
+	return c
+}
 
 // ClientID returns the simulated app's client id.
 func (s *Server) ClientID() string { return s.cfg.ClientID }
@@ -240,6 +252,9 @@ func (s *Server) TokenURL() string { return s.baseURL + pathToken }
 
 // RevokeURL is URL()+"/oauth2/revoke".
 func (s *Server) RevokeURL() string { return s.baseURL + pathRevoke }
+
+// RecoverURL is URL()+"/oauth2/recover".
+func (s *Server) RecoverURL() string { return s.baseURL + pathRecover }
 
 // IntrospectURL is URL()+"/1.1/oauth2/introspect".
 func (s *Server) IntrospectURL() string { return s.baseURL + pathIntrospect }
@@ -264,6 +279,7 @@ const (
 	pathAuthorize  = "/oauth2/authorize"
 	pathToken      = "/oauth2/token"
 	pathRevoke     = "/oauth2/revoke"
+	pathRecover    = "/oauth2/recover"
 	pathIntrospect = "/1.1/oauth2/introspect"
 )
 
@@ -287,6 +303,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.handleToken(w, r)
 	case pathRevoke:
 		s.handleRevoke(w, r)
+	case pathRecover:
+		s.handleRecover(w, r)
 	case pathIntrospect:
 		s.handleIntrospect(w, r)
 	default:

@@ -21,6 +21,13 @@ type Stats struct {
 	APIRequests          int64 // data-API requests, whatever the answer
 	API401               int64
 	API429               int64
+	Recoveries           int64 // successful /oauth2/recover requests
+	// Injected token-endpoint faults (faults.go). A faulted request that was
+	// processed (DropAfterIssue, delays) also counts as whatever it did.
+	FaultsErrors         int64 // 5xx answered without processing
+	FaultsDropAfterIssue int64 // processed, then the connection dropped
+	FaultsDropBefore     int64 // dropped without processing
+	FaultsDelayed        int64 // answers (or drops) that were delayed
 }
 
 // UserStats are the counters of one user.
@@ -29,12 +36,16 @@ type UserStats struct {
 	GraceReplays         int64
 	RefreshReuseRejected int64
 	APIRequests          int64 // authenticated data-API requests of this user
+	Recoveries           int64
 }
 
 type counters struct {
 	authorizations, denials, codeExchanges, codeExchangeFailures atomic.Int64
 	refreshes, graceReplays, refreshReuseRejected, invalidGrants atomic.Int64
 	revocations, introspections, apiRequests, api401, api429     atomic.Int64
+	recoveries                                                   atomic.Int64
+	faultsErrors, faultsDropAfterIssue, faultsDropBefore         atomic.Int64
+	faultsDelayed                                                atomic.Int64
 }
 
 // Stats returns a snapshot of the counters.
@@ -54,6 +65,11 @@ func (s *Server) Stats() Stats {
 		APIRequests:          c.apiRequests.Load(),
 		API401:               c.api401.Load(),
 		API429:               c.api429.Load(),
+		Recoveries:           c.recoveries.Load(),
+		FaultsErrors:         c.faultsErrors.Load(),
+		FaultsDropAfterIssue: c.faultsDropAfterIssue.Load(),
+		FaultsDropBefore:     c.faultsDropBefore.Load(),
+		FaultsDelayed:        c.faultsDelayed.Load(),
 	}
 }
 

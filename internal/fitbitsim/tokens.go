@@ -47,9 +47,11 @@ type refreshToken struct {
 	clientID string
 	scopes   []string
 	state    refreshState
+	revoked  bool         // explicitly revoked (not merely superseded): recovery refuses it
 	access   *accessToken // issued together with this refresh token
 
-	// Set when rotated: what the rotation answered, for grace replays.
+	// Set when rotated: what the rotation answered, for grace replays. A
+	// chain rotated by recovery has no replay, so it has no grace either.
 	rotatedAt   time.Time
 	replay      []byte
 	nextRefresh *refreshToken
@@ -61,6 +63,7 @@ type userState struct {
 	refresh []*refreshToken
 	stats   UserStats
 	logs    map[string][]map[string]any // activity logs by date
+	events  []RefreshEvent              // RefreshLog
 }
 
 func (s *Server) userLocked(id string) *userState {
@@ -148,8 +151,10 @@ func (s *Server) MintTokens(userID string, scopes ...string) TokenResponse {
 	if len(scopes) == 0 {
 		scopes = ValidScopes()
 	}
+	now := s.now()
 	s.mu.Lock()
-	body := s.startChainLocked(userID, s.cfg.ClientID, scopes, time.Duration(s.tokenLifetime.Load()), s.now())
+	body := s.startChainLocked(userID, s.cfg.ClientID, scopes, time.Duration(s.tokenLifetime.Load()), now)
+	s.logLocked(userID, EventMinted, now)
 	s.mu.Unlock()
 	var tr TokenResponse
 	_ = json.Unmarshal(body, &tr)
@@ -182,17 +187,21 @@ func (s *Server) rotate(clientID, tok string, lifetime time.Duration) ([]byte, r
 		rt.replay = body
 		rt.nextRefresh = next
 		s.userLocked(rt.userID).stats.Refreshes++
+		s.logLocked(rt.userID, EventRotated, now)
 		return body, refreshRotated
 	case rtRotated:
 		n := rt.nextRefresh
 		inGrace := s.cfg.GraceWindow > 0 && !now.After(rt.rotatedAt.Add(s.cfg.GraceWindow))
-		if inGrace && n.state == rtActive && !n.access.used && !n.access.revoked {
+		if inGrace && rt.replay != nil && n.state == rtActive && !n.access.used && !n.access.revoked {
 			s.userLocked(rt.userID).stats.GraceReplays++
+			s.logLocked(rt.userID, EventGrace, now)
 			return rt.replay, refreshReplayed
 		}
 		s.userLocked(rt.userID).stats.RefreshReuseRejected++
+		s.logLocked(rt.userID, EventReuseRejected, now)
 		return nil, refreshReused
 	default:
+		s.logLocked(rt.userID, EventRejected, now)
 		return nil, refreshInvalid
 	}
 }
@@ -233,7 +242,7 @@ func (s *Server) checkAccess(tok string, markUsed bool) (*accessToken, accessSta
 }
 
 // revokeUserLocked revokes every token the user holds.
-func (s *Server) revokeUserLocked(userID string) {
+func (s *Server) revokeUserLocked(userID string, now time.Time) {
 	u := s.byUser[userID]
 	if u == nil {
 		return
@@ -243,15 +252,19 @@ func (s *Server) revokeUserLocked(userID string) {
 	}
 	for _, rt := range u.refresh {
 		rt.state = rtRevoked
+		rt.revoked = true
 	}
 	delete(s.current, userID)
+	s.logLocked(userID, EventRevoked, now)
 }
 
-// RevokeUser revokes all tokens of the user: the next refresh answers 400
-// invalid_grant and the API answers 401 invalid_token.
+// RevokeUser revokes all tokens of the user: the next refresh (and a
+// recovery with any of them) answers 400 invalid_grant and the API answers
+// 401 invalid_token.
 func (s *Server) RevokeUser(userID string) {
+	now := s.now()
 	s.mu.Lock()
-	s.revokeUserLocked(userID)
+	s.revokeUserLocked(userID, now)
 	s.mu.Unlock()
 }
 
@@ -259,11 +272,13 @@ func (s *Server) RevokeUser(userID string) {
 // answer 401 expired_token. Refresh tokens are untouched; tokens issued
 // later are not affected.
 func (s *Server) ExpireAccessTokens(userID string) {
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u := s.byUser[userID]; u != nil {
 		for _, at := range u.access {
 			at.forcedExpired = true
 		}
+		s.logLocked(userID, EventAccessExpired, now)
 	}
 }

@@ -32,7 +32,7 @@ func BenchmarkRoundTripCachedToken(b *testing.B) {
 	mgr := tokens.New(tokens.Config{Provider: provider.NewClient(reg, nil), Store: store})
 	rec := &tokenstore.Record{Provider: "fitbit", IdentityHash: tokenstore.IdentityHash("alice"), UserID: "U",
 		AccessToken: strings.Repeat("a", 300), RefreshToken: strings.Repeat("r", 64), Expiry: time.Now().Add(time.Hour), Status: tokenstore.StatusOK}
-	if err := mgr.Save(context.Background(), "alice", rec); err != nil {
+	if err := mgr.Connect(context.Background(), "alice", rec); err != nil {
 		b.Fatal(err)
 	}
 	tr := &Transport{Base: cannedUpstream{}, Tokens: mgr, Identity: func(*http.Request) string { return "alice" }}

@@ -99,6 +99,9 @@ func (f *fixture) connect(t testing.TB, identity, user string) *tokenstore.Recor
 		Scopes: strings.Fields(tr.Scope), AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken,
 		TokenType: "Bearer", Expiry: now.Add(8 * time.Hour), Status: tokenstore.StatusOK, ConnectedAt: now,
 	}
+	if cur, err := f.store.LoadConnection(context.Background(), tokenstore.KeyOfRecord(rec)); err == nil {
+		rec.Version = cur.Version // replace, as a reconnect does
+	}
 	if err := f.store.SaveConnection(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +110,7 @@ func (f *fixture) connect(t testing.TB, identity, user string) *tokenstore.Recor
 
 func (f *fixture) current(t testing.TB, identity string) *tokenstore.Record {
 	t.Helper()
-	rec, err := f.store.LoadConnection(context.Background(), "fitbit", identity)
+	rec, err := f.store.LoadConnection(context.Background(), tokenstore.KeyOf("fitbit", identity))
 	if err != nil {
 		t.Fatal(err)
 	}

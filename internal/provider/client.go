@@ -26,9 +26,10 @@ type Grant struct {
 
 // Client talks to one registration's authorization server.
 type Client struct {
-	Reg  Registration
-	conf *oauth2.Config
-	http *http.Client
+	Reg         Registration
+	conf        *oauth2.Config
+	recoverConf *oauth2.Config // conf, with the recovery URL as token URL
+	http        *http.Client
 }
 
 // DefaultTimeout bounds one call to the token or revoke endpoint.
@@ -56,7 +57,9 @@ func NewClient(reg Registration, httpClient *http.Client) *Client {
 		// client and personal apps: client_id in the body, no secret.
 		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
 	}
-	return &Client{Reg: reg, conf: conf, http: httpClient}
+	recoverConf := *conf
+	recoverConf.Endpoint.TokenURL = reg.Endpoints.RecoverURL
+	return &Client{Reg: reg, conf: conf, recoverConf: &recoverConf, http: httpClient}
 }
 
 // AuthCodeURL is the provider's consent URL for state, with the S256 PKCE
@@ -83,6 +86,21 @@ func (c *Client) Exchange(ctx context.Context, code, verifier string) (*Grant, e
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Grant, error) {
 	old := &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)}
 	tok, err := c.conf.TokenSource(c.ctx(ctx), old).Token()
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	return grantOf(tok), nil
+}
+
+// Recover asks the provider's refresh-token recovery endpoint for a new pair
+// for the user whose (possibly already rotated) refreshToken is given: the
+// way back when a rotation was lost, e.g. the provider answered but the
+// answer never reached the store. Fitbit enables it per app on request; its
+// request is assumed to be a refresh grant sent to the recovery URL, and its
+// answer a token response.
+func (c *Client) Recover(ctx context.Context, refreshToken string) (*Grant, error) {
+	old := &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)}
+	tok, err := c.recoverConf.TokenSource(c.ctx(ctx), old).Token()
 	if err != nil {
 		return nil, tokenError(err)
 	}

@@ -34,6 +34,9 @@ type Endpoints struct {
 	TokenURL  string `json:"token_url,omitempty"`
 	RevokeURL string `json:"revoke_url,omitempty"`
 	APIBase   string `json:"api_base,omitempty"`
+	// RecoverURL is Fitbit's refresh-token recovery endpoint, which Fitbit
+	// support enables per app; used only when recovery is enabled.
+	RecoverURL string `json:"recover_url,omitempty"`
 }
 
 // Preset is a provider's defaults: what a registration does not override.
@@ -47,10 +50,11 @@ type Preset struct {
 var Fitbit = Preset{
 	Name: "fitbit",
 	Endpoints: Endpoints{
-		AuthURL:   "https://www.fitbit.com/oauth2/authorize",
-		TokenURL:  "https://api.fitbit.com/oauth2/token",
-		RevokeURL: "https://api.fitbit.com/oauth2/revoke",
-		APIBase:   "https://api.fitbit.com",
+		AuthURL:    "https://www.fitbit.com/oauth2/authorize",
+		TokenURL:   "https://api.fitbit.com/oauth2/token",
+		RevokeURL:  "https://api.fitbit.com/oauth2/revoke",
+		APIBase:    "https://api.fitbit.com",
+		RecoverURL: "https://api.fitbit.com/oauth2/recover",
 	},
 	Scopes: []string{"activity", "heartrate", "profile", "sleep"},
 }
@@ -84,6 +88,13 @@ func (r Registration) WithDefaults(p Preset) Registration {
 	if e.AuthURL == "" {
 		e.AuthURL = p.Endpoints.AuthURL
 	}
+	if e.RecoverURL == "" && e.TokenURL != "" && e.TokenURL != p.Endpoints.TokenURL {
+		// A token endpoint elsewhere (a mirror, the simulator) has its
+		// recovery endpoint beside it, not at the provider.
+		if base, ok := strings.CutSuffix(e.TokenURL, "/token"); ok {
+			e.RecoverURL = base + "/recover"
+		}
+	}
 	if e.TokenURL == "" {
 		e.TokenURL = p.Endpoints.TokenURL
 	}
@@ -92,6 +103,9 @@ func (r Registration) WithDefaults(p Preset) Registration {
 	}
 	if e.APIBase == "" {
 		e.APIBase = p.Endpoints.APIBase
+	}
+	if e.RecoverURL == "" && e.TokenURL == p.Endpoints.TokenURL {
+		e.RecoverURL = p.Endpoints.RecoverURL
 	}
 	e.APIBase = strings.TrimRight(e.APIBase, "/")
 	return r
@@ -122,6 +136,11 @@ func (r Registration) Validate() error {
 	}
 	for name, u := range map[string]string{"authorize_url": r.Endpoints.AuthURL, "token_url": r.Endpoints.TokenURL, "revoke_url": r.Endpoints.RevokeURL, "api_base": r.Endpoints.APIBase} {
 		if err := absoluteURL(name, u); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if r.Endpoints.RecoverURL != "" { // optional: only used when recovery is enabled
+		if err := absoluteURL("recover_url", r.Endpoints.RecoverURL); err != nil {
 			errs = append(errs, err)
 		}
 	}

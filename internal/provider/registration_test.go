@@ -39,7 +39,7 @@ func TestWithDefaultsKeepsOverrides(t *testing.T) {
 	if r.Name != "mine" || r.AppType != AppClient || len(r.Scopes) != 1 || r.Scopes[0] != "sleep" {
 		t.Fatalf("overrides lost: %+v", r)
 	}
-	want := Endpoints{AuthURL: "http://sim/authorize", TokenURL: "http://sim/token", RevokeURL: "http://sim/revoke", APIBase: "http://sim/api"}
+	want := Endpoints{AuthURL: "http://sim/authorize", TokenURL: "http://sim/token", RevokeURL: "http://sim/revoke", APIBase: "http://sim/api", RecoverURL: "http://sim/recover"}
 	if r.Endpoints != want {
 		t.Fatalf("endpoints %+v, want %+v", r.Endpoints, want)
 	}

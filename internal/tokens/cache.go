@@ -84,3 +84,12 @@ func (c *cache) remove(identity string) {
 }
 
 func (c *cache) len() int { return c.order.Len() }
+
+// replace swaps old for e as identity's entry, if old is still the entry.
+func (c *cache) replace(identity string, old, e *entry) bool {
+	v, ok := c.slots.Load(identity)
+	if !ok {
+		return false
+	}
+	return v.(*slot).entry.CompareAndSwap(old, e)
+}

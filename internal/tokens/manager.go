@@ -1,14 +1,14 @@
 // Package tokens hands out a valid access token for an identity: from an LRU
 // of decrypted connections, from the store on a miss, and through one
-// refresh per connection when the token is about to expire. A refreshed pair
-// is persisted before anyone is given the new access token, because Fitbit
-// has already burnt the old refresh token.
+// refresh per connection — across every instance sharing the store — when
+// the token is about to expire. A refreshed pair is persisted before anyone
+// is given the new access token, because the provider has already burnt the
+// old refresh token (see refresh.go for the protocol).
 package tokens
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -38,14 +38,15 @@ func (e *StoreError) Unwrap() error { return e.Err }
 const (
 	ResultOK           = "ok"            // the provider issued a new pair and it is stored
 	ResultPeer         = "peer"          // another request or instance had already refreshed
+	ResultRecovered    = "recovered"     // a refresh that died mid-way was completed
 	ResultInvalidGrant = "invalid_grant" // refresh token dead: needs_reauth
-	ResultTransient    = "transient"     // timeout, 5xx, 429: old pair kept
+	ResultTransient    = "transient"     // timeout, 5xx, 429 past the retry budget: old pair kept
 	ResultError        = "error"         // other provider error: old pair kept
-	ResultStoreError   = "store_error"   // new pair held in memory, not yet stored
+	ResultStoreError   = "store_error"   // the store failed; a new pair is held in memory
 )
 
 // Observer receives refresh outcomes (metrics). took is the token-endpoint
-// round trip, zero when it was not called.
+// time, zero when it was not called.
 type Observer interface {
 	Refreshed(result string, took time.Duration)
 }
@@ -56,10 +57,23 @@ type Config struct {
 	Store          tokenstore.Store
 	CacheSize      int           // connections kept decrypted in memory; default 10000
 	Skew           time.Duration // refresh this long before expiry; default 5m
-	RefreshTimeout time.Duration // one refresh, all attempts; default 30s
-	Logger         *zap.Logger
-	Observer       Observer
-	Now            func() time.Time
+	RefreshTimeout time.Duration // one refresh, lock wait and retries included; default 60s
+	// RetryBudget bounds the retries of a token-endpoint call that failed
+	// transiently (no answer, timeout, 429, 5xx); each retry re-sends the
+	// identical request, which Fitbit's grace window answers with the same
+	// pair if the first one was processed. Default 20s.
+	RetryBudget time.Duration
+	// Recover enables the provider's refresh-token recovery endpoint when a
+	// refresh token is refused after a rotation may have been lost.
+	Recover bool
+	// Instance names this process in write-ahead markers (diagnostics).
+	Instance string
+	Logger   *zap.Logger
+	Observer Observer
+	Now      func() time.Time
+	// Context bounds background work (persisting held pairs); default
+	// context.Background().
+	Context context.Context
 }
 
 // Manager is safe for concurrent use. One Manager serves one provider
@@ -91,6 +105,10 @@ func (e *entry) Authorization() string { return e.auth }
 // AccessToken is the token inside Authorization.
 func (e *entry) AccessToken() string { return e.rec.AccessToken }
 
+func newEntry(rec *tokenstore.Record, unsaved bool) *Entry {
+	return &entry{rec: rec, auth: "Bearer " + rec.AccessToken, unsaved: unsaved}
+}
+
 // New returns a Manager.
 func New(cfg Config) *Manager {
 	if cfg.CacheSize <= 0 {
@@ -100,10 +118,16 @@ func New(cfg Config) *Manager {
 		cfg.Skew = 5 * time.Minute
 	}
 	if cfg.RefreshTimeout <= 0 {
-		cfg.RefreshTimeout = 30 * time.Second
+		cfg.RefreshTimeout = 60 * time.Second
+	}
+	if cfg.RetryBudget <= 0 {
+		cfg.RetryBudget = 20 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
 	}
 	m := &Manager{cfg: cfg, name: cfg.Provider.Reg.Name, cache: newCache(cfg.CacheSize)}
 	m.SetLogger(cfg.Logger)
@@ -126,9 +150,14 @@ func (m *Manager) SetObserver(o Observer) { m.observer.Store(&o) }
 // Provider is the registration this manager serves.
 func (m *Manager) Provider() *provider.Client { return m.cfg.Provider }
 
+func (m *Manager) key(identity string) tokenstore.Key { return tokenstore.KeyOf(m.name, identity) }
+
 // Get returns a connection whose access token is valid for at least the
 // configured skew, refreshing it if needed. Errors: ErrNotConnected,
 // ErrNeedsReauth, *StoreError, or a *provider.TokenError from the refresh.
+//
+// With the connection cached and fresh — the hot path — it takes no lock
+// shared with other identities and reads no storage.
 func (m *Manager) Get(ctx context.Context, identity string) (*Entry, error) {
 	e := m.cache.get(identity)
 	if e == nil {
@@ -153,8 +182,11 @@ func (m *Manager) fresh(rec *tokenstore.Record) bool {
 // load reads a connection from the store into the cache; concurrent misses
 // for one identity share one read.
 func (m *Manager) load(ctx context.Context, identity string) (*Entry, error) {
+	if identity == "" {
+		return nil, ErrNotConnected
+	}
 	v, err, _ := m.flight.Do("load\x00"+identity, func() (any, error) {
-		rec, err := m.cfg.Store.LoadConnection(ctx, m.name, identity)
+		rec, err := m.cfg.Store.LoadConnection(ctx, m.key(identity))
 		if err != nil {
 			return nil, m.storeErr(err)
 		}
@@ -173,154 +205,23 @@ func (m *Manager) storeErr(err error) error {
 	return &StoreError{Err: err}
 }
 
-func newEntry(rec *tokenstore.Record, unsaved bool) *Entry {
-	return &entry{rec: rec, auth: "Bearer " + rec.AccessToken, unsaved: unsaved}
-}
-
-// Refresh makes sure the connection's access token is no longer stale (the
-// one the caller holds, or saw rejected), sharing one refresh among all
-// concurrent callers of one identity. The refresh runs to its end even if
-// every caller gives up: abandoning it after the provider rotated the pair
-// would lose the refresh token.
-func (m *Manager) Refresh(ctx context.Context, identity, stale string) (*Entry, error) {
-	ch := m.flight.DoChan("refresh\x00"+identity, func() (any, error) {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.RefreshTimeout)
-		defer cancel()
-		return m.refresh(rctx, identity, stale)
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			e, _ := r.Val.(*Entry)
-			return e, r.Err
-		}
-		return r.Val.(*Entry), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (m *Manager) refresh(ctx context.Context, identity, stale string) (*Entry, error) {
-	// A pair refreshed earlier whose write failed lives only here: store it
-	// before anything else, and never refresh over it.
-	if e := m.cache.get(identity); e != nil && e.unsaved {
-		if err := m.cfg.Store.SaveConnection(ctx, e.rec); err != nil {
-			m.observe(ResultStoreError, 0)
-			return nil, &StoreError{Err: err}
-		}
-		e = newEntry(e.rec, false)
-		m.cache.put(identity, e)
-		if m.fresh(e.rec) {
-			return e, nil
-		}
-	}
-
-	// Re-read: another request or instance may have refreshed already.
-	rec, err := m.cfg.Store.LoadConnection(ctx, m.name, identity)
+// Connect stores a new connection from the connect flow, replacing any
+// existing one of the identity, and caches it. It holds the connection's
+// lock, so it cannot interleave with a refresh on any instance.
+func (m *Manager) Connect(ctx context.Context, identity string, rec *tokenstore.Record) error {
+	key := m.key(identity)
+	rec.Provider, rec.IdentityHash = key.Provider, key.IdentityHash
+	lock, err := m.cfg.Store.LockConnection(ctx, key)
 	if err != nil {
-		if errors.Is(err, tokenstore.ErrNotFound) {
-			m.cache.remove(identity)
-		}
-		return nil, m.storeErr(err)
+		return &StoreError{Err: err}
 	}
-	if rec.Status == tokenstore.StatusNeedsReauth {
-		e := newEntry(rec, false)
-		m.cache.put(identity, e)
-		return e, ErrNeedsReauth
+	defer lock.Unlock(ctx)
+	rec.Version = 0
+	if cur, err := m.cfg.Store.LoadConnection(ctx, key); err == nil {
+		rec.Version = cur.Version
+	} else if !errors.Is(err, tokenstore.ErrNotFound) {
+		return &StoreError{Err: err}
 	}
-	if rec.AccessToken != stale && m.fresh(rec) {
-		e := newEntry(rec, false)
-		m.cache.put(identity, e)
-		m.observe(ResultPeer, 0)
-		return e, nil
-	}
-
-	log := m.log.Load().With(zap.String("provider", m.name), zap.String("identity_hash", rec.IdentityHash), zap.String("user_id", rec.UserID))
-	start := m.cfg.Now()
-	grant, err := m.cfg.Provider.Refresh(ctx, rec.RefreshToken)
-	took := m.cfg.Now().Sub(start)
-	if err != nil {
-		if provider.IsInvalidGrant(err) {
-			// The connection may have changed while the request was out (the
-			// user reconnected, superseding this refresh token, or a peer
-			// refreshed): never overwrite a newer pair with the dead one.
-			if cur, lerr := m.cfg.Store.LoadConnection(ctx, m.name, identity); lerr == nil && cur.RefreshToken != rec.RefreshToken {
-				e := newEntry(cur, false)
-				m.cache.put(identity, e)
-				if cur.Status == tokenstore.StatusNeedsReauth {
-					return e, ErrNeedsReauth
-				}
-				m.observe(ResultPeer, took)
-				return e, nil
-			}
-			m.observe(ResultInvalidGrant, took)
-			log.Warn("refresh token rejected; connection needs reauthorization", zap.Error(err))
-			dead := rec.Clone()
-			dead.Status = tokenstore.StatusNeedsReauth
-			if serr := m.cfg.Store.SaveConnection(ctx, dead); serr != nil {
-				log.Error("could not mark connection needs_reauth", zap.Error(serr))
-			}
-			e := newEntry(dead, false)
-			m.cache.put(identity, e)
-			return e, ErrNeedsReauth
-		}
-		result := ResultError
-		if provider.IsTransient(err) {
-			result = ResultTransient
-		}
-		m.observe(result, took)
-		log.Error("refresh failed; keeping the current pair", zap.Error(err))
-		return nil, err
-	}
-
-	next := rec.Clone()
-	next.AccessToken, next.RefreshToken, next.Expiry = grant.AccessToken, grant.RefreshToken, grant.Expiry
-	if grant.TokenType != "" {
-		next.TokenType = grant.TokenType
-	}
-	if len(grant.Scopes) > 0 {
-		next.Scopes = grant.Scopes
-	}
-	if grant.UserID != "" {
-		next.UserID = grant.UserID
-	}
-	next.RefreshedAt = m.cfg.Now()
-	next.Status = tokenstore.StatusOK
-	if err := m.save(ctx, next); err != nil {
-		// The provider has rotated the pair: the old refresh token is dead and
-		// the new one exists only here. Keep it, refuse to use it until stored.
-		m.cache.put(identity, newEntry(next, true))
-		m.observe(ResultStoreError, took)
-		log.Error("refreshed pair could not be stored; holding it in memory and retrying on next use", zap.Error(err))
-		return nil, &StoreError{Err: err}
-	}
-	e := newEntry(next, false)
-	m.cache.put(identity, e)
-	m.observe(ResultOK, took)
-	log.Info("refreshed access token", zap.Time("expiry", next.Expiry))
-	return e, nil
-}
-
-// save writes rec, retrying briefly: the pair it holds cannot be fetched again.
-func (m *Manager) save(ctx context.Context, rec *tokenstore.Record) error {
-	var err error
-	backoff := 50 * time.Millisecond
-	for attempt := 0; attempt < 5; attempt++ {
-		if err = m.cfg.Store.SaveConnection(ctx, rec); err == nil {
-			return nil
-		}
-		select {
-		case <-time.After(backoff):
-			backoff *= 2
-		case <-ctx.Done():
-			return fmt.Errorf("%w (after %d attempts: %v)", ctx.Err(), attempt+1, err)
-		}
-	}
-	return err
-}
-
-// Save stores a new connection (from the connect flow) and caches it.
-func (m *Manager) Save(ctx context.Context, identity string, rec *tokenstore.Record) error {
 	if err := m.cfg.Store.SaveConnection(ctx, rec); err != nil {
 		return &StoreError{Err: err}
 	}
@@ -333,7 +234,7 @@ func (m *Manager) Lookup(ctx context.Context, identity string) (*tokenstore.Reco
 	if e := m.cache.get(identity); e != nil && e.unsaved {
 		return e.rec, nil
 	}
-	rec, err := m.cfg.Store.LoadConnection(ctx, m.name, identity)
+	rec, err := m.cfg.Store.LoadConnection(ctx, m.key(identity))
 	if err != nil {
 		return nil, m.storeErr(err)
 	}
@@ -343,7 +244,13 @@ func (m *Manager) Lookup(ctx context.Context, identity string) (*tokenstore.Reco
 // Disconnect revokes the connection at the provider and deletes it. It is
 // idempotent: no connection is not an error.
 func (m *Manager) Disconnect(ctx context.Context, identity string) (existed bool, err error) {
-	rec, err := m.cfg.Store.LoadConnection(ctx, m.name, identity)
+	key := m.key(identity)
+	lock, err := m.cfg.Store.LockConnection(ctx, key)
+	if err != nil {
+		return false, &StoreError{Err: err}
+	}
+	defer lock.Unlock(ctx)
+	rec, err := m.cfg.Store.LoadConnection(ctx, key)
 	if errors.Is(err, tokenstore.ErrNotFound) {
 		m.cache.remove(identity)
 		return false, nil
@@ -358,7 +265,7 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (existed bool
 	if err := m.cfg.Provider.Revoke(ctx, token); err != nil {
 		return true, err
 	}
-	if err := m.cfg.Store.DeleteConnection(ctx, m.name, identity); err != nil {
+	if err := m.cfg.Store.DeleteConnection(ctx, key); err != nil {
 		return true, &StoreError{Err: err}
 	}
 	m.cache.remove(identity)

@@ -25,6 +25,9 @@ type recStore struct {
 	tokenstore.Store
 	loads     atomic.Int64
 	failSaves atomic.Bool
+	// failPairSaves fails only saves without a refresh marker: the write of
+	// a new pair, after the marker went in and the provider rotated.
+	failPairSaves atomic.Bool
 
 	mu     sync.Mutex
 	events []string // "save:<refresh token>", and whatever the test appends
@@ -32,13 +35,13 @@ type recStore struct {
 
 var errDiskFull = errors.New("disk full")
 
-func (s *recStore) LoadConnection(ctx context.Context, p, id string) (*tokenstore.Record, error) {
+func (s *recStore) LoadConnection(ctx context.Context, k tokenstore.Key) (*tokenstore.Record, error) {
 	s.loads.Add(1)
-	return s.Store.LoadConnection(ctx, p, id)
+	return s.Store.LoadConnection(ctx, k)
 }
 
 func (s *recStore) SaveConnection(ctx context.Context, rec *tokenstore.Record) error {
-	if s.failSaves.Load() {
+	if s.failSaves.Load() || (s.failPairSaves.Load() && rec.Refreshing == nil) {
 		return errDiskFull
 	}
 	if err := s.Store.SaveConnection(ctx, rec); err != nil {
@@ -153,6 +156,9 @@ func (e *env) connect(t *testing.T, identity, user string, expiresIn time.Durati
 	t.Helper()
 	tr := e.sim.MintTokens(user)
 	rec := e.record(identity, tr, expiresIn)
+	if cur, err := e.inner.LoadConnection(context.Background(), tokenstore.KeyOfRecord(rec)); err == nil {
+		rec.Version = cur.Version // replace, as a reconnect does
+	}
 	if err := e.inner.SaveConnection(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +177,7 @@ func (e *env) record(identity string, tr fitbitsim.TokenResponse, expiresIn time
 
 func (e *env) stored(t *testing.T, identity string) *tokenstore.Record {
 	t.Helper()
-	rec, err := e.inner.LoadConnection(context.Background(), "fitbit", identity)
+	rec, err := e.inner.LoadConnection(context.Background(), tokenstore.KeyOf("fitbit", identity))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +401,7 @@ func TestInvalidGrantMarksNeedsReauth(t *testing.T) {
 	}
 	// Reconnecting (the connect flow's Save) makes it usable again.
 	tr := e.sim.MintTokens("AAAAAA")
-	if err := e.m.Save(ctx, "alice", e.record("alice", tr, 8*time.Hour)); err != nil {
+	if err := e.m.Connect(ctx, "alice", e.record("alice", tr, 8*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := e.m.Get(ctx, "alice")
@@ -408,7 +414,7 @@ func TestStoreFailureAfterRefreshKeepsPairInMemory(t *testing.T) {
 	e := newEnv(t)
 	old := e.connect(t, "alice", "AAAAAA", time.Minute)
 	ctx := context.Background()
-	e.store.failSaves.Store(true)
+	e.store.failPairSaves.Store(true)
 
 	_, err := e.m.Get(ctx, "alice")
 	var se *StoreError
@@ -437,7 +443,7 @@ func TestStoreFailureAfterRefreshKeepsPairInMemory(t *testing.T) {
 		t.Fatal("refreshed over an unsaved pair")
 	}
 
-	e.store.failSaves.Store(false)
+	e.store.failPairSaves.Store(false)
 	got, err := e.m.Get(ctx, "alice")
 	if err != nil {
 		t.Fatalf("Get after recovery: %v", err)
@@ -510,34 +516,36 @@ func TestCallerCancelDoesNotAbortRefresh(t *testing.T) {
 }
 
 // A user reconnects (a new code exchange supersedes the old chain) while a
-// refresh with the old refresh token is on its way: the provider answers
-// invalid_grant, and the manager must not overwrite the new connection with
-// the dead one.
-func TestInvalidGrantDoesNotClobberReconnect(t *testing.T) {
+// refresh with the old refresh token is on its way: the reconnect waits for
+// the connection's lock, the refresh ends (invalid_grant: the chain was
+// replaced), and the reconnected pair is what stays.
+func TestReconnectDuringRefreshWins(t *testing.T) {
 	var e *env
 	var once sync.Once
 	var fresh *tokenstore.Record
+	connected := make(chan error, 1)
 	sim, base := gatedSim(t, func(*http.Request) {
 		once.Do(func() {
-			tr := e.sim.MintTokens("AAAAAA")
+			tr := e.sim.MintTokens("AAAAAA") // the user consented again at Fitbit
 			fresh = e.record("alice", tr, 8*time.Hour)
-			if err := e.m.Save(context.Background(), "alice", fresh); err != nil {
-				t.Error(err)
-			}
+			go func() { connected <- e.m.Connect(context.Background(), "alice", fresh) }()
 		})
 	})
 	e = newEnvAt(t, sim, base)
 	e.connect(t, "alice", "AAAAAA", time.Minute)
 
-	got, err := e.m.Get(context.Background(), "alice")
-	if err != nil {
-		t.Fatalf("Get after a concurrent reconnect: %v", err)
+	if _, err := e.m.Get(context.Background(), "alice"); err != nil && !errors.Is(err, ErrNeedsReauth) {
+		t.Fatalf("Get during a reconnect: %v", err)
 	}
-	if got.AccessToken() != fresh.AccessToken {
-		t.Fatal("not the reconnected token")
+	if err := <-connected; err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.m.Get(context.Background(), "alice")
+	if err != nil || got.AccessToken() != fresh.AccessToken {
+		t.Fatalf("after the reconnect: %v", err)
 	}
 	st := e.stored(t, "alice")
-	if st.Status != tokenstore.StatusOK || st.RefreshToken != fresh.RefreshToken {
+	if st.Status != tokenstore.StatusOK || st.RefreshToken != fresh.RefreshToken || st.Refreshing != nil {
 		t.Fatalf("the reconnected pair was overwritten: %v", st)
 	}
 }
@@ -553,7 +561,7 @@ func TestRefreshTransientErrorKeepsPair(t *testing.T) {
 	defer down.Close()
 	reg := e.reg
 	reg.Endpoints.TokenURL = down.URL + "/oauth2/token"
-	m := New(Config{Provider: provider.NewClient(reg, nil), Store: e.store, Observer: e.obs})
+	m := New(Config{Provider: provider.NewClient(reg, nil), Store: e.store, Observer: e.obs, RetryBudget: 300 * time.Millisecond})
 	_, err := m.Get(context.Background(), "alice")
 	if !provider.IsTransient(err) {
 		t.Fatalf("Get: %v", err)

@@ -36,10 +36,12 @@ type Record struct {
 	TokenType    string            `json:"token_type"`
 	Expiry       time.Time         `json:"expiry"`
 	Status       Status            `json:"status"`
-	Version      uint64            `json:"version"` // set by SaveConnection to previous+1
+	Version      uint64            `json:"version"` // the stored version; SaveConnection compares and increments it
 	ConnectedAt  time.Time         `json:"connected_at"`
 	RefreshedAt  time.Time         `json:"refreshed_at,omitempty"`
 	Extra        map[string]string `json:"extra,omitempty"` // provider-specific ids (e.g. Google healthUserId)
+	// Refreshing is set while a refresh of RefreshToken is in flight.
+	Refreshing *RefreshMarker `json:"refreshing,omitempty"`
 }
 
 // Clone returns a deep copy (nil for nil).
@@ -50,6 +52,10 @@ func (r *Record) Clone() *Record {
 	c := *r
 	c.Scopes = slices.Clone(r.Scopes)
 	c.Extra = maps.Clone(r.Extra)
+	if r.Refreshing != nil {
+		m := *r.Refreshing
+		c.Refreshing = &m
+	}
 	return &c
 }
 

@@ -25,8 +25,6 @@ const DefaultPrefix = "fitbit"
 // alone: during a key rollout another instance may hold a key this one lacks.
 const orphanPendingAge = 24 * time.Hour
 
-var errEmptyIdentity = errors.New("tokenstore: identity is empty")
-
 // StorageStore is a Store over a certmagic.Storage (Caddy's configured
 // storage; certmagic.FileStorage by default, whose locks work across
 // processes).
@@ -43,6 +41,15 @@ type StorageStore struct {
 	// concurrent local callers do not contend on the (slow-polling) storage
 	// lock and versions stay monotonic.
 	stripes [64]sync.Mutex
+	// locks are in-process semaphores in front of the storage locks, one
+	// per lock name while in use.
+	locksMu sync.Mutex
+	locks   map[string]*localLock
+}
+
+type localLock struct {
+	sem  chan struct{}
+	refs int
 }
 
 var _ Store = (*StorageStore)(nil)
@@ -57,7 +64,7 @@ func NewStorageStore(storage certmagic.Storage, keys *Keyring, prefix string) *S
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &StorageStore{storage: storage, keys: keys, prefix: prefix}
+	return &StorageStore{storage: storage, keys: keys, prefix: prefix, locks: map[string]*localLock{}}
 }
 
 // ValidatePrefix checks a storage prefix: non-empty "/"-separated components
@@ -84,16 +91,23 @@ func ValidatePrefix(prefix string) error {
 // Prefix returns the storage key prefix in use.
 func (s *StorageStore) Prefix() string { return s.prefix }
 
-// ConnectionKey returns the storage key of a connection, e.g. for a caller
-// that wants a storage lock named after it.
-func (s *StorageStore) ConnectionKey(provider, identityHash string) (string, error) {
-	if err := ValidateProvider(provider); err != nil {
+// ConnectionKey returns the storage key of a connection.
+func (s *StorageStore) ConnectionKey(k Key) (string, error) {
+	if err := k.Validate(); err != nil {
 		return "", err
 	}
-	if !validIdentityHash(identityHash) {
-		return "", errors.New("tokenstore: identity hash must be 64 lowercase hex digits (use IdentityHash)")
-	}
-	return path.Join(s.prefix, "connections", provider, identityHash), nil
+	return path.Join(s.prefix, "connections", k.Provider, k.IdentityHash), nil
+}
+
+// refreshingKey is the index entry of a connection with a refresh marker.
+func (s *StorageStore) refreshingKey(k Key) string {
+	return path.Join(s.prefix, "refreshing", k.Provider, k.IdentityHash)
+}
+
+// lockName names the connection's storage lock. certmagic's FileStorage
+// keeps its locks in a flat directory, so the name has no slashes.
+func (s *StorageStore) lockName(k Key) string {
+	return strings.ReplaceAll(s.prefix, "/", "_") + "_conn_" + k.Provider + "_" + k.IdentityHash
 }
 
 func (s *StorageStore) pendingKey(state string) string {
@@ -115,16 +129,12 @@ func (s *StorageStore) now() time.Time {
 }
 
 // LoadConnection implements Store.
-func (s *StorageStore) LoadConnection(ctx context.Context, provider, identity string) (*Record, error) {
-	if identity == "" {
-		return nil, errEmptyIdentity
-	}
-	idHash := IdentityHash(identity)
-	key, err := s.ConnectionKey(provider, idHash)
+func (s *StorageStore) LoadConnection(ctx context.Context, k Key) (*Record, error) {
+	key, err := s.ConnectionKey(k)
 	if err != nil {
 		return nil, err
 	}
-	return s.loadRecord(ctx, key, provider, idHash)
+	return s.loadRecord(ctx, key, k.Provider, k.IdentityHash)
 }
 
 func (s *StorageStore) loadRecord(ctx context.Context, key, provider, idHash string) (*Record, error) {
@@ -150,10 +160,12 @@ func (s *StorageStore) loadRecord(ctx context.Context, key, provider, idHash str
 	return &rec, nil
 }
 
-// SaveConnection implements Store. Within one process saves of the same
-// connection are serialised; across processes the caller must serialise
-// writers of one connection (e.g. with a storage lock named after
-// ConnectionKey).
+// SaveConnection implements Store. The compare-and-set is a read, compare
+// and write: atomic within this process, and across processes as long as
+// writers hold the connection's lock (LockConnection), as the gateway's
+// refresh protocol does. A holder whose lock went stale during a long pause
+// can still race another writer here; the Redis store's compare-and-set is
+// atomic and closes that gap.
 //
 // It refuses to overwrite a stored value it cannot decrypt, as that value
 // may hold the only copy of a refresh token: fix the keyring, or
@@ -162,7 +174,8 @@ func (s *StorageStore) SaveConnection(ctx context.Context, rec *Record) error {
 	if rec == nil {
 		return errors.New("tokenstore: SaveConnection: record is nil")
 	}
-	key, err := s.ConnectionKey(rec.Provider, rec.IdentityHash)
+	k := KeyOfRecord(rec)
+	key, err := s.ConnectionKey(k)
 	if err != nil {
 		return err
 	}
@@ -170,18 +183,22 @@ func (s *StorageStore) SaveConnection(ctx context.Context, rec *Record) error {
 	mu.Lock()
 	defer mu.Unlock()
 
-	var prev uint64
+	var stored uint64
+	var wasRefreshing bool
 	old, err := s.loadRecord(ctx, key, rec.Provider, rec.IdentityHash)
 	switch {
 	case err == nil:
-		prev = old.Version
+		stored, wasRefreshing = old.Version, old.Refreshing != nil
 	case errors.Is(err, ErrNotFound):
 	default:
 		return fmt.Errorf("tokenstore: not overwriting an existing value that cannot be read (fix the keyring, or delete the connection): %w", err)
 	}
+	if stored != rec.Version {
+		return ErrConflict
+	}
 
 	c := rec.Clone()
-	c.Version = prev + 1
+	c.Version = stored + 1
 	plain, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("tokenstore: encoding record: %w", err)
@@ -190,19 +207,28 @@ func (s *StorageStore) SaveConnection(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return err
 	}
+	// The index entry goes in before a marked record and out after an
+	// unmarked one, so a marked record is never missing from the index.
+	if c.Refreshing != nil {
+		stamp := []byte(c.Refreshing.Since.UTC().Format(time.RFC3339Nano))
+		if err := s.storage.Store(ctx, s.refreshingKey(k), stamp); err != nil {
+			return fmt.Errorf("tokenstore: storing refresh marker of %s: %w", key, err)
+		}
+	}
 	if err := s.storage.Store(ctx, key, sealed); err != nil {
 		return fmt.Errorf("tokenstore: storing connection %s: %w", key, err)
 	}
 	rec.Version = c.Version
+	if c.Refreshing == nil && wasRefreshing {
+		// A stale index entry only costs a later look; do not fail the save.
+		_ = s.storage.Delete(ctx, s.refreshingKey(k))
+	}
 	return nil
 }
 
 // DeleteConnection implements Store.
-func (s *StorageStore) DeleteConnection(ctx context.Context, provider, identity string) error {
-	if identity == "" {
-		return errEmptyIdentity
-	}
-	key, err := s.ConnectionKey(provider, IdentityHash(identity))
+func (s *StorageStore) DeleteConnection(ctx context.Context, k Key) error {
+	key, err := s.ConnectionKey(k)
 	if err != nil {
 		return err
 	}
@@ -212,7 +238,97 @@ func (s *StorageStore) DeleteConnection(ctx context.Context, provider, identity 
 	if err := s.storage.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("tokenstore: deleting connection %s: %w", key, err)
 	}
+	if err := s.storage.Delete(ctx, s.refreshingKey(k)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("tokenstore: deleting refresh marker of %s: %w", key, err)
+	}
 	return nil
+}
+
+// LockConnection implements Store with the storage's own lock, which for
+// certmagic.FileStorage is a lock file kept fresh while held and taken over
+// once stale (about 10 s after its holder died). Same-process callers queue
+// on a mutex first, so only one of them polls the storage.
+func (s *StorageStore) LockConnection(ctx context.Context, k Key) (Lock, error) {
+	if err := k.Validate(); err != nil {
+		return nil, err
+	}
+	name := s.lockName(k)
+	local := s.acquireLocal(name)
+	select {
+	case local.sem <- struct{}{}:
+	case <-ctx.Done():
+		s.releaseLocal(name, local, false)
+		return nil, ctx.Err()
+	}
+	if err := s.storage.Lock(ctx, name); err != nil {
+		s.releaseLocal(name, local, true)
+		return nil, fmt.Errorf("tokenstore: locking connection %s: %w", k, err)
+	}
+	return &storageLock{s: s, name: name, local: local}, nil
+}
+
+func (s *StorageStore) acquireLocal(name string) *localLock {
+	s.locksMu.Lock()
+	defer s.locksMu.Unlock()
+	l := s.locks[name]
+	if l == nil {
+		l = &localLock{sem: make(chan struct{}, 1)}
+		s.locks[name] = l
+	}
+	l.refs++
+	return l
+}
+
+func (s *StorageStore) releaseLocal(name string, l *localLock, held bool) {
+	if held {
+		<-l.sem
+	}
+	s.locksMu.Lock()
+	defer s.locksMu.Unlock()
+	if l.refs--; l.refs == 0 {
+		delete(s.locks, name)
+	}
+}
+
+type storageLock struct {
+	s     *StorageStore
+	name  string
+	local *localLock
+	once  sync.Once
+}
+
+// Lost implements Lock: certmagic storages cannot report a lost lease.
+func (l *storageLock) Lost() <-chan struct{} { return nil }
+
+func (l *storageLock) Unlock(ctx context.Context) error {
+	var err error
+	l.once.Do(func() {
+		err = l.s.storage.Unlock(context.WithoutCancel(ctx), l.name)
+		l.s.releaseLocal(l.name, l.local, true)
+	})
+	return err
+}
+
+// ListRefreshing implements Store.
+func (s *StorageStore) ListRefreshing(ctx context.Context) ([]Key, error) {
+	dir := path.Join(s.prefix, "refreshing")
+	names, err := s.storage.List(ctx, dir, true)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: listing %s: %w", dir, err)
+	}
+	var keys []Key
+	for _, name := range names {
+		rel := strings.TrimPrefix(name, dir+"/")
+		provider, idHash, ok := strings.Cut(rel, "/")
+		k := Key{Provider: provider, IdentityHash: idHash}
+		if ok && k.Validate() == nil {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
 }
 
 // PutPending implements Store.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func samplePending(state, identity string, expires time.Time) *Pending {
 func TestConnectionRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	st, _ := newTestStore(t, t.TempDir())
-	if _, err := st.LoadConnection(ctx, "fitbit", "alice"); !errors.Is(err, ErrNotFound) {
+	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("empty store: %v", err)
 	}
 	rec := sampleRecord("alice")
@@ -56,7 +57,7 @@ func TestConnectionRoundTrip(t *testing.T) {
 	if rec.Version != 1 {
 		t.Fatalf("version after first save = %d", rec.Version)
 	}
-	got, err := st.LoadConnection(ctx, "fitbit", "alice")
+	got, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +65,10 @@ func TestConnectionRoundTrip(t *testing.T) {
 		t.Fatalf("loaded %s\nwant   %s", mustJSON(got), mustJSON(rec))
 	}
 	// One record per provider per identity; identities are separate.
-	if _, err := st.LoadConnection(ctx, "google_health", "alice"); !errors.Is(err, ErrNotFound) {
+	if _, err := st.LoadConnection(ctx, KeyOf("google_health", "alice")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("other provider: %v", err)
 	}
-	if _, err := st.LoadConnection(ctx, "fitbit", "bob"); !errors.Is(err, ErrNotFound) {
+	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "bob")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("other identity: %v", err)
 	}
 	g := sampleRecord("alice")
@@ -75,25 +76,29 @@ func TestConnectionRoundTrip(t *testing.T) {
 	if err := st.SaveConnection(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteConnection(ctx, "fitbit", "alice"); err != nil {
+	if err := st.DeleteConnection(ctx, KeyOf("fitbit", "alice")); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteConnection(ctx, "fitbit", "alice"); err != nil {
+	if err := st.DeleteConnection(ctx, KeyOf("fitbit", "alice")); err != nil {
 		t.Fatalf("second delete: %v", err)
 	}
-	if _, err := st.LoadConnection(ctx, "fitbit", "alice"); !errors.Is(err, ErrNotFound) {
+	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
-	if _, err := st.LoadConnection(ctx, "google_health", "alice"); err != nil {
+	if _, err := st.LoadConnection(ctx, KeyOf("google_health", "alice")); err != nil {
 		t.Fatalf("other provider's record deleted too: %v", err)
 	}
 }
 
-func TestVersionIncrements(t *testing.T) {
+func TestVersionCompareAndSet(t *testing.T) {
 	ctx := context.Background()
 	st, _ := newTestStore(t, t.TempDir())
 	rec := sampleRecord("alice")
-	rec.Version = 42 // ignored: the store decides
+	rec.Version = 42
+	if err := st.SaveConnection(ctx, rec); !errors.Is(err, ErrConflict) {
+		t.Fatalf("first save claiming version 42: %v, want ErrConflict", err)
+	}
+	rec.Version = 0 // nothing stored yet
 	for want := uint64(1); want <= 3; want++ {
 		rec.AccessToken = fmt.Sprintf("access-%d", want)
 		if err := st.SaveConnection(ctx, rec); err != nil {
@@ -103,25 +108,133 @@ func TestVersionIncrements(t *testing.T) {
 			t.Fatalf("version = %d, want %d", rec.Version, want)
 		}
 	}
-	got, _ := st.LoadConnection(ctx, "fitbit", "alice")
+	got, _ := st.LoadConnection(ctx, KeyOf("fitbit", "alice"))
 	if got.Version != 3 || got.AccessToken != "access-3" {
 		t.Fatalf("loaded version %d token %q", got.Version, got.AccessToken)
 	}
+	stale := got.Clone()
+	stale.Version = 2
+	if err := st.SaveConnection(ctx, stale); !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale save: %v, want ErrConflict", err)
+	}
 
-	// Concurrent saves in one process never reuse a version.
+	// Of concurrent writers that read version 3, exactly one wins.
 	var wg sync.WaitGroup
+	var wins, conflicts atomic.Int32
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := st.SaveConnection(ctx, sampleRecord("alice")); err != nil {
+			r := sampleRecord("alice")
+			r.Version = 3
+			switch err := st.SaveConnection(ctx, r); {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, ErrConflict):
+				conflicts.Add(1)
+			default:
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
-	if got, _ := st.LoadConnection(ctx, "fitbit", "alice"); got.Version != 23 {
-		t.Fatalf("after 20 concurrent saves version = %d, want 23", got.Version)
+	if wins.Load() != 1 || conflicts.Load() != 19 {
+		t.Fatalf("%d wins, %d conflicts; want 1 and 19", wins.Load(), conflicts.Load())
+	}
+	if got, _ := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); got.Version != 4 {
+		t.Fatalf("version = %d, want 4", got.Version)
+	}
+}
+
+func TestRefreshingIndex(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newTestStore(t, t.TempDir())
+	if keys, err := st.ListRefreshing(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("empty store: %v %v", keys, err)
+	}
+	rec := sampleRecord("alice")
+	if err := st.SaveConnection(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.Refreshing = &RefreshMarker{Since: time.Now(), TokenHash: TokenHash(rec.RefreshToken)}
+	if err := st.SaveConnection(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := st.ListRefreshing(ctx)
+	if err != nil || len(keys) != 1 || keys[0] != KeyOf("fitbit", "alice") {
+		t.Fatalf("while refreshing: %v %v", keys, err)
+	}
+	got, _ := st.LoadConnection(ctx, keys[0])
+	if got.Refreshing == nil || got.Refreshing.TokenHash != TokenHash(secretRefresh) {
+		t.Fatalf("marker not stored: %+v", got.Refreshing)
+	}
+	rec.Refreshing = nil
+	if err := st.SaveConnection(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := st.ListRefreshing(ctx); len(keys) != 0 {
+		t.Fatalf("after clearing: %v", keys)
+	}
+	// Deleting a marked connection drops its index entry too.
+	rec.Refreshing = &RefreshMarker{Since: time.Now()}
+	_ = st.SaveConnection(ctx, rec)
+	_ = st.DeleteConnection(ctx, KeyOfRecord(rec))
+	if keys, _ := st.ListRefreshing(ctx); len(keys) != 0 {
+		t.Fatalf("after delete: %v", keys)
+	}
+}
+
+func TestLockConnectionExcludes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, _ := newTestStore(t, dir)
+	other, _ := newTestStore(t, dir) // another instance on the same storage
+	k := KeyOf("fitbit", "alice")
+	l, err := st.LockConnection(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another connection's lock is independent.
+	l2, err := other.LockConnection(ctx, KeyOf("fitbit", "bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = l2.Unlock(ctx)
+	got := make(chan error, 2)
+	go func() {
+		l, err := other.LockConnection(ctx, k)
+		if err == nil {
+			err = l.Unlock(ctx)
+		}
+		got <- err
+	}()
+	go func() {
+		l, err := st.LockConnection(ctx, k) // same instance queues too
+		if err == nil {
+			err = l.Unlock(ctx)
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("lock taken while held (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := l.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-got; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A canceled wait gives up.
+	l, _ = st.LockConnection(ctx, k)
+	defer l.Unlock(ctx)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := other.LockConnection(cctx, k); err == nil {
+		t.Fatal("canceled lock wait succeeded")
 	}
 }
 
@@ -144,10 +257,10 @@ func TestSaveConnectionValidates(t *testing.T) {
 	if err := st.SaveConnection(ctx, nil); err == nil {
 		t.Error("nil record accepted")
 	}
-	if _, err := st.LoadConnection(ctx, "fitbit", ""); err == nil {
-		t.Error("empty identity accepted")
+	if _, err := st.LoadConnection(ctx, Key{Provider: "fitbit"}); err == nil {
+		t.Error("empty identity hash accepted")
 	}
-	if _, err := st.LoadConnection(ctx, "../fitbit", "alice"); err == nil {
+	if _, err := st.LoadConnection(ctx, KeyOf("../fitbit", "alice")); err == nil {
 		t.Error("bad provider accepted")
 	}
 }
@@ -161,10 +274,10 @@ func TestAssociatedDataBindsStorageKey(t *testing.T) {
 	if err := st.SaveConnection(ctx, sampleRecord("alice")); err != nil {
 		t.Fatal(err)
 	}
-	aliceKey, _ := st.ConnectionKey("fitbit", IdentityHash("alice"))
-	bobKey, _ := st.ConnectionKey("fitbit", IdentityHash("bob"))
+	aliceKey, _ := st.ConnectionKey(Key{"fitbit", IdentityHash("alice")})
+	bobKey, _ := st.ConnectionKey(Key{"fitbit", IdentityHash("bob")})
 	copyFile(t, fsys.Filename(aliceKey), fsys.Filename(bobKey))
-	_, err := st.LoadConnection(ctx, "fitbit", "bob")
+	_, err := st.LoadConnection(ctx, KeyOf("fitbit", "bob"))
 	if !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("alice's record under bob's key: got %v, want ErrDecrypt", err)
 	}
@@ -172,9 +285,9 @@ func TestAssociatedDataBindsStorageKey(t *testing.T) {
 		t.Fatalf("error leaks: %v", err)
 	}
 	// Same for a different provider.
-	otherKey, _ := st.ConnectionKey("google_health", IdentityHash("alice"))
+	otherKey, _ := st.ConnectionKey(Key{"google_health", IdentityHash("alice")})
 	copyFile(t, fsys.Filename(aliceKey), fsys.Filename(otherKey))
-	if _, err := st.LoadConnection(ctx, "google_health", "alice"); !errors.Is(err, ErrDecrypt) {
+	if _, err := st.LoadConnection(ctx, KeyOf("google_health", "alice")); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("record under another provider: got %v, want ErrDecrypt", err)
 	}
 	// Save refuses to overwrite what it cannot read (it may be a token).
@@ -213,7 +326,7 @@ func copyFile(t *testing.T, from, to string) {
 func TestCorruptedValues(t *testing.T) {
 	ctx := context.Background()
 	st, fsys := newTestStore(t, t.TempDir())
-	key, _ := st.ConnectionKey("fitbit", IdentityHash("alice"))
+	key, _ := st.ConnectionKey(Key{"fitbit", IdentityHash("alice")})
 	for name, val := range map[string][]byte{
 		"empty":       {},
 		"garbage":     []byte("this is not a sealed value at all, just garbage bytes"),
@@ -226,7 +339,7 @@ func TestCorruptedValues(t *testing.T) {
 		if err := fsys.Store(ctx, key, val); err != nil {
 			t.Fatal(err)
 		}
-		_, err := st.LoadConnection(ctx, "fitbit", "alice")
+		_, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice"))
 		if !errors.Is(err, ErrDecrypt) {
 			t.Errorf("%s: got %v, want ErrDecrypt", name, err)
 		}
@@ -234,7 +347,7 @@ func TestCorruptedValues(t *testing.T) {
 	if err := fsys.Store(ctx, key, append([]byte{9}, bytes.Repeat([]byte{0}, 40)...)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.LoadConnection(ctx, "fitbit", "alice"); err == nil || !strings.Contains(err.Error(), "unknown sealed format version 9") {
+	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); err == nil || !strings.Contains(err.Error(), "unknown sealed format version 9") {
 		t.Errorf("unknown version error unclear: %v", err)
 	}
 }
@@ -257,18 +370,18 @@ func TestStoreKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	stB, _ := newTestStore(t, dir, keyB)
-	if _, err := stB.LoadConnection(ctx, "fitbit", "alice"); !errors.Is(err, ErrDecrypt) {
+	if _, err := stB.LoadConnection(ctx, KeyOf("fitbit", "alice")); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("B alone: got %v, want ErrDecrypt", err)
 	}
 	stBA, _ := newTestStore(t, dir, keyB, keyA)
-	rec, err := stBA.LoadConnection(ctx, "fitbit", "alice")
+	rec, err := stBA.LoadConnection(ctx, KeyOf("fitbit", "alice"))
 	if err != nil {
 		t.Fatalf("[B, A]: %v", err)
 	}
 	if err := stBA.SaveConnection(ctx, rec); err != nil { // rewrites under B
 		t.Fatal(err)
 	}
-	if got, err := stB.LoadConnection(ctx, "fitbit", "alice"); err != nil || got.RefreshToken != secretRefresh || got.Version != 2 {
+	if got, err := stB.LoadConnection(ctx, KeyOf("fitbit", "alice")); err != nil || got.RefreshToken != secretRefresh || got.Version != 2 {
 		t.Fatalf("B alone after rewrite: %v %v", got, err)
 	}
 }
@@ -427,7 +540,7 @@ func TestPurgeExpiredPending(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("purge of old undecryptable: %d %v, want 1", n, err)
 	}
-	if _, err := st.LoadConnection(ctx, "fitbit", "alice"); err != nil {
+	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); err != nil {
 		t.Fatalf("purge touched a connection: %v", err)
 	}
 }

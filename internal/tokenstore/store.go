@@ -1,32 +1,92 @@
 // Package tokenstore stores per-user OAuth connections and pending
 // authorizations durably and encrypted (AES-256-GCM, the storage key as
-// associated data) over Caddy's storage (certmagic.Storage).
+// associated data), and gives the refresh protocol what it needs to be safe
+// across instances: a per-connection lock, compare-and-set on a record
+// version, and an index of refreshes in flight (the write-ahead markers).
 //
 // Storage keys never contain a raw identity or state, only SHA-256 hashes:
 //
 //	<prefix>/connections/<provider>/<IdentityHash(identity)>
+//	<prefix>/refreshing/<provider>/<IdentityHash(identity)>
 //	<prefix>/pending/<hex SHA-256(state)>
 package tokenstore
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
-// ErrNotFound is returned when there is no such connection or pending
-// authorization (or another caller already took it).
-var ErrNotFound = errors.New("tokenstore: not found")
+var (
+	// ErrNotFound is returned when there is no such connection or pending
+	// authorization (or another caller already took it).
+	ErrNotFound = errors.New("tokenstore: not found")
+	// ErrConflict is returned by SaveConnection when the stored record is no
+	// longer the version the caller read: another writer came first.
+	ErrConflict = errors.New("tokenstore: the connection changed since it was read (version conflict)")
+)
+
+// Key names one connection: a provider registration and an identity hash.
+type Key struct {
+	Provider     string
+	IdentityHash string
+}
+
+// KeyOf is the key of identity's connection to provider.
+func KeyOf(provider, identity string) Key {
+	return Key{Provider: provider, IdentityHash: IdentityHash(identity)}
+}
+
+// Validate checks that k can name a storage path.
+func (k Key) Validate() error {
+	if err := ValidateProvider(k.Provider); err != nil {
+		return err
+	}
+	if !validIdentityHash(k.IdentityHash) {
+		return errors.New("tokenstore: identity hash must be 64 lowercase hex digits (use IdentityHash)")
+	}
+	return nil
+}
+
+// String is a loggable form (it holds only hashes).
+func (k Key) String() string { return k.Provider + "/" + k.IdentityHash }
+
+// KeyOfRecord is the key rec is stored under.
+func KeyOfRecord(rec *Record) Key { return Key{Provider: rec.Provider, IdentityHash: rec.IdentityHash} }
+
+// Lock is a held per-connection lock.
+type Lock interface {
+	// Lost is closed if the lock's lease could not be renewed, so another
+	// instance may hold it now. It is nil for stores whose locks cannot
+	// report that. Compare-and-set on the record version keeps a holder that
+	// lost its lease from overwriting a newer pair either way.
+	Lost() <-chan struct{}
+	// Unlock releases the lock. It is safe to call once.
+	Unlock(ctx context.Context) error
+}
 
 // Store is durable storage for connections and pending authorizations.
+// Implementations: StorageStore (any Caddy storage) and the Redis store.
 type Store interface {
-	// LoadConnection returns the identity's record for provider, or ErrNotFound.
-	LoadConnection(ctx context.Context, provider, identity string) (*Record, error)
-	// SaveConnection writes rec; rec.Provider and rec.IdentityHash must be set.
-	// On success rec.Version is the stored version (previous version + 1).
+	// LoadConnection returns the connection, or ErrNotFound.
+	LoadConnection(ctx context.Context, key Key) (*Record, error)
+	// SaveConnection writes rec if the stored record still has version
+	// rec.Version (0: none is stored), and sets rec.Version to the new
+	// version; otherwise it writes nothing and returns ErrConflict. A record
+	// with a Refreshing marker is also listed by ListRefreshing until a
+	// version without one is saved.
 	SaveConnection(ctx context.Context, rec *Record) error
-	// DeleteConnection removes the record; nil when there is none.
-	DeleteConnection(ctx context.Context, provider, identity string) error
+	// DeleteConnection removes the connection; nil when there is none.
+	DeleteConnection(ctx context.Context, key Key) error
+	// LockConnection blocks until it holds the connection's lock (across
+	// every instance sharing the store) or ctx is done. The lease is renewed
+	// while the lock is held.
+	LockConnection(ctx context.Context, key Key) (Lock, error)
+	// ListRefreshing returns the connections saved with a Refreshing marker:
+	// refreshes that were started and may not have finished.
+	ListRefreshing(ctx context.Context) ([]Key, error)
+
 	// PutPending stores p under a key derived from p.State.
 	PutPending(ctx context.Context, p *Pending) error
 	// TakePending returns and deletes the pending authorization for state.
@@ -37,4 +97,20 @@ type Store interface {
 	// PurgeExpiredPending deletes pending authorizations expired at now and
 	// returns how many it deleted.
 	PurgeExpiredPending(ctx context.Context, now time.Time) (int, error)
+}
+
+// RefreshMarker is the write-ahead record of a refresh in flight: saved
+// before the token endpoint is called, cleared with the new pair. A marker
+// found by a holder of the connection's lock belongs to a refresh that died
+// (a crash, a lost lease) and must be recovered: the provider may have
+// rotated the pair without the answer reaching the store.
+type RefreshMarker struct {
+	Since     time.Time `json:"since"`
+	TokenHash string    `json:"token_hash"` // TokenHash of the refresh token being redeemed
+	Instance  string    `json:"instance,omitempty"`
+}
+
+// TokenHash identifies a token in markers and logs without revealing it.
+func TokenHash(token string) string {
+	return fmt.Sprintf("%.16s", IdentityHash("token\x00"+token))
 }
