@@ -62,7 +62,9 @@ type Lock interface {
 	// report that. Compare-and-set on the record version keeps a holder that
 	// lost its lease from overwriting a newer pair either way.
 	Lost() <-chan struct{}
-	// Unlock releases the lock. It is safe to call once.
+	// Unlock releases the lock even if ctx is canceled. Calls after the
+	// first do nothing and return nil. If the lease was lost, it releases
+	// nothing (the lock may be someone else's now) and says so.
 	Unlock(ctx context.Context) error
 }
 
@@ -75,7 +77,9 @@ type Store interface {
 	// rec.Version (0: none is stored), and sets rec.Version to the new
 	// version; otherwise it writes nothing and returns ErrConflict. A record
 	// with a Refreshing marker is also listed by ListRefreshing until a
-	// version without one is saved.
+	// version without one is saved. The compare-and-set is atomic across
+	// instances in the Redis store; in StorageStore only among writers that
+	// hold the connection's lock (as the refresh protocol's always do).
 	SaveConnection(ctx context.Context, rec *Record) error
 	// DeleteConnection removes the connection; nil when there is none.
 	DeleteConnection(ctx context.Context, key Key) error
@@ -84,7 +88,8 @@ type Store interface {
 	// while the lock is held.
 	LockConnection(ctx context.Context, key Key) (Lock, error)
 	// ListRefreshing returns the connections saved with a Refreshing marker:
-	// refreshes that were started and may not have finished.
+	// refreshes that were started and may not have finished. It may list a
+	// connection whose marker is already gone; check again under the lock.
 	ListRefreshing(ctx context.Context) ([]Key, error)
 
 	// PutPending stores p under a key derived from p.State.

@@ -1,0 +1,53 @@
+package tokenstore_test
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore/storetest"
+)
+
+// TestStorageStoreConformance runs the Store conformance suite against two
+// StorageStores over one certmagic.FileStorage directory, as two Caddy
+// instances sharing a storage would have them.
+func TestStorageStoreConformance(t *testing.T) {
+	var dir string // the backing directory of the latest newStore call
+	newStore := func(t *testing.T) (tokenstore.Store, tokenstore.Store) {
+		dir = t.TempDir()
+		keys, err := tokenstore.NewKeyring([][]byte{bytes.Repeat([]byte{7}, tokenstore.KeySize)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, keys, "")
+		b := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, keys, "")
+		return a, b
+	}
+	dump := func(t *testing.T) [][]byte {
+		var blobs [][]byte
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			blobs = append(blobs, []byte(path))
+			if d.Type().IsRegular() {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				blobs = append(blobs, b)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return blobs
+	}
+	storetest.Run(t, newStore, storetest.Options{Dump: dump, SaveNeedsLock: true})
+}
