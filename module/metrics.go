@@ -39,7 +39,7 @@ func registerMetrics(ctx caddy.Context) *observer {
 		metrics = &observer{
 			refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: ns, Subsystem: sub, Name: "refreshes_total",
-				Help: "Token refreshes by result (ok, peer, invalid_grant, transient, error, store_error).",
+				Help: "Token refreshes by result (ok, peer, recovered, invalid_grant, transient, error, store_error).",
 			}, []string{"result"}),
 			latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 				Namespace: ns, Subsystem: sub, Name: "token_endpoint_duration_seconds",
