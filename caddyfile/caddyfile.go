@@ -10,11 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
@@ -64,15 +67,19 @@ func parseAuth(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 //	    <any reverse_proxy subdirective, e.g. to, lb_try_duration, header_down>
 //	}
 //
-// into reverse_proxy to the app's API base with the fitbit transport and the
-// upstream's Host header.
+// into reverse_proxy to the provider's API base with the fitbit transport and
+// the upstream's Host header. With several provider registrations (Fitbit
+// and Google Health during the migration) and no provider subdirective, it
+// expands into one route per provider, chosen by API path (/v4/… to Google
+// Health), the default provider taking every other path.
 func parseProxy(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 	h.Next() // directive name
 	matcherSet, err := h.ExtractMatcherSet()
 	if err != nil {
 		return nil, err
 	}
-	transport := new(module.Transport)
+	opts := map[string][]string{}
+	hasTo := false
 	// Strip our subdirectives so reverse_proxy's parser sees only its own.
 	dispenser := h.NewFromNextSegment()
 	for dispenser.Next() {
@@ -87,21 +94,132 @@ func parseProxy(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 			// skip the arguments of reverse_proxy's own lines.
 			switch dispenser.Val() {
 			default:
+				hasTo = hasTo || dispenser.Val() == "to"
 				dispenser.RemainingArgs()
 			case "provider", "identity", "max_replay_body":
 				name, args := dispenser.Val(), dispenser.RemainingArgs()
-				if err := transport.SetOption(name, args); err != nil {
+				if err := new(module.Transport).SetOption(name, args); err != nil {
 					return nil, dispenser.Errf("%v", err)
 				}
+				opts[name] = args
 				dispenser.DeleteN(len(args) + 1)
 			case "transport":
 				return nil, dispenser.Err("fitbit_proxy sets its own transport; use reverse_proxy with 'transport fitbit' for full control")
 			}
 		}
 	}
+
+	routes, err := providerRoutes(h, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(routes) > 1 && hasTo {
+		return nil, h.Err("fitbit_proxy: with several providers, 'to' is ambiguous: set each provider's api_base, or name one with 'provider'")
+	}
+	sub := new(caddyhttp.Subroute)
+	for _, r := range routes {
+		rp, err := proxyHandler(h, dispenser, opts, r)
+		if err != nil {
+			return nil, err
+		}
+		if len(routes) == 1 {
+			return h.NewRoute(matcherSet, rp), nil
+		}
+		route := caddyhttp.Route{HandlersRaw: []json.RawMessage{caddyconfig.JSONModuleObject(rp, "handler", "reverse_proxy", nil)}}
+		if len(r.paths) > 0 {
+			route.MatcherSetsRaw = []caddy.ModuleMap{{"path": h.JSON(r.paths)}}
+			route.Terminal = true
+		}
+		sub.Routes = append(sub.Routes, route)
+	}
+	return h.NewRoute(matcherSet, sub), nil
+}
+
+// providerRoute is one provider's share of fitbit_proxy.
+type providerRoute struct {
+	provider string   // registration name; "" for the app's default
+	base     string   // API base URL
+	paths    []string // path matchers; nil for the default route
+}
+
+// providerRoutes reads the fitbit global option: the default registration
+// takes every path, each further one its preset's API paths. A provider
+// subdirective narrows fitbit_proxy to that one.
+func providerRoutes(h httpcaddyfile.Helper, opts map[string][]string) ([]providerRoute, error) {
+	var app module.App
+	if opt, ok := h.Option("fitbit").(httpcaddyfile.App); ok {
+		if err := json.Unmarshal(opt.Value, &app); err != nil {
+			return nil, fmt.Errorf("fitbit_proxy: reading the fitbit global option: %w", err)
+		}
+	}
+	type reg struct {
+		name, base string
+		preset     *provider.Preset
+	}
+	var regs []reg
+	if app.ClientID != "" || len(app.Providers) == 0 {
+		regs = append(regs, reg{provider.Fitbit.Name, app.Endpoints.APIBase, &provider.Fitbit})
+	}
+	names := make([]string, 0, len(app.Providers))
+	for n := range app.Providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		c := app.Providers[n]
+		if c == nil {
+			continue
+		}
+		presetName := c.Preset
+		if presetName == "" {
+			presetName = n
+		}
+		p, ok := provider.Presets[presetName]
+		if !ok {
+			return nil, h.Errf("fitbit_proxy: provider %s: unknown preset %q", n, presetName)
+		}
+		regs = append(regs, reg{n, c.Endpoints.APIBase, p})
+	}
+	var routes []providerRoute
+	for i, r := range regs {
+		if want := opts["provider"]; len(want) == 1 && want[0] != r.name {
+			continue
+		}
+		base := r.base
+		if base == "" {
+			base = r.preset.Endpoints.APIBase
+		}
+		pr := providerRoute{provider: r.name, base: base}
+		if i > 0 && len(opts["provider"]) == 0 {
+			for _, prefix := range r.preset.PathPrefixes {
+				pr.paths = append(pr.paths, prefix+"*")
+			}
+			routes = append([]providerRoute{pr}, routes...) // path routes before the catch-all
+			continue
+		}
+		routes = append(routes, pr)
+	}
+	if len(routes) == 0 {
+		return nil, h.Errf("fitbit_proxy: provider %q is not configured in the fitbit global option", opts["provider"][0])
+	}
+	if len(routes) == 1 && len(opts["provider"]) == 0 {
+		routes[0].provider = "" // the app's default; keeps the JSON minimal
+	}
+	return routes, nil
+}
+
+// proxyHandler builds the reverse_proxy of one provider route from the
+// (stripped) fitbit_proxy tokens.
+func proxyHandler(h httpcaddyfile.Helper, dispenser *caddyfile.Dispenser, opts map[string][]string, r providerRoute) (*reverseproxy.Handler, error) {
+	transport := new(module.Transport)
+	for name, args := range opts {
+		_ = transport.SetOption(name, args) // validated while stripping
+	}
+	if r.provider != "" {
+		transport.Provider = r.provider
+	}
 	dispenser.Reset()
 	dispenser.Next() // the directive name, as reverse_proxy's parser expects
-
 	rp := &reverseproxy.Handler{}
 	if err := rp.UnmarshalCaddyfile(dispenser); err != nil {
 		return nil, err
@@ -118,26 +236,8 @@ func parseProxy(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 		rp.TransportRaw = nil
 	}
 	if len(rp.Upstreams) == 0 {
-		base, err := apiBase(h)
-		if err != nil {
+		if err := upstreamOf(h, rp, transport, r.base); err != nil {
 			return nil, err
-		}
-		u, err := url.Parse(base)
-		if err != nil || u.Host == "" {
-			return nil, h.Errf("fitbit_proxy: api_base %q is not a URL; set 'to <upstream>' in fitbit_proxy", base)
-		}
-		port := u.Port()
-		if port == "" {
-			port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
-		}
-		rp.Upstreams = reverseproxy.UpstreamPool{{Dial: net.JoinHostPort(u.Hostname(), port)}}
-		if u.Scheme == "https" {
-			if err := transport.EnableTLS(&reverseproxy.TLSConfig{}); err != nil {
-				return nil, err
-			}
-		}
-		if u.Path != "" && u.Path != "/" {
-			return nil, h.Errf("fitbit_proxy: api_base %q has a path; apps call the provider's paths (/1/user/-/…) unchanged, so api_base must be scheme://host[:port]", base)
 		}
 	}
 	if rp.Headers == nil {
@@ -153,23 +253,29 @@ func parseProxy(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 		rp.Headers.Request.Set.Set("Host", "{http.reverse_proxy.upstream.hostport}")
 	}
 	rp.TransportRaw = caddyconfig.JSONModuleObject(transport, "protocol", "fitbit", nil)
-	return h.NewRoute(matcherSet, rp), nil
+	return rp, nil
 }
 
-// apiBase is the fitbit app's API base from the global option, or Fitbit's.
-func apiBase(h httpcaddyfile.Helper) (string, error) {
-	base := provider.Fitbit.Endpoints.APIBase
-	if opt, ok := h.Option("fitbit").(httpcaddyfile.App); ok {
-		var app module.App
-		if err := json.Unmarshal(opt.Value, &app); err != nil {
-			return "", fmt.Errorf("fitbit_proxy: reading the fitbit global option: %w", err)
-		}
-		if app.Endpoints.APIBase != "" {
-			base = app.Endpoints.APIBase
-		}
-	}
+// upstreamOf points rp at an API base URL.
+func upstreamOf(h httpcaddyfile.Helper, rp *reverseproxy.Handler, transport *module.Transport, base string) error {
 	if strings.Contains(base, "{") {
-		return "", h.Errf("fitbit_proxy: api_base %q holds a placeholder, which cannot name an upstream at adapt time; set 'to <upstream>' in fitbit_proxy", base)
+		return h.Errf("fitbit_proxy: api_base %q holds a placeholder, which cannot name an upstream at adapt time; set 'to <upstream>' in fitbit_proxy", base)
 	}
-	return strings.TrimRight(base, "/"), nil
+	base = strings.TrimRight(base, "/")
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return h.Errf("fitbit_proxy: api_base %q is not a URL; set 'to <upstream>' in fitbit_proxy", base)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return h.Errf("fitbit_proxy: api_base %q has a path; apps call the provider's paths (/1/user/-/…) unchanged, so api_base must be scheme://host[:port]", base)
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	rp.Upstreams = reverseproxy.UpstreamPool{{Dial: net.JoinHostPort(u.Hostname(), port)}}
+	if u.Scheme == "https" {
+		return transport.EnableTLS(&reverseproxy.TLSConfig{})
+	}
+	return nil
 }

@@ -14,8 +14,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -81,6 +84,11 @@ type App struct {
 	// The token store, a module in the fitbit.stores namespace: "storage"
 	// (a Caddy storage; the default) or "redis".
 	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=fitbit.stores inline_key=module"`
+	// More provider registrations by name, beside the Fitbit one above (which
+	// is omitted when client_id is empty and providers are given): e.g.
+	// "google_health" for the Google Health API. An identity may connect to
+	// each; apps reach each through its own API paths.
+	Providers map[string]*ProviderConfig `json:"providers,omitempty"`
 	// Shorthand for a "storage" store: the Caddy storage module (default:
 	// Caddy's configured storage, the file system unless configured
 	// otherwise)…
@@ -91,6 +99,18 @@ type App struct {
 	state    *state
 	stateKey string
 	logger   *zap.Logger
+}
+
+// ProviderConfig is one more provider registration.
+type ProviderConfig struct {
+	// Preset: "fitbit" or "google_health". Default: the registration name.
+	Preset       string             `json:"preset,omitempty"`
+	ClientID     string             `json:"client_id,omitempty"`
+	ClientSecret string             `json:"client_secret,omitempty"`
+	AppType      string             `json:"app_type,omitempty"`
+	Scopes       []string           `json:"scopes,omitempty"`
+	RedirectURI  string             `json:"redirect_uri,omitempty"`
+	Endpoints    provider.Endpoints `json:"endpoints,omitzero"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -107,10 +127,11 @@ var states = caddy.NewUsagePool()
 
 // state is the reload-surviving part of the app.
 type state struct {
-	manager *tokens.Manager
-	store   tokenstore.Store
-	cancel  context.CancelFunc
-	done    chan struct{}
+	managers    map[string]*tokens.Manager // by registration name
+	defaultName string
+	store       tokenstore.Store
+	cancel      context.CancelFunc
+	done        chan struct{}
 }
 
 // Destruct stops the state's background work when no config uses it any
@@ -126,7 +147,8 @@ func (s *state) Destruct() error {
 
 // settings are the resolved values that shape the state.
 type settings struct {
-	Reg         provider.Registration
+	Regs        []provider.Registration // the default first
+	Presets     []string                // their presets' names
 	Keys        []string
 	CacheSize   int
 	Skew        time.Duration
@@ -144,22 +166,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	expand := func(s string) string { return strings.TrimSpace(repl.ReplaceKnown(s, "")) }
 
-	reg := provider.Registration{
-		ClientID:     expand(a.ClientID),
-		ClientSecret: expand(a.ClientSecret),
-		AppType:      provider.AppType(expand(a.AppType)),
-		Scopes:       a.Scopes,
-		RedirectURL:  expand(a.RedirectURI),
-		Endpoints: provider.Endpoints{
-			AuthURL:    expand(a.Endpoints.AuthURL),
-			TokenURL:   expand(a.Endpoints.TokenURL),
-			RevokeURL:  expand(a.Endpoints.RevokeURL),
-			APIBase:    expand(a.Endpoints.APIBase),
-			RecoverURL: expand(a.Endpoints.RecoverURL),
-		},
-	}.WithDefaults(provider.Fitbit)
 	var errs []error
-	if err := reg.Validate(); err != nil {
+	regs, err := a.registrations(expand)
+	if err != nil {
 		errs = append(errs, err)
 	}
 	keys := make([]string, 0, len(a.EncryptionKeys))
@@ -170,7 +179,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("encryption_keys: %w", err))
 	}
-	if a.RefreshTokenRecovery && reg.Endpoints.RecoverURL == "" {
+	if len(regs) > 0 && a.RefreshTokenRecovery && regs[0].Endpoints.RecoverURL == "" {
 		errs = append(errs, errors.New("refresh_token_recovery is on but there is no recover_url: set recover_url to the provider's refresh-token recovery endpoint"))
 	}
 	if a.CacheSize < 0 {
@@ -190,8 +199,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	presets := make([]string, len(regs))
+	for i, r := range regs {
+		presets[i] = r.Preset.Name
+	}
 	s := settings{
-		Reg: reg, Keys: keys, CacheSize: a.CacheSize,
+		Regs: regs, Presets: presets, Keys: keys, CacheSize: a.CacheSize,
 		Skew: time.Duration(a.RefreshSkew), Timeout: time.Duration(a.TokenTimeout),
 		RetryBudget: time.Duration(a.TokenRetryBudget), Recover: a.RefreshTokenRecovery,
 		Recovery: time.Duration(a.RecoveryInterval), Store: storeID,
@@ -208,10 +221,71 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.state = val.(*state)
-	a.state.manager.SetLogger(a.logger)
-	a.state.manager.SetObserver(registerMetrics(ctx))
-	a.logger.Debug("fitbit app provisioned", zap.Bool("state_reused", loaded), zap.String("provider", reg.Name), zap.String("app_type", string(reg.AppType)))
+	obs := registerMetrics(ctx)
+	for _, m := range a.state.managers {
+		m.SetLogger(a.logger)
+		m.SetObserver(obs)
+	}
+	a.logger.Debug("fitbit app provisioned", zap.Bool("state_reused", loaded), zap.String("default_provider", a.state.defaultName), zap.Int("providers", len(regs)))
 	return nil
+}
+
+// registrations resolves the provider registrations, the default (the
+// top-level Fitbit one, when configured) first, and validates them all.
+func (a *App) registrations(expand func(string) string) ([]provider.Registration, error) {
+	var regs []provider.Registration
+	var errs []error
+	add := func(name, presetName string, c ProviderConfig) {
+		preset, ok := provider.Presets[presetName]
+		if !ok {
+			errs = append(errs, fmt.Errorf("provider %q: unknown preset %q (want fitbit or google_health)", name, presetName))
+			return
+		}
+		reg := provider.Registration{
+			Name:         name,
+			ClientID:     expand(c.ClientID),
+			ClientSecret: expand(c.ClientSecret),
+			AppType:      provider.AppType(expand(c.AppType)),
+			Scopes:       c.Scopes,
+			RedirectURL:  expand(c.RedirectURI),
+			Endpoints: provider.Endpoints{
+				AuthURL:    expand(c.Endpoints.AuthURL),
+				TokenURL:   expand(c.Endpoints.TokenURL),
+				RevokeURL:  expand(c.Endpoints.RevokeURL),
+				APIBase:    expand(c.Endpoints.APIBase),
+				RecoverURL: expand(c.Endpoints.RecoverURL),
+			},
+		}.WithDefaults(*preset)
+		if err := reg.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
+		}
+		regs = append(regs, reg)
+	}
+	if a.ClientID != "" || len(a.Providers) == 0 {
+		add(provider.Fitbit.Name, provider.Fitbit.Name, ProviderConfig{ClientID: a.ClientID, ClientSecret: a.ClientSecret,
+			AppType: a.AppType, Scopes: a.Scopes, RedirectURI: a.RedirectURI, Endpoints: a.Endpoints})
+	}
+	names := make([]string, 0, len(a.Providers))
+	for name := range a.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c := a.Providers[name]
+		if c == nil {
+			continue
+		}
+		if name == provider.Fitbit.Name && a.ClientID != "" {
+			errs = append(errs, errors.New("provider fitbit is configured twice: at the top level and under providers"))
+			continue
+		}
+		presetName := c.Preset
+		if presetName == "" {
+			presetName = name
+		}
+		add(name, presetName, *c)
+	}
+	return regs, errors.Join(errs...)
 }
 
 func newState(s settings, store tokenstore.Store) *state {
@@ -224,17 +298,20 @@ func newState(s settings, store tokenstore.Store) *state {
 		recovery = 15 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	mgr := tokens.New(tokens.Config{
-		Provider:    provider.NewClient(s.Reg, &http.Client{Timeout: timeout}),
-		Store:       store,
-		CacheSize:   s.CacheSize,
-		Skew:        s.Skew,
-		RetryBudget: s.RetryBudget,
-		Recover:     s.Recover,
-		Instance:    instanceName(),
-		Context:     ctx,
-	})
-	st := &state{manager: mgr, store: store, cancel: cancel, done: make(chan struct{})}
+	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store, cancel: cancel, done: make(chan struct{})}
+	httpClient := &http.Client{Timeout: timeout}
+	for _, reg := range s.Regs {
+		st.managers[reg.Name] = tokens.New(tokens.Config{
+			Provider:    provider.NewClient(reg, httpClient),
+			Store:       store,
+			CacheSize:   s.CacheSize,
+			Skew:        s.Skew,
+			RetryBudget: s.RetryBudget,
+			Recover:     s.Recover && reg.Endpoints.RecoverURL != "",
+			Instance:    instanceName(),
+			Context:     ctx,
+		})
+	}
 	go st.background(ctx, recovery)
 	return st
 }
@@ -243,12 +320,11 @@ func newState(s settings, store tokenstore.Store) *state {
 // interval) and deletes abandoned pending authorizations, until ctx is done.
 func (s *state) background(ctx context.Context, recovery time.Duration) {
 	defer close(s.done)
-	recovered := make(chan struct{})
-	go func() {
-		defer close(recovered)
-		s.manager.RunRecovery(ctx, recovery)
-	}()
-	defer func() { <-recovered }()
+	var sweeps sync.WaitGroup
+	for _, m := range s.managers {
+		sweeps.Go(func() { m.RunRecovery(ctx, recovery) })
+	}
+	defer sweeps.Wait()
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -287,7 +363,10 @@ func (a *App) storeModule(ctx caddy.Context) (StoreModule, string, error) {
 // fingerprint identifies the state that settings make; secrets go in only
 // hashed and the result stays in memory.
 func fingerprint(s settings) string {
-	b, _ := json.Marshal(s)
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic("fitbit app: settings must encode: " + err.Error()) // a programming error, caught by the tests
+	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -314,12 +393,40 @@ func (a *App) Cleanup() error {
 	return err
 }
 
-// Manager returns the token manager of the provider registration name.
+// Manager returns the token manager of the provider registration name, or
+// of the default registration for "".
 func (a *App) Manager(name string) (*tokens.Manager, error) {
-	if name == "" || name == a.state.manager.Provider().Reg.Name {
-		return a.state.manager, nil
+	if name == "" {
+		name = a.state.defaultName
 	}
-	return nil, fmt.Errorf("fitbit app has no provider %q (configured: %q)", name, a.state.manager.Provider().Reg.Name)
+	if m, ok := a.state.managers[name]; ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("fitbit app has no provider %q (configured: %s)", name, strings.Join(a.ProviderNames(), ", "))
+}
+
+// ProviderNames lists the registrations, the default first.
+func (a *App) ProviderNames() []string {
+	names := []string{a.state.defaultName}
+	var rest []string
+	for n := range a.state.managers {
+		if n != a.state.defaultName {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return append(names, rest...)
+}
+
+// Others returns every registration's manager but name's.
+func (a *App) Others(name string) map[string]*tokens.Manager {
+	others := map[string]*tokens.Manager{}
+	for n, m := range a.state.managers {
+		if n != name {
+			others[n] = m
+		}
+	}
+	return others
 }
 
 // Store returns the token store.
@@ -331,12 +438,58 @@ func (a *App) NewReturnTo() *connect.ReturnTo {
 	return rt
 }
 
-// ConnectURLFor is the connect URL quoted to apps.
-func (a *App) ConnectURLFor() string {
-	if a.ConnectURL != "" {
-		return a.ConnectURL
+// ConnectURLFor is the connect URL of the registration name quoted to apps.
+func (a *App) ConnectURLFor(name string) string {
+	u := a.ConnectURL
+	if u == "" {
+		u = "/fitbit/authorize"
 	}
-	return "/fitbit/authorize"
+	if name == "" || name == a.state.defaultName {
+		return u
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "provider=" + url.QueryEscape(name)
+}
+
+// migratedFrom returns the bridging check for registration name: for an
+// identity not connected there, the first other provider (by name) it has a
+// healthy connection to.
+func (a *App) migratedFrom(name string) func(ctx context.Context, identity string) (string, string, bool) {
+	others := a.Others(name)
+	if len(others) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(others))
+	for n := range others {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return func(ctx context.Context, identity string) (string, string, bool) {
+		for _, n := range names {
+			m := others[n]
+			if rec, err := m.Lookup(ctx, identity); err == nil && rec.Status == tokenstore.StatusOK {
+				return m.Provider().Reg.Title(), a.ConnectURLFor(n), true
+			}
+		}
+		return "", "", false
+	}
+}
+
+// successorOf names the registration of reg's successor preset, if any, for
+// apps that meet a 410 Gone.
+func (a *App) successorOf(reg provider.Registration) (title, connectURL string) {
+	if reg.Preset == nil || reg.Preset.Successor == "" {
+		return "", ""
+	}
+	for n, m := range a.state.managers {
+		if p := m.Provider().Reg.Preset; p != nil && p.Name == reg.Preset.Successor {
+			return m.Provider().Reg.Title(), a.ConnectURLFor(n)
+		}
+	}
+	return "", ""
 }
 
 // fitbitApp fetches the fitbit app from ctx, provisioning it if needed.

@@ -33,6 +33,10 @@ import (
 //	    storage_prefix    <prefix>
 //	    storage           <module> { … }
 //	    store             <module> { … }   # fitbit.stores: storage, redis
+//	    provider <name> [<preset>] {         # more registrations, e.g. google_health
+//	        client_id, client_secret, app_type, scopes, redirect_uri,
+//	        authorize_url, token_url, revoke_url, api_base, recover_url
+//	    }
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // option name
@@ -102,6 +106,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.StorageRaw = raw
+		case "provider":
+			if err := a.unmarshalProvider(d); err != nil {
+				return err
+			}
 		case "store":
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -116,6 +124,52 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("fitbit: unknown option %q", name)
 		}
 	}
+	return nil
+}
+
+// unmarshalProvider reads "provider <name> [<preset>] { … }".
+func (a *App) unmarshalProvider(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	name := d.Val()
+	c := &ProviderConfig{}
+	if d.NextArg() {
+		c.Preset = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	if _, dup := a.Providers[name]; dup {
+		return d.Errf("fitbit: provider %q is configured twice", name)
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
+		}
+		if opt == "scopes" {
+			c.Scopes = append(c.Scopes, args...)
+			continue
+		}
+		if len(args) != 1 {
+			return d.ArgErr()
+		}
+		target := map[string]*string{
+			"preset": &c.Preset, "client_id": &c.ClientID, "client_secret": &c.ClientSecret, "app_type": &c.AppType,
+			"redirect_uri": &c.RedirectURI, "authorize_url": &c.Endpoints.AuthURL, "token_url": &c.Endpoints.TokenURL,
+			"revoke_url": &c.Endpoints.RevokeURL, "api_base": &c.Endpoints.APIBase, "recover_url": &c.Endpoints.RecoverURL,
+		}[opt]
+		if target == nil {
+			return d.Errf("fitbit: provider %s: unknown option %q", name, opt)
+		}
+		*target = args[0]
+	}
+	if a.Providers == nil {
+		a.Providers = map[string]*ProviderConfig{}
+	}
+	a.Providers[name] = c
 	return nil
 }
 

@@ -55,6 +55,7 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 	h.identity = identityFunc(h.Identity)
 	h.flow = &connect.Flow{
 		Tokens:   mgr,
+		Others:   app.Others(mgr.Provider().Reg.Name),
 		Store:    app.Store(),
 		Prefix:   h.Prefix,
 		ReturnTo: app.NewReturnTo(),

@@ -71,14 +71,18 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 	if t.MaxReplayBody < 0 {
 		return fmt.Errorf("fitbit transport: max_replay_body must not be negative")
 	}
+	reg := mgr.Provider().Reg
 	t.inject = inject.Transport{
 		Base:          t.HTTP,
 		Tokens:        mgr,
 		Identity:      identityFunc(t.Identity),
-		ConnectURL:    app.ConnectURLFor(),
+		ConnectURL:    app.ConnectURLFor(reg.Name),
 		MaxReplayBody: t.MaxReplayBody,
 		Observer:      metrics,
+		RefreshOn:     reg.Preset.RefreshOn,
+		Migrated:      app.migratedFrom(reg.Name),
 	}
+	t.inject.SuccessorTitle, t.inject.SuccessorURL = app.successorOf(reg)
 	return nil
 }
 

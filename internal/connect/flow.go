@@ -5,6 +5,7 @@
 package connect
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -37,9 +39,13 @@ const (
 	maxCodeLen  = 1024
 )
 
-// Flow serves one provider registration's connect endpoints.
+// Flow serves the connect endpoints of one or more provider registrations
+// (an identity may connect to each: Fitbit and Google Health during the
+// migration). Requests choose with ?provider=; Tokens is the default.
 type Flow struct {
-	Tokens     *tokens.Manager
+	Tokens *tokens.Manager
+	// Others are further registrations by name (may be nil).
+	Others     map[string]*tokens.Manager
 	Store      tokenstore.Store
 	Prefix     string // URL prefix of the endpoints, e.g. "/fitbit"
 	ReturnTo   *ReturnTo
@@ -62,10 +68,46 @@ func (f *Flow) log() *zap.Logger {
 	return zap.NewNop()
 }
 
-func (f *Flow) client() *provider.Client { return f.Tokens.Provider() }
+// manager returns the registration a request names (?provider=), or the
+// default one.
+func (f *Flow) manager(r *http.Request) (*tokens.Manager, bool) {
+	name := r.URL.Query().Get("provider")
+	if name == "" || name == f.Tokens.Provider().Reg.Name {
+		return f.Tokens, true
+	}
+	m, ok := f.Others[name]
+	return m, ok
+}
 
-// ConnectURL is the path where a user starts connecting.
+func (f *Flow) byName(name string) (*tokens.Manager, bool) {
+	if name == f.Tokens.Provider().Reg.Name {
+		return f.Tokens, true
+	}
+	m, ok := f.Others[name]
+	return m, ok
+}
+
+// ConnectURL is the path where a user starts connecting to the default
+// provider.
 func (f *Flow) ConnectURL() string { return f.Prefix + "/authorize" }
+
+// ConnectURLFor is the connect path of the registration name.
+func (f *Flow) ConnectURLFor(name string) string {
+	if name == f.Tokens.Provider().Reg.Name {
+		return f.ConnectURL()
+	}
+	return f.Prefix + "/authorize?provider=" + url.QueryEscape(name)
+}
+
+func (f *Flow) unknownProvider(w http.ResponseWriter) {
+	names := []string{f.Tokens.Provider().Reg.Name}
+	for n := range f.Others {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{ErrorType: fitbiterr.InvalidRequest, FieldName: "provider",
+		Message: "unknown provider; this gateway has: " + strings.Join(names, ", ")})
+}
 
 // Authorize starts a connection for identity: it stores the pending
 // authorization (so the callback may land on any instance), binds it to the
@@ -79,6 +121,12 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string
 		f.unauthenticated(w)
 		return
 	}
+	mgr, ok := f.manager(r)
+	if !ok {
+		f.unknownProvider(w)
+		return
+	}
+	client := mgr.Provider()
 	returnTo := r.URL.Query().Get("return_to")
 	if returnTo != "" && !f.ReturnTo.Allowed(returnTo) {
 		page(w, http.StatusBadRequest, "Not allowed", "The return_to address is not on this gateway's allow-list, so the gateway will not send you there. Ask the operator to add it to return_to_allowed.")
@@ -93,12 +141,12 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string
 	}
 	p := &tokenstore.Pending{
 		State:       state,
-		Provider:    f.client().Reg.Name,
+		Provider:    client.Reg.Name,
 		Identity:    identity,
 		Verifier:    verifier,
 		ReturnTo:    returnTo,
 		BrowserHash: hashHex(binding),
-		RedirectURI: f.client().Reg.RedirectURL,
+		RedirectURI: client.Reg.RedirectURL,
 		Expires:     f.now().Add(ttl),
 	}
 	if err := f.Store.PutPending(r.Context(), p); err != nil {
@@ -117,7 +165,7 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string
 	})
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, f.client().AuthCodeURL(state, verifier), http.StatusFound)
+	http.Redirect(w, r, client.AuthCodeURL(state, verifier), http.StatusFound)
 }
 
 // Callback completes a connection: one pending authorization, taken exactly
@@ -154,6 +202,12 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 		page(w, http.StatusForbidden, "Wrong browser", "This connection was started in another browser (or its cookie was blocked). Start again from the app in this browser.")
 		return
 	}
+	mgr, ok := f.byName(p.Provider)
+	if !ok {
+		page(w, http.StatusBadRequest, "Unknown provider", "This connection attempt was for a provider this gateway no longer has. Start again from the app.")
+		return
+	}
+	title := mgr.Provider().Reg.Title()
 	if identity != "" && subtle.ConstantTimeCompare([]byte(identity), []byte(p.Identity)) != 1 {
 		page(w, http.StatusForbidden, "Different account", "You are signed in to the gateway as someone other than the person who started this connection. Start again from the app.")
 		return
@@ -163,21 +217,21 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 			page(w, http.StatusOK, "Not connected", "You did not allow access, so nothing was connected. You can start again from the app at any time.")
 			return
 		}
-		page(w, http.StatusBadGateway, "Fitbit refused", "Fitbit answered the authorization with an error: "+fitbiterr.Scrub(trim(oauthErr+" "+q.Get("error_description"), 200)))
+		page(w, http.StatusBadGateway, title+" refused", title+" answered the authorization with an error: "+fitbiterr.Scrub(trim(oauthErr+" "+q.Get("error_description"), 200)))
 		return
 	}
 	if code == "" {
 		page(w, http.StatusBadRequest, "Invalid callback", "The callback carries neither a code nor an error. Start again from the app.")
 		return
 	}
-	grant, err := f.client().Exchange(r.Context(), code, p.Verifier)
+	grant, err := mgr.Provider().Exchange(r.Context(), code, p.Verifier)
 	if err != nil {
 		f.log().Warn("code exchange failed", zap.String("identity_hash", tokenstore.IdentityHash(p.Identity)), zap.Error(err))
 		status := http.StatusBadGateway
 		if provider.IsInvalidGrant(err) {
 			status = http.StatusBadRequest
 		}
-		page(w, status, "Could not connect", "Fitbit did not accept the authorization ("+err.Error()+"). Start again from the app.")
+		page(w, status, "Could not connect", title+" did not accept the authorization ("+err.Error()+"). Start again from the app.")
 		return
 	}
 	now := f.now()
@@ -192,10 +246,11 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 		Expiry:       grant.Expiry,
 		Status:       tokenstore.StatusOK,
 		ConnectedAt:  now,
+		Extra:        grant.Extra,
 	}
-	if err := f.Tokens.Connect(r.Context(), p.Identity, rec); err != nil {
+	if err := mgr.Connect(r.Context(), p.Identity, rec); err != nil {
 		f.log().Error("could not store new connection", zap.String("identity_hash", rec.IdentityHash), zap.Error(err))
-		page(w, http.StatusServiceUnavailable, "Try again", "Fitbit accepted, but the gateway could not store the connection. Start again from the app.")
+		page(w, http.StatusServiceUnavailable, "Try again", title+" accepted, but the gateway could not store the connection. Start again from the app.")
 		return
 	}
 	f.log().Info("connected", zap.String("provider", p.Provider), zap.String("identity_hash", rec.IdentityHash),
@@ -204,24 +259,31 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 		http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)
 		return
 	}
-	page(w, http.StatusOK, "Connected", "Your Fitbit account is connected. You can close this window and return to the app.")
+	page(w, http.StatusOK, "Connected", "Your "+title+" account is connected. You can close this window and return to the app.")
 }
 
-// Status is what the gateway knows of identity's connection. It never holds
-// a token.
+// Status is what the gateway knows of identity's connection to one
+// provider. It never holds a token.
 type Status struct {
-	Provider    string     `json:"provider"`
-	Connected   bool       `json:"connected"`
-	UserID      string     `json:"user_id,omitempty"`
-	Scopes      []string   `json:"scopes,omitempty"`
-	ExpiresAt   *time.Time `json:"access_token_expires_at,omitempty"`
-	Health      string     `json:"health,omitempty"`
-	ConnectedAt *time.Time `json:"connected_at,omitempty"`
-	RefreshedAt *time.Time `json:"refreshed_at,omitempty"`
-	ConnectURL  string     `json:"connect_url"`
+	Provider    string            `json:"provider"`
+	Connected   bool              `json:"connected"`
+	UserID      string            `json:"user_id,omitempty"`
+	Extra       map[string]string `json:"ids,omitempty"` // other ids (Google: legacy_user_id)
+	Scopes      []string          `json:"scopes,omitempty"`
+	ExpiresAt   *time.Time        `json:"access_token_expires_at,omitempty"`
+	Health      string            `json:"health,omitempty"` // ok, needs_reauth, provider_gone
+	ConnectedAt *time.Time        `json:"connected_at,omitempty"`
+	RefreshedAt *time.Time        `json:"refreshed_at,omitempty"`
+	GoneSince   *time.Time        `json:"provider_gone_since,omitempty"`
+	ConnectURL  string            `json:"connect_url"`
+	// Providers has the status at every provider, when the gateway has
+	// several (on the default provider's status only).
+	Providers map[string]*Status `json:"providers,omitempty"`
 }
 
-// Status answers the calling identity's connection state as JSON.
+// Status answers the calling identity's connection state as JSON: the
+// default provider's (or ?provider='s), with every provider's under
+// "providers" when there are several.
 func (f *Flow) Status(w http.ResponseWriter, r *http.Request, identity string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		methodNotAllowed(w, "GET")
@@ -231,21 +293,52 @@ func (f *Flow) Status(w http.ResponseWriter, r *http.Request, identity string) {
 		f.unauthenticated(w)
 		return
 	}
-	st := Status{Provider: f.client().Reg.Name, ConnectURL: f.ConnectURL()}
-	rec, err := f.Tokens.Lookup(r.Context(), identity)
-	switch {
-	case errors.Is(err, tokens.ErrNotConnected):
-	case err != nil:
+	mgr, ok := f.manager(r)
+	if !ok {
+		f.unknownProvider(w)
+		return
+	}
+	st, err := f.status(r.Context(), mgr, identity)
+	if err != nil {
 		f.log().Error("status: store read failed", zap.Error(err))
 		fitbiterr.Write(w, http.StatusServiceUnavailable, fitbiterr.Item{ErrorType: fitbiterr.ConnectionStoreFailure, Message: "the gateway's token store is unavailable; retry shortly"})
 		return
+	}
+	if len(f.Others) > 0 && r.URL.Query().Get("provider") == "" {
+		st.Providers = map[string]*Status{st.Provider: {Provider: st.Provider, Connected: st.Connected, UserID: st.UserID, Extra: st.Extra,
+			Scopes: st.Scopes, ExpiresAt: st.ExpiresAt, Health: st.Health, ConnectedAt: st.ConnectedAt, RefreshedAt: st.RefreshedAt,
+			GoneSince: st.GoneSince, ConnectURL: st.ConnectURL}}
+		for _, m := range f.Others {
+			o, err := f.status(r.Context(), m, identity)
+			if err != nil {
+				f.log().Error("status: store read failed", zap.Error(err))
+				fitbiterr.Write(w, http.StatusServiceUnavailable, fitbiterr.Item{ErrorType: fitbiterr.ConnectionStoreFailure, Message: "the gateway's token store is unavailable; retry shortly"})
+				return
+			}
+			st.Providers[o.Provider] = o
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (f *Flow) status(ctx context.Context, mgr *tokens.Manager, identity string) (*Status, error) {
+	name := mgr.Provider().Reg.Name
+	st := &Status{Provider: name, ConnectURL: f.ConnectURLFor(name), GoneSince: timePtr(mgr.GoneSince())}
+	rec, err := mgr.Lookup(ctx, identity)
+	switch {
+	case errors.Is(err, tokens.ErrNotConnected):
+	case err != nil:
+		return nil, err
 	default:
 		st.Connected = true
-		st.UserID, st.Scopes, st.Health = rec.UserID, rec.Scopes, string(rec.Status)
+		st.UserID, st.Scopes, st.Health, st.Extra = rec.UserID, rec.Scopes, string(rec.Status), rec.Extra
 		st.ExpiresAt, st.ConnectedAt = timePtr(rec.Expiry), timePtr(rec.ConnectedAt)
 		st.RefreshedAt = timePtr(rec.RefreshedAt)
 	}
-	writeJSON(w, http.StatusOK, st)
+	if st.GoneSince != nil {
+		st.Health = "provider_gone"
+	}
+	return st, nil
 }
 
 // Disconnect revokes identity's connection at the provider and deletes it.
@@ -262,17 +355,22 @@ func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity strin
 		f.unauthenticated(w)
 		return
 	}
-	existed, err := f.Tokens.Disconnect(r.Context(), identity)
+	mgr, ok := f.manager(r)
+	if !ok {
+		f.unknownProvider(w)
+		return
+	}
+	existed, err := mgr.Disconnect(r.Context(), identity)
 	if err != nil {
 		var se *tokens.StoreError
 		if errors.As(err, &se) {
 			fitbiterr.Write(w, http.StatusServiceUnavailable, fitbiterr.Item{ErrorType: fitbiterr.ConnectionStoreFailure, Message: "the gateway's token store is unavailable; retry shortly"})
 			return
 		}
-		fitbiterr.Write(w, http.StatusBadGateway, fitbiterr.Item{ErrorType: fitbiterr.UpstreamUnavailable, Message: "could not revoke the connection at Fitbit (" + err.Error() + "); it was kept, retry shortly"})
+		fitbiterr.Write(w, http.StatusBadGateway, fitbiterr.Item{ErrorType: fitbiterr.UpstreamUnavailable, Message: "could not revoke the connection at " + mgr.Provider().Reg.Title() + " (" + err.Error() + "); it was kept, retry shortly"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"provider": f.client().Reg.Name, "disconnected": true, "was_connected": existed})
+	writeJSON(w, http.StatusOK, map[string]any{"provider": mgr.Provider().Reg.Name, "disconnected": true, "was_connected": existed})
 }
 
 func (f *Flow) unauthenticated(w http.ResponseWriter) {

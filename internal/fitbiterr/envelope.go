@@ -34,6 +34,8 @@ const (
 	ReplayImpossible       = "replay_impossible"
 	RequestTooLarge        = "request_too_large"
 	ConnectionStoreFailure = "store_unavailable"
+	ProviderMigrated       = "provider_migrated"
+	ProviderGone           = "provider_gone"
 )
 
 // Item is one entry of the envelope's errors array.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
@@ -21,17 +22,19 @@ import (
 
 // Outcomes of a proxied request, as reported to the Observer.
 const (
-	OutcomeProxied         = "proxied"          // sent upstream with a valid token
-	OutcomeReplayed        = "replayed"         // 401 from upstream, refreshed, replayed
-	OutcomeNotReplayed     = "not_replayed"     // 401 from upstream, body too large to replay
-	OutcomeUnauthenticated = "unauthenticated"  // no identity on the request
-	OutcomeNotConnected    = "not_connected"    // identity has no connection
-	OutcomeNeedsReauth     = "needs_reauth"     // refresh token dead
-	OutcomeTokenEndpoint   = "token_error"      // refresh failed: 502/504
-	OutcomeStore           = "store_error"      // token store failed: 503
-	OutcomeUpstreamError   = "upstream_error"   // the API round trip failed
-	OutcomeCanceled        = "client_canceled"  // the caller went away
-	OutcomeBadRequest      = "request_rejected" // e.g. unreadable body
+	OutcomeProxied         = "proxied"           // sent upstream with a valid token
+	OutcomeReplayed        = "replayed"          // 401 from upstream, refreshed, replayed
+	OutcomeNotReplayed     = "not_replayed"      // 401 from upstream, body too large to replay
+	OutcomeUnauthenticated = "unauthenticated"   // no identity on the request
+	OutcomeNotConnected    = "not_connected"     // identity has no connection
+	OutcomeNeedsReauth     = "needs_reauth"      // refresh token dead
+	OutcomeTokenEndpoint   = "token_error"       // refresh failed: 502/504
+	OutcomeStore           = "store_error"       // token store failed: 503
+	OutcomeUpstreamError   = "upstream_error"    // the API round trip failed
+	OutcomeCanceled        = "client_canceled"   // the caller went away
+	OutcomeBadRequest      = "request_rejected"  // e.g. unreadable body
+	OutcomeMigrated        = "provider_migrated" // identity moved to another provider
+	OutcomeGone            = "provider_gone"     // the provider answered 410 Gone
 )
 
 // Observer receives one outcome per proxied request (metrics).
@@ -52,6 +55,16 @@ type Transport struct {
 	ConnectURL    string
 	MaxReplayBody int64
 	Observer      Observer
+	// RefreshOn are the upstream error types that, on a 401, mean the access
+	// token is stale (the provider preset's); default: Fitbit's.
+	RefreshOn []string
+	// Migrated reports, for an identity with no connection here, where it
+	// has moved: the name and connect URL of another provider it is
+	// connected to. Nil: no bridging.
+	Migrated func(ctx context.Context, identity string) (provider, connectURL string, ok bool)
+	// Successor is what to tell apps when this provider answers 410 Gone:
+	// the provider that replaces it and its connect URL ("" if none).
+	SuccessorTitle, SuccessorURL string
 }
 
 // RoundTrip implements http.RoundTripper. Errors of the gateway's own (no
@@ -90,6 +103,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.observe(upstreamOutcome(ctx))
 		return nil, err
 	}
+	if resp.StatusCode == http.StatusGone {
+		_, _ = readError(resp)
+		return t.gone(req), nil
+	}
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.observe(OutcomeProxied)
 		if resp.StatusCode >= 400 {
@@ -105,7 +122,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.unreadable(req, resp.StatusCode, err), nil
 	}
 	it, _ := fitbiterr.Parse(errBody)
-	if it.ErrorType != fitbiterr.ExpiredToken && it.ErrorType != fitbiterr.InvalidToken {
+	if !t.refreshOn(it.ErrorType) {
 		t.observe(OutcomeProxied)
 		return rebuild(resp, errBody, conn.AccessToken()), nil
 	}
@@ -151,6 +168,33 @@ func (t *Transport) redacted(req *http.Request, resp *http.Response, token strin
 // be checked for credentials: its status is kept, its body is not passed on.
 func (t *Transport) unreadable(req *http.Request, status int, err error) *http.Response {
 	return t.fail(req, status, fitbiterr.UpstreamUnavailable, "Fitbit answered "+strconv.Itoa(status)+" with a body the gateway would not pass on: "+err.Error())
+}
+
+// refreshOn reports whether a 401 with errorType means a stale token.
+func (t *Transport) refreshOn(errorType string) bool {
+	if t.RefreshOn == nil {
+		return errorType == fitbiterr.ExpiredToken || errorType == fitbiterr.InvalidToken
+	}
+	return slices.Contains(t.RefreshOn, errorType)
+}
+
+// title names the provider to people.
+func (t *Transport) title() string { return t.Tokens.Provider().Reg.Title() }
+
+// gone answers a request to a provider that has turned its API off: no
+// refresh, no retry, a clear way forward.
+func (t *Transport) gone(req *http.Request) *http.Response {
+	t.observe(OutcomeGone)
+	t.Tokens.MarkGone()
+	msg := t.title() + " has turned this API off (410 Gone)"
+	if t.SuccessorURL != "" {
+		msg += "; connect " + t.SuccessorTitle + " at " + t.SuccessorURL + " and use its API through the gateway"
+	}
+	r := t.fail(req, http.StatusGone, fitbiterr.ProviderGone, msg)
+	if t.SuccessorURL != "" {
+		r.Header.Set("Link", "<"+t.SuccessorURL+">; rel=\"successor-version\"")
+	}
+	return r
 }
 
 func (t *Transport) maxReplay() int64 {
@@ -205,9 +249,18 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 	var te *provider.TokenError
 	switch {
 	case errors.Is(err, tokens.ErrNotConnected):
+		if t.Migrated != nil {
+			if name, url, ok := t.Migrated(req.Context(), t.Identity(req)); ok {
+				t.observe(OutcomeMigrated)
+				r := t.fail(req, http.StatusUnauthorized, fitbiterr.ProviderMigrated,
+					"this identity has moved from "+t.title()+" to "+name+": call that provider's API through the gateway instead (its connection is managed at "+url+")")
+				r.Header.Set("Link", "<"+url+">; rel=\"authorize\"")
+				return r
+			}
+		}
 		t.observe(OutcomeNotConnected)
 		return t.fail(req, http.StatusUnauthorized, fitbiterr.NotConnected,
-			"this identity has not connected a Fitbit account; open "+t.ConnectURL+" in a browser to connect")
+			"this identity has not connected a "+t.title()+" account; open "+t.ConnectURL+" in a browser to connect")
 	case errors.Is(err, tokens.ErrNeedsReauth):
 		t.observe(OutcomeNeedsReauth)
 		return t.fail(req, http.StatusUnauthorized, fitbiterr.ReauthorizationNeeded,
@@ -216,6 +269,8 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 		t.observe(OutcomeStore)
 		return t.fail(req, http.StatusServiceUnavailable, fitbiterr.ConnectionStoreFailure,
 			"the gateway's token store is unavailable; retry shortly")
+	case errors.As(err, &te) && te.Status == http.StatusGone:
+		return t.gone(req)
 	case errors.As(err, &te):
 		t.observe(OutcomeTokenEndpoint)
 		status := http.StatusBadGateway

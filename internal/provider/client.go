@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,8 +21,9 @@ type Grant struct {
 	RefreshToken string
 	TokenType    string
 	Expiry       time.Time
-	UserID       string   // Fitbit's user_id
-	Scopes       []string // granted; may be fewer than requested
+	UserID       string            // Fitbit's user_id, or the identity endpoint's user field
+	Scopes       []string          // granted; may be fewer than requested
+	Extra        map[string]string // other ids from the identity endpoint (Google's legacyUserId)
 }
 
 // Client talks to one registration's authorization server.
@@ -50,10 +52,14 @@ func NewClient(reg Registration, httpClient *http.Client) *Client {
 			TokenURL: reg.Endpoints.TokenURL,
 		},
 	}
-	if reg.AppType == AppServer {
+	switch {
+	case reg.Preset != nil && reg.Preset.SecretInBody:
+		conf.ClientSecret = reg.ClientSecret
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	case reg.AppType == AppServer:
 		conf.ClientSecret = reg.ClientSecret
 		conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
-	} else {
+	default:
 		// client and personal apps: client_id in the body, no secret.
 		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
 	}
@@ -63,9 +69,15 @@ func NewClient(reg Registration, httpClient *http.Client) *Client {
 }
 
 // AuthCodeURL is the provider's consent URL for state, with the S256 PKCE
-// challenge of verifier.
+// challenge of verifier and the preset's extra parameters.
 func (c *Client) AuthCodeURL(state, verifier string) string {
-	return c.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
+	if c.Reg.Preset != nil {
+		for k, v := range c.Reg.Preset.AuthParams {
+			opts = append(opts, oauth2.SetAuthURLParam(k, v))
+		}
+	}
+	return c.conf.AuthCodeURL(state, opts...)
 }
 
 // NewVerifier returns a fresh PKCE code verifier (43 characters).
@@ -77,7 +89,13 @@ func (c *Client) Exchange(ctx context.Context, code, verifier string) (*Grant, e
 	if err != nil {
 		return nil, tokenError(err)
 	}
-	return grantOf(tok), nil
+	g := grantOf(tok)
+	if p := c.Reg.Preset; p != nil && p.IdentityPath != "" {
+		if err := c.identify(ctx, g); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
 }
 
 // Refresh redeems refreshToken for a new grant. Fitbit rotates the refresh
@@ -107,19 +125,65 @@ func (c *Client) Recover(ctx context.Context, refreshToken string) (*Grant, erro
 	return grantOf(tok), nil
 }
 
+// identify asks the provider's identity endpoint who g's user is.
+func (c *Client) identify(ctx context.Context, g *Grant) error {
+	p := c.Reg.Preset
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Reg.Endpoints.APIBase+p.IdentityPath, nil)
+	if err != nil {
+		return fmt.Errorf("identity request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+g.AccessToken)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return tokenError(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, fitbiterr.MaxBody))
+	if resp.StatusCode != http.StatusOK {
+		te := &TokenError{Status: resp.StatusCode, Message: "identity endpoint: " + http.StatusText(resp.StatusCode), Transient: resp.StatusCode == 429 || resp.StatusCode >= 500}
+		if it, ok := fitbiterr.Parse(body); ok {
+			te.Code, te.Message = fitbiterr.Scrub(it.ErrorType), "identity endpoint: "+fitbiterr.Scrub(it.Message)
+		}
+		return te
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return &TokenError{Status: resp.StatusCode, Message: "identity endpoint answered something other than JSON"}
+	}
+	if id, ok := fields[p.IdentityUserField].(string); ok && id != "" {
+		g.UserID = id
+	} else {
+		return &TokenError{Status: resp.StatusCode, Message: "identity endpoint named no user (" + p.IdentityUserField + ")"}
+	}
+	for field, key := range p.IdentityExtra {
+		if v, ok := fields[field].(string); ok && v != "" {
+			if g.Extra == nil {
+				g.Extra = map[string]string{}
+			}
+			g.Extra[key] = v
+		}
+	}
+	return nil
+}
+
 // Revoke revokes token and, at Fitbit, every token of that user for the app
 // (RFC 7009). A token the provider no longer knows counts as revoked.
 func (c *Client) Revoke(ctx context.Context, token string) error {
 	form := url.Values{"token": {token}}
-	if c.Reg.AppType != AppServer {
+	secretInBody := c.Reg.Preset != nil && c.Reg.Preset.SecretInBody
+	if c.Reg.AppType != AppServer || secretInBody {
 		form.Set("client_id", c.Reg.ClientID)
+	}
+	if secretInBody {
+		form.Set("client_secret", c.Reg.ClientSecret)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Reg.Endpoints.RevokeURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return fmt.Errorf("revoke request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if c.Reg.AppType == AppServer {
+	if c.Reg.AppType == AppServer && !secretInBody {
 		req.SetBasicAuth(url.QueryEscape(c.Reg.ClientID), url.QueryEscape(c.Reg.ClientSecret))
 	}
 	resp, err := c.http.Do(req)

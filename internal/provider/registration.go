@@ -39,26 +39,6 @@ type Endpoints struct {
 	RecoverURL string `json:"recover_url,omitempty"`
 }
 
-// Preset is a provider's defaults: what a registration does not override.
-type Preset struct {
-	Name      string
-	Endpoints Endpoints
-	Scopes    []string
-}
-
-// Fitbit is the Fitbit Web API preset, the default.
-var Fitbit = Preset{
-	Name: "fitbit",
-	Endpoints: Endpoints{
-		AuthURL:    "https://www.fitbit.com/oauth2/authorize",
-		TokenURL:   "https://api.fitbit.com/oauth2/token",
-		RevokeURL:  "https://api.fitbit.com/oauth2/revoke",
-		APIBase:    "https://api.fitbit.com",
-		RecoverURL: "https://api.fitbit.com/oauth2/recover",
-	},
-	Scopes: []string{"activity", "heartrate", "profile", "sleep"},
-}
-
 // Registration is one app registered with a provider: the preset plus the
 // operator's client credentials and overrides.
 type Registration struct {
@@ -69,12 +49,17 @@ type Registration struct {
 	Scopes       []string
 	RedirectURL  string
 	Endpoints    Endpoints
+	// Preset is the provider's behaviour (set by WithDefaults).
+	Preset *Preset `json:"-"`
 }
 
 var namePattern = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
 
-// WithDefaults fills what the registration leaves empty from the preset.
+// WithDefaults fills what the registration leaves empty from the preset,
+// and maps scopes given in another provider's vocabulary (Fitbit scope names
+// for Google Health).
 func (r Registration) WithDefaults(p Preset) Registration {
+	r.Preset = &p
 	if r.Name == "" {
 		r.Name = p.Name
 	}
@@ -83,6 +68,8 @@ func (r Registration) WithDefaults(p Preset) Registration {
 	}
 	if len(r.Scopes) == 0 {
 		r.Scopes = append([]string(nil), p.Scopes...)
+	} else if p.MapScopes != nil {
+		r.Scopes = p.MapScopes(r.Scopes)
 	}
 	e := &r.Endpoints
 	if e.AuthURL == "" {
@@ -118,16 +105,16 @@ func (r Registration) Validate() error {
 		errs = append(errs, fmt.Errorf("provider name %q: use 1-32 of a-z, 0-9, '_' and '-'", r.Name))
 	}
 	if r.ClientID == "" {
-		errs = append(errs, errors.New("client_id is empty: set it to the OAuth 2.0 Client ID of your app at https://dev.fitbit.com/apps (for example client_id {env.FITBIT_CLIENT_ID})"))
+		errs = append(errs, fmt.Errorf("client_id is empty: set it to the OAuth 2.0 Client ID of your app at %s (for example client_id {env.%s_CLIENT_ID})", r.appsURL(), strings.ToUpper(r.Name)))
 	}
 	switch r.AppType {
 	case AppServer:
 		if r.ClientSecret == "" {
-			errs = append(errs, errors.New("client_secret is empty but app_type is server: set client_secret {env.FITBIT_CLIENT_SECRET}, or set app_type client/personal if your app has no secret"))
+			errs = append(errs, fmt.Errorf("client_secret is empty but app_type is server: set client_secret {env.%s_CLIENT_SECRET}, or set app_type client/personal if your app has no secret", strings.ToUpper(r.Name)))
 		}
 	case AppClient, AppPersonal:
 	default:
-		errs = append(errs, fmt.Errorf("app_type %q: use server, client or personal (as registered at https://dev.fitbit.com/apps)", r.AppType))
+		errs = append(errs, fmt.Errorf("app_type %q: use server, client or personal (as registered at %s)", r.AppType, r.appsURL()))
 	}
 	if r.RedirectURL == "" {
 		errs = append(errs, errors.New("redirect_uri is empty: set it to the callback URL registered with the provider, e.g. https://gateway.example.com/fitbit/callback"))
@@ -164,4 +151,19 @@ func absoluteURL(name, raw string) error {
 		return fmt.Errorf("%s: must not carry credentials in the URL", name)
 	}
 	return nil
+}
+
+func (r Registration) appsURL() string {
+	if r.Preset != nil && r.Preset.AppsURL != "" {
+		return r.Preset.AppsURL
+	}
+	return Fitbit.AppsURL
+}
+
+// Title names the provider to people ("Fitbit", "Google Health").
+func (r Registration) Title() string {
+	if r.Preset != nil && r.Preset.Title != "" {
+		return r.Preset.Title
+	}
+	return Fitbit.Title
 }
