@@ -106,6 +106,7 @@ type Server struct {
 	stats counters
 
 	tokenLifetime atomic.Int64 // access-token lifetime in ns; SetAccessTokenLifetime
+	gone          atomic.Bool  // SetGone: every endpoint answers 410
 	recovery      atomic.Bool  // SetRecoveryEnabled
 	faults        faultState   // SetFaults, FailNextRefreshes
 	issuedMu      sync.Mutex
@@ -296,6 +297,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				ErrorType: fitbiterr.System, Message: fmt.Sprintf("fitbitsim internal error: %v", v)})
 		}
 	}()
+	if s.gone.Load() {
+		serveGone(w)
+		return
+	}
 	switch r.URL.Path {
 	case pathAuthorize:
 		s.handleAuthorize(w, r)
