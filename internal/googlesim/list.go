@@ -1,0 +1,372 @@
+package googlesim
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// filterClause is one comparison of an AIP-160 filter, e.g.
+// steps.interval.start_time >= "2026-11-01T00:00:00Z".
+type filterClause struct {
+	field string
+	op    string
+	t     time.Time
+}
+
+var clauseRE = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(>=|<=|>|<|=)\s*"([^"]*)"\s*$`)
+var andRE = regexp.MustCompile(`(?i)\s+AND\s+`)
+
+// parseFilter accepts a conjunction of time/date comparisons. Field names
+// are not checked (loosely, like a tolerant server); a field mentioning
+// "end" compares the point's end time, any other its start (or sample)
+// time. Values are RFC 3339 timestamps, civil date-times (UTC) or dates.
+func parseFilter(f string) ([]filterClause, error) {
+	if strings.TrimSpace(f) == "" {
+		return nil, nil
+	}
+	if len(f) > 2048 {
+		return nil, fmt.Errorf("filter too long")
+	}
+	var out []filterClause
+	for _, part := range andRE.Split(f, -1) {
+		m := clauseRE.FindStringSubmatch(part)
+		if m == nil {
+			return nil, fmt.Errorf("invalid filter expression: %q", truncate(strings.TrimSpace(part), 100))
+		}
+		t, err := parseFilterTime(m[3])
+		if err != nil {
+			return nil, fmt.Errorf("invalid time %q in filter", truncate(m[3], 40))
+		}
+		out = append(out, filterClause{field: m[1], op: m[2], t: t})
+	}
+	return out, nil
+}
+
+func parseFilterTime(v string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", time.DateOnly} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad time")
+}
+
+func (c filterClause) match(p point) bool {
+	t := p.start
+	if strings.Contains(c.field, "end") {
+		t = p.end
+	}
+	switch c.op {
+	case ">=":
+		return !t.Before(c.t)
+	case ">":
+		return t.After(c.t)
+	case "<=":
+		return !t.After(c.t)
+	case "<":
+		return t.Before(c.t)
+	}
+	return t.Equal(c.t)
+}
+
+// bounds narrows the generation window [lo, hi] by the clauses (with a
+// day of slack for end-time comparisons of sessions).
+func bounds(clauses []filterClause, lo, hi time.Time) (time.Time, time.Time) {
+	for _, c := range clauses {
+		slack := time.Duration(0)
+		if strings.Contains(c.field, "end") {
+			slack = 24 * time.Hour
+		}
+		switch c.op {
+		case ">=", ">":
+			if t := c.t.Add(-slack); t.After(lo) {
+				lo = t
+			}
+		case "<=", "<":
+			if t := c.t.Add(slack); t.Before(hi) {
+				hi = t
+			}
+		case "=":
+			if t := c.t.Add(-slack); t.After(lo) {
+				lo = t
+			}
+			if t := c.t.Add(slack); t.Before(hi) {
+				hi = t
+			}
+		}
+	}
+	return lo, hi
+}
+
+// pageToken is the (opaque) position of the next page.
+type pageToken struct {
+	Offset int    `json:"o"`
+	Query  string `json:"q"` // hash of data type and filter
+}
+
+func queryHash(typ, filter string) string {
+	h := fnv.New64a()
+	fmt.Fprint(h, typ, "\x00", filter)
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+func encodePageToken(t pageToken) string {
+	b, _ := json.Marshal(t)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodePageToken(s string) (pageToken, bool) {
+	var t pageToken
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(s) > 512 || json.Unmarshal(b, &t) != nil || t.Offset <= 0 {
+		return t, false
+	}
+	return t, true
+}
+
+// queryParam reads a parameter given in camelCase or snake_case.
+func queryParam(r *http.Request, camel, snake string) string {
+	q := r.URL.Query()
+	if v := q.Get(camel); v != "" {
+		return v
+	}
+	return q.Get(snake)
+}
+
+// ListResponse is the body of a dataPoints list. Like every proto3 JSON
+// answer, empty fields are omitted: no data is "{}".
+type ListResponse struct {
+	DataPoints    []map[string]any `json:"dataPoints,omitempty"`
+	NextPageToken string           `json:"nextPageToken,omitempty"`
+}
+
+// listDataPoints is GET /v4/users/me/dataTypes/{type}/dataPoints.
+func (s *Server) listDataPoints(w http.ResponseWriter, r *apiRequest, m []string) {
+	typ := m[2]
+	dt := dataTypes[typ]
+	if !dt.listable {
+		invalidArgument(w, "Data type "+typ+" can only be read with dailyRollUp or rollUp.")
+		return
+	}
+	size := defaultPageSize
+	if v := queryParam(r.Request, "pageSize", "page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			invalidArgument(w, "Invalid page_size: "+truncate(v, 20))
+			return
+		}
+		if n > 0 {
+			size = min(n, dt.maxPage)
+		}
+	}
+	filter := queryParam(r.Request, "filter", "filter")
+	clauses, err := parseFilter(filter)
+	if err != nil {
+		invalidArgument(w, "Invalid filter: "+err.Error())
+		return
+	}
+	offset := 0
+	if v := queryParam(r.Request, "pageToken", "page_token"); v != "" {
+		t, ok := decodePageToken(v)
+		if !ok || t.Query != queryHash(typ, filter) {
+			invalidArgument(w, "Invalid page token.")
+			return
+		}
+		offset = t.Offset
+	}
+	now := s.now().UTC()
+	lo, hi := bounds(clauses, now.Add(-History), now)
+	var pts []point
+	if !hi.Before(lo) {
+		for _, p := range generate(r.user, typ, lo, hi, now) {
+			ok := true
+			for _, c := range clauses {
+				ok = ok && c.match(p)
+			}
+			if ok {
+				pts = append(pts, p)
+			}
+		}
+	}
+	var resp ListResponse
+	for i := offset; i < len(pts) && i < offset+size; i++ {
+		resp.DataPoints = append(resp.DataPoints, dataPointJSON(r.user, typ, pts[i]))
+	}
+	if offset+size < len(pts) {
+		resp.NextPageToken = encodePageToken(pageToken{Offset: offset + size, Query: queryHash(typ, filter)})
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// CivilDate is google.type.Date.
+type CivilDate struct {
+	Year  int `json:"year"`
+	Month int `json:"month"`
+	Day   int `json:"day"`
+}
+
+// CivilTime is google.type.TimeOfDay.
+type CivilTime struct {
+	Hours   int `json:"hours,omitempty"`
+	Minutes int `json:"minutes,omitempty"`
+	Seconds int `json:"seconds,omitempty"`
+	Nanos   int `json:"nanos,omitempty"`
+}
+
+// CivilDateTime is a civil (local) date and time.
+type CivilDateTime struct {
+	Date *CivilDate `json:"date,omitempty"`
+	Time *CivilTime `json:"time,omitempty"`
+}
+
+// DailyRollUpRequest is the body of dataPoints:dailyRollUp. The range is
+// closed-open: end is the first day not included.
+type DailyRollUpRequest struct {
+	Range struct {
+		Start *CivilDateTime `json:"start"`
+		End   *CivilDateTime `json:"end"`
+	} `json:"range"`
+	WindowSizeDays json.Number `json:"windowSizeDays,omitempty"`
+}
+
+func (c *CivilDateTime) toTime() (time.Time, bool) {
+	if c == nil || c.Date == nil {
+		return time.Time{}, false
+	}
+	d := c.Date
+	t := time.Date(d.Year, time.Month(d.Month), d.Day, 0, 0, 0, 0, time.UTC)
+	if d.Year < 1 || d.Year > 9999 || t.Year() != d.Year || int(t.Month()) != d.Month || t.Day() != d.Day {
+		return time.Time{}, false
+	}
+	if tm := c.Time; tm != nil {
+		if tm.Hours < 0 || tm.Hours > 23 || tm.Minutes < 0 || tm.Minutes > 59 || tm.Seconds < 0 || tm.Seconds > 59 || tm.Nanos < 0 || tm.Nanos > 999999999 {
+			return time.Time{}, false
+		}
+		t = t.Add(time.Duration(tm.Hours)*time.Hour + time.Duration(tm.Minutes)*time.Minute +
+			time.Duration(tm.Seconds)*time.Second + time.Duration(tm.Nanos))
+	}
+	return t, true
+}
+
+func civilDateTimeJSON(t time.Time) map[string]any {
+	out := map[string]any{"date": civilDate(t)}
+	if h, m, s := t.Clock(); h != 0 || m != 0 || s != 0 {
+		out["time"] = map[string]any{"hours": h, "minutes": m, "seconds": s}
+	}
+	return out
+}
+
+// Roll-up limits.
+const (
+	maxRollUpRange         = 90 * 24 * time.Hour
+	maxCaloriesRollUpRange = 14 * 24 * time.Hour
+)
+
+// dailyRollUp is POST /v4/users/me/dataTypes/{type}/dataPoints:dailyRollUp.
+func (s *Server) dailyRollUp(w http.ResponseWriter, r *apiRequest, m []string) {
+	typ := m[2]
+	roll, ok := rollups[typ]
+	if !ok {
+		invalidArgument(w, "Data type "+typ+" does not support daily roll-ups.")
+		return
+	}
+	var req DailyRollUpRequest
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		invalidArgument(w, "Invalid JSON payload received. "+truncate(err.Error(), 200))
+		return
+	}
+	start, okStart := req.Range.Start.toTime()
+	end, okEnd := req.Range.End.toTime()
+	switch {
+	case req.Range.Start == nil || req.Range.End == nil:
+		invalidArgument(w, "range.start and range.end are required.")
+		return
+	case !okStart || !okEnd:
+		invalidArgument(w, "range.start and range.end must be valid civil date-times.")
+		return
+	case !end.After(start):
+		invalidArgument(w, "range.end must be after range.start.")
+		return
+	case end.Sub(start) > maxRollUpRange || typ == "total-calories" && end.Sub(start) > maxCaloriesRollUpRange:
+		invalidArgument(w, "The requested range is too large.")
+		return
+	}
+	window := 1
+	if req.WindowSizeDays != "" {
+		n, err := strconv.Atoi(strings.Trim(string(req.WindowSizeDays), `"`))
+		if err != nil || n < 0 || n > 31 {
+			invalidArgument(w, "Invalid window_size_days.")
+			return
+		}
+		if n > 0 {
+			window = n
+		}
+	}
+	now := s.now().UTC()
+	var out []map[string]any
+	for ws := start; ws.Before(end); ws = ws.AddDate(0, 0, window) {
+		we := minTime(ws.AddDate(0, 0, window), end)
+		out = append(out, map[string]any{
+			"civilStartTime":     civilDateTimeJSON(ws),
+			"civilEndTime":       civilDateTimeJSON(we),
+			dataTypes[typ].field: roll(r.user, ws, we, now),
+		})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rollupDataPoints": out})
+}
+
+// rollups compute one window's value per data type.
+var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any{
+	"steps": func(user string, ws, we, now time.Time) map[string]any {
+		return map[string]any{"countSum": i64(sumHourly(user, ws, we, now, hourlySteps))}
+	},
+	"distance": func(user string, ws, we, now time.Time) map[string]any {
+		return map[string]any{"millimetersSum": i64(sumHourly(user, ws, we, now, hourlySteps) * strideMM(user))}
+	},
+	"floors": func(user string, ws, we, now time.Time) map[string]any {
+		return map[string]any{"countSum": i64(sumHourly(user, ws, we, now, hourlyFloors))}
+	},
+	"total-calories": func(user string, ws, we, now time.Time) map[string]any {
+		bmr := float64(between(rng(user, "bmr"), 1400, 2000))
+		elapsed := minTime(we, now).Sub(ws)
+		if elapsed < 0 {
+			elapsed = 0
+		}
+		kcal := bmr*elapsed.Hours()/24 + float64(sumHourly(user, ws, we, now, hourlySteps))*0.04
+		return map[string]any{"kcalSum": round1(kcal)}
+	},
+	"heart-rate": func(user string, ws, we, now time.Time) map[string]any {
+		lo, hi, sum, n := math.MaxInt, 0, 0, 0
+		for t := ws; t.Before(we) && !t.After(now); t = t.Add(15 * time.Minute) {
+			v := heartRateAt(user, t)
+			lo, hi, sum, n = min(lo, v), max(hi, v), sum+v, n+1
+		}
+		if n == 0 {
+			return map[string]any{}
+		}
+		return map[string]any{"beatsPerMinuteAvg": round1(float64(sum) / float64(n)), "beatsPerMinuteMin": i64(lo), "beatsPerMinuteMax": i64(hi)}
+	},
+}
+
+// sumHourly adds f over the completed hours in [ws, we).
+func sumHourly(user string, ws, we, now time.Time, f func(string, time.Time) int) int {
+	total := 0
+	for h := ws.Truncate(time.Hour); h.Before(we); h = h.Add(time.Hour) {
+		if h.Before(ws) || h.Add(time.Hour).After(now) {
+			continue
+		}
+		total += f(user, h)
+	}
+	return total
+}

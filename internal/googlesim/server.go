@@ -1,0 +1,344 @@
+package googlesim
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults used when the corresponding Config field is zero.
+const (
+	DefaultClientID            = "sim-google-client.apps.googleusercontent.com"
+	DefaultClientSecret        = "sim-google-secret"
+	DefaultUserID              = "1234567890123456789"
+	DefaultLegacyUserID        = "22B7NF" // fitbitsim's default user, for migration demos
+	DefaultAccessTokenLifetime = time.Hour
+	DefaultRateLimitPerMinute  = 300
+)
+
+// Google's refresh-token housekeeping (see doc.go).
+const (
+	// MaxRefreshTokensPerUser is Google's limit of live refresh tokens per
+	// user per client; issuing one more invalidates the oldest.
+	MaxRefreshTokensPerUser = 100
+	// RefreshTokenIdleLimit: a refresh token unused for this long is dead.
+	RefreshTokenIdleLimit = 183 * 24 * time.Hour
+)
+
+// Config configures a simulated Google OAuth client and its users. The zero
+// value is usable.
+type Config struct {
+	// ClientID and ClientSecret of the simulated OAuth client; defaults
+	// DefaultClientID / DefaultClientSecret.
+	ClientID, ClientSecret string
+	// RedirectURIs are the registered redirect URIs; an exact match is
+	// required. Empty accepts any absolute http(s) URL (for the demo).
+	RedirectURIs []string
+	// AccessTokenLifetime is the access-token lifetime (default 1h; the token
+	// response says expires_in 3599, as Google does).
+	AccessTokenLifetime time.Duration
+	// RefreshTokenLifetime, if positive, makes refresh tokens die that long
+	// after they were issued and adds refresh_token_expires_in to token
+	// responses, like a consent screen in "Testing" (7 days at Google).
+	RefreshTokenLifetime time.Duration
+	// RotateRefreshTokens makes every refresh answer carry a new refresh
+	// token and kills the old one. Google normally does not rotate.
+	RotateRefreshTokens bool
+	// Consent decides who consents to an authorization request and to what.
+	// Default: DefaultUser grants everything requested.
+	Consent func(r *http.Request, requested []string) Consent
+	// DefaultUser is the healthUserId used when Consent names none.
+	DefaultUser string
+	// LegacyUserIDs maps healthUserId to the legacy Fitbit encodedId
+	// reported as identity.legacyUserId. nil maps DefaultUser to
+	// DefaultLegacyUserID; an empty non-nil map maps nobody.
+	LegacyUserIDs map[string]string
+	// RateLimitPerMinute is per user per clock minute: 0 means 300,
+	// negative means unlimited.
+	RateLimitPerMinute int
+	// ScopePrefix is the prefix of the Google Health scopes (default
+	// DefaultScopePrefix); scope names changed during 2026.
+	ScopePrefix string
+	// Now is the clock (default time.Now). Tests pass a controllable one.
+	Now func() time.Time
+	// Addr is where Start listens; default "127.0.0.1:0".
+	Addr string
+}
+
+// Consent is the simulated user's answer on Google's consent screen.
+type Consent struct {
+	// UserID is the healthUserId of who consented; empty means
+	// Config.DefaultUser.
+	UserID string
+	// Granted are the scopes the user allowed (granular consent). nil means
+	// everything requested; otherwise it is intersected with the requested
+	// scopes, and an empty result is a denial.
+	Granted []string
+	// Deny makes the user press "Cancel".
+	Deny bool
+}
+
+type consentFunc = func(r *http.Request, requested []string) Consent
+
+// Server is a simulated Google Health API with Google's OAuth 2.0
+// endpoints. It is an http.Handler; Start also serves it on loopback.
+type Server struct {
+	cfg     Config
+	consent atomic.Pointer[consentFunc]
+
+	mu         sync.Mutex
+	codes      map[[32]byte]*authCode
+	access     map[[32]byte]*accessToken
+	refresh    map[[32]byte]*refreshToken
+	byUser     map[string]*userState
+	rate       map[string]int // requests per user in the current minute
+	rateMinute int64          // the minute rate holds counts for
+
+	stats counters
+
+	tokenLifetime atomic.Int64 // SetAccessTokenLifetime
+	issuedMu      sync.Mutex
+	issued        []string // every code and token issued, for leak tests
+
+	reqMu    sync.Mutex
+	requests []RecordedRequest
+	auths    []AuthRequest
+
+	httpSrv *http.Server
+	baseURL string
+}
+
+// New returns a simulator that is not yet listening; serve it with any
+// http.Server (URL and the endpoint helpers are then empty) or use Start.
+func New(cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:     cfg,
+		codes:   map[[32]byte]*authCode{},
+		access:  map[[32]byte]*accessToken{},
+		refresh: map[[32]byte]*refreshToken{},
+		byUser:  map[string]*userState{},
+		rate:    map[string]int{},
+	}
+	f := cfg.Consent
+	s.consent.Store(&f)
+	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
+	return s
+}
+
+// Start creates a simulator and serves it on Config.Addr (default
+// 127.0.0.1:0) with a real http.Server.
+func Start(cfg Config) (*Server, error) {
+	s := New(cfg)
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("googlesim: listen: %w", err)
+	}
+	s.baseURL = "http://" + ln.Addr().String()
+	s.httpSrv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	go func() { _ = s.httpSrv.Serve(ln) }()
+	return s, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.ClientID == "" {
+		c.ClientID = DefaultClientID
+	}
+	if c.ClientSecret == "" {
+		c.ClientSecret = DefaultClientSecret
+	}
+	if c.AccessTokenLifetime <= 0 {
+		c.AccessTokenLifetime = DefaultAccessTokenLifetime
+	}
+	if c.RateLimitPerMinute == 0 {
+		c.RateLimitPerMinute = DefaultRateLimitPerMinute
+	}
+	if c.DefaultUser == "" {
+		c.DefaultUser = DefaultUserID
+	}
+	if c.LegacyUserIDs == nil {
+		c.LegacyUserIDs = map[string]string{c.DefaultUser: DefaultLegacyUserID}
+	} else {
+		m := make(map[string]string, len(c.LegacyUserIDs))
+		for k, v := range c.LegacyUserIDs {
+			m[k] = v
+		}
+		c.LegacyUserIDs = m
+	}
+	if c.ScopePrefix == "" {
+		c.ScopePrefix = DefaultScopePrefix
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:0"
+	}
+	c.RedirectURIs = append([]string(nil), c.RedirectURIs...)
+	if c.Consent == nil {
+		c.Consent = defaultConsent(c.DefaultUser)
+	}
+	return c
+}
+
+func defaultConsent(user string) consentFunc {
+	return func(_ *http.Request, requested []string) Consent {
+		return Consent{UserID: user, Granted: append([]string(nil), requested...)}
+	}
+}
+
+// Close stops the HTTP server started by Start. It is a no-op for New.
+func (s *Server) Close() error {
+	if s.httpSrv == nil {
+		return nil
+	}
+	err := s.httpSrv.Close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Config returns the effective configuration (defaults filled in).
+func (s *Server) Config() Config { return s.cfg }
+
+// ClientID returns the simulated client's id.
+func (s *Server) ClientID() string { return s.cfg.ClientID }
+
+// ClientSecret returns the simulated client's secret.
+func (s *Server) ClientSecret() string { return s.cfg.ClientSecret }
+
+// URL is "http://127.0.0.1:port" once started; empty for a Server from New.
+func (s *Server) URL() string { return s.baseURL }
+
+// AuthorizeURL is the consent screen, URL()+"/o/oauth2/v2/auth"
+// (accounts.google.com at Google).
+func (s *Server) AuthorizeURL() string { return s.baseURL + pathAuthorize }
+
+// TokenURL is URL()+"/token" (oauth2.googleapis.com at Google).
+func (s *Server) TokenURL() string { return s.baseURL + pathToken }
+
+// RevokeURL is URL()+"/revoke" (oauth2.googleapis.com at Google).
+func (s *Server) RevokeURL() string { return s.baseURL + pathRevoke }
+
+// APIBase is the base of the data API, URL() (health.googleapis.com at
+// Google); the API itself lives under /v4/.
+func (s *Server) APIBase() string { return s.baseURL }
+
+// SetConsent replaces the consent function at run time; nil restores the
+// default (DefaultUser grants everything requested).
+func (s *Server) SetConsent(f func(r *http.Request, requested []string) Consent) {
+	if f == nil {
+		f = defaultConsent(s.cfg.DefaultUser)
+	}
+	s.consent.Store(&f)
+}
+
+// SetAccessTokenLifetime changes the lifetime of access tokens issued from
+// now on.
+func (s *Server) SetAccessTokenLifetime(d time.Duration) {
+	if d <= 0 {
+		d = DefaultAccessTokenLifetime
+	}
+	s.tokenLifetime.Store(int64(d))
+}
+
+// LegacyUserID returns the legacy Fitbit id of a healthUserId, if any.
+func (s *Server) LegacyUserID(healthUserID string) string { return s.cfg.LegacyUserIDs[healthUserID] }
+
+func (s *Server) consentFunc() consentFunc { return *s.consent.Load() }
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+const (
+	pathAuthorize = "/o/oauth2/v2/auth"
+	pathToken     = "/token"
+	pathRevoke    = "/revoke"
+)
+
+// ServeHTTP routes to the OAuth endpoints and the data API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			// A bug in the simulator must not take the test process down;
+			// answer like an upstream failure instead.
+			writeStatus(w, http.StatusInternalServerError, "INTERNAL",
+				fmt.Sprintf("googlesim internal error: %v", v), nil)
+		}
+	}()
+	switch r.URL.Path {
+	case pathAuthorize:
+		s.handleAuthorize(w, r)
+	case pathToken:
+		s.handleToken(w, r)
+	case pathRevoke:
+		s.handleRevoke(w, r)
+	default:
+		s.serveAPI(w, r)
+	}
+}
+
+// writeJSON sends v as a JSON body the way Google's front ends do.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeStatus(w, http.StatusInternalServerError, "INTERNAL", "encoding error", nil)
+		return
+	}
+	writeRawJSON(w, status, b)
+}
+
+func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// ctEqual compares secrets in constant time (length may leak).
+func ctEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// randomB64 returns n random bytes, base64url without padding.
+func randomB64(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// IssuedSecrets returns every authorization code, access token and refresh
+// token the simulator has issued, so tests can search logs and storage for
+// them.
+func (s *Server) IssuedSecrets() []string {
+	s.issuedMu.Lock()
+	defer s.issuedMu.Unlock()
+	return append([]string(nil), s.issued...)
+}
+
+func (s *Server) noteIssued(secrets ...string) {
+	s.issuedMu.Lock()
+	s.issued = append(s.issued, secrets...)
+	s.issuedMu.Unlock()
+}
