@@ -182,5 +182,13 @@ func TestFitbitGoneIsSaidClearly(t *testing.T) {
 	if !strings.Contains(buf.String(), `caddy_fitbit_proxied_requests_total{outcome="provider_gone"}`) {
 		t.Fatal("no provider_gone metric")
 	}
+	// Fitbit answers normally again: provider_gone clears.
+	b.sim.SetGone(false)
+	if code, _ := b.get("alice", "/1/user/-/profile.json"); code != 200 {
+		t.Fatalf("after Fitbit came back: %d", code)
+	}
+	if _, st := b.get("alice", "/fitbit/status?provider=fitbit"); st["health"] != "ok" || st["provider_gone_since"] != nil {
+		t.Fatalf("status after Fitbit came back: %v", st)
+	}
 	_ = json.Valid
 }

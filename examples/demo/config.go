@@ -31,12 +31,13 @@ type caddyfileData struct {
 	Port        string     // port of -listen
 	RedirectURI string     // http://<listen>/fitbit/callback
 	Sim         simConfig  // where the simulated Fitbit is
+	Google      simConfig  // where the simulated Google Health API is
 	RefreshSkew string     // a Caddy duration, below the token lifetime
 	KeyEnv      string     // env var holding the AES-256 key
 	Users       []demoUser // with bcrypt hashes
 }
 
-// simConfig is what the gateway needs to know of the simulated Fitbit.
+// simConfig is what the gateway needs to know of a simulated provider.
 type simConfig struct {
 	ClientID, ClientSecret                     string
 	AuthorizeURL, TokenURL, RevokeURL, APIBase string
@@ -77,6 +78,23 @@ var caddyfileTmpl = template.Must(template.New("Caddyfile").Funcs(template.FuncM
 		encryption_key {env.{{.KeyEnv}}}
 		refresh_skew  {{.RefreshSkew}}
 		return_to_allowed /
+
+		# The second registration: the Google Health API, Fitbit's
+		# successor, pointed at the simulated Google. Same callback URL:
+		# the callback knows from its state which provider a consent was
+		# for. Users connect it at /fitbit/authorize?provider=google_health;
+		# /v4/... paths go to it. Scopes in Fitbit's names are mapped to
+		# Google Health scopes.
+		provider google_health {
+			client_id     {{.Google.ClientID}}
+			client_secret {{.Google.ClientSecret}}
+			redirect_uri  {{.RedirectURI}}
+			authorize_url {{.Google.AuthorizeURL}}
+			token_url     {{.Google.TokenURL}}
+			revoke_url    {{.Google.RevokeURL}}
+			api_base      {{.Google.APIBase}}
+			scopes activity heartrate sleep profile
+		}
 	}
 }
 
@@ -93,7 +111,8 @@ http://:{{.Port}} {
 	# /fitbit/authorize, /fitbit/callback, /fitbit/status, /fitbit/disconnect
 	fitbit_auth
 
-	# Everything else goes to the (simulated) Fitbit API with the caller's token.
+	# Everything else goes to a (simulated) API with the caller's token:
+	# /v4/* to the Google Health API, the rest to the Fitbit Web API.
 	fitbit_proxy
 }
 `))

@@ -12,17 +12,20 @@ import (
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
 )
 
 // TestDemoWalkthrough runs the whole demo in-process, as
 // `go run ./examples/demo -exit-after-walkthrough` does, and checks that it
-// succeeds and that no code or token ever reaches its output, Caddy's log or
-// the storage in plaintext. It is the only test here that starts Caddy, which
+// succeeds — the Fitbit steps and the Google Health bridge — and that no code
+// or token of either simulator ever reaches its output, Caddy's log or the
+// storage in plaintext. It is the only test here that starts Caddy, which
 // is a process-wide singleton.
 func TestDemoWalkthrough(t *testing.T) {
 	dataDir := t.TempDir()
 	var out bytes.Buffer
 	var sim *fitbitsim.Server
+	var google *googlesim.Server
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -34,12 +37,27 @@ func TestDemoWalkthrough(t *testing.T) {
 		ExitAfterWalkthrough: true,
 		Out:                  &out,
 		onSim:                func(s *fitbitsim.Server) { sim = s },
+		onGoogle:             func(g *googlesim.Server) { google = g },
 	})
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	for _, want := range []string{"not_connected", "page: Connected", "refresh counter: 0 → 1", "Walkthrough complete"} {
+	for _, want := range []string{
+		"not_connected", "page: Connected", "Fitbit refresh counter: 0 → 1",
+		// the bridge
+		"→ Google /o/oauth2/v2/auth → /fitbit/callback",
+		"ids.legacy_user_id=DEMO01",
+		"healthUserId=" + googleUser(1) + " legacyUserId=DEMO01",
+		"POST /v4/users/me/dataTypes/steps/dataPoints:dailyRollUp → 200 OK",
+		"Google refresh counter: 0 → 1",
+		"refresh tokens issued by refreshes: 0",
+		`"errorType":"provider_migrated"`,
+		"→ 410 Gone",
+		`"errorType":"provider_gone"`,
+		"health=provider_gone",
+		"Walkthrough complete",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -48,6 +66,10 @@ func TestDemoWalkthrough(t *testing.T) {
 		t.Errorf("%s still set after run", keyEnv)
 	}
 	assertNoSecrets(t, sim.IssuedSecrets(), out.Bytes(), dataDir)
+	if st := google.Stats(); st.CodeExchanges != 2 || st.Refreshes != 1 || st.InvalidGrants != 0 {
+		t.Errorf("simulated Google: %+v; want 2 code exchanges (alice, bob), 1 refresh, no invalid_grant", st)
+	}
+	assertNoSecrets(t, google.IssuedSecrets(), out.Bytes(), dataDir)
 }
 
 // assertNoSecrets fails if any secret appears in output or a file under dir.

@@ -1,8 +1,10 @@
 // Command demo is caddy-fitbit's one-command demo: in one process it starts a
-// simulated Fitbit, a Caddy gateway with the plugin in front of it (two
-// basic_auth users, alice and bob), walks through connecting alice and using
-// her data — including a token expiry the app never notices — and then keeps
-// running so you can try it by hand. No Fitbit account is needed.
+// simulated Fitbit and a simulated Google Health API (Fitbit's successor), a
+// Caddy gateway with the plugin in front of both (two basic_auth users, alice
+// and bob), walks through connecting alice and using her data — including a
+// token expiry the app never notices — then through the bridge to Google
+// Health and Fitbit's shutdown, and keeps running so you can try it by hand.
+// No Fitbit or Google account is needed.
 //
 //	go run ./examples/demo
 //	go run ./examples/demo -exit-after-walkthrough   # for CI
@@ -33,27 +35,30 @@ import (
 
 	_ "github.com/caddy-fitbit/caddy-fitbit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
 )
 
 // options are the demo's flags.
 type options struct {
 	Listen               string        // gateway address, loopback only
 	DataDir              string        // "" means a temp dir removed on exit
-	TokenLifetime        time.Duration // access-token lifetime at the simulator
+	TokenLifetime        time.Duration // access-token lifetime at both simulators
 	Walkthrough          bool          // run the automatic walkthrough
 	ExitAfterWalkthrough bool          // exit after it instead of serving on
 	Out                  io.Writer     // where the demo prints
 
-	// onSim, if set, is called with the simulator once it runs (tests use
-	// it to check that no token ever leaks into output or storage).
-	onSim func(*fitbitsim.Server)
+	// onSim and onGoogle, if set, are called with the simulators once they
+	// run (tests use them to check that no token ever leaks into output or
+	// storage).
+	onSim    func(*fitbitsim.Server)
+	onGoogle func(*googlesim.Server)
 }
 
 func main() {
 	opts := options{Out: os.Stdout}
 	flag.StringVar(&opts.Listen, "listen", "localhost:8080", "gateway address (loopback only)")
 	flag.StringVar(&opts.DataDir, "data", "", "keep tokens and Caddy's log in this directory (default: a temp dir, removed on exit)")
-	flag.DurationVar(&opts.TokenLifetime, "token-lifetime", 2*time.Minute, "lifetime of the simulated Fitbit's access tokens (real Fitbit: 8h)")
+	flag.DurationVar(&opts.TokenLifetime, "token-lifetime", 2*time.Minute, "lifetime of the simulated Fitbit's and Google's access tokens (real: 8h and 1h)")
 	flag.BoolVar(&opts.Walkthrough, "walkthrough", true, "run the automatic walkthrough at start-up")
 	flag.BoolVar(&opts.ExitAfterWalkthrough, "exit-after-walkthrough", false, "exit after the walkthrough (non-zero if a step failed)")
 	flag.Parse()
@@ -94,25 +99,36 @@ func run(ctx context.Context, opts options) error {
 	if opts.onSim != nil {
 		opts.onSim(sim)
 	}
+	redirectURI := gw.base + "/fitbit/callback"
+	google, err := startGoogle(opts.TokenLifetime, redirectURI, out)
+	if err != nil {
+		return err
+	}
+	defer google.Close()
+	if opts.onGoogle != nil {
+		opts.onGoogle(google)
+	}
 
 	out.printf("caddy-fitbit demo\n\n")
 	out.printf("  simulated Fitbit  %s  (access tokens live %s; real Fitbit: 8h)\n", sim.URL(), opts.TokenLifetime)
+	out.printf("  simulated Google  %s  (the Google Health API, Fitbit's successor; access tokens live %s; real: 1h)\n", google.URL(), opts.TokenLifetime)
 	if err := setEncryptionKey(out); err != nil {
 		return err
 	}
 	defer os.Unsetenv(keyEnv)
 
 	logFile := filepath.Join(dataDir, "caddy.log")
-	if err := startCaddy(gw, dataDir, logFile, sim, skew); err != nil {
+	if err := startCaddy(gw, dataDir, logFile, redirectURI, sim, google, skew); err != nil {
 		return err
 	}
 	defer stopCaddy(out)
-	out.printf("  gateway           %s  (Caddy; users alice/alice-password, bob/bob-password)\n", gw.base)
+	out.printf("  gateway           %s  (Caddy; users alice/alice-password, bob/bob-password;\n", gw.base)
+	out.printf("                    two registrations, Fitbit and Google Health, one callback: %s)\n", redirectURI)
 	out.printf("  data directory    %s  (Caddyfile, encrypted tokens, Caddy's log: caddy.log)\n", dataDir)
 	out.printf("  refresh_skew      %s  (the gateway refreshes this long before a token expires)\n\n", skew)
 
 	if opts.Walkthrough {
-		werr := walkthrough(ctx, out, gw, sim)
+		werr := walkthrough(ctx, out, gw, sim, google)
 		if opts.ExitAfterWalkthrough {
 			return werr
 		}
@@ -124,7 +140,7 @@ func run(ctx context.Context, opts options) error {
 	}
 
 	printTryIt(out, gw, opts.Walkthrough)
-	go watchRefreshes(ctx, out, sim)
+	go watchRefreshes(ctx, out, sim, google)
 	<-ctx.Done()
 	out.printf("\nShutting down.\n")
 	return nil
@@ -211,6 +227,68 @@ func startSim(lifetime time.Duration, out *console) (*fitbitsim.Server, error) {
 	return sim, nil
 }
 
+// googleUsers is how many simulated Google Health users have a legacy Fitbit
+// id (legacyUserIDs); later consents get Google users without one.
+const googleUsers = 99
+
+// googleUser is the healthUserId of the k-th person (from 1) who consents at
+// the simulated Google: 21 digits, like Google's.
+func googleUser(k int) string { return fmt.Sprintf("1%020d", k) }
+
+// fitbitUser is the simulated Fitbit's k-th user, as startSim names them.
+func fitbitUser(k int) string { return fmt.Sprintf("DEMO%02d", k) }
+
+// legacyUserIDs pairs the simulated Google's k-th user with the simulated
+// Fitbit's k-th user: Google Health reports the account's old Fitbit id as
+// identity.legacyUserId. The simulators cannot tell who is at the browser, so
+// the demo simply pairs them by order: the first person to consent at Google
+// is the migrated Fitbit account DEMO01 (the first to consent at Fitbit), and
+// so on.
+func legacyUserIDs() map[string]string {
+	m := make(map[string]string, googleUsers)
+	for k := 1; k <= googleUsers; k++ {
+		m[googleUser(k)] = fitbitUser(k)
+	}
+	return m
+}
+
+// startGoogle starts the simulated Google Health API on a random loopback
+// port, with the gateway's callback as its only redirect URI. Every consent
+// is a new simulated Google user, paired by order with a Fitbit user (see
+// legacyUserIDs).
+func startGoogle(lifetime time.Duration, redirectURI string, out *console) (*googlesim.Server, error) {
+	var users atomic.Int64
+	google, err := googlesim.Start(googlesim.Config{
+		RedirectURIs:        []string{redirectURI},
+		LegacyUserIDs:       legacyUserIDs(),
+		AccessTokenLifetime: lifetime,
+		RateLimitPerMinute:  -1, // people clicking around should not hit 429s
+		Consent: func(_ *http.Request, requested []string) googlesim.Consent {
+			k := int(users.Add(1))
+			id := googleUser(k)
+			legacy := "no Fitbit past"
+			if k <= googleUsers {
+				legacy = "legacyUserId " + fitbitUser(k)
+			}
+			out.printf("   [simulated Google] consent screen: Google Health user %s (%s) allows %v\n", id, legacy, shortScopes(requested))
+			return googlesim.Consent{UserID: id}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the simulated Google Health API: %w", err)
+	}
+	return google, nil
+}
+
+// shortScopes drops the common prefix of Google Health scopes, for reading.
+func shortScopes(scopes []string) []string {
+	out := make([]string, len(scopes))
+	for i, s := range scopes {
+		out[i] = strings.TrimPrefix(s, googlesim.DefaultScopePrefix)
+	}
+	return out
+}
+
 // setEncryptionKey generates a fresh AES-256 key and hands it to the
 // Caddyfile through an environment variable of this process. The key is
 // never printed.
@@ -230,18 +308,23 @@ func setEncryptionKey(out *console) error {
 
 // startCaddy writes the demo's Caddyfile to the data directory, adapts it to
 // JSON and loads it into this process's Caddy.
-func startCaddy(gw gateway, dataDir, logFile string, sim *fitbitsim.Server, skew time.Duration) error {
+func startCaddy(gw gateway, dataDir, logFile, redirectURI string, sim *fitbitsim.Server, google *googlesim.Server, skew time.Duration) error {
 	users, err := hashUsers()
 	if err != nil {
 		return err
 	}
 	cf, err := renderCaddyfile(caddyfileData{
 		DataDir: dataDir, LogFile: logFile, BindHost: gw.bind, Port: gw.port,
-		RedirectURI: gw.base + "/fitbit/callback",
+		RedirectURI: redirectURI,
 		Sim: simConfig{
 			ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(),
 			AuthorizeURL: sim.AuthorizeURL(), TokenURL: sim.TokenURL(),
 			RevokeURL: sim.RevokeURL(), APIBase: sim.APIBase(),
+		},
+		Google: simConfig{
+			ClientID: google.ClientID(), ClientSecret: google.ClientSecret(),
+			AuthorizeURL: google.AuthorizeURL(), TokenURL: google.TokenURL(),
+			RevokeURL: google.RevokeURL(), APIBase: google.APIBase(),
 		},
 		RefreshSkew: skew.String(), KeyEnv: keyEnv, Users: users,
 	})
@@ -276,11 +359,23 @@ func stopCaddy(out *console) {
 // printTryIt tells the reader what to try by hand.
 func printTryIt(out *console, gw gateway, walked bool) {
 	b := gw.base
-	today := time.Now().UTC().Format(time.DateOnly)
+	now := time.Now().UTC()
+	today := now.Format(time.DateOnly)
 	who := "alice (alice / alice-password)"
 	if walked {
 		who = "bob (bob / bob-password); alice is already connected by the walkthrough"
 	}
+	googleWho := "alice or bob"
+	if walked {
+		googleWho = "anyone (the walkthrough connected alice and bob already;\n  connecting again replaces the connection with a new simulated Google user)"
+	}
+	bobNote := ""
+	if walked {
+		bobNote = "\n  (the walkthrough connected bob to Google Health only: until he connects Fitbit too, his Fitbit\n  paths answer 401 provider_migrated; the next Fitbit consent is DEMO02, bob's Google legacyUserId)"
+	}
+	// A steps roll-up of the last 7 days, one window a day (closed-open).
+	start, end := now.AddDate(0, 0, -6), now.AddDate(0, 0, 1)
+	rollUp := rollUpBody(start, end)
 	out.printf(`
 Try it yourself (Ctrl-C stops the demo)
 
@@ -297,20 +392,47 @@ Try it yourself (Ctrl-C stops the demo)
     curl -u alice:alice-password -X POST %s/1/user/-/activities.json \
          -d activityId=90013 -d startTime=07:30 -d durationMillis=1800000 -d date=%s
     curl -u alice:alice-password -X POST %s/fitbit/disconnect
-    curl -u bob:bob-password %s/1/user/-/profile.json   # bob: his own data, once connected
+    curl -u bob:bob-password %s/1/user/-/profile.json   # bob: his own data, once connected%s
 
-  Expiry: the simulated Fitbit's access tokens expire quickly. The gateway
-  refreshes a token shortly before it expires (refresh_skew), and if Fitbit
-  still answers 401 expired_token it refreshes once and replays the request.
-  Either way the app just gets its data; refreshes are announced below, and
-  /fitbit/status shows refreshed_at move.
+  Google Health (Fitbit's successor) through the same gateway — connect in a browser as %s:
+    %s/fitbit/authorize?provider=google_health
+  (the simulated Google consents at once; every consent is a new simulated Google user, paired by
+  order with a Fitbit user: Google's first user is the migrated Fitbit account DEMO01, its second
+  DEMO02, …, which /v4/users/me/identity reports as legacyUserId)
+  Then /v4/... paths go to Google with that user's Google token:
+    curl -u alice:alice-password %s/v4/users/me/identity
+    curl -u alice:alice-password %s/v4/users/me/profile
+    curl -u alice:alice-password '%s/v4/users/me/dataTypes/steps/dataPoints?pageSize=3'
+    curl -u alice:alice-password '%s/v4/users/me/dataTypes/heart-rate/dataPoints?pageSize=3'
+    curl -u alice:alice-password -X POST %s/v4/users/me/dataTypes/steps/dataPoints:dailyRollUp \
+         -H 'Content-Type: application/json' \
+         -d '%s'
+    curl -u alice:alice-password -X POST '%s/fitbit/disconnect?provider=google_health'
+  A user connected to Google only gets 401 provider_migrated on Fitbit paths; one connected to
+  Fitbit only gets 401 not_connected on /v4 paths, naming /fitbit/authorize?provider=google_health.
 
-`, who, b, b, b, b, b, b, b, today, b, b)
+  Expiry: the simulators' access tokens expire quickly. The gateway
+  refreshes a token shortly before it expires (refresh_skew), and if the API
+  still answers 401 (Fitbit: expired_token; Google: UNAUTHENTICATED) it
+  refreshes once and replays the request. Either way the app just gets its
+  data; refreshes are announced below, and /fitbit/status shows refreshed_at
+  move. Fitbit rotates its refresh token on every refresh; Google does not.
+
+`, who, b, b, b, b, b, b, b, today, b, b, bobNote, googleWho, b, b, b, b, b, b, rollUp, b)
 }
 
-// watchRefreshes announces every token refresh the simulator sees.
-func watchRefreshes(ctx context.Context, out *console, sim *fitbitsim.Server) {
-	seen := sim.Stats().Refreshes
+// rollUpBody is a dailyRollUp request for [start, end) by whole UTC days, one
+// window a day.
+func rollUpBody(start, end time.Time) string {
+	date := func(t time.Time) string {
+		return fmt.Sprintf(`{"date":{"year":%d,"month":%d,"day":%d}}`, t.Year(), int(t.Month()), t.Day())
+	}
+	return fmt.Sprintf(`{"range":{"start":%s,"end":%s},"windowSizeDays":1}`, date(start), date(end))
+}
+
+// watchRefreshes announces every token refresh the simulators see.
+func watchRefreshes(ctx context.Context, out *console, sim *fitbitsim.Server, google *googlesim.Server) {
+	seen, seenGoogle := sim.Stats().Refreshes, google.Stats().Refreshes
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -321,6 +443,11 @@ func watchRefreshes(ctx context.Context, out *console, sim *fitbitsim.Server) {
 			if n := sim.Stats().Refreshes; n != seen {
 				seen = n
 				out.printf("  [simulated Fitbit] %s token refresh #%d: the gateway rotated a refresh token; apps saw nothing\n",
+					time.Now().Format(time.TimeOnly), n)
+			}
+			if n := google.Stats().Refreshes; n != seenGoogle {
+				seenGoogle = n
+				out.printf("  [simulated Google] %s token refresh #%d: a new access token, the same refresh token; apps saw nothing\n",
 					time.Now().Format(time.TimeOnly), n)
 			}
 		}

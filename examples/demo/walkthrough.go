@@ -13,21 +13,25 @@ import (
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
 )
 
 // walker runs the walkthrough against the demo gateway.
 type walker struct {
-	ctx  context.Context
-	out  *console
-	gw   gateway
-	sim  *fitbitsim.Server
-	step int
+	ctx    context.Context
+	out    *console
+	gw     gateway
+	sim    *fitbitsim.Server
+	google *googlesim.Server
+	step   int
 }
 
 // walkthrough connects alice, uses her data across a token expiry and shows
-// that bob cannot see it. It returns the first step that did not behave.
-func walkthrough(ctx context.Context, out *console, gw gateway, sim *fitbitsim.Server) error {
-	w := &walker{ctx: ctx, out: out, gw: gw, sim: sim}
+// that bob cannot see it; then it bridges to the Google Health API (alice
+// connects both providers, bob Google only) and switches Fitbit off. It
+// returns the first step that did not behave.
+func walkthrough(ctx context.Context, out *console, gw gateway, sim *fitbitsim.Server, google *googlesim.Server) error {
+	w := &walker{ctx: ctx, out: out, gw: gw, sim: sim, google: google}
 	alice, bob := w.browser("alice", "alice-password"), w.browser("bob", "bob-password")
 	out.printf("Walkthrough: alice's browser and alice's app talk to the gateway\n")
 
@@ -45,6 +49,22 @@ func walkthrough(ctx context.Context, out *console, gw gateway, sim *fitbitsim.S
 		return err
 	}
 	if err := w.isolation(bob, fitbitUser); err != nil {
+		return err
+	}
+
+	out.printf("\nThe bridge: Fitbit's Web API is being turned off; its successor is the Google Health API.\n")
+	out.printf("Every user consents again, with Google; the gateway holds both registrations side by side.\n")
+	aliceGoogle, err := w.connectGoogle(alice, fitbitUser)
+	if err != nil {
+		return err
+	}
+	if err := w.useGoogle(alice, aliceGoogle); err != nil {
+		return err
+	}
+	if err := w.migrated(bob, aliceGoogle); err != nil {
+		return err
+	}
+	if err := w.shutdown(alice); err != nil {
 		return err
 	}
 	out.printf("\nWalkthrough complete: every step behaved as expected.\n")
@@ -171,6 +191,239 @@ func (w *walker) isolation(bob *http.Client, aliceFitbitUser string) error {
 	return nil
 }
 
+// googleConnectURL is where a user connects Google Health.
+const googleConnectURL = "/fitbit/authorize?provider=google_health"
+
+// providerStatus is one entry of /fitbit/status's providers map.
+type providerStatus struct {
+	Connected bool              `json:"connected"`
+	UserID    string            `json:"user_id"`
+	IDs       map[string]string `json:"ids"`
+	Scopes    []string          `json:"scopes"`
+	Health    string            `json:"health"`
+	GoneSince string            `json:"provider_gone_since"`
+}
+
+func (p providerStatus) String() string {
+	if !p.Connected {
+		s := "not connected"
+		if p.Health != "" {
+			s += " health=" + p.Health
+		}
+		return s
+	}
+	s := "connected user_id=" + p.UserID
+	if id := p.IDs["legacy_user_id"]; id != "" {
+		s += " ids.legacy_user_id=" + id
+	}
+	s += " health=" + p.Health
+	if p.GoneSince != "" {
+		s += " provider_gone_since=" + p.GoneSince
+	}
+	return s + fmt.Sprintf(" scopes=%v", shortScopes(p.Scopes))
+}
+
+// statusOf fetches /fitbit/status for c and shows both providers.
+func (w *walker) statusOf(c *http.Client) (map[string]providerStatus, error) {
+	r, err := w.get(c, "/fitbit/status")
+	if err != nil {
+		return nil, err
+	}
+	var st struct {
+		Providers map[string]providerStatus `json:"providers"`
+	}
+	if err := r.decode(&st); err != nil || st.Providers == nil {
+		w.show(r, r.trimmed())
+		return nil, w.fail("want a providers map")
+	}
+	w.show(r, "providers.fitbit:        "+st.Providers["fitbit"].String()+
+		"\n     providers.google_health: "+st.Providers["google_health"].String())
+	if w.leakedSecret(r.body) {
+		return nil, w.fail("the status response holds a token")
+	}
+	return st.Providers, nil
+}
+
+// 6. alice's browser connects Google Health too; returns her healthUserId.
+func (w *walker) connectGoogle(alice *http.Client, fitbitUser string) (string, error) {
+	w.title("alice's browser also connects Google Health: " + googleConnectURL + " → Google consent → /fitbit/callback")
+	r, err := w.get(alice, googleConnectURL)
+	if err != nil {
+		return "", err
+	}
+	w.show(r, "page: "+r.pageTitle()+"  (after "+strings.Join(r.hops, " → ")+")")
+	if r.status != http.StatusOK || r.pageTitle() != "Connected" {
+		return "", w.fail("want 200 and the \"Connected\" page")
+	}
+	st, err := w.statusOf(alice)
+	if err != nil {
+		return "", err
+	}
+	fb, gh := st["fitbit"], st["google_health"]
+	if !fb.Connected || fb.UserID != fitbitUser || !gh.Connected || gh.UserID == "" {
+		return "", w.fail("want both providers connected, Fitbit as " + fitbitUser)
+	}
+	if gh.IDs["legacy_user_id"] != fitbitUser {
+		return "", w.fail("want Google's legacy_user_id " + fitbitUser)
+	}
+	w.note("alice is Google Health user %s; Google reports her old Fitbit id as legacyUserId %s", gh.UserID, fitbitUser)
+	w.note("(the simulators pair people by order: Google's first user is Fitbit's first user, DEMO01)")
+	w.note("the status shows both connections and no token, ever; the same callback served both consents")
+	return gh.UserID, nil
+}
+
+// 7. alice's app reads Google Health data, across an expiry of Google's
+// access token.
+func (w *walker) useGoogle(alice *http.Client, healthUser string) error {
+	w.title("alice's app reads her Google Health data: /v4/... paths go to Google with her Google token")
+	var id struct {
+		HealthUserID string `json:"healthUserId"`
+		LegacyUserID string `json:"legacyUserId"`
+	}
+	if err := w.getJSON(alice, "/v4/users/me/identity", &id, func() string {
+		return fmt.Sprintf("healthUserId=%s legacyUserId=%s", id.HealthUserID, id.LegacyUserID)
+	}); err != nil {
+		return err
+	}
+	if id.HealthUserID != healthUser {
+		return w.fail("want healthUserId " + healthUser)
+	}
+	if err := w.rollUp(alice); err != nil {
+		return err
+	}
+
+	before, fitbitBefore := w.google.Stats().Refreshes, w.sim.Stats().Refreshes
+	w.google.ExpireAccessTokens(healthUser)
+	w.note("simulated Google: every access token of %s now answers 401 UNAUTHENTICATED; the app POSTs again", healthUser)
+	if err := w.rollUp(alice); err != nil {
+		return err
+	}
+	after := w.google.Stats().Refreshes
+	w.note("simulated Google refresh counter: %d → %d — the gateway refreshed and replayed the POST; the app saw nothing", before, after)
+	if after != before+1 {
+		return w.fail(fmt.Sprintf("want exactly one Google refresh, saw %d", after-before))
+	}
+	if n := w.sim.Stats().Refreshes; n != fitbitBefore {
+		return w.fail(fmt.Sprintf("Fitbit refreshed too (%d → %d)", fitbitBefore, n))
+	}
+	issued, live := w.google.Stats().RefreshTokensIssued, w.google.LiveRefreshTokens(healthUser)
+	w.note("Google does not rotate refresh tokens: its answer had none (refresh tokens issued by refreshes: %d),", issued)
+	w.note("so the gateway kept the one it has (alice's live Google refresh tokens: %d); Fitbit rotates on every refresh", live)
+	if issued != 0 || live != 1 {
+		return w.fail("want no rotation and one live refresh token")
+	}
+	return nil
+}
+
+// rollUp POSTs a steps dailyRollUp of the last 7 days for c.
+func (w *walker) rollUp(c *http.Client) error {
+	now := time.Now().UTC()
+	body := rollUpBody(now.AddDate(0, 0, -6), now.AddDate(0, 0, 1))
+	r, err := w.do(c, http.MethodPost, "/v4/users/me/dataTypes/steps/dataPoints:dailyRollUp", []byte(body))
+	if err != nil {
+		return err
+	}
+	var ru struct {
+		Points []struct {
+			Steps struct {
+				CountSum string `json:"countSum"`
+			} `json:"steps"`
+		} `json:"rollupDataPoints"`
+	}
+	if r.status != http.StatusOK || r.decode(&ru) != nil || len(ru.Points) != 7 {
+		w.show(r, r.trimmed())
+		return w.fail("want 200 with 7 daily roll-ups")
+	}
+	steps := make([]string, len(ru.Points))
+	for i, p := range ru.Points {
+		steps[i] = p.Steps.CountSum
+	}
+	w.show(r, "last 7 days, steps.countSum per day: "+strings.Join(steps, " ")+" (today so far last)")
+	return nil
+}
+
+// 8. bob connects Google Health only; Fitbit paths tell his app it moved.
+func (w *walker) migrated(bob *http.Client, aliceHealth string) error {
+	w.title("bob connects Google Health only; his app still calls a Fitbit path")
+	r, err := w.get(bob, googleConnectURL)
+	if err != nil {
+		return err
+	}
+	w.show(r, "page: "+r.pageTitle()+"  (after "+strings.Join(r.hops, " → ")+")")
+	if r.status != http.StatusOK || r.pageTitle() != "Connected" {
+		return w.fail("want 200 and the \"Connected\" page")
+	}
+	r, err = w.get(bob, "/1/user/-/profile.json")
+	if err != nil {
+		return err
+	}
+	w.show(r, r.trimmed()+"\n     Link: "+r.header.Get("Link"))
+	if err := w.expectError(r, http.StatusUnauthorized, "provider_migrated"); err != nil {
+		return err
+	}
+	if !bytes.Contains(r.body, []byte(googleConnectURL)) && !strings.Contains(r.header.Get("Link"), googleConnectURL) {
+		return w.fail("want the Google connect URL named")
+	}
+	var id struct {
+		HealthUserID string `json:"healthUserId"`
+		LegacyUserID string `json:"legacyUserId"`
+	}
+	if err := w.getJSON(bob, "/v4/users/me/identity", &id, func() string {
+		return fmt.Sprintf("healthUserId=%s legacyUserId=%s", id.HealthUserID, id.LegacyUserID)
+	}); err != nil {
+		return err
+	}
+	if id.HealthUserID == "" || id.HealthUserID == aliceHealth {
+		return w.fail("want bob's own healthUserId")
+	}
+	w.note("bob is Google's second user, paired by order with Fitbit's DEMO02: a Fitbit account he never connected here")
+	r, err = w.get(bob, "/v4/users/"+aliceHealth+"/identity")
+	if err != nil {
+		return err
+	}
+	w.show(r, r.trimmed())
+	if r.status != http.StatusForbidden {
+		return w.fail("want 403: the gateway sends bob's token, and Google refuses it for alice's path")
+	}
+	return nil
+}
+
+// 9. Fitbit turns its API off; Fitbit calls say where to go, Google's work.
+func (w *walker) shutdown(alice *http.Client) error {
+	w.title("Fitbit turns its Web API off (it answers 410 Gone); alice's app calls both")
+	w.sim.SetGone(true)
+	defer w.sim.SetGone(false)
+	w.note("simulated Fitbit: every endpoint now answers 410 Gone")
+	r, err := w.get(alice, "/1/user/-/profile.json")
+	if err != nil {
+		return err
+	}
+	w.show(r, r.trimmed()+"\n     Link: "+r.header.Get("Link"))
+	if err := w.expectError(r, http.StatusGone, "provider_gone"); err != nil {
+		return err
+	}
+	if !bytes.Contains(r.body, []byte(googleConnectURL)) {
+		return w.fail("want the Google connect URL named")
+	}
+	if err := w.rollUp(alice); err != nil {
+		return err
+	}
+	st, err := w.statusOf(alice)
+	if err != nil {
+		return err
+	}
+	if st["fitbit"].Health != "provider_gone" || st["fitbit"].GoneSince == "" || !st["google_health"].Connected {
+		return w.fail("want health provider_gone with provider_gone_since for Fitbit, Google still connected")
+	}
+	w.note("a 410 is never taken for a token problem: no refresh, no retry; apps move to /v4 paths")
+
+	w.sim.SetGone(false)
+	w.note("simulated Fitbit switched back on, so you can try both by hand below")
+	return w.getJSON(alice, "/1/user/-/profile.json", &struct{}{}, func() string {
+		return "Fitbit answers again, and the gateway stops reporting provider_gone"
+	})
+}
+
 // getJSON fetches path, decodes the body into v and shows summary().
 func (w *walker) getJSON(c *http.Client, path string, v any, summary func() string) error {
 	r, err := w.get(c, path)
@@ -202,10 +455,10 @@ func (w *walker) expectError(r *result, status int, errorType string) error {
 	return nil
 }
 
-// leakedSecret reports whether body holds any code or token the simulator
+// leakedSecret reports whether body holds any code or token a simulator
 // has issued.
 func (w *walker) leakedSecret(body []byte) bool {
-	for _, s := range w.sim.IssuedSecrets() {
+	for _, s := range append(w.sim.IssuedSecrets(), w.google.IssuedSecrets()...) {
 		if bytes.Contains(body, []byte(s)) {
 			return true
 		}
@@ -247,15 +500,29 @@ func (b *basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
 type result struct {
 	method, path string
 	status       int
+	header       http.Header
 	body         []byte
 	hops         []string // hosts:paths visited, for redirects
 }
 
 // get requests path on the gateway, following redirects.
 func (w *walker) get(c *http.Client, path string) (*result, error) {
-	req, err := http.NewRequestWithContext(w.ctx, http.MethodGet, w.gw.base+path, nil)
+	return w.do(c, http.MethodGet, path, nil)
+}
+
+// do sends method path (with a JSON body, if any) to the gateway, following
+// redirects.
+func (w *walker) do(c *http.Client, method, path string, body []byte) (*result, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(w.ctx, method, w.gw.base+path, rd)
 	if err != nil {
 		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	r := &result{method: req.Method, path: path}
 	c2 := *c
@@ -268,22 +535,26 @@ func (w *walker) get(c *http.Client, path string) (*result, error) {
 	}
 	resp, err := c2.Do(req)
 	if err != nil {
-		return nil, w.fail(fmt.Sprintf("GET %s: %v", path, err))
+		return nil, w.fail(fmt.Sprintf("%s %s: %v", method, path, err))
 	}
 	defer resp.Body.Close()
 	r.hops = append(r.hops, w.describe(resp.Request.URL.Path))
 	r.status = resp.StatusCode
+	r.header = resp.Header
 	r.body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, w.fail(fmt.Sprintf("GET %s: reading the body: %v", path, err))
+		return nil, w.fail(fmt.Sprintf("%s %s: reading the body: %v", method, path, err))
 	}
 	return r, nil
 }
 
 // describe names a path for the redirect trail.
 func (w *walker) describe(path string) string {
-	if path == "/oauth2/authorize" {
+	switch path {
+	case "/oauth2/authorize":
 		return "Fitbit " + path
+	case "/o/oauth2/v2/auth":
+		return "Google " + path
 	}
 	return path
 }

@@ -107,6 +107,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		_, _ = readError(resp)
 		return t.gone(req), nil
 	}
+	t.Tokens.ClearGone() // one atomic load unless it was gone
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.observe(OutcomeProxied)
 		if resp.StatusCode >= 400 {

@@ -97,6 +97,13 @@ func (m *Manager) MarkGone() {
 	m.gone.Store(m.cfg.Now().Unix())
 }
 
+// ClearGone records that the provider answered normally again.
+func (m *Manager) ClearGone() {
+	if m.gone.Load() != 0 {
+		m.gone.Store(0)
+	}
+}
+
 // GoneSince is when the provider last answered 410 Gone (zero: never).
 func (m *Manager) GoneSince() time.Time {
 	if s := m.gone.Load(); s != 0 {
