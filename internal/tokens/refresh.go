@@ -55,6 +55,10 @@ func (m *Manager) Refresh(ctx context.Context, identity, stale string) (*Entry, 
 	select {
 	case r := <-ch:
 		e, _ := r.Val.(*Entry)
+		if e == nil && r.Err == nil {
+			// Defensive: every path of refresh returns an entry or an error.
+			return nil, &StoreError{Err: errors.New("refresh ended without a result; retry")}
+		}
 		return e, r.Err
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -375,7 +379,9 @@ func (m *Manager) RecoverUnfinished(ctx context.Context, wait time.Duration) (in
 		if key.Provider != m.name || ctx.Err() != nil {
 			continue
 		}
-		ch := m.flight.DoChan(flightKey(key), func() (any, error) {
+		// A flight of its own: a request's Refresh must not join a sweep that
+		// gives up on a busy lock and returns nothing.
+		ch := m.flight.DoChan("sweep\x00"+key.String(), func() (any, error) {
 			lctx, cancel := context.WithTimeout(ctx, wait)
 			lock, err := m.cfg.Store.LockConnection(lctx, key)
 			cancel()

@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,8 @@ type StorageStore struct {
 	// per lock name while in use.
 	locksMu sync.Mutex
 	locks   map[string]*localLock
+	// files replaces the storage's locks on certmagic.FileStorage.
+	files *fileLocks
 }
 
 type localLock struct {
@@ -64,7 +67,12 @@ func NewStorageStore(storage certmagic.Storage, keys *Keyring, prefix string) *S
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &StorageStore{storage: storage, keys: keys, prefix: prefix, locks: map[string]*localLock{}}
+	s := &StorageStore{storage: storage, keys: keys, prefix: prefix, locks: map[string]*localLock{}}
+	if fs, ok := storage.(*certmagic.FileStorage); ok {
+		// See filelock.go for why certmagic's file locks are not used.
+		s.files = &fileLocks{dir: filepath.Join(fs.Path, "locks", "caddy-fitbit")}
+	}
+	return s
 }
 
 // ValidatePrefix checks a storage prefix: non-empty "/"-separated components
@@ -260,6 +268,14 @@ func (s *StorageStore) LockConnection(ctx context.Context, k Key) (Lock, error) 
 		s.releaseLocal(name, local, false)
 		return nil, ctx.Err()
 	}
+	if s.files != nil {
+		fl, err := s.files.lock(ctx, name)
+		if err != nil {
+			s.releaseLocal(name, local, true)
+			return nil, fmt.Errorf("tokenstore: locking connection %s: %w", k, err)
+		}
+		return &storageLock{s: s, name: name, local: local, file: fl}, nil
+	}
 	if err := s.storage.Lock(ctx, name); err != nil {
 		s.releaseLocal(name, local, true)
 		return nil, fmt.Errorf("tokenstore: locking connection %s: %w", k, err)
@@ -294,16 +310,26 @@ type storageLock struct {
 	s     *StorageStore
 	name  string
 	local *localLock
+	file  *fileLock // on a FileStorage; else the storage's own lock
 	once  sync.Once
 }
 
-// Lost implements Lock: certmagic storages cannot report a lost lease.
-func (l *storageLock) Lost() <-chan struct{} { return nil }
+// Lost implements Lock. Storage modules' locks cannot report a lost lease.
+func (l *storageLock) Lost() <-chan struct{} {
+	if l.file != nil {
+		return l.file.Lost()
+	}
+	return nil
+}
 
 func (l *storageLock) Unlock(ctx context.Context) error {
 	var err error
 	l.once.Do(func() {
-		err = l.s.storage.Unlock(context.WithoutCancel(ctx), l.name)
+		if l.file != nil {
+			err = l.file.Unlock(ctx)
+		} else {
+			err = l.s.storage.Unlock(context.WithoutCancel(ctx), l.name)
+		}
 		l.s.releaseLocal(l.name, l.local, true)
 	})
 	return err
