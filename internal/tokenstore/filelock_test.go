@@ -40,8 +40,10 @@ func TestFileLockStaleTakeover(t *testing.T) {
 		t.Fatalf("a dead holder's stale lock was not taken over: %v", err)
 	}
 	defer c.Unlock(ctx)
-	// The dead holder's Unlock must not remove c's file.
-	_ = b.Unlock(ctx)
+	// The dead holder's Unlock (had it come back) must not remove c's file.
+	ghost := &fileLock{path: b.path, owner: b.owner, stop: make(chan struct{}), lost: make(chan struct{}), done: make(chan struct{})}
+	close(ghost.done)
+	_ = ghost.Unlock(ctx)
 	if m, ok := readLockMeta(c.path); !ok || m.Owner != c.owner {
 		t.Fatal("the new holder's lock file was removed or replaced")
 	}
