@@ -111,6 +111,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // tokenGrant authenticates the client and runs the grant.
 func (s *Server) tokenGrant(w http.ResponseWriter, r *http.Request, form url.Values) {
+	w, reportToHook := s.withTokenHook(w, r, form.Get("grant_type")) // hooks.go
+	defer reportToHook()
 	isCode := form.Get("grant_type") == "authorization_code"
 	if !s.clientAuthenticated(r, form) {
 		if isCode {

@@ -21,6 +21,7 @@ type Grant struct {
 	RefreshToken string
 	TokenType    string
 	Expiry       time.Time
+	ExpiresIn    time.Duration     // the lifetime the answer gave (0 if none)
 	UserID       string            // Fitbit's user_id, or the identity endpoint's user field
 	Scopes       []string          // granted; may be fewer than requested
 	Extra        map[string]string // other ids from the identity endpoint (Google's legacyUserId)
@@ -218,6 +219,7 @@ func grantOf(tok *oauth2.Token) *Grant {
 		RefreshToken: tok.RefreshToken,
 		TokenType:    tok.TokenType,
 		Expiry:       tok.Expiry,
+		ExpiresIn:    time.Duration(tok.ExpiresIn) * time.Second,
 	}
 	if uid, ok := tok.Extra("user_id").(string); ok {
 		g.UserID = uid

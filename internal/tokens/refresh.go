@@ -185,6 +185,14 @@ func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, f func(conte
 func (m *Manager) persist(ctx context.Context, key tokenstore.Key, identity string, marked *tokenstore.Record, g *provider.Grant, result string, took time.Duration, log *zap.Logger) (*Entry, error) {
 	next := marked.Clone()
 	next.AccessToken, next.RefreshToken, next.Expiry = g.AccessToken, g.RefreshToken, g.Expiry
+	if m := marked.Refreshing; m != nil && g.ExpiresIn > 0 {
+		// The pair may have been issued by an earlier attempt (a lost answer
+		// replayed from the grace window carries the original expires_in):
+		// count its lifetime from the first send, not from now.
+		if early := m.Since.Add(g.ExpiresIn); early.Before(next.Expiry) {
+			next.Expiry = early
+		}
+	}
 	if g.TokenType != "" {
 		next.TokenType = g.TokenType
 	}

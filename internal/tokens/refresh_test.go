@@ -179,6 +179,8 @@ func TestRecoverySweepCompletesDeadRefreshInGraceWindow(t *testing.T) {
 	m := c.instance(t, false)
 	c.connect(t, m)
 	lost := c.crashMidRefresh(t)
+	since := c.clock.Now()
+	time.Sleep(20 * time.Millisecond) // the replay answers later than the lost original
 
 	survivor := c.instance(t, false)
 	n, err := survivor.RecoverUnfinished(context.Background(), time.Second)
@@ -188,6 +190,11 @@ func TestRecoverySweepCompletesDeadRefreshInGraceWindow(t *testing.T) {
 	rec := c.stored(t)
 	if rec.RefreshToken != lost.RefreshToken || rec.AccessToken != lost.AccessToken || rec.Refreshing != nil || rec.Status != tokenstore.StatusOK {
 		t.Fatalf("stored %v, want the lost pair", rec)
+	}
+	// The replayed answer carries the original expires_in: the expiry counts
+	// from the first send (the marker), not from the replay.
+	if limit := since.Add(fitbitsim.DefaultAccessTokenLifetime); rec.Expiry.After(limit) {
+		t.Fatalf("expiry %v is past the pair's real expiry %v", rec.Expiry, limit)
 	}
 	if st := c.sim.Stats(); st.Refreshes != 1 || st.GraceReplays != 1 || st.InvalidGrants != 0 {
 		t.Fatalf("simulator %+v", st)
