@@ -128,16 +128,23 @@ func (m *Manager) redeem(ctx context.Context, key tokenstore.Key, identity strin
 
 	start := time.Now()
 	client := m.cfg.Provider
-	grant, err := m.withRetries(ctx, log, func(ctx context.Context) (*provider.Grant, error) {
+	grant, unanswered, err := m.withRetries(ctx, log, func(ctx context.Context) (*provider.Grant, error) {
 		return client.Refresh(ctx, marked.RefreshToken)
 	})
+	// A pair answered after an unanswered attempt (or for a refresh that
+	// died) may be a grace-window replay of an earlier issue: its lifetime
+	// started then, not now.
+	issuedFrom := unanswered
+	if recovering {
+		issuedFrom = rec.Refreshing.Since
+	}
 	recovered := recovering
 	if err != nil && provider.IsInvalidGrant(err) && m.cfg.Recover {
 		log.Warn("refresh token refused; asking the provider's recovery endpoint", zap.Error(err))
-		grant, err = m.withRetries(ctx, log, func(ctx context.Context) (*provider.Grant, error) {
+		grant, _, err = m.withRetries(ctx, log, func(ctx context.Context) (*provider.Grant, error) {
 			return client.Recover(ctx, marked.RefreshToken)
 		})
-		recovered = err == nil
+		recovered, issuedFrom = err == nil, time.Time{}
 	}
 	took := time.Since(start)
 	select {
@@ -152,22 +159,29 @@ func (m *Manager) redeem(ctx context.Context, key tokenstore.Key, identity strin
 	if recovered {
 		result = ResultRecovered
 	}
-	return m.persist(ctx, key, identity, marked, grant, result, took, log)
+	return m.persist(ctx, key, identity, marked, grant, issuedFrom, result, took, log)
 }
 
 // withRetries calls f until it succeeds, fails for good, or the retry
-// budget or ctx runs out; f must send the identical request each time.
-func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, f func(context.Context) (*provider.Grant, error)) (*provider.Grant, error) {
+// budget or ctx runs out; f must send the identical request each time. It
+// also returns when the first attempt that got no answer was sent (zero if
+// every attempt was answered): the provider may have acted on it.
+func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, f func(context.Context) (*provider.Grant, error)) (*provider.Grant, time.Time, error) {
 	deadline := time.Now().Add(m.cfg.RetryBudget)
 	backoff := 250 * time.Millisecond
+	var unanswered time.Time
 	for attempt := 1; ; attempt++ {
+		sent := m.cfg.Now()
 		g, err := f(ctx)
 		if err == nil || !provider.IsTransient(err) {
-			return g, err
+			return g, unanswered, err
+		}
+		if te := (*provider.TokenError)(nil); errors.As(err, &te) && te.Status == 0 && unanswered.IsZero() {
+			unanswered = sent
 		}
 		wait := backoff/2 + rand.N(backoff) // jitter: instances must not retry in step
 		if time.Now().Add(wait).After(deadline) {
-			return nil, err
+			return nil, unanswered, err
 		}
 		log.Info("token endpoint failed transiently; retrying the identical request", zap.Int("attempt", attempt), zap.Duration("in", wait), zap.Error(err))
 		t := time.NewTimer(wait)
@@ -175,21 +189,20 @@ func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, f func(conte
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return nil, err
+			return nil, unanswered, err
 		}
 		backoff = min(2*backoff, 4*time.Second)
 	}
 }
 
 // persist saves the new pair (marker cleared) before anyone may use it.
-func (m *Manager) persist(ctx context.Context, key tokenstore.Key, identity string, marked *tokenstore.Record, g *provider.Grant, result string, took time.Duration, log *zap.Logger) (*Entry, error) {
+func (m *Manager) persist(ctx context.Context, key tokenstore.Key, identity string, marked *tokenstore.Record, g *provider.Grant, issuedFrom time.Time, result string, took time.Duration, log *zap.Logger) (*Entry, error) {
 	next := marked.Clone()
 	next.AccessToken, next.RefreshToken, next.Expiry = g.AccessToken, g.RefreshToken, g.Expiry
-	if m := marked.Refreshing; m != nil && g.ExpiresIn > 0 {
-		// The pair may have been issued by an earlier attempt (a lost answer
-		// replayed from the grace window carries the original expires_in):
-		// count its lifetime from the first send, not from now.
-		if early := m.Since.Add(g.ExpiresIn); early.Before(next.Expiry) {
+	if !issuedFrom.IsZero() && g.ExpiresIn > 0 {
+		// Possibly a replay of a pair issued earlier (it carries the original
+		// expires_in): count its lifetime from then.
+		if early := issuedFrom.Add(g.ExpiresIn); early.Before(next.Expiry) {
 			next.Expiry = early
 		}
 	}
