@@ -128,7 +128,17 @@ func (m *Manager) redeem(ctx context.Context, key tokenstore.Key, identity strin
 
 	start := time.Now()
 	client := m.cfg.Provider
-	grant, unanswered, err := m.withRetries(ctx, log, func(ctx context.Context) (*provider.Grant, error) {
+	// Before a retry that follows only answered failures (nothing can have
+	// been issued yet), move the marker's Since up: a recovery then counts a
+	// replayed pair's lifetime from the attempt that may really have issued it.
+	beforeRetry := func(ctx context.Context) {
+		mk := marked.Clone()
+		mk.Refreshing.Since = m.cfg.Now()
+		if m.cfg.Store.SaveConnection(ctx, mk) == nil {
+			marked = mk
+		}
+	}
+	grant, unanswered, err := m.withRetries(ctx, log, beforeRetry, func(ctx context.Context) (*provider.Grant, error) {
 		return client.Refresh(ctx, marked.RefreshToken)
 	})
 	// A pair answered after an unanswered attempt (or for a refresh that
@@ -141,7 +151,7 @@ func (m *Manager) redeem(ctx context.Context, key tokenstore.Key, identity strin
 	recovered := recovering
 	if err != nil && provider.IsInvalidGrant(err) && m.cfg.Recover {
 		log.Warn("refresh token refused; asking the provider's recovery endpoint", zap.Error(err))
-		grant, _, err = m.withRetries(ctx, log, func(ctx context.Context) (*provider.Grant, error) {
+		grant, _, err = m.withRetries(ctx, log, nil, func(ctx context.Context) (*provider.Grant, error) {
 			return client.Recover(ctx, marked.RefreshToken)
 		})
 		recovered, issuedFrom = err == nil, time.Time{}
@@ -166,7 +176,9 @@ func (m *Manager) redeem(ctx context.Context, key tokenstore.Key, identity strin
 // budget or ctx runs out; f must send the identical request each time. It
 // also returns when the first attempt that got no answer was sent (zero if
 // every attempt was answered): the provider may have acted on it.
-func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, f func(context.Context) (*provider.Grant, error)) (*provider.Grant, time.Time, error) {
+// beforeRetry, if set, runs before each retry while every earlier attempt
+// was answered.
+func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, beforeRetry func(context.Context), f func(context.Context) (*provider.Grant, error)) (*provider.Grant, time.Time, error) {
 	deadline := time.Now().Add(m.cfg.RetryBudget)
 	backoff := 250 * time.Millisecond
 	var unanswered time.Time
@@ -192,6 +204,9 @@ func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, f func(conte
 			return nil, unanswered, err
 		}
 		backoff = min(2*backoff, 4*time.Second)
+		if beforeRetry != nil && unanswered.IsZero() {
+			beforeRetry(ctx)
+		}
 	}
 }
 
