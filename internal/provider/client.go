@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,11 @@ type Grant struct {
 	TokenType    string
 	Expiry       time.Time
 	ExpiresIn    time.Duration     // the lifetime the answer gave (0 if none)
+	// TokenExpiry is the access token's own exp claim when it is a JWT, as
+	// Fitbit's are (zero otherwise). The token is opaque to the gateway; the
+	// claim only tells when a pair replayed from the grace window, issued
+	// earlier, really expires.
+	TokenExpiry time.Time
 	UserID       string            // Fitbit's user_id, or the identity endpoint's user field
 	Scopes       []string          // granted; may be fewer than requested
 	Extra        map[string]string // other ids from the identity endpoint (Google's legacyUserId)
@@ -221,6 +227,7 @@ func grantOf(tok *oauth2.Token) *Grant {
 		Expiry:       tok.Expiry,
 		ExpiresIn:    time.Duration(tok.ExpiresIn) * time.Second,
 	}
+	g.TokenExpiry = jwtExpiry(tok.AccessToken)
 	if uid, ok := tok.Extra("user_id").(string); ok {
 		g.UserID = uid
 	}
@@ -231,4 +238,28 @@ func grantOf(tok *oauth2.Token) *Grant {
 		g.TokenType = "Bearer"
 	}
 	return g
+}
+
+// jwtExpiry reads the exp claim of a JWT without verifying it (zero if the
+// token is not a JWT or has none).
+func jwtExpiry(token string) time.Time {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 || len(parts[1]) > 4096 {
+		return time.Time{}
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return time.Time{}
+	}
+	exp, err := claims.Exp.Int64()
+	if err != nil || exp <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(exp, 0)
 }

@@ -214,7 +214,12 @@ func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, beforeRetry 
 func (m *Manager) persist(ctx context.Context, key tokenstore.Key, identity string, marked *tokenstore.Record, g *provider.Grant, issuedFrom time.Time, result string, took time.Duration, log *zap.Logger) (*Entry, error) {
 	next := marked.Clone()
 	next.AccessToken, next.RefreshToken, next.Expiry = g.AccessToken, g.RefreshToken, g.Expiry
-	if !issuedFrom.IsZero() && g.ExpiresIn > 0 {
+	switch {
+	case !g.TokenExpiry.IsZero() && g.TokenExpiry.Before(next.Expiry):
+		// The token says when it expires (a Fitbit JWT's exp): exact even for
+		// a pair replayed from the grace window.
+		next.Expiry = g.TokenExpiry
+	case g.TokenExpiry.IsZero() && !issuedFrom.IsZero() && g.ExpiresIn > 0:
 		// Possibly a replay of a pair issued earlier (it carries the original
 		// expires_in): count its lifetime from then.
 		if early := issuedFrom.Add(g.ExpiresIn); early.Before(next.Expiry) {
