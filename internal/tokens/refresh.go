@@ -104,7 +104,14 @@ func (m *Manager) refresh(ctx context.Context, key tokenstore.Key, identity, sta
 		m.observe(ResultPeer, 0)
 		return m.cached(identity, rec), nil
 	}
-	return m.redeem(ctx, key, identity, rec, lock)
+	e, err := m.redeem(ctx, key, identity, rec, lock)
+	if err == nil && e.rec.Refreshing == nil && !m.fresh(e.rec) {
+		// A recovered pair can be stale already: replayed from the grace
+		// window long after it was issued (its holder died, the lock took a
+		// while to go stale). Rotate once more before anyone uses it.
+		return m.redeem(ctx, key, identity, e.rec, lock)
+	}
+	return e, err
 }
 
 // redeem runs steps 3 to 5 for rec, whose lock the caller holds.

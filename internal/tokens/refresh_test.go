@@ -296,3 +296,29 @@ func TestSweepSkipsRefreshInProgress(t *testing.T) {
 		t.Fatalf("simulator %+v", st)
 	}
 }
+
+// A pair recovered from the grace window after its own lifetime ran out is
+// rotated once more before anyone uses it.
+func TestRecoveredStalePairIsRotatedAgain(t *testing.T) {
+	c := newCluster(t)
+	c.sim.SetAccessTokenLifetime(time.Minute)
+	m := c.instance(t, false)
+	c.connect(t, m)
+	lost := c.crashMidRefresh(t)
+	c.clock.Add(90 * time.Second) // the pair's minute is over; the grace window (2 min) is not
+
+	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
+	survivor := New(Config{Provider: provider.NewClient(c.reg, nil), Store: store, Now: c.clock.Now, Skew: 10 * time.Second})
+	e, err := survivor.Get(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (Its expiry cannot be checked here: x/oauth2 dates new tokens by the
+	// real clock, the simulator and this manager by the test's.)
+	if e.AccessToken() == lost.AccessToken {
+		t.Fatal("handed out the recovered pair although it had expired")
+	}
+	if st := c.sim.Stats(); st.Refreshes != 2 || st.GraceReplays != 1 || st.InvalidGrants != 0 {
+		t.Fatalf("simulator %+v", st)
+	}
+}
