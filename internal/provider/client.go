@@ -22,15 +22,15 @@ type Grant struct {
 	RefreshToken string
 	TokenType    string
 	Expiry       time.Time
-	ExpiresIn    time.Duration     // the lifetime the answer gave (0 if none)
+	ExpiresIn    time.Duration // the lifetime the answer gave (0 if none)
 	// TokenExpiry is the access token's own exp claim when it is a JWT, as
 	// Fitbit's are (zero otherwise). The token is opaque to the gateway; the
 	// claim only tells when a pair replayed from the grace window, issued
 	// earlier, really expires.
 	TokenExpiry time.Time
-	UserID       string            // Fitbit's user_id, or the identity endpoint's user field
-	Scopes       []string          // granted; may be fewer than requested
-	Extra        map[string]string // other ids from the identity endpoint (Google's legacyUserId)
+	UserID      string            // Fitbit's user_id, or the identity endpoint's user field
+	Scopes      []string          // granted; may be fewer than requested
+	Extra       map[string]string // other ids from the identity endpoint (Google's legacyUserId)
 }
 
 // Client talks to one registration's authorization server.
