@@ -20,6 +20,9 @@ type observer struct {
 	refreshes *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	proxied   *prometheus.CounterVec
+	// outcomes are proxied's counters resolved once: WithLabelValues on the
+	// hot path would hash the label and take a lock for every request.
+	outcomes sync.Map // outcome → prometheus.Counter
 }
 
 func (o *observer) Refreshed(result string, took time.Duration) {
@@ -29,7 +32,15 @@ func (o *observer) Refreshed(result string, took time.Duration) {
 	}
 }
 
-func (o *observer) Proxied(outcome string) { o.proxied.WithLabelValues(outcome).Inc() }
+func (o *observer) Proxied(outcome string) {
+	if c, ok := o.outcomes.Load(outcome); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := o.proxied.WithLabelValues(outcome)
+	o.outcomes.Store(outcome, c)
+	c.Inc()
+}
 
 // registerMetrics registers the collectors with ctx's registry and returns
 // the observer feeding them.

@@ -89,8 +89,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	h := req.Header
-	h.Del("Proxy-Authorization")
-	h.Del("Cookie")
+	delete(h, "Proxy-Authorization") // canonical keys: no need for Del's canonicalisation
+	delete(h, "Cookie")
 	h["Authorization"] = []string{conn.Authorization()}
 
 	body, replayable, err := t.bufferBody(req)

@@ -121,7 +121,9 @@ type entry struct {
 	unsaved bool               // refreshed, but the store refused the write
 }
 
-// Record is the connection behind the entry. Callers must not modify it.
+// Record is the connection behind the entry, slimmed to what proxying
+// needs (tokens, expiry, status, user) unless the pair is unsaved. Callers
+// must not modify it.
 func (e *entry) Record() *tokenstore.Record { return e.rec }
 
 // Authorization is the value of the Authorization header to send.
@@ -130,8 +132,25 @@ func (e *entry) Authorization() string { return e.auth }
 // AccessToken is the token inside Authorization.
 func (e *entry) AccessToken() string { return e.rec.AccessToken }
 
+// newEntry makes the cache entry of rec. A saved record is cached slim —
+// what the hot path and the refresh checks read, the access token sharing
+// the Authorization value's bytes — since 100,000 cached identities make the
+// garbage collector scan every pointer of them. An unsaved pair is kept
+// whole: it is written to the store from here.
 func newEntry(rec *tokenstore.Record, unsaved bool) *Entry {
-	return &entry{rec: rec, auth: "Bearer " + rec.AccessToken, unsaved: unsaved}
+	auth := "Bearer " + rec.AccessToken
+	if !unsaved {
+		rec = &tokenstore.Record{
+			Provider:     rec.Provider,
+			UserID:       rec.UserID,
+			AccessToken:  auth[len("Bearer "):],
+			RefreshToken: rec.RefreshToken,
+			Expiry:       rec.Expiry,
+			Status:       rec.Status,
+			Version:      rec.Version,
+		}
+	}
+	return &entry{rec: rec, auth: auth, unsaved: unsaved}
 }
 
 // New returns a Manager.
@@ -184,7 +203,8 @@ func (m *Manager) key(identity string) tokenstore.Key { return tokenstore.KeyOf(
 // With the connection cached and fresh — the hot path — it takes no lock
 // shared with other identities and reads no storage.
 func (m *Manager) Get(ctx context.Context, identity string) (*Entry, error) {
-	e := m.cache.get(identity)
+	now := m.cfg.Now()
+	e := m.cache.get(identity, now)
 	if e == nil {
 		var err error
 		if e, err = m.load(ctx, identity); err != nil {
@@ -194,7 +214,7 @@ func (m *Manager) Get(ctx context.Context, identity string) (*Entry, error) {
 	switch {
 	case e.rec.Status == tokenstore.StatusNeedsReauth:
 		return e, ErrNeedsReauth
-	case e.unsaved || !m.fresh(e.rec):
+	case e.unsaved || !now.Add(m.cfg.Skew).Before(e.rec.Expiry):
 		return m.Refresh(ctx, identity, e.rec.AccessToken)
 	}
 	return e, nil
@@ -256,7 +276,7 @@ func (m *Manager) Connect(ctx context.Context, identity string, rec *tokenstore.
 
 // Lookup reads the stored connection without refreshing (for status pages).
 func (m *Manager) Lookup(ctx context.Context, identity string) (*tokenstore.Record, error) {
-	if e := m.cache.get(identity); e != nil && e.unsaved {
+	if e := m.cache.get(identity, m.cfg.Now()); e != nil && e.unsaved {
 		return e.rec, nil
 	}
 	rec, err := m.cfg.Store.LoadConnection(ctx, m.key(identity))

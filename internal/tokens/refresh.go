@@ -105,11 +105,14 @@ func (m *Manager) refresh(ctx context.Context, key tokenstore.Key, identity, sta
 		return m.cached(identity, rec), nil
 	}
 	e, err := m.redeem(ctx, key, identity, rec, lock)
-	if err == nil && e.rec.Refreshing == nil && !m.fresh(e.rec) {
+	if err == nil && !e.unsaved && !m.fresh(e.rec) {
 		// A recovered pair can be stale already: replayed from the grace
 		// window long after it was issued (its holder died, the lock took a
 		// while to go stale). Rotate once more before anyone uses it.
-		return m.redeem(ctx, key, identity, e.rec, lock)
+		if rec, err = m.cfg.Store.LoadConnection(ctx, key); err != nil {
+			return nil, m.storeErr(err)
+		}
+		return m.redeem(ctx, key, identity, rec, lock)
 	}
 	return e, err
 }
@@ -344,7 +347,7 @@ func (m *Manager) heldEntry(identity string) *Entry {
 	if identity == "" {
 		return nil
 	}
-	if e := m.cache.get(identity); e != nil && e.unsaved {
+	if e := m.cache.get(identity, m.cfg.Now()); e != nil && e.unsaved {
 		return e
 	}
 	return nil
@@ -384,7 +387,7 @@ func (m *Manager) persistLater(key tokenstore.Key, identity string, held *Entry)
 		case <-t.C:
 		}
 		if identity != "" {
-			if cur := m.cache.get(identity); cur != held {
+			if cur := m.cache.get(identity, time.Now()); cur != held {
 				return // stored by a request meanwhile (saveHeld)
 			}
 		}
