@@ -155,6 +155,9 @@ func (e *env) load(opts options) {
 	}
 	e.tc = caddytest.NewTester(e.t)
 	e.tc.InitServer(buf.String(), "caddyfile")
+	// A new config closes the old servers' connections (grace_period 1ns):
+	// drop pooled keep-alive connections so no request goes out on one.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 }
 
 // browser is a user agent: a cookie jar and the user's gateway credentials,

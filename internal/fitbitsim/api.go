@@ -3,7 +3,6 @@ package fitbitsim
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,39 +12,11 @@ import (
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // MaxAPIBody is the largest data-API request body the simulator accepts.
 const MaxAPIBody = 4 << 20
-
-// statusRecorder remembers the status a handler answered and reports it
-// before the response leaves, so a test that has read the response always
-// finds the request in Requests().
-type statusRecorder struct {
-	http.ResponseWriter
-	status   int
-	onStatus func(int)
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.setStatus(code)
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.setStatus(http.StatusOK)
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) setStatus(code int) {
-	if r.status != 0 {
-		return
-	}
-	r.status = code
-	if r.onStatus != nil {
-		r.onStatus(code)
-	}
-}
 
 // apiRequest is an authenticated data-API request being served.
 type apiRequest struct {
@@ -58,26 +29,13 @@ type apiRequest struct {
 // serveAPI authenticates, rate-limits, records and routes a data request.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.stats.apiRequests.Add(1)
-	rec := &statusRecorder{ResponseWriter: w}
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, MaxAPIBody+1))
-	tooLarge := len(body) > MaxAPIBody
-	if tooLarge {
-		body = body[:MaxAPIBody]
-	}
-	rr := RecordedRequest{
-		Method:   r.Method,
-		Path:     r.URL.Path,
-		RawQuery: r.URL.RawQuery,
-		Header:   r.Header.Clone(),
-		Body:     body,
-	}
-	rec.onStatus = func(code int) {
-		rr.Status = code
-		s.record(rr)
-	}
-	defer rec.setStatus(http.StatusOK) // a handler that wrote nothing answered 200
+	// Recorded, with its status, before the response leaves, so a test that
+	// has read the response always finds the request in Requests().
+	rc := simkit.Record(w, r, MaxAPIBody, &s.requests)
+	defer rc.Finish() // a handler that wrote nothing answered 200
+	rec := rc.W
 
-	tok, _ := bearerToken(r)
+	tok, _ := simkit.BearerToken(r)
 	at, st := s.checkAccess(tok, true)
 	if st != accessOK {
 		s.stats.api401.Add(1)
@@ -89,7 +47,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeAccessError(rec, tok, st)
 		return
 	}
-	rr.UserID = at.userID
+	rc.Req.UserID = at.userID
 	s.mu.Lock()
 	s.userLocked(at.userID).stats.APIRequests++
 	s.mu.Unlock()
@@ -103,17 +61,17 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			ErrorType: fitbiterr.System, FieldName: "n/a", Message: "Too Many Requests"})
 		return
 	}
-	if readErr != nil {
+	if rc.ReadErr != nil {
 		fitbiterr.Write(rec, http.StatusBadRequest, fitbiterr.Item{
 			ErrorType: "request", Message: "The request body could not be read."})
 		return
 	}
-	if tooLarge {
+	if rc.TooLarge {
 		fitbiterr.Write(rec, http.StatusRequestEntityTooLarge, fitbiterr.Item{
 			ErrorType: "request", Message: "The request body is too large."})
 		return
 	}
-	s.route(rec, &apiRequest{Request: r, user: at.userID, token: at, body: body})
+	s.route(rec, &apiRequest{Request: r, user: at.userID, token: at, body: rc.Body})
 }
 
 // route is one data endpoint.

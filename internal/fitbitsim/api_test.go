@@ -22,13 +22,13 @@ func TestAccessTokenExpiry(t *testing.T) {
 	}
 	// The refresh token still works and the new access token is good.
 	next := tokens(t, refresh(t, s, tr.RefreshToken))
-	if r := api(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil); r.status != 200 {
-		t.Fatalf("after refresh: %d %s", r.status, r.body)
+	if r := api(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("after refresh: %d %s", r.Status, r.Body)
 	}
 	// Expiry by the clock.
 	clk.Advance(8*time.Hour - time.Second)
-	if r := api(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil); r.status != 200 {
-		t.Fatalf("before exp: %d %s", r.status, r.body)
+	if r := api(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("before exp: %d %s", r.Status, r.Body)
 	}
 	clk.Advance(time.Second)
 	wantError(t, api(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil), 401, "expired_token")
@@ -57,8 +57,8 @@ func TestScopesAndPermissions(t *testing.T) {
 			t.Fatalf("message = %q", it.Message)
 		}
 	}
-	if r := api(t, s, "GET", "/1/user/22B7NF/profile.json", tr.AccessToken, nil); r.status != 200 {
-		t.Fatalf("own id: %d", r.status)
+	if r := api(t, s, "GET", "/1/user/22B7NF/profile.json", tr.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("own id: %d", r.Status)
 	}
 	wantError(t, api(t, s, "GET", "/1/user/ABC123/profile.json", tr.AccessToken, nil), 403, "insufficient_permissions")
 	wantError(t, api(t, s, "GET", "/1/user/-/nothing.json", tr.AccessToken, nil), 404, "not_found")
@@ -70,21 +70,21 @@ func TestIntraday(t *testing.T) {
 	s, clk := start(t, Config{})
 	tr := login(t, s, "heartrate")
 	r := api(t, s, "GET", "/1/user/-/activities/heart/date/today/1d.json", tr.AccessToken, nil)
-	if m := r.json(t); r.status != 200 || m["activities-heart"] == nil || m["activities-heart-intraday"] != nil {
-		t.Fatalf("1d: %d %s", r.status, r.body)
+	if m := r.JSON(t); r.Status != 200 || m["activities-heart"] == nil || m["activities-heart-intraday"] != nil {
+		t.Fatalf("1d: %d %s", r.Status, r.Body)
 	}
 	wantError(t, api(t, s, "GET", "/1/user/-/activities/heart/date/today/1d/1min.json", tr.AccessToken, nil), 403, "insufficient_permissions")
 
 	ok, _ := start(t, Config{IntradayApproved: true, Now: clk.Now})
 	tr = login(t, ok, "heartrate")
 	r = api(t, ok, "GET", "/1/user/-/activities/heart/date/2026-11-19/1d/1min.json", tr.AccessToken, nil)
-	intra, _ := r.json(t)["activities-heart-intraday"].(map[string]any)
-	if r.status != 200 || intra["datasetType"] != "minute" || intra["datasetInterval"] != float64(1) || len(intra["dataset"].([]any)) != 1440 {
-		t.Fatalf("1min: %d %.300s", r.status, r.body)
+	intra, _ := r.JSON(t)["activities-heart-intraday"].(map[string]any)
+	if r.Status != 200 || intra["datasetType"] != "minute" || intra["datasetInterval"] != float64(1) || len(intra["dataset"].([]any)) != 1440 {
+		t.Fatalf("1min: %d %.300s", r.Status, r.Body)
 	}
 	// Today stops at the simulator's clock (10:15:30 -> 41 quarter hours).
 	r = api(t, ok, "GET", "/1/user/-/activities/heart/date/today/1d/15min.json", tr.AccessToken, nil)
-	intra, _ = r.json(t)["activities-heart-intraday"].(map[string]any)
+	intra, _ = r.JSON(t)["activities-heart-intraday"].(map[string]any)
 	if n := len(intra["dataset"].([]any)); n != 42 || intra["datasetInterval"] != float64(15) {
 		t.Fatalf("15min today: %d points, %v", n, intra["datasetInterval"])
 	}
@@ -93,8 +93,8 @@ func TestIntraday(t *testing.T) {
 
 	personal, _ := start(t, Config{AppType: PersonalApp})
 	tr = login(t, personal, "heartrate")
-	if r := api(t, personal, "GET", "/1/user/-/activities/heart/date/today/1d/1sec.json", tr.AccessToken, nil); r.status != 200 {
-		t.Fatalf("personal intraday: %d %s", r.status, r.body)
+	if r := api(t, personal, "GET", "/1/user/-/activities/heart/date/today/1d/1sec.json", tr.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("personal intraday: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -104,10 +104,10 @@ func TestDataShapesPerUser(t *testing.T) {
 	b := s.MintTokens("ABC123")
 	get := func(tok, path string, hdr ...string) map[string]any {
 		r := api(t, s, "GET", path, tok, nil, hdr...)
-		if r.status != 200 {
-			t.Fatalf("%s: %d %s", path, r.status, r.body)
+		if r.Status != 200 {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
 		}
-		return r.json(t)
+		return r.JSON(t)
 	}
 	pa := get(a.AccessToken, "/1/user/-/profile.json")["user"].(map[string]any)
 	pb := get(b.AccessToken, "/1/user/-/profile.json")["user"].(map[string]any)
@@ -159,14 +159,14 @@ func TestLogActivityAndEcho(t *testing.T) {
 		"durationMillis": {"1800000"}, "date": {"2026-11-20"}}
 	r := api(t, s, "POST", "/1/user/-/activities.json", tr.AccessToken, strings.NewReader(form.Encode()),
 		"Content-Type", "application/x-www-form-urlencoded")
-	if r.status != 201 {
-		t.Fatalf("log: %d %s", r.status, r.body)
+	if r.Status != 201 {
+		t.Fatalf("log: %d %s", r.Status, r.Body)
 	}
-	log := r.json(t)["activityLog"].(map[string]any)
+	log := r.JSON(t)["activityLog"].(map[string]any)
 	if log["activityName"] != "Rowing" || log["durationMillis"] != "1800000" || log["logId"] == nil {
 		t.Fatalf("activityLog = %v", log)
 	}
-	act := api(t, s, "GET", "/1/user/-/activities/date/2026-11-20.json", tr.AccessToken, nil).json(t)
+	act := api(t, s, "GET", "/1/user/-/activities/date/2026-11-20.json", tr.AccessToken, nil).JSON(t)
 	if len(act["activities"].([]any)) != 1 {
 		t.Fatalf("logged activity not listed: %v", act["activities"])
 	}
@@ -178,14 +178,14 @@ func TestLogActivityAndEcho(t *testing.T) {
 	body := []byte("{\"a\":1,\"bin\":\"\x01\"}")
 	r = api(t, s, "POST", "/1/user/-/echo?x=1", tr.AccessToken, strings.NewReader(string(body)),
 		"Content-Type", "application/json", "X-Trace", "t1")
-	if r.status != 200 {
-		t.Fatalf("echo: %d %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("echo: %d %s", r.Status, r.Body)
 	}
 	sum := sha256.Sum256(body)
-	m := r.json(t)
+	m := r.JSON(t)
 	if m["method"] != "POST" || m["contentType"] != "application/json" || m["bodyLength"] != float64(len(body)) ||
 		m["bodySHA256"] != hex.EncodeToString(sum[:]) || m["body"] != string(body) {
-		t.Fatalf("echo = %s", r.body)
+		t.Fatalf("echo = %s", r.Body)
 	}
 	reqs := s.Requests()
 	if len(reqs) != 1 {
@@ -210,31 +210,31 @@ func TestRateLimit(t *testing.T) {
 	const reset = "2670"
 	for i := 1; i <= 3; i++ {
 		r := api(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
-		if r.status != 200 || r.header.Get("Fitbit-Rate-Limit-Limit") != "3" ||
-			r.header.Get("Fitbit-Rate-Limit-Remaining") != strconv.Itoa(3-i) || r.header.Get("Fitbit-Rate-Limit-Reset") != reset {
-			t.Fatalf("request %d: %d %v", i, r.status, r.header)
+		if r.Status != 200 || r.Header.Get("Fitbit-Rate-Limit-Limit") != "3" ||
+			r.Header.Get("Fitbit-Rate-Limit-Remaining") != strconv.Itoa(3-i) || r.Header.Get("Fitbit-Rate-Limit-Reset") != reset {
+			t.Fatalf("request %d: %d %v", i, r.Status, r.Header)
 		}
 	}
 	r := api(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
 	it := wantError(t, r, 429, "system")
-	if it.FieldName != "n/a" || it.Message != "Too Many Requests" || r.header.Get("Retry-After") != reset ||
-		r.header.Get("Fitbit-Rate-Limit-Remaining") != "0" {
-		t.Fatalf("429: %v %s", r.header, r.body)
+	if it.FieldName != "n/a" || it.Message != "Too Many Requests" || r.Header.Get("Retry-After") != reset ||
+		r.Header.Get("Fitbit-Rate-Limit-Remaining") != "0" {
+		t.Fatalf("429: %v %s", r.Header, r.Body)
 	}
 	// Errors carry the headers too; other users have their own counter.
 	r = api(t, s, "GET", "/1/user/-/nothing.json", other.AccessToken, nil)
-	if r.status != 404 || r.header.Get("Fitbit-Rate-Limit-Remaining") != "2" {
-		t.Fatalf("other user: %d %v", r.status, r.header)
+	if r.Status != 404 || r.Header.Get("Fitbit-Rate-Limit-Remaining") != "2" {
+		t.Fatalf("other user: %d %v", r.Status, r.Header)
 	}
 	r = api(t, s, "GET", "/1/user/-/profile.json", "bad", nil)
-	if r.status != 401 || r.header.Get("Fitbit-Rate-Limit-Limit") != "3" {
-		t.Fatalf("401 headers: %v", r.header)
+	if r.Status != 401 || r.Header.Get("Fitbit-Rate-Limit-Limit") != "3" {
+		t.Fatalf("401 headers: %v", r.Header)
 	}
 	// The next clock hour resets the counter.
 	clk.Advance(44*time.Minute + 30*time.Second)
 	r = api(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
-	if r.status != 200 || r.header.Get("Fitbit-Rate-Limit-Remaining") != "2" || r.header.Get("Fitbit-Rate-Limit-Reset") != "3600" {
-		t.Fatalf("after reset: %d %v", r.status, r.header)
+	if r.Status != 200 || r.Header.Get("Fitbit-Rate-Limit-Remaining") != "2" || r.Header.Get("Fitbit-Rate-Limit-Reset") != "3600" {
+		t.Fatalf("after reset: %d %v", r.Status, r.Header)
 	}
 	if st := s.Stats(); st.API429 != 1 {
 		t.Fatalf("stats = %+v", st)
@@ -246,8 +246,8 @@ func TestRateLimit(t *testing.T) {
 	unl, _ := start(t, Config{RateLimitPerHour: -1})
 	tr = unl.MintTokens("", "profile")
 	for range 200 {
-		if r := api(t, unl, "GET", "/1/user/-/profile.json", tr.AccessToken, nil); r.status != 200 {
-			t.Fatalf("unlimited: %d", r.status)
+		if r := api(t, unl, "GET", "/1/user/-/profile.json", tr.AccessToken, nil); r.Status != 200 {
+			t.Fatalf("unlimited: %d", r.Status)
 		}
 	}
 }

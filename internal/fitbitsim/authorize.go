@@ -1,11 +1,14 @@
 package fitbitsim
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // handleAuthorize simulates Fitbit's consent page.
@@ -29,7 +32,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusBadRequest, "missing client_id")
 		return
 	}
-	if !ctEqual(clientID, s.cfg.ClientID) {
+	if !simkit.Equal(clientID, s.cfg.ClientID) {
 		errorPage(w, http.StatusBadRequest, "invalid client_id")
 		return
 	}
@@ -46,7 +49,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
-		if !absoluteHTTPURL(redirect) {
+		if !simkit.AbsoluteHTTPURL(redirect) {
 			errorPage(w, http.StatusBadRequest, "invalid redirect_uri")
 			return
 		}
@@ -86,7 +89,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	case challenge != "" && method != "S256":
 		fail("invalid_request", "Invalid code_challenge_method: only S256 is supported")
 		return
-	case challenge != "" && !validChallenge(challenge):
+	case challenge != "" && !simkit.ValidChallenge(challenge, method):
 		fail("invalid_request", "Invalid code_challenge")
 		return
 	}
@@ -97,27 +100,21 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c := s.consentFunc()(r, slices.Clone(requested))
-	granted := requested
-	if c.Granted != nil {
-		granted = intersectScopes(requested, c.Granted)
-	}
-	if c.Deny || len(granted) == 0 {
+	c := s.consent.Ask(r, requested)
+	granted, ok := c.Grants(requested)
+	if !ok {
 		s.stats.denials.Add(1)
 		fail("access_denied", "The user denied the request.")
 		return
 	}
-	user := c.UserID
-	if user == "" {
-		user = s.cfg.DefaultUser
-	}
+	user := c.User(s.cfg.DefaultUser)
 
-	code := randomHex(20)
-	s.noteIssued(code)
+	code := simkit.RandomHex(20)
+	s.issued.Add(code)
 	now := s.now()
 	s.mu.Lock()
 	s.pruneCodesLocked(now)
-	s.codes[secretKey(code)] = &authCode{
+	s.codes[simkit.SecretKey(code)] = &authCode{
 		clientID:      s.cfg.ClientID,
 		redirectURI:   redirect,
 		redirectGiven: given,
@@ -134,56 +131,21 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // pruneCodesLocked forgets codes that expired long enough ago that nobody
 // can be confused by "unknown" instead of "expired".
 func (s *Server) pruneCodesLocked(now time.Time) {
-	for k, c := range s.codes {
-		if now.After(c.expires.Add(time.Hour)) {
-			delete(s.codes, k)
-		}
-	}
+	maps.DeleteFunc(s.codes, func(_ [32]byte, c *authCode) bool { return now.After(c.expires.Add(time.Hour)) })
 }
 
 // redirectTo sends a 302 to base with params (in order), then state, then
 // Fitbit's "#_=_" fragment. An existing query string of base is kept as is.
 func redirectTo(w http.ResponseWriter, base string, params [][2]string, state string, hasState bool) {
-	if i := strings.IndexByte(base, '#'); i >= 0 {
-		base = base[:i]
-	}
-	var b strings.Builder
-	b.WriteString(base)
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-		if strings.HasSuffix(base, "?") || strings.HasSuffix(base, "&") {
-			sep = ""
-		}
-	}
 	if hasState {
 		params = append(params, [2]string{"state", state})
 	}
-	for _, p := range params {
-		b.WriteString(sep)
-		b.WriteString(url.QueryEscape(p[0]))
-		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(p[1]))
-		sep = "&"
-	}
-	b.WriteString("#_=_")
-	w.Header().Set("Location", b.String())
+	w.Header().Set("Location", simkit.AppendQuery(base, params, url.QueryEscape)+"#_=_")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusFound)
 }
 
-func absoluteHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
-		u.Fragment == "" && !strings.Contains(s, "#") && u.User == nil
-}
-
 // errorPage is the consent page's answer when it cannot trust the redirect.
 func errorPage(w http.ResponseWriter, status int, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte("Fitbit (simulated): the authorization request is invalid: " + msg + "\n"))
+	simkit.WritePlainText(w, status, "Fitbit (simulated): the authorization request is invalid: "+msg+"\n")
 }

@@ -1,12 +1,12 @@
 package fitbitsim
 
 import (
-	"hash/fnv"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // units is the unit system chosen by Accept-Language.
@@ -55,19 +55,11 @@ func (u units) distance(km float64) float64 {
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
-// rng is deterministic per user, date and purpose, so the same request
-// always gets the same data and different users get different data.
-func rng(parts ...string) *rand.Rand {
-	h := fnv.New64a()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	sum := h.Sum64()
-	return rand.New(rand.NewPCG(sum, sum^0x9e3779b97f4a7c15))
-}
-
-func between(r *rand.Rand, lo, hi int) int { return lo + r.IntN(hi-lo+1) }
+// rng is deterministic per user, date and purpose (see simkit.Rand).
+var (
+	rng     = simkit.Rand
+	between = simkit.Between
+)
 
 func profileFor(user string, u units) map[string]any {
 	r := rng(user, "profile")

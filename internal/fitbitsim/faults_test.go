@@ -34,7 +34,7 @@ func tryPost(ctx context.Context, c *http.Client, s *Server, endpoint string, fo
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, b}, err
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}, err
 }
 
 func tryRefresh(s *Server, rt string) (response, error) {
@@ -50,7 +50,7 @@ func isDrop(err error) bool {
 func wantDrop(t *testing.T, r response, err error) {
 	t.Helper()
 	if err == nil {
-		t.Fatalf("got an answer, want a dropped connection: %d %s", r.status, r.body)
+		t.Fatalf("got an answer, want a dropped connection: %d %s", r.Status, r.Body)
 	}
 	if !isDrop(err) {
 		t.Fatalf("error %v, want EOF or connection reset", err)
@@ -92,8 +92,8 @@ func TestFaultDropAfterIssue(t *testing.T) {
 	a := refresh(t, s, tr.RefreshToken)
 	b := refresh(t, s, tr.RefreshToken)
 	got := tokens(t, a)
-	if got.RefreshToken != lost || string(a.body) != string(b.body) {
-		t.Fatalf("retry got %s (lost %s); second retry %s", a.body, lost, b.body)
+	if got.RefreshToken != lost || string(a.Body) != string(b.Body) {
+		t.Fatalf("retry got %s (lost %s); second retry %s", a.Body, lost, b.Body)
 	}
 	if st := s.Stats(); st.Refreshes != 1 || st.GraceReplays != 2 || st.RefreshReuseRejected != 0 {
 		t.Fatalf("stats = %+v", st)
@@ -137,13 +137,13 @@ func TestFaultErrorRate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.status != 500 && r.status != 502 && r.status != 503 {
-			t.Fatalf("status %d: %s", r.status, r.body)
+		if r.Status != 500 && r.Status != 502 && r.Status != 503 {
+			t.Fatalf("status %d: %s", r.Status, r.Body)
 		}
-		if it := r.item(t); it.ErrorType != "system" {
+		if it := item(t, r); it.ErrorType != "system" {
 			t.Fatalf("item = %+v", it)
 		}
-		seen[r.status] = true
+		seen[r.Status] = true
 	}
 	if len(seen) < 2 {
 		t.Fatalf("only statuses %v in 30 draws", seen)
@@ -175,8 +175,8 @@ func TestFaultsOnCodeExchange(t *testing.T) {
 	code := getCode(t, s, "profile")
 	s.SetFaults(Faults{ErrorRate: 1})
 	r := exchange(t, s, code)
-	if r.status < 500 || r.item(t).ErrorType != "system" {
-		t.Fatalf("exchange: %d %s", r.status, r.body)
+	if r.Status < 500 || item(t, r).ErrorType != "system" {
+		t.Fatalf("exchange: %d %s", r.Status, r.Body)
 	}
 	if st := s.Stats(); st.CodeExchanges != 0 || st.CodeExchangeFailures != 0 || st.FaultsErrors != 1 {
 		t.Fatalf("stats = %+v", st)
@@ -220,7 +220,7 @@ func TestFailNextRefreshes(t *testing.T) {
 		case err != nil:
 			t.Fatal(err)
 		default:
-			got = append(got, fmt.Sprint(r.status))
+			got = append(got, fmt.Sprint(r.Status))
 		}
 	}
 	if want := []string{"503", "503", "502", "drop", "503", "200"}; !slices.Equal(got, want) {
@@ -256,7 +256,7 @@ func TestFaultSeedIsReproducible(t *testing.T) {
 			case err != nil:
 				t.Fatal(err)
 			default:
-				out = append(out, fmt.Sprint(r.status))
+				out = append(out, fmt.Sprint(r.Status))
 			}
 		}
 		return out, s.Stats()
@@ -363,11 +363,11 @@ func TestFaultsWithIdenticalRetries(t *testing.T) {
 			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshTokens[i]}}
 			for range 200 {
 				r, err := tryPost(context.Background(), client, s, s.TokenURL(), form)
-				if err == nil && r.status == 200 {
+				if err == nil && r.Status == 200 {
 					return
 				}
-				if err == nil && r.status < 500 {
-					errs <- fmt.Errorf("user %d: %d %s", i, r.status, r.body)
+				if err == nil && r.Status < 500 {
+					errs <- fmt.Errorf("user %d: %d %s", i, r.Status, r.Body)
 					return
 				}
 			}

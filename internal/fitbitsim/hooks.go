@@ -3,6 +3,8 @@ package fitbitsim
 import (
 	"net/http"
 	"sync"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // TokenHook observes a request to POST /oauth2/token once the simulator has
@@ -40,26 +42,6 @@ func (s *Server) tokenHook() TokenHook {
 	return nil
 }
 
-// hookedWriter remembers the status of the answer a grant prepared.
-type hookedWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *hookedWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *hookedWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
 // withTokenHook wraps w for a token grant when a hook is installed; the
 // returned func, deferred by the grant, reports the processed request.
 func (s *Server) withTokenHook(w http.ResponseWriter, r *http.Request, grant string) (http.ResponseWriter, func()) {
@@ -67,9 +49,9 @@ func (s *Server) withTokenHook(w http.ResponseWriter, r *http.Request, grant str
 	if h == nil {
 		return w, func() {}
 	}
-	hw := &hookedWriter{ResponseWriter: w}
+	hw := &simkit.StatusWriter{ResponseWriter: w} // the status of the answer the grant prepared
 	return hw, func() {
-		status := hw.status
+		status := hw.Status
 		if status == 0 {
 			status = http.StatusOK
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // visit ends most of Fitbit's OAuth error messages.
@@ -68,18 +69,18 @@ func (s *Server) clientAuthenticated(r *http.Request, form url.Values) bool {
 	bodyID := form.Get("client_id")
 	if r.Header.Get("Authorization") != "" {
 		id, secret, ok := r.BasicAuth()
-		if !ok || !ctEqual(id, s.cfg.ClientID) || (bodyID != "" && bodyID != id) {
+		if !ok || !simkit.Equal(id, s.cfg.ClientID) || (bodyID != "" && bodyID != id) {
 			return false
 		}
 		if s.cfg.AppType == ServerApp || secret != "" {
-			return ctEqual(secret, s.cfg.ClientSecret)
+			return simkit.Equal(secret, s.cfg.ClientSecret)
 		}
 		return true
 	}
 	if s.cfg.AppType == ServerApp {
 		return false
 	}
-	return bodyID != "" && ctEqual(bodyID, s.cfg.ClientID)
+	return bodyID != "" && simkit.Equal(bodyID, s.cfg.ClientID)
 }
 
 // lifetime reads the optional expires_in parameter (3600..28800 seconds).
@@ -163,8 +164,8 @@ func (s *Server) exchangeCode(w http.ResponseWriter, form url.Values) bool {
 	now := s.now()
 
 	s.mu.Lock()
-	c := s.codes[secretKey(code)]
-	if c == nil || c.used || !now.Before(c.expires) || !ctEqual(c.clientID, s.cfg.ClientID) {
+	c := s.codes[simkit.SecretKey(code)]
+	if c == nil || c.used || !now.Before(c.expires) || !simkit.Equal(c.clientID, s.cfg.ClientID) {
 		s.mu.Unlock()
 		s.invalidCode(w, code)
 		return false
@@ -187,7 +188,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, form url.Values) bool {
 		s.invalidCode(w, code)
 		return false
 	}
-	if c.challenge != "" && (!validVerifier(verifier) || !ctEqual(S256Challenge(verifier), c.challenge)) {
+	if c.challenge != "" && !simkit.VerifierMatches(verifier, c.challenge, "S256") {
 		s.mu.Unlock()
 		s.invalidCode(w, code)
 		return false
@@ -263,7 +264,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	} else {
 		s.mu.Lock()
-		if rt := s.refresh[secretKey(tok)]; rt != nil {
+		if rt := s.refresh[simkit.SecretKey(tok)]; rt != nil {
 			user = rt.userID
 		}
 		s.mu.Unlock()
@@ -298,7 +299,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	bearer, _ := bearerToken(r)
+	bearer, _ := simkit.BearerToken(r)
 	if _, st := s.checkAccess(bearer, true); st != accessOK {
 		writeAccessError(w, bearer, st)
 		return
@@ -323,16 +324,6 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		Exp:       at.exp.UnixMilli(),
 		Iat:       at.iat.UnixMilli(),
 	})
-}
-
-// bearerToken extracts the token of an "Authorization: Bearer" header.
-func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	const prefix = "bearer "
-	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return "", false
-	}
-	return strings.TrimSpace(h[len(prefix):]), true
 }
 
 // writeAccessError answers a bad bearer token the way Fitbit does.

@@ -3,7 +3,6 @@ package fitbitsim
 import (
 	"net/http"
 	"strconv"
-	"time"
 )
 
 // rateKey identifies one rate-limit counter: per user per app per hour.
@@ -24,8 +23,7 @@ type rateStatus struct {
 // the user's counter for the current clock hour.
 func (s *Server) takeRate(user string, consume bool) rateStatus {
 	now := s.now()
-	hourStart := now.Truncate(time.Hour)
-	reset := int((hourStart.Add(time.Hour).Sub(now) + time.Second - 1) / time.Second)
+	reset := s.rate.SecondsLeft(now)
 	limit := s.cfg.RateLimitPerHour
 	unlimited := limit < 0
 	if unlimited {
@@ -33,15 +31,11 @@ func (s *Server) takeRate(user string, consume bool) rateStatus {
 	}
 
 	s.mu.Lock()
-	if h := hourStart.Unix(); h != s.rateHour {
-		clear(s.rate) // a new hour: every counter starts again
-		s.rateHour = h
-	}
 	k := rateKey{user, s.cfg.ClientID}
-	n := s.rate[k]
+	n := s.rate.Count(now, k) // a new hour: every counter starts again
 	if user != "" && consume && n <= limit {
 		n++
-		s.rate[k] = n
+		s.rate.Set(k, n)
 	}
 	s.mu.Unlock()
 

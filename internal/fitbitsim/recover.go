@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // recoveryDisabledMessage is the 403 message of a disabled recovery endpoint.
@@ -68,8 +69,8 @@ func (s *Server) recoverChain(clientID, tok string, lifetime time.Duration) ([]b
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rt := s.refresh[secretKey(tok)]
-	if rt == nil || !ctEqual(rt.clientID, clientID) {
+	rt := s.refresh[simkit.SecretKey(tok)]
+	if rt == nil || !simkit.Equal(rt.clientID, clientID) {
 		return nil, false
 	}
 	if rt.revoked {

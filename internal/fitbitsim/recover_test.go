@@ -35,8 +35,8 @@ func TestRecoverDisabled(t *testing.T) {
 	if st := s.Stats(); st.Recoveries != 1 {
 		t.Fatalf("stats = %+v", st)
 	}
-	if r := api(t, s, "GET", "/oauth2/recover", "", nil); r.status != http.StatusMethodNotAllowed {
-		t.Fatalf("GET: %d", r.status)
+	if r := api(t, s, "GET", "/oauth2/recover", "", nil); r.Status != http.StatusMethodNotAllowed {
+		t.Fatalf("GET: %d", r.Status)
 	}
 }
 
@@ -54,8 +54,8 @@ func TestRecoverAfterLostRotation(t *testing.T) {
 
 	r = recoverReq(t, s, t0.RefreshToken)
 	shape := regexp.MustCompile(`^\{"access_token":"[^"]+","expires_in":28800,"refresh_token":"[0-9a-f]{64}","scope":"activity profile","token_type":"Bearer","user_id":"22B7NF"\}$`)
-	if !shape.Match(r.body) || r.header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("recover: %d %s %v", r.status, r.body, r.header)
+	if !shape.Match(r.Body) || r.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("recover: %d %s %v", r.Status, r.Body, r.Header)
 	}
 	t2 := tokens(t, r)
 	if t2.RefreshToken == lost || t2.RefreshToken == t0.RefreshToken {
@@ -65,8 +65,8 @@ func TestRecoverAfterLostRotation(t *testing.T) {
 	// can have the recovered answer by presenting it).
 	wantError(t, refresh(t, s, lost), 400, "invalid_grant")
 	wantError(t, refresh(t, s, t0.RefreshToken), 400, "invalid_grant")
-	if r := api(t, s, "GET", "/1/user/-/profile.json", t2.AccessToken, nil); r.status != 200 {
-		t.Fatalf("recovered access token: %d %s", r.status, r.body)
+	if r := api(t, s, "GET", "/1/user/-/profile.json", t2.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("recovered access token: %d %s", r.Status, r.Body)
 	}
 	t3 := tokens(t, refresh(t, s, t2.RefreshToken))
 
@@ -109,8 +109,8 @@ func TestRecoverRejects(t *testing.T) {
 
 	// The revoke endpoint likewise, even after a new login.
 	again := login(t, s, "profile")
-	if r := post(t, s, s.RevokeURL(), url.Values{"token": {again.RefreshToken}}, true); r.status != 200 {
-		t.Fatalf("revoke: %d %s", r.status, r.body)
+	if r := post(t, s, s.RevokeURL(), url.Values{"token": {again.RefreshToken}}, true); r.Status != 200 {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}
 	wantError(t, recoverReq(t, s, again.RefreshToken), 400, "invalid_grant")
 

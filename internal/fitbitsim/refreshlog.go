@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // RefreshEvent is one thing that happened to a user's token chain, in the
@@ -58,11 +60,11 @@ func (s *Server) logPresented(form url.Values, kind string) {
 	user := ""
 	switch form.Get("grant_type") {
 	case "refresh_token":
-		if rt := s.refresh[secretKey(form.Get("refresh_token"))]; rt != nil {
+		if rt := s.refresh[simkit.SecretKey(form.Get("refresh_token"))]; rt != nil {
 			user = rt.userID
 		}
 	case "authorization_code":
-		if c := s.codes[secretKey(form.Get("code"))]; c != nil {
+		if c := s.codes[simkit.SecretKey(form.Get("code"))]; c != nil {
 			user = c.userID
 		}
 	}

@@ -3,6 +3,8 @@ package fitbitsim
 import (
 	"slices"
 	"strings"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // scopeInfo describes one Fitbit scope: its short form in the JWT "scopes"
@@ -43,27 +45,7 @@ func ValidScopes() []string {
 // parseScopes splits a space-separated scope parameter. It returns the
 // sorted, de-duplicated scopes and the first unknown one, if any.
 func parseScopes(param string) (scopes []string, unknown string) {
-	for _, f := range strings.Fields(param) {
-		if _, ok := validScopes[f]; !ok {
-			return nil, f
-		}
-		scopes = append(scopes, f)
-	}
-	slices.Sort(scopes)
-	return slices.Compact(scopes), ""
-}
-
-// intersectScopes keeps the granted scopes that were requested, sorted and
-// de-duplicated.
-func intersectScopes(requested, granted []string) []string {
-	var out []string
-	for _, g := range granted {
-		if slices.Contains(requested, g) {
-			out = append(out, g)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return simkit.ParseScopes(param, func(f string) bool { _, ok := validScopes[f]; return ok })
 }
 
 func jwtScopes(scopes []string) string {

@@ -1,20 +1,15 @@
 package fitbitsim
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // AppType is the Fitbit application type, which decides how the app
@@ -72,50 +67,40 @@ type Config struct {
 	RecoveryEnabled bool
 }
 
-// Consent is the simulated user's answer on the consent page.
-type Consent struct {
-	// UserID is who consented; empty means Config.DefaultUser.
-	UserID string
-	// Granted are the scopes the user allowed. nil means everything that was
-	// requested; otherwise it is intersected with the requested scopes, and
-	// an empty result is a denial.
-	Granted []string
-	// Deny makes the user press "Deny".
-	Deny bool
-}
-
-type consentFunc = func(r *http.Request, requested []string) Consent
+// Consent is the simulated user's answer on the consent page: UserID is who
+// consented (empty means Config.DefaultUser); Granted the scopes allowed
+// (nil means everything requested, otherwise it is intersected with the
+// requested scopes and an empty result is a denial); Deny makes the user
+// press "Deny".
+type Consent = simkit.Consent
 
 // Server is a simulated Fitbit Web API. It is an http.Handler; Start also
 // serves it on loopback.
 type Server struct {
 	cfg     Config
 	key     []byte // HS256 key for access tokens
-	consent atomic.Pointer[consentFunc]
+	consent simkit.ConsentHook
 
-	mu       sync.Mutex
-	codes    map[[32]byte]*authCode
-	refresh  map[[32]byte]*refreshToken
-	access   map[string]*accessToken  // by jti
-	current  map[string]*refreshToken // user -> the active refresh token
-	byUser   map[string]*userState    // user -> tokens, counters, data
-	rate     map[rateKey]int          // requests per user per app per hour
-	rateHour int64                    // the hour rate holds counts for
-	logSeq   int64                    // activity log ids
+	mu      sync.Mutex
+	codes   map[[32]byte]*authCode
+	refresh map[[32]byte]*refreshToken
+	access  map[string]*accessToken  // by jti
+	current map[string]*refreshToken // user -> the active refresh token
+	byUser  map[string]*userState    // user -> tokens, counters, data
+	rate    simkit.Window[rateKey]   // requests per user per app per clock hour
+	logSeq  int64                    // activity log ids
 
 	stats counters
 
-	tokenLifetime atomic.Int64 // access-token lifetime in ns; SetAccessTokenLifetime
-	gone          atomic.Bool  // SetGone: every endpoint answers 410
-	recovery      atomic.Bool  // SetRecoveryEnabled
-	faults        faultState   // SetFaults, FailNextRefreshes
-	issuedMu      sync.Mutex
-	issued        []string // every code and token issued, for leak tests
+	tokenLifetime atomic.Int64       // access-token lifetime in ns; SetAccessTokenLifetime
+	gone          atomic.Bool        // SetGone: every endpoint answers 410
+	recovery      atomic.Bool        // SetRecoveryEnabled
+	faults        faultState         // SetFaults, FailNextRefreshes
+	issued        simkit.Log[string] // every code and token issued, for leak tests
 
-	reqMu    sync.Mutex
-	requests []RecordedRequest
+	requests simkit.Log[RecordedRequest]
 
-	httpSrv *http.Server
+	httpSrv *simkit.HTTPServer
 	baseURL string
 }
 
@@ -127,22 +112,19 @@ func New(cfg Config) *Server {
 	if err != nil {
 		panic(err)
 	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		panic(err)
-	}
 	s := &Server{
-		cfg:     cfg,
-		key:     key,
-		codes:   map[[32]byte]*authCode{},
-		refresh: map[[32]byte]*refreshToken{},
-		access:  map[string]*accessToken{},
-		current: map[string]*refreshToken{},
-		byUser:  map[string]*userState{},
-		rate:    map[rateKey]int{},
+		cfg:      cfg,
+		key:      simkit.RandomBytes(32),
+		codes:    map[[32]byte]*authCode{},
+		refresh:  map[[32]byte]*refreshToken{},
+		access:   map[string]*accessToken{},
+		current:  map[string]*refreshToken{},
+		byUser:   map[string]*userState{},
+		rate:     simkit.Window[rateKey]{Size: time.Hour},
+		requests: simkit.Log[RecordedRequest]{Max: maxRecorded},
 	}
-	f := cfg.Consent
-	s.consent.Store(&f)
+	s.consent.DefaultUser = cfg.DefaultUser
+	s.consent.Set(cfg.Consent)
 	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
 	s.recovery.Store(cfg.RecoveryEnabled)
 	s.SetFaults(Faults{})
@@ -156,18 +138,11 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := New(cfg)
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	srv, err := simkit.Listen(s.cfg.Addr, s)
 	if err != nil {
 		return nil, fmt.Errorf("fitbitsim: listen: %w", err)
 	}
-	s.baseURL = "http://" + ln.Addr().String()
-	s.httpSrv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-	go func() { _ = s.httpSrv.Serve(ln) }()
+	s.httpSrv, s.baseURL = srv, srv.URL()
 	return s, nil
 }
 
@@ -205,28 +180,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	c.RedirectURIs = append([]string(nil), c.RedirectURIs...)
 	if c.Consent == nil {
-		c.Consent = defaultConsent(c.DefaultUser)
+		c.Consent = simkit.GrantAll(c.DefaultUser)
 	}
 	return c, nil
 }
 
-func defaultConsent(user string) consentFunc {
-	return func(_ *http.Request, requested []string) Consent {
-		return Consent{UserID: user, Granted: append([]string(nil), requested...)}
-	}
-}
-
 // Close stops the HTTP server started by Start. It is a no-op for New.
-func (s *Server) Close() error {
-	if s.httpSrv == nil {
-		return nil
-	}
-	err := s.httpSrv.Close()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
-}
+func (s *Server) Close() error { return s.httpSrv.Close() }
 
 // Config returns the effective configuration (defaults filled in, and
 // RecoveryEnabled as SetRecoveryEnabled last left it).
@@ -265,14 +225,7 @@ func (s *Server) APIBase() string { return s.baseURL }
 
 // SetConsent replaces the consent function at run time; nil restores the
 // default (DefaultUser grants everything requested).
-func (s *Server) SetConsent(f func(r *http.Request, requested []string) Consent) {
-	if f == nil {
-		f = defaultConsent(s.cfg.DefaultUser)
-	}
-	s.consent.Store(&f)
-}
-
-func (s *Server) consentFunc() consentFunc { return *s.consent.Load() }
+func (s *Server) SetConsent(f func(r *http.Request, requested []string) Consent) { s.consent.Set(f) }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
 
@@ -286,17 +239,12 @@ const (
 
 // ServeHTTP routes to the OAuth endpoints and the data API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			// A bug in the simulator must not take the test process down;
-			// answer like an upstream failure instead.
-			fitbiterr.Write(w, http.StatusInternalServerError, fitbiterr.Item{
-				ErrorType: fitbiterr.System, Message: fmt.Sprintf("fitbitsim internal error: %v", v)})
-		}
-	}()
+	// A bug in the simulator must not take the test process down; answer
+	// like an upstream failure instead.
+	defer simkit.RecoverPanic(w, func(w http.ResponseWriter, v any) {
+		fitbiterr.Write(w, http.StatusInternalServerError, fitbiterr.Item{
+			ErrorType: fitbiterr.System, Message: fmt.Sprintf("fitbitsim internal error: %v", v)})
+	})
 	if s.gone.Load() {
 		serveGone(w)
 		return
@@ -328,24 +276,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// ctEqual compares secrets in constant time (length may leak).
-func ctEqual(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
-
-func randomHex(nBytes int) string {
-	b := make([]byte, nBytes)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return hex.EncodeToString(b)
+	simkit.WriteBody(w, status, "application/json;charset=UTF-8", b)
 }
 
 // SetAccessTokenLifetime changes the lifetime of access tokens issued from
@@ -355,14 +286,4 @@ func (s *Server) SetAccessTokenLifetime(d time.Duration) { s.tokenLifetime.Store
 // IssuedSecrets returns every authorization code, access token and refresh
 // token the simulator has issued, so tests can search logs and storage for
 // them.
-func (s *Server) IssuedSecrets() []string {
-	s.issuedMu.Lock()
-	defer s.issuedMu.Unlock()
-	return append([]string(nil), s.issued...)
-}
-
-func (s *Server) noteIssued(secrets ...string) {
-	s.issuedMu.Lock()
-	s.issued = append(s.issued, secrets...)
-	s.issuedMu.Unlock()
-}
+func (s *Server) IssuedSecrets() []string { return s.issued.All() }

@@ -1,8 +1,9 @@
 package fitbitsim
 
 import (
-	"net/http"
 	"sync/atomic"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // Stats is a snapshot of the simulator's counters. See the package
@@ -83,41 +84,18 @@ func (s *Server) UserStats(userID string) UserStats {
 	return UserStats{}
 }
 
-// RecordedRequest is one data-API request as the simulator received it.
-type RecordedRequest struct {
-	Method   string
-	Path     string
-	RawQuery string
-	Header   http.Header // a clone, Authorization included
-	Body     []byte      // the raw body (up to the API body limit)
-	UserID   string      // the authenticated user; empty if the token was not valid
-	Status   int         // the status the simulator answered
-}
+// RecordedRequest is one data-API request as the simulator received it:
+// Body is the raw body up to MaxAPIBody, and UserID the authenticated
+// user, empty if the token was not valid.
+type RecordedRequest = simkit.RecordedRequest
 
 // maxRecorded bounds the request log; older entries are dropped first.
 const maxRecorded = 10000
 
 // Requests returns a copy of the data-API requests received so far.
 func (s *Server) Requests() []RecordedRequest {
-	s.reqMu.Lock()
-	defer s.reqMu.Unlock()
-	out := make([]RecordedRequest, len(s.requests))
-	copy(out, s.requests)
-	return out
+	return s.requests.AppendTo([]RecordedRequest{})
 }
 
 // ResetRequests forgets the recorded requests.
-func (s *Server) ResetRequests() {
-	s.reqMu.Lock()
-	s.requests = nil
-	s.reqMu.Unlock()
-}
-
-func (s *Server) record(rr RecordedRequest) {
-	s.reqMu.Lock()
-	defer s.reqMu.Unlock()
-	if len(s.requests) >= maxRecorded {
-		s.requests = append(s.requests[:0], s.requests[1:]...)
-	}
-	s.requests = append(s.requests, rr)
-}
+func (s *Server) ResetRequests() { s.requests.Reset() }

@@ -1,10 +1,11 @@
 package fitbitsim
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // authCode is an authorization code, single-use and valid for codeLifetime.
@@ -75,8 +76,6 @@ func (s *Server) userLocked(id string) *userState {
 	return u
 }
 
-func secretKey(tok string) [32]byte { return sha256.Sum256([]byte(tok)) }
-
 // TokenResponse is the token endpoint's success body, in Fitbit's field order.
 type TokenResponse struct {
 	AccessToken  string `json:"access_token"`
@@ -92,7 +91,7 @@ type TokenResponse struct {
 func (s *Server) issueLocked(userID, clientID string, scopes []string, lifetime time.Duration, now time.Time) ([]byte, *refreshToken) {
 	now = now.Truncate(time.Second)
 	at := &accessToken{
-		jti:      randomHex(16),
+		jti:      simkit.RandomHex(16),
 		userID:   userID,
 		clientID: clientID,
 		scopes:   scopes,
@@ -109,11 +108,11 @@ func (s *Server) issueLocked(userID, clientID string, scopes []string, lifetime 
 		Iat:    at.iat.Unix(),
 		Jti:    at.jti,
 	})
-	rtStr := randomHex(32)
-	s.noteIssued(jwt, rtStr)
+	rtStr := simkit.RandomHex(32)
+	s.issued.Add(jwt, rtStr)
 	rt := &refreshToken{userID: userID, clientID: clientID, scopes: scopes, state: rtActive, access: at}
 	s.access[at.jti] = at
-	s.refresh[secretKey(rtStr)] = rt
+	s.refresh[simkit.SecretKey(rtStr)] = rt
 	s.current[userID] = rt
 	u := s.userLocked(userID)
 	u.access = append(u.access, at)
@@ -147,7 +146,7 @@ func (s *Server) MintTokens(userID string, scopes ...string) TokenResponse {
 	if userID == "" {
 		userID = s.cfg.DefaultUser
 	}
-	scopes = intersectScopes(ValidScopes(), scopes)
+	scopes = simkit.IntersectScopes(ValidScopes(), scopes)
 	if len(scopes) == 0 {
 		scopes = ValidScopes()
 	}
@@ -175,8 +174,8 @@ func (s *Server) rotate(clientID, tok string, lifetime time.Duration) ([]byte, r
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rt := s.refresh[secretKey(tok)]
-	if rt == nil || !ctEqual(rt.clientID, clientID) {
+	rt := s.refresh[simkit.SecretKey(tok)]
+	if rt == nil || !simkit.Equal(rt.clientID, clientID) {
 		return nil, refreshInvalid
 	}
 	switch rt.state {

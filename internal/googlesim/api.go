@@ -3,12 +3,13 @@ package googlesim
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // MaxAPIBody is the largest data-API request body the simulator accepts.
@@ -67,35 +68,6 @@ func invalidArgument(w http.ResponseWriter, msg string) {
 	writeStatus(w, http.StatusBadRequest, "INVALID_ARGUMENT", msg, nil)
 }
 
-// statusRecorder remembers the status a handler answered and reports it
-// before the response leaves, so a test that has read the response always
-// finds the request in Requests().
-type statusRecorder struct {
-	http.ResponseWriter
-	status   int
-	onStatus func(int)
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.setStatus(code)
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	r.setStatus(http.StatusOK)
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) setStatus(code int) {
-	if r.status != 0 {
-		return
-	}
-	r.status = code
-	if r.onStatus != nil {
-		r.onStatus(code)
-	}
-}
-
 // apiRequest is an authenticated data-API request being served.
 type apiRequest struct {
 	*http.Request
@@ -137,24 +109,11 @@ var routes = []route{
 // serveAPI routes, authenticates, rate-limits and records a data request.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.stats.apiRequests.Add(1)
-	rec := &statusRecorder{ResponseWriter: w}
-	body, readErr := io.ReadAll(io.LimitReader(r.Body, MaxAPIBody+1))
-	tooLarge := len(body) > MaxAPIBody
-	if tooLarge {
-		body = body[:MaxAPIBody]
-	}
-	rr := RecordedRequest{
-		Method:   r.Method,
-		Path:     r.URL.Path,
-		RawQuery: r.URL.RawQuery,
-		Header:   r.Header.Clone(),
-		Body:     body,
-	}
-	rec.onStatus = func(code int) {
-		rr.Status = code
-		s.record(rr)
-	}
-	defer rec.setStatus(http.StatusOK) // a handler that wrote nothing answered 200
+	// Recorded, with its status, before the response leaves, so a test that
+	// has read the response always finds the request in Requests().
+	rc := simkit.Record(w, r, MaxAPIBody, &s.requests)
+	defer rc.Finish() // a handler that wrote nothing answered 200
+	rec := rc.W
 
 	// Like Google's front end, an unknown method is answered before
 	// authentication.
@@ -174,13 +133,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	tok, hasBearer := bearerToken(r)
+	tok, hasBearer := simkit.BearerToken(r)
 	if !hasBearer {
 		tok = ""
 	}
 	at, st := s.checkAccess(tok)
 	if at != nil {
-		rr.UserID = at.userID
+		rc.Req.UserID = at.userID
 		s.mu.Lock()
 		u := s.userLocked(at.userID)
 		u.stats.APIRequests++
@@ -212,11 +171,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeStatus(rec, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", MsgQuota, errorInfo("RATE_LIMIT_EXCEEDED", rt.rpc))
 		return
 	}
-	if readErr != nil {
+	if rc.ReadErr != nil {
 		invalidArgument(rec, "The request body could not be read.")
 		return
 	}
-	if tooLarge {
+	if rc.TooLarge {
 		invalidArgument(rec, "Request payload size exceeds the limit: "+strconv.Itoa(MaxAPIBody)+" bytes.")
 		return
 	}
@@ -238,7 +197,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.forbidden(rec, at.userID, "PERMISSION_DENIED", MsgScopes, errorInfo("ACCESS_TOKEN_SCOPE_INSUFFICIENT", rt.rpc))
 		return
 	}
-	rt.handle(s, rec, &apiRequest{Request: r, user: at.userID, pathUser: m[1], token: at, body: body}, m)
+	rt.handle(s, rec, &apiRequest{Request: r, user: at.userID, pathUser: m[1], token: at, body: rc.Body}, m)
 }
 
 func (s *Server) forbidden(w http.ResponseWriter, user, status, msg string, details []ErrorInfo) {
@@ -265,16 +224,6 @@ func (s *Server) readScopes() []string {
 		out = append(out, s.Scope(a, false))
 	}
 	return out
-}
-
-// bearerToken extracts the token of an "Authorization: Bearer" header.
-func bearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	const prefix = "bearer "
-	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return "", false
-	}
-	return strings.TrimSpace(h[len(prefix):]), true
 }
 
 // Identity is the body of GET /v4/users/me/identity.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 	"io"
 	"net/http"
 	"net/url"
@@ -22,23 +23,23 @@ func TestAPIAuthErrors(t *testing.T) {
 	// Missing credentials.
 	r := api(t, s, "GET", "/v4/users/me/identity", "", nil)
 	e := wantStatus(t, r, 401, "UNAUTHENTICATED")
-	if e.Message != MsgMissingCreds || r.header.Get("WWW-Authenticate") != `Bearer realm="https://accounts.google.com/"` ||
+	if e.Message != MsgMissingCreds || r.Header.Get("WWW-Authenticate") != `Bearer realm="https://accounts.google.com/"` ||
 		len(e.Details) != 1 || e.Details[0].Reason != "CREDENTIALS_MISSING" {
-		t.Fatalf("missing: %s %v", r.body, r.header)
+		t.Fatalf("missing: %s %v", r.Body, r.Header)
 	}
 	// Garbage token.
 	r = api(t, s, "GET", "/v4/users/me/identity", "ya29.garbage", nil)
 	e = wantStatus(t, r, 401, "UNAUTHENTICATED")
-	if e.Message != MsgUnauthenticated || r.header.Get("WWW-Authenticate") != `Bearer realm="https://accounts.google.com/", error="invalid_token"` {
-		t.Fatalf("garbage: %s %v", r.body, r.header)
+	if e.Message != MsgUnauthenticated || r.Header.Get("WWW-Authenticate") != `Bearer realm="https://accounts.google.com/", error="invalid_token"` {
+		t.Fatalf("garbage: %s %v", r.Body, r.Header)
 	}
-	if strings.Contains(string(r.body), "ya29.garbage") {
+	if strings.Contains(string(r.Body), "ya29.garbage") {
 		t.Fatal("error echoes the token")
 	}
 	// Expired by the clock (1h) and by ExpireAccessTokens.
 	clk.Advance(time.Hour - time.Second)
-	if r := api(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil); r.status != 200 {
-		t.Fatalf("before expiry: %d", r.status)
+	if r := api(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("before expiry: %d", r.Status)
 	}
 	clk.Advance(time.Second)
 	e = wantStatus(t, api(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil), 401, "UNAUTHENTICATED")
@@ -46,14 +47,14 @@ func TestAPIAuthErrors(t *testing.T) {
 		t.Fatalf("expired: %+v", e)
 	}
 	next := tokens(t, refresh(t, s, tr.RefreshToken))
-	if r := api(t, s, "GET", "/v4/users/me/identity", next.AccessToken, nil); r.status != 200 {
-		t.Fatalf("after refresh: %d", r.status)
+	if r := api(t, s, "GET", "/v4/users/me/identity", next.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("after refresh: %d", r.Status)
 	}
 	s.ExpireAccessTokens(DefaultUserID)
 	wantStatus(t, api(t, s, "GET", "/v4/users/me/identity", next.AccessToken, nil), 401, "UNAUTHENTICATED")
 	later := tokens(t, refresh(t, s, tr.RefreshToken))
-	if r := api(t, s, "GET", "/v4/users/me/identity", later.AccessToken, nil); r.status != 200 {
-		t.Fatalf("token after ExpireAccessTokens: %d", r.status)
+	if r := api(t, s, "GET", "/v4/users/me/identity", later.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("token after ExpireAccessTokens: %d", r.Status)
 	}
 	st := s.Stats()
 	if st.API401 != 4 || st.APIRequests != 7 {
@@ -73,15 +74,15 @@ func TestAPIPermissionAndNotFound(t *testing.T) {
 		r := api(t, s, "GET", p, tr.AccessToken, nil)
 		e := wantStatus(t, r, 403, "PERMISSION_DENIED")
 		if e.Message != MsgScopes || len(e.Details) != 1 || e.Details[0].Reason != "ACCESS_TOKEN_SCOPE_INSUFFICIENT" ||
-			e.Details[0].Type != "type.googleapis.com/google.rpc.ErrorInfo" || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
-			t.Fatalf("%s: %s %v", p, r.body, r.header)
+			e.Details[0].Type != "type.googleapis.com/google.rpc.ErrorInfo" || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+			t.Fatalf("%s: %s %v", p, r.Body, r.Header)
 		}
 	}
 	// A write-only scope does not allow reading.
 	w := s.MintTokens(DefaultUserID, ScopeURL(AreaSleep, true))
 	wantStatus(t, api(t, s, "GET", "/v4/users/me/dataTypes/sleep/dataPoints", w.AccessToken, nil), 403, "PERMISSION_DENIED")
-	if r := api(t, s, "GET", "/v4/users/me/identity", w.AccessToken, nil); r.status != 200 {
-		t.Fatalf("identity with a write scope: %d", r.status)
+	if r := api(t, s, "GET", "/v4/users/me/identity", w.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("identity with a write scope: %d", r.Status)
 	}
 	// Sign-in scopes alone do not open the identity endpoint.
 	oid := login(t, s, "openid email")
@@ -91,8 +92,8 @@ func TestAPIPermissionAndNotFound(t *testing.T) {
 	wantStatus(t, api(t, s, "GET", "/v4/users/me/identity", oid.AccessToken, nil), 403, "PERMISSION_DENIED")
 	// Another user's data.
 	wantStatus(t, api(t, s, "GET", "/v4/users/999/identity", tr.AccessToken, nil), 403, "PERMISSION_DENIED")
-	if r := api(t, s, "GET", "/v4/users/"+DefaultUserID+"/identity", tr.AccessToken, nil); r.status != 200 {
-		t.Fatalf("own id: %d", r.status)
+	if r := api(t, s, "GET", "/v4/users/"+DefaultUserID+"/identity", tr.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("own id: %d", r.Status)
 	}
 	// Unknown paths and methods: 404 before authentication.
 	for _, c := range [][2]string{{"GET", "/v4/users/me/nothing"}, {"GET", "/"}, {"DELETE", "/v4/users/me/identity"},
@@ -113,23 +114,23 @@ func TestRateLimit(t *testing.T) {
 	a := s.MintTokens("a")
 	b := s.MintTokens("b")
 	for i := range 3 {
-		if r := api(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil); r.status != 200 {
-			t.Fatalf("request %d: %d", i, r.status)
+		if r := api(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil); r.Status != 200 {
+			t.Fatalf("request %d: %d", i, r.Status)
 		}
 	}
 	r := api(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil)
 	e := wantStatus(t, r, 429, "RESOURCE_EXHAUSTED")
-	if e.Details[0].Reason != "RATE_LIMIT_EXCEEDED" || r.header.Get("Retry-After") != "30" { // clock at :30
-		t.Fatalf("429: %s Retry-After=%q", r.body, r.header.Get("Retry-After"))
+	if e.Details[0].Reason != "RATE_LIMIT_EXCEEDED" || r.Header.Get("Retry-After") != "30" { // clock at :30
+		t.Fatalf("429: %s Retry-After=%q", r.Body, r.Header.Get("Retry-After"))
 	}
 	// Per user.
-	if r := api(t, s, "GET", "/v4/users/me/identity", b.AccessToken, nil); r.status != 200 {
-		t.Fatalf("other user: %d", r.status)
+	if r := api(t, s, "GET", "/v4/users/me/identity", b.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("other user: %d", r.Status)
 	}
 	// Unauthenticated requests do not consume the budget; a new minute resets it.
 	clk.Advance(30 * time.Second)
-	if r := api(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil); r.status != 200 {
-		t.Fatalf("next minute: %d", r.status)
+	if r := api(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil); r.Status != 200 {
+		t.Fatalf("next minute: %d", r.Status)
 	}
 	if st := s.Stats(); st.API429 != 1 || s.UserStats("a").API429 != 1 {
 		t.Fatalf("stats = %+v", st)
@@ -138,8 +139,8 @@ func TestRateLimit(t *testing.T) {
 	u, _ := start(t, Config{RateLimitPerMinute: -1})
 	tok := u.MintTokens("a").AccessToken
 	for range 400 {
-		if r := api(t, u, "GET", "/v4/users/me/identity", tok, nil); r.status != 200 {
-			t.Fatalf("unlimited: %d", r.status)
+		if r := api(t, u, "GET", "/v4/users/me/identity", tok, nil); r.Status != 200 {
+			t.Fatalf("unlimited: %d", r.Status)
 		}
 	}
 }
@@ -149,22 +150,22 @@ func TestIdentityProfileSettings(t *testing.T) {
 	a := s.MintTokens("111")
 	b := s.MintTokens("222")
 	r := api(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil)
-	if r.status != 200 || string(r.body) != `{"name":"users/me/identity","healthUserId":"111","legacyUserId":"ABC123"}` {
-		t.Fatalf("identity: %d %s", r.status, r.body)
+	if r.Status != 200 || string(r.Body) != `{"name":"users/me/identity","healthUserId":"111","legacyUserId":"ABC123"}` {
+		t.Fatalf("identity: %d %s", r.Status, r.Body)
 	}
 	r = api(t, s, "GET", "/v4/users/me/identity", b.AccessToken, nil)
-	if string(r.body) != `{"name":"users/me/identity","healthUserId":"222"}` {
-		t.Fatalf("identity without legacy id: %s", r.body)
+	if string(r.Body) != `{"name":"users/me/identity","healthUserId":"222"}` {
+		t.Fatalf("identity without legacy id: %s", r.Body)
 	}
 	// The default legacy mapping.
 	d, _ := start(t, Config{})
 	r = api(t, d, "GET", "/v4/users/me/identity", d.MintTokens("").AccessToken, nil)
-	if m := r.json(t); m["healthUserId"] != DefaultUserID || m["legacyUserId"] != DefaultLegacyUserID {
-		t.Fatalf("default identity: %s", r.body)
+	if m := r.JSON(t); m["healthUserId"] != DefaultUserID || m["legacyUserId"] != DefaultLegacyUserID {
+		t.Fatalf("default identity: %s", r.Body)
 	}
 
-	pa := api(t, s, "GET", "/v4/users/me/profile", a.AccessToken, nil).json(t)
-	pb := api(t, s, "GET", "/v4/users/me/profile", b.AccessToken, nil).json(t)
+	pa := api(t, s, "GET", "/v4/users/me/profile", a.AccessToken, nil).JSON(t)
+	pb := api(t, s, "GET", "/v4/users/me/profile", b.AccessToken, nil).JSON(t)
 	if pa["name"] != "users/me/profile" || fmt.Sprint(pa) == fmt.Sprint(pb) {
 		t.Fatalf("profiles: %v / %v", pa, pb)
 	}
@@ -174,11 +175,11 @@ func TestIdentityProfileSettings(t *testing.T) {
 	if msd, ok := pa["membershipStartDate"].(map[string]any); !ok || msd["year"] == nil {
 		t.Fatalf("date not an object: %v", pa)
 	}
-	sa := api(t, s, "GET", "/v4/users/me/settings", a.AccessToken, nil).json(t)
+	sa := api(t, s, "GET", "/v4/users/me/settings", a.AccessToken, nil).JSON(t)
 	if sa["name"] != "users/me/settings" || sa["timeZone"] == nil {
 		t.Fatalf("settings: %v", sa)
 	}
-	if st := api(t, s, "GET", "/v4/users/111/settings", a.AccessToken, nil).json(t); st["name"] != "users/111/settings" {
+	if st := api(t, s, "GET", "/v4/users/111/settings", a.AccessToken, nil).JSON(t); st["name"] != "users/111/settings" {
 		t.Fatalf("settings by id: %v", st)
 	}
 }
@@ -191,11 +192,11 @@ type listResp struct {
 func list(t *testing.T, s *Server, tok, typ string, q url.Values) listResp {
 	t.Helper()
 	r := api(t, s, "GET", "/v4/users/me/dataTypes/"+typ+"/dataPoints?"+q.Encode(), tok, nil)
-	if r.status != 200 {
-		t.Fatalf("list %s: %d %s", typ, r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("list %s: %d %s", typ, r.Status, r.Body)
 	}
 	var lr listResp
-	if err := json.Unmarshal(r.body, &lr); err != nil {
+	if err := json.Unmarshal(r.Body, &lr); err != nil {
 		t.Fatal(err)
 	}
 	return lr
@@ -262,7 +263,7 @@ func TestDataPointsPaging(t *testing.T) {
 	lr := list(t, s, tok, "steps", url.Values{"page_size": {"1"}})
 	var v stepsValue
 	_ = json.Unmarshal(lr.DataPoints[0]["steps"], &v)
-	if v.Interval.EndTime.After(newClock().Now()) || lr.NextPageToken == "" {
+	if v.Interval.EndTime.After(simtest.NewClock().Now()) || lr.NextPageToken == "" {
 		t.Fatalf("newest %+v", v)
 	}
 
@@ -323,8 +324,8 @@ func TestDataPointShapes(t *testing.T) {
 	}
 	// A known type without generated data answers {} (proto3 JSON).
 	r := api(t, s, "GET", "/v4/users/me/dataTypes/oxygen-saturation/dataPoints", tok, nil)
-	if r.status != 200 || string(r.body) != "{}" {
-		t.Fatalf("empty: %d %s", r.status, r.body)
+	if r.Status != 200 || string(r.Body) != "{}" {
+		t.Fatalf("empty: %d %s", r.Status, r.Body)
 	}
 }
 
@@ -339,16 +340,16 @@ func TestDailyRollUp(t *testing.T) {
 	s, _ := start(t, Config{})
 	tok := s.MintTokens("u1").AccessToken
 	r := rollUp(t, s, tok, "steps", threeDays)
-	if r.status != 200 {
-		t.Fatalf("%d %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	re := regexp.MustCompile(`^\{"rollupDataPoints":\[` +
 		`\{"civilEndTime":\{"date":\{"day":19,"month":11,"year":2026\}\},"civilStartTime":\{"date":\{"day":18,"month":11,"year":2026\}\},"steps":\{"countSum":"(\d+)"\}\},` +
 		`\{"civilEndTime":\{"date":\{"day":20,"month":11,"year":2026\}\},"civilStartTime":\{"date":\{"day":19,"month":11,"year":2026\}\},"steps":\{"countSum":"(\d+)"\}\},` +
 		`\{"civilEndTime":\{"date":\{"day":21,"month":11,"year":2026\}\},"civilStartTime":\{"date":\{"day":20,"month":11,"year":2026\}\},"steps":\{"countSum":"(\d+)"\}\}\]\}$`)
-	m := re.FindStringSubmatch(string(r.body))
+	m := re.FindStringSubmatch(string(r.Body))
 	if m == nil {
-		t.Fatalf("roll-up body %s", r.body)
+		t.Fatalf("roll-up body %s", r.Body)
 	}
 	// Consistent with the list of Nov 19.
 	lr := list(t, s, tok, "steps", url.Values{"pageSize": {"100"},
@@ -369,20 +370,20 @@ func TestDailyRollUp(t *testing.T) {
 	}
 	// Other users differ.
 	other := rollUp(t, s, s.MintTokens("u2").AccessToken, "steps", threeDays)
-	if other.status != 200 || string(other.body) == string(r.body) {
-		t.Fatalf("u2 roll-up equal to u1: %s", other.body)
+	if other.Status != 200 || string(other.Body) == string(r.Body) {
+		t.Fatalf("u2 roll-up equal to u1: %s", other.Body)
 	}
 	// Windows of two days, and other types.
 	r = rollUp(t, s, tok, "distance", strings.Replace(threeDays, `"windowSizeDays":1`, `"windowSizeDays":2`, 1))
 	var rr struct {
 		RollupDataPoints []map[string]json.RawMessage
 	}
-	if json.Unmarshal(r.body, &rr) != nil || len(rr.RollupDataPoints) != 2 || !strings.Contains(string(rr.RollupDataPoints[0]["distance"]), `"millimetersSum":"`) {
-		t.Fatalf("distance: %s", r.body)
+	if json.Unmarshal(r.Body, &rr) != nil || len(rr.RollupDataPoints) != 2 || !strings.Contains(string(rr.RollupDataPoints[0]["distance"]), `"millimetersSum":"`) {
+		t.Fatalf("distance: %s", r.Body)
 	}
 	for _, typ := range []string{"floors", "total-calories", "heart-rate"} {
-		if r := rollUp(t, s, tok, typ, threeDays); r.status != 200 {
-			t.Fatalf("%s: %d %s", typ, r.status, r.body)
+		if r := rollUp(t, s, tok, typ, threeDays); r.Status != 200 {
+			t.Fatalf("%s: %d %s", typ, r.Status, r.Body)
 		}
 	}
 	// Errors.
@@ -407,11 +408,11 @@ func TestEchoAndRecording(t *testing.T) {
 	tok := s.MintTokens("u1", scopeSleep).AccessToken
 	body := `{"hello":"world"}`
 	r := api(t, s, "POST", "/v4/users/me/echo?x=1", tok, strings.NewReader(body), "Content-Type", "application/json", "X-Test", "yes")
-	if r.status != 200 {
-		t.Fatalf("echo: %d %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("echo: %d %s", r.Status, r.Body)
 	}
 	var e EchoResponse
-	if err := json.Unmarshal(r.body, &e); err != nil {
+	if err := json.Unmarshal(r.Body, &e); err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte(body))

@@ -1,11 +1,14 @@
 package googlesim
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // AuthRequest is one request to the consent screen, as the simulator
@@ -31,20 +34,7 @@ type AuthRequest struct {
 }
 
 // AuthRequests returns the consent-screen requests received so far.
-func (s *Server) AuthRequests() []AuthRequest {
-	s.reqMu.Lock()
-	defer s.reqMu.Unlock()
-	return slices.Clone(s.auths)
-}
-
-func (s *Server) recordAuth(a AuthRequest) {
-	s.reqMu.Lock()
-	defer s.reqMu.Unlock()
-	if len(s.auths) >= maxRecorded {
-		s.auths = append(s.auths[:0], s.auths[1:]...)
-	}
-	s.auths = append(s.auths, a)
-}
+func (s *Server) AuthRequests() []AuthRequest { return s.auths.All() }
 
 // handleAuthorize simulates Google's consent screen, GET /o/oauth2/v2/auth.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
@@ -66,7 +56,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	a.Scopes, _ = s.parseScopes(q.Get("scope"))
 	page := func(code, msg string) {
 		a.Error = code
-		s.recordAuth(a)
+		s.auths.Add(a)
 		errorPage(w, http.StatusBadRequest, code, msg)
 	}
 	for _, p := range []string{"client_id", "redirect_uri", "response_type", "scope", "state",
@@ -82,7 +72,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	case a.ClientID == "":
 		page("invalid_request", "Missing required parameter: client_id")
 		return
-	case !ctEqual(a.ClientID, s.cfg.ClientID):
+	case !simkit.Equal(a.ClientID, s.cfg.ClientID):
 		page("invalid_client", "The OAuth client was not found.")
 		return
 	case a.RedirectURI == "":
@@ -91,7 +81,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	case len(s.cfg.RedirectURIs) > 0 && !slices.Contains(s.cfg.RedirectURIs, a.RedirectURI):
 		page("redirect_uri_mismatch", "You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 policy. redirect_uri="+a.RedirectURI)
 		return
-	case len(s.cfg.RedirectURIs) == 0 && !absoluteHTTPURL(a.RedirectURI):
+	case len(s.cfg.RedirectURIs) == 0 && !simkit.AbsoluteHTTPURL(a.RedirectURI):
 		page("invalid_request", "Invalid parameter value for redirect_uri: "+a.RedirectURI)
 		return
 	}
@@ -125,7 +115,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	case challenge != "" && method != "S256" && method != "plain":
 		page("invalid_request", "Invalid code_challenge_method: "+method)
 		return
-	case challenge != "" && !validChallenge(challenge, method):
+	case challenge != "" && !simkit.ValidChallenge(challenge, method):
 		page("invalid_request", "Invalid code_challenge.")
 		return
 	}
@@ -150,15 +140,12 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 
 	requested := a.Scopes
-	c := s.consentFunc()(r, slices.Clone(requested))
-	user := c.UserID
-	if user == "" {
-		user = s.cfg.DefaultUser
-	}
+	c := s.consent.Ask(r, requested)
+	user := c.User(s.cfg.DefaultUser)
 	a.UserID = user
 	fail := func(code string) {
 		a.Error = code
-		s.recordAuth(a)
+		s.auths.Add(a)
 		redirectTo(w, a.RedirectURI, [][2]string{{"error", code}}, a.State, q.Has("state"))
 	}
 	now := s.now()
@@ -171,37 +158,34 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	shown := true
 	if silent {
 		// prompt=none: no screen; only an existing grant can answer.
-		if c.Deny || len(intersectScopes(prior, requested)) != len(requested) {
+		if c.Deny || len(simkit.IntersectScopes(prior, requested)) != len(requested) {
 			fail("consent_required")
 			return
 		}
 		granted, shown = requested, false
 	} else {
-		granted = requested
-		if c.Granted != nil {
-			granted = intersectScopes(requested, c.Granted)
-		}
-		if c.Deny || len(granted) == 0 {
+		var ok bool
+		if granted, ok = c.Grants(requested); !ok {
 			s.stats.denials.Add(1)
 			fail("access_denied")
 			return
 		}
 	}
 	if a.IncludeGrantedScope {
-		granted = unionScopes(granted, prior)
+		granted = simkit.UnionScopes(granted, prior)
 	}
 	a.Granted = granted
 	a.RefreshTokenEligible = a.AccessType == "offline" &&
 		(slices.Contains(prompts, "consent") || firstOffline)
 
-	code := codePrefix + randomB64(48)
-	s.noteIssued(code)
+	code := codePrefix + simkit.RandomB64(48)
+	s.issued.Add(code)
 	s.mu.Lock()
 	s.pruneCodesLocked(now)
 	u := s.userLocked(user)
-	u.grant = unionScopes(u.grant, granted)
+	u.grant = simkit.UnionScopes(u.grant, granted)
 	u.stats.Authorizations++
-	s.codes[secretKey(code)] = &authCode{
+	s.codes[simkit.SecretKey(code)] = &authCode{
 		redirectURI: a.RedirectURI,
 		challenge:   challenge,
 		method:      method,
@@ -215,7 +199,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if a.RefreshTokenEligible {
 		s.stats.offlineAuthorizations.Add(1)
 	}
-	s.recordAuth(a)
+	s.auths.Add(a)
 	promptOut := "none"
 	if shown {
 		promptOut = "consent"
@@ -228,40 +212,17 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 // pruneCodesLocked forgets codes that expired long enough ago that nobody
 // can be confused by "unknown" instead of "expired".
 func (s *Server) pruneCodesLocked(now time.Time) {
-	for k, c := range s.codes {
-		if now.After(c.expires.Add(time.Hour)) {
-			delete(s.codes, k)
-		}
-	}
+	maps.DeleteFunc(s.codes, func(_ [32]byte, c *authCode) bool { return now.After(c.expires.Add(time.Hour)) })
 }
 
 // redirectTo sends a 302 to base with state first (as Google does), then
 // params in order. An existing query string of base is kept. Unlike
 // Fitbit, Google adds no fragment.
 func redirectTo(w http.ResponseWriter, base string, params [][2]string, state string, hasState bool) {
-	if i := strings.IndexByte(base, '#'); i >= 0 {
-		base = base[:i]
-	}
-	var b strings.Builder
-	b.WriteString(base)
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-		if strings.HasSuffix(base, "?") || strings.HasSuffix(base, "&") {
-			sep = ""
-		}
-	}
 	if hasState {
 		params = append([][2]string{{"state", state}}, params...)
 	}
-	for _, p := range params {
-		b.WriteString(sep)
-		b.WriteString(queryEscape(p[0]))
-		b.WriteByte('=')
-		b.WriteString(queryEscape(p[1]))
-		sep = "&"
-	}
-	w.Header().Set("Location", b.String())
+	w.Header().Set("Location", simkit.AppendQuery(base, params, queryEscape))
 	w.Header().Set("Cache-Control", "no-cache, no-store, max-age=0, must-revalidate")
 	w.WriteHeader(http.StatusFound)
 }
@@ -271,19 +232,8 @@ func queryEscape(v string) string {
 	return strings.ReplaceAll(url.QueryEscape(v), "+", "%20")
 }
 
-func absoluteHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
-		u.Fragment == "" && !strings.Contains(s, "#") && u.User == nil
-}
-
 // errorPage is the consent screen's answer when it cannot or must not
 // redirect: Google's "Error 400: <code>" page, in plain text.
 func errorPage(w http.ResponseWriter, status int, code, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte("Google (simulated): Access blocked: Authorization Error\nError 400: " + code + "\n" + msg + "\n"))
+	simkit.WritePlainText(w, status, "Google (simulated): Access blocked: Authorization Error\nError 400: "+code+"\n"+msg+"\n")
 }

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // dataType describes one Google Health data type (kebab-case in paths).
@@ -60,19 +61,11 @@ func DataTypes() []string {
 	return out
 }
 
-// rng is deterministic per user and purpose, so the same request always
-// gets the same data and different users get different data.
-func rng(parts ...string) *rand.Rand {
-	h := fnv.New64a()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	sum := h.Sum64()
-	return rand.New(rand.NewPCG(sum, sum^0x9e3779b97f4a7c15))
-}
-
-func between(r *rand.Rand, lo, hi int) int { return lo + r.IntN(hi-lo+1) }
+// rng is deterministic per user and purpose (see simkit.Rand).
+var (
+	rng     = simkit.Rand
+	between = simkit.Between
+)
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }
 

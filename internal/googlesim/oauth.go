@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // maxOAuthBody limits the bodies of the token and revoke endpoints.
@@ -105,11 +107,11 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, form
 	case id == "":
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", descNoClientID)
 		return false
-	case !ctEqual(id, s.cfg.ClientID):
+	case !simkit.Equal(id, s.cfg.ClientID):
 		s.stats.invalidClients.Add(1)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", descClientNotFound)
 		return false
-	case secret == "" || !ctEqual(secret, s.cfg.ClientSecret):
+	case secret == "" || !simkit.Equal(secret, s.cfg.ClientSecret):
 		s.stats.invalidClients.Add(1)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", descUnauthorized)
 		return false
@@ -162,7 +164,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, form url.Values) bool {
 	}
 	now := s.now()
 	s.mu.Lock()
-	c := s.codes[secretKey(code)]
+	c := s.codes[simkit.SecretKey(code)]
 	if c == nil || c.used || !now.Before(c.expires) {
 		s.mu.Unlock()
 		desc := descBadRequest
@@ -187,7 +189,7 @@ func (s *Server) exchangeCode(w http.ResponseWriter, form url.Values) bool {
 		s.invalidGrant(w, "Missing code verifier.")
 		return false
 	}
-	if c.challenge != "" && !verifierMatches(verifier, c.challenge, c.method) {
+	if c.challenge != "" && !simkit.VerifierMatches(verifier, c.challenge, c.method) {
 		s.userLocked(c.userID).stats.InvalidGrants++
 		s.mu.Unlock()
 		s.invalidGrant(w, "Invalid code verifier.")
@@ -262,9 +264,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	user := ""
 	s.mu.Lock()
-	if at := s.access[secretKey(tok)]; at != nil && !at.revoked && !at.forcedExpired && now.Before(at.exp) {
+	if at := s.access[simkit.SecretKey(tok)]; at != nil && !at.revoked && !at.forcedExpired && now.Before(at.exp) {
 		user = at.userID
-	} else if rt := s.refresh[secretKey(tok)]; rt != nil && rt.live(now) {
+	} else if rt := s.refresh[simkit.SecretKey(tok)]; rt != nil && rt.live(now) {
 		user = rt.userID
 	}
 	if user != "" {

@@ -1,7 +1,5 @@
 package googlesim
 
-import "time"
-
 // rateStatus is the state of a user's per-minute budget.
 type rateStatus struct {
 	exceeded   bool
@@ -12,22 +10,16 @@ type rateStatus struct {
 // clock minute. Google documents no rate-limit headers, so none are sent.
 func (s *Server) takeRate(user string) rateStatus {
 	now := s.now()
-	minute := now.Truncate(time.Minute)
-	retry := int((minute.Add(time.Minute).Sub(now) + time.Second - 1) / time.Second)
 	limit := s.cfg.RateLimitPerMinute
 	if limit < 0 {
 		return rateStatus{}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m := minute.Unix(); m != s.rateMinute {
-		clear(s.rate) // a new minute: every budget starts again
-		s.rateMinute = m
-	}
-	n := s.rate[user]
+	n := s.rate.Count(now, user) // a new minute: every budget starts again
 	if n >= limit {
-		return rateStatus{exceeded: true, retryAfter: max(retry, 1)}
+		return rateStatus{exceeded: true, retryAfter: max(s.rate.SecondsLeft(now), 1)}
 	}
-	s.rate[user] = n + 1
+	s.rate.Set(user, n+1)
 	return rateStatus{}
 }

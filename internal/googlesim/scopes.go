@@ -3,6 +3,8 @@ package googlesim
 import (
 	"slices"
 	"strings"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // DefaultScopePrefix is the common prefix of the Google Health scopes:
@@ -87,14 +89,7 @@ func (s *Server) isHealthScope(sc string) bool {
 // parseScopes splits a space-separated scope parameter. It returns the
 // sorted, de-duplicated scopes and the first unknown one, if any.
 func (s *Server) parseScopes(param string) (scopes []string, unknown string) {
-	for _, f := range strings.Fields(param) {
-		if !s.validScope(f) {
-			return nil, f
-		}
-		scopes = append(scopes, f)
-	}
-	slices.Sort(scopes)
-	return slices.Compact(scopes), ""
+	return simkit.ParseScopes(param, s.validScope)
 }
 
 // normalizeScope accepts a full scope or an "<area>.readonly" /
@@ -107,24 +102,4 @@ func (s *Server) normalizeScope(sc string) (string, bool) {
 		return full, true
 	}
 	return "", false
-}
-
-// intersectScopes keeps the granted scopes that were requested, sorted and
-// de-duplicated.
-func intersectScopes(requested, granted []string) []string {
-	var out []string
-	for _, g := range granted {
-		if slices.Contains(requested, g) {
-			out = append(out, g)
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// unionScopes merges two scope lists, sorted and de-duplicated.
-func unionScopes(a, b []string) []string {
-	out := append(append([]string(nil), a...), b...)
-	slices.Sort(out)
-	return slices.Compact(out)
 }

@@ -1,18 +1,14 @@
 package googlesim
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // Defaults used when the corresponding Config field is zero.
@@ -74,46 +70,36 @@ type Config struct {
 	Addr string
 }
 
-// Consent is the simulated user's answer on Google's consent screen.
-type Consent struct {
-	// UserID is the healthUserId of who consented; empty means
-	// Config.DefaultUser.
-	UserID string
-	// Granted are the scopes the user allowed (granular consent). nil means
-	// everything requested; otherwise it is intersected with the requested
-	// scopes, and an empty result is a denial.
-	Granted []string
-	// Deny makes the user press "Cancel".
-	Deny bool
-}
-
-type consentFunc = func(r *http.Request, requested []string) Consent
+// Consent is the simulated user's answer on Google's consent screen:
+// UserID is the healthUserId of who consented (empty means
+// Config.DefaultUser); Granted the scopes allowed (granular consent: nil
+// means everything requested, otherwise it is intersected with the
+// requested scopes, and an empty result is a denial); Deny makes the user
+// press "Cancel".
+type Consent = simkit.Consent
 
 // Server is a simulated Google Health API with Google's OAuth 2.0
 // endpoints. It is an http.Handler; Start also serves it on loopback.
 type Server struct {
 	cfg     Config
-	consent atomic.Pointer[consentFunc]
+	consent simkit.ConsentHook
 
-	mu         sync.Mutex
-	codes      map[[32]byte]*authCode
-	access     map[[32]byte]*accessToken
-	refresh    map[[32]byte]*refreshToken
-	byUser     map[string]*userState
-	rate       map[string]int // requests per user in the current minute
-	rateMinute int64          // the minute rate holds counts for
+	mu      sync.Mutex
+	codes   map[[32]byte]*authCode
+	access  map[[32]byte]*accessToken
+	refresh map[[32]byte]*refreshToken
+	byUser  map[string]*userState
+	rate    simkit.Window[string] // requests per user per clock minute
 
 	stats counters
 
-	tokenLifetime atomic.Int64 // SetAccessTokenLifetime
-	issuedMu      sync.Mutex
-	issued        []string // every code and token issued, for leak tests
+	tokenLifetime atomic.Int64       // SetAccessTokenLifetime
+	issued        simkit.Log[string] // every code and token issued, for leak tests
 
-	reqMu    sync.Mutex
-	requests []RecordedRequest
-	auths    []AuthRequest
+	requests simkit.Log[RecordedRequest]
+	auths    simkit.Log[AuthRequest]
 
-	httpSrv *http.Server
+	httpSrv *simkit.HTTPServer
 	baseURL string
 }
 
@@ -127,10 +113,13 @@ func New(cfg Config) *Server {
 		access:  map[[32]byte]*accessToken{},
 		refresh: map[[32]byte]*refreshToken{},
 		byUser:  map[string]*userState{},
-		rate:    map[string]int{},
+		rate:    simkit.Window[string]{Size: time.Minute},
+
+		requests: simkit.Log[RecordedRequest]{Max: maxRecorded},
+		auths:    simkit.Log[AuthRequest]{Max: maxRecorded},
 	}
-	f := cfg.Consent
-	s.consent.Store(&f)
+	s.consent.DefaultUser = cfg.DefaultUser
+	s.consent.Set(cfg.Consent)
 	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
 	return s
 }
@@ -139,18 +128,11 @@ func New(cfg Config) *Server {
 // 127.0.0.1:0) with a real http.Server.
 func Start(cfg Config) (*Server, error) {
 	s := New(cfg)
-	ln, err := net.Listen("tcp", s.cfg.Addr)
+	srv, err := simkit.Listen(s.cfg.Addr, s)
 	if err != nil {
 		return nil, fmt.Errorf("googlesim: listen: %w", err)
 	}
-	s.baseURL = "http://" + ln.Addr().String()
-	s.httpSrv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-	go func() { _ = s.httpSrv.Serve(ln) }()
+	s.httpSrv, s.baseURL = srv, srv.URL()
 	return s, nil
 }
 
@@ -190,28 +172,13 @@ func (c Config) withDefaults() Config {
 	}
 	c.RedirectURIs = append([]string(nil), c.RedirectURIs...)
 	if c.Consent == nil {
-		c.Consent = defaultConsent(c.DefaultUser)
+		c.Consent = simkit.GrantAll(c.DefaultUser)
 	}
 	return c
 }
 
-func defaultConsent(user string) consentFunc {
-	return func(_ *http.Request, requested []string) Consent {
-		return Consent{UserID: user, Granted: append([]string(nil), requested...)}
-	}
-}
-
 // Close stops the HTTP server started by Start. It is a no-op for New.
-func (s *Server) Close() error {
-	if s.httpSrv == nil {
-		return nil
-	}
-	err := s.httpSrv.Close()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
-}
+func (s *Server) Close() error { return s.httpSrv.Close() }
 
 // Config returns the effective configuration (defaults filled in).
 func (s *Server) Config() Config { return s.cfg }
@@ -241,12 +208,7 @@ func (s *Server) APIBase() string { return s.baseURL }
 
 // SetConsent replaces the consent function at run time; nil restores the
 // default (DefaultUser grants everything requested).
-func (s *Server) SetConsent(f func(r *http.Request, requested []string) Consent) {
-	if f == nil {
-		f = defaultConsent(s.cfg.DefaultUser)
-	}
-	s.consent.Store(&f)
-}
+func (s *Server) SetConsent(f func(r *http.Request, requested []string) Consent) { s.consent.Set(f) }
 
 // SetAccessTokenLifetime changes the lifetime of access tokens issued from
 // now on.
@@ -260,8 +222,6 @@ func (s *Server) SetAccessTokenLifetime(d time.Duration) {
 // LegacyUserID returns the legacy Fitbit id of a healthUserId, if any.
 func (s *Server) LegacyUserID(healthUserID string) string { return s.cfg.LegacyUserIDs[healthUserID] }
 
-func (s *Server) consentFunc() consentFunc { return *s.consent.Load() }
-
 func (s *Server) now() time.Time { return s.cfg.Now() }
 
 const (
@@ -272,17 +232,12 @@ const (
 
 // ServeHTTP routes to the OAuth endpoints and the data API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			// A bug in the simulator must not take the test process down;
-			// answer like an upstream failure instead.
-			writeStatus(w, http.StatusInternalServerError, "INTERNAL",
-				fmt.Sprintf("googlesim internal error: %v", v), nil)
-		}
-	}()
+	// A bug in the simulator must not take the test process down; answer
+	// like an upstream failure instead.
+	defer simkit.RecoverPanic(w, func(w http.ResponseWriter, v any) {
+		writeStatus(w, http.StatusInternalServerError, "INTERNAL",
+			fmt.Sprintf("googlesim internal error: %v", v), nil)
+	})
 	switch r.URL.Path {
 	case pathAuthorize:
 		s.handleAuthorize(w, r)
@@ -306,39 +261,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-// ctEqual compares secrets in constant time (length may leak).
-func ctEqual(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}
-
-// randomB64 returns n random bytes, base64url without padding.
-func randomB64(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	simkit.WriteBody(w, status, "application/json; charset=utf-8", b)
 }
 
 // IssuedSecrets returns every authorization code, access token and refresh
 // token the simulator has issued, so tests can search logs and storage for
 // them.
-func (s *Server) IssuedSecrets() []string {
-	s.issuedMu.Lock()
-	defer s.issuedMu.Unlock()
-	return append([]string(nil), s.issued...)
-}
-
-func (s *Server) noteIssued(secrets ...string) {
-	s.issuedMu.Lock()
-	s.issued = append(s.issued, secrets...)
-	s.issuedMu.Unlock()
-}
+func (s *Server) IssuedSecrets() []string { return s.issued.All() }

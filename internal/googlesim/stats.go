@@ -1,8 +1,9 @@
 package googlesim
 
 import (
-	"net/http"
 	"sync/atomic"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // Stats are the simulator's counters since it started.
@@ -80,16 +81,10 @@ func (s *Server) UserStats(userID string) UserStats {
 	return UserStats{}
 }
 
-// RecordedRequest is one data-API request as the simulator received it.
-type RecordedRequest struct {
-	Method   string
-	Path     string
-	RawQuery string
-	Header   http.Header // a clone, Authorization included
-	Body     []byte      // the raw body (up to MaxAPIBody)
-	UserID   string      // the healthUserId of a known token (even expired); else empty
-	Status   int         // the status the simulator answered
-}
+// RecordedRequest is one data-API request as the simulator received it:
+// Body is the raw body up to MaxAPIBody, and UserID the healthUserId of a
+// known token (even expired), else empty.
+type RecordedRequest = simkit.RecordedRequest
 
 // maxRecorded bounds the request logs; older entries are dropped first.
 const maxRecorded = 10000
@@ -97,26 +92,11 @@ const maxRecorded = 10000
 // Requests returns a copy of the data-API requests received so far. A
 // request is recorded before its response is written.
 func (s *Server) Requests() []RecordedRequest {
-	s.reqMu.Lock()
-	defer s.reqMu.Unlock()
-	out := make([]RecordedRequest, len(s.requests))
-	copy(out, s.requests)
-	return out
+	return s.requests.AppendTo([]RecordedRequest{})
 }
 
 // ResetRequests forgets the recorded data-API and consent-screen requests.
 func (s *Server) ResetRequests() {
-	s.reqMu.Lock()
-	s.requests = nil
-	s.auths = nil
-	s.reqMu.Unlock()
-}
-
-func (s *Server) record(rr RecordedRequest) {
-	s.reqMu.Lock()
-	defer s.reqMu.Unlock()
-	if len(s.requests) >= maxRecorded {
-		s.requests = append(s.requests[:0], s.requests[1:]...)
-	}
-	s.requests = append(s.requests, rr)
+	s.requests.Reset()
+	s.auths.Reset()
 }

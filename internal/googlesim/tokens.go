@@ -1,10 +1,11 @@
 package googlesim
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // Token formats, close to Google's: access tokens start "ya29.", refresh
@@ -72,8 +73,6 @@ func (s *Server) userLocked(id string) *userState {
 	return u
 }
 
-func secretKey(tok string) [32]byte { return sha256.Sum256([]byte(tok)) }
-
 // TokenResponse is the token endpoint's success body, in Google's field
 // order. RefreshToken is empty (and absent from the JSON) when Google
 // sends none: code exchanges without offline access and, unless rotation
@@ -96,19 +95,19 @@ func expiresIn(d time.Duration) int64 {
 // issueAccessLocked mints an access token. The caller holds s.mu.
 func (s *Server) issueAccessLocked(userID string, scopes []string, now time.Time) (string, time.Duration) {
 	life := time.Duration(s.tokenLifetime.Load())
-	tok := accessPrefix + randomB64(96)
+	tok := accessPrefix + simkit.RandomB64(96)
 	at := &accessToken{userID: userID, scopes: scopes, exp: now.Add(life)}
-	s.access[secretKey(tok)] = at
+	s.access[simkit.SecretKey(tok)] = at
 	u := s.userLocked(userID)
 	u.access = append(u.access, at)
-	s.noteIssued(tok)
+	s.issued.Add(tok)
 	return tok, life
 }
 
 // issueRefreshLocked mints a refresh token, evicting the user's oldest live
 // one beyond MaxRefreshTokensPerUser. The caller holds s.mu.
 func (s *Server) issueRefreshLocked(userID string, scopes []string, now time.Time) string {
-	tok := refreshPrefix + randomB64(72)
+	tok := refreshPrefix + simkit.RandomB64(72)
 	rt := &refreshToken{userID: userID, scopes: scopes, issued: now, lastUsed: now}
 	if s.cfg.RefreshTokenLifetime > 0 {
 		rt.expires = now.Add(s.cfg.RefreshTokenLifetime)
@@ -127,8 +126,8 @@ func (s *Server) issueRefreshLocked(userID string, scopes []string, now time.Tim
 		live = live[1:]
 	}
 	u.refresh = append(live, rt)
-	s.refresh[secretKey(tok)] = rt
-	s.noteIssued(tok)
+	s.refresh[simkit.SecretKey(tok)] = rt
+	s.issued.Add(tok)
 	return tok
 }
 
@@ -181,12 +180,12 @@ func (s *Server) MintTokens(userID string, scopes ...string) TokenResponse {
 	if len(granted) == 0 {
 		granted = s.AllScopes()
 	}
-	granted = unionScopes(granted, nil)
+	granted = simkit.UnionScopes(granted, nil)
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u := s.userLocked(userID)
-	u.grant = unionScopes(u.grant, granted)
+	u.grant = simkit.UnionScopes(u.grant, granted)
 	return s.tokenResponseLocked(userID, granted, true, now)
 }
 
@@ -199,7 +198,7 @@ const (
 
 // refreshLocked runs a refresh_token grant.
 func (s *Server) refreshGrantLocked(tok string, now time.Time) (TokenResponse, string, refreshOutcome) {
-	rt := s.refresh[secretKey(tok)]
+	rt := s.refresh[simkit.SecretKey(tok)]
 	if rt == nil || !rt.live(now) {
 		if rt != nil {
 			s.userLocked(rt.userID).stats.InvalidGrants++
@@ -244,7 +243,7 @@ func (s *Server) checkAccess(tok string) (*accessToken, accessStatus) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at := s.access[secretKey(tok)]
+	at := s.access[simkit.SecretKey(tok)]
 	switch {
 	case at == nil:
 		return nil, accessInvalid
