@@ -15,6 +15,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -99,6 +100,25 @@ func (f *Flow) ConnectURLFor(name string) string {
 	return f.Prefix + "/authorize?provider=" + url.QueryEscape(name)
 }
 
+// admit checks a request to an endpoint that acts for identity: an allowed
+// method, an identity, a known provider. It answers the request itself when
+// one is missing.
+func (f *Flow) admit(w http.ResponseWriter, r *http.Request, identity string, methods ...string) (*tokens.Manager, bool) {
+	if !slices.Contains(methods, r.Method) {
+		methodNotAllowed(w, methods[0])
+		return nil, false
+	}
+	if identity == "" {
+		f.unauthenticated(w)
+		return nil, false
+	}
+	mgr, ok := f.manager(r)
+	if !ok {
+		f.unknownProvider(w)
+	}
+	return mgr, ok
+}
+
 func (f *Flow) unknownProvider(w http.ResponseWriter) {
 	names := []string{f.Tokens.Provider().Reg.Name}
 	for n := range f.Others {
@@ -113,17 +133,8 @@ func (f *Flow) unknownProvider(w http.ResponseWriter) {
 // authorization (so the callback may land on any instance), binds it to the
 // browser with a cookie, and redirects to the provider's consent page.
 func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		methodNotAllowed(w, "GET")
-		return
-	}
-	if identity == "" {
-		f.unauthenticated(w)
-		return
-	}
-	mgr, ok := f.manager(r)
+	mgr, ok := f.admit(w, r, identity, http.MethodGet, http.MethodHead)
 	if !ok {
-		f.unknownProvider(w)
 		return
 	}
 	client := mgr.Provider()
@@ -285,17 +296,8 @@ type Status struct {
 // default provider's (or ?provider='s), with every provider's under
 // "providers" when there are several.
 func (f *Flow) Status(w http.ResponseWriter, r *http.Request, identity string) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		methodNotAllowed(w, "GET")
-		return
-	}
-	if identity == "" {
-		f.unauthenticated(w)
-		return
-	}
-	mgr, ok := f.manager(r)
+	mgr, ok := f.admit(w, r, identity, http.MethodGet, http.MethodHead)
 	if !ok {
-		f.unknownProvider(w)
 		return
 	}
 	st, err := f.status(r.Context(), mgr, identity)
@@ -343,21 +345,12 @@ func (f *Flow) status(ctx context.Context, mgr *tokens.Manager, identity string)
 
 // Disconnect revokes identity's connection at the provider and deletes it.
 func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity string) {
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, "POST")
-		return
-	}
-	if !sameOrigin(r) {
+	if r.Method == http.MethodPost && !sameOrigin(r) {
 		fitbiterr.Write(w, http.StatusForbidden, fitbiterr.Item{ErrorType: fitbiterr.InvalidRequest, Message: "cross-site disconnect refused: POST from the gateway's own origin or without an Origin header"})
 		return
 	}
-	if identity == "" {
-		f.unauthenticated(w)
-		return
-	}
-	mgr, ok := f.manager(r)
+	mgr, ok := f.admit(w, r, identity, http.MethodPost)
 	if !ok {
-		f.unknownProvider(w)
 		return
 	}
 	existed, err := mgr.Disconnect(r.Context(), identity)
