@@ -336,26 +336,31 @@ func TestDisconnect(t *testing.T) {
 func TestTokenEndpointFailureKeepsTokens(t *testing.T) {
 	e := newEnv(t, options{})
 	e.mustConnect("alice")
-	// Fitbit's token endpoint goes down (here: 503, then a hang).
+	e.mustConnect("bob")
+	// Fitbit's token endpoint goes down (here: 503, then a hang). Each phase
+	// has its own identity, so no refresh of one phase can serve the other.
 	down := newFlakyTokenEndpoint(t, e.sim.TokenURL())
 	e.load(options{TokenURL: down.URL(), FitbitExtra: "token_timeout 500ms\n\t\ttoken_retry_budget 1s"})
 	e.sim.ExpireAccessTokens("ALICE1")
+	e.sim.ExpireAccessTokens("BOB222")
 	down.setMode(mode503)
 	code, m := e.get("alice", "/1/user/-/profile.json")
 	if code != 502 || errorType(m) != "upstream_unavailable" {
 		t.Fatalf("token endpoint 503: %d %v", code, m)
 	}
 	down.setMode(modeHang)
-	code, m = e.get("alice", "/1/user/-/profile.json")
+	code, m = e.get("bob", "/1/user/-/profile.json")
 	if code != 504 || errorType(m) != "upstream_unavailable" {
 		t.Fatalf("token endpoint hanging: %d %v", code, m)
 	}
-	// It comes back: the kept refresh token still works.
+	// It comes back: the kept refresh tokens still work.
 	down.setMode(modePass)
-	if code, m := e.get("alice", "/1/user/-/profile.json"); code != 200 {
-		t.Fatalf("after recovery: %d %v", code, m)
+	for _, u := range []string{"alice", "bob"} {
+		if code, m := e.get(u, "/1/user/-/profile.json"); code != 200 {
+			t.Fatalf("%s after recovery: %d %v", u, code, m)
+		}
 	}
-	if st := e.sim.Stats(); st.Refreshes != 1 || st.InvalidGrants != 0 {
+	if st := e.sim.Stats(); st.Refreshes != 2 || st.InvalidGrants != 0 {
 		t.Fatalf("simulator saw %+v", st)
 	}
 }
