@@ -1,0 +1,49 @@
+package provider
+
+import (
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestGoogleScopes(t *testing.T) {
+	got := GoogleScopes([]string{"activity", "cardio_fitness", "heartrate", "sleep", "sleep.writeonly", "settings",
+		"https://www.googleapis.com/auth/googlehealth.ecg.readonly", "openid", "electrocardiogram"})
+	want := []string{
+		"https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly",
+		"https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly",
+		"https://www.googleapis.com/auth/googlehealth.sleep.readonly",
+		"https://www.googleapis.com/auth/googlehealth.sleep.writeonly",
+		"https://www.googleapis.com/auth/googlehealth.settings.readonly",
+		"https://www.googleapis.com/auth/googlehealth.ecg.readonly",
+		"openid",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("GoogleScopes:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestGooglePresetRegistration(t *testing.T) {
+	reg := Registration{ClientID: "g", ClientSecret: "s", RedirectURL: "https://gw/cb", Scopes: []string{"heartrate"}}.WithDefaults(GoogleHealth)
+	if err := reg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if reg.Name != "google_health" || reg.Title() != "Google Health" || !strings.HasPrefix(reg.Scopes[0], "https://www.googleapis.com/auth/googlehealth.") {
+		t.Fatalf("registration %+v", reg)
+	}
+	u, err := url.Parse(NewClient(reg, nil).AuthCodeURL("st", NewVerifier()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if u.Host != "accounts.google.com" || q.Get("access_type") != "offline" || q.Get("prompt") != "consent" || q.Get("code_challenge_method") != "S256" {
+		t.Fatalf("authorize URL %s", u)
+	}
+	// Fitbit's registration has no Google parameters and keeps its scope names.
+	f := Registration{ClientID: "f", ClientSecret: "s", RedirectURL: "https://gw/cb", Scopes: []string{"heartrate"}}.WithDefaults(Fitbit)
+	fu, _ := url.Parse(NewClient(f, nil).AuthCodeURL("st", NewVerifier()))
+	if fu.Query().Get("access_type") != "" || f.Scopes[0] != "heartrate" {
+		t.Fatalf("fitbit registration %+v / %s", f, fu)
+	}
+}
