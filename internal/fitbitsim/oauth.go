@@ -201,16 +201,26 @@ func (s *Server) exchangeCode(w http.ResponseWriter, form url.Values) bool {
 	return true
 }
 
-// refreshGrant handles grant_type=refresh_token.
-func (s *Server) refreshGrant(w http.ResponseWriter, form url.Values) {
-	tok := form.Get("refresh_token")
+// refreshParams reads the refresh token and the optional expires_in of a
+// refresh or recovery request, answering the request itself when they are
+// missing or malformed.
+func (s *Server) refreshParams(w http.ResponseWriter, form url.Values) (tok string, life time.Duration, ok bool) {
+	tok = form.Get("refresh_token")
 	if tok == "" {
 		missingParams(w, "refresh_token")
-		return
+		return "", 0, false
 	}
-	life, ok := s.lifetime(form)
-	if !ok {
+	if life, ok = s.lifetime(form); !ok {
 		invalidRequest(w, "Invalid value for: expires_in.")
+		return "", 0, false
+	}
+	return tok, life, true
+}
+
+// refreshGrant handles grant_type=refresh_token.
+func (s *Server) refreshGrant(w http.ResponseWriter, form url.Values) {
+	tok, life, ok := s.refreshParams(w, form)
+	if !ok {
 		return
 	}
 	body, outcome := s.rotate(s.cfg.ClientID, tok, life)

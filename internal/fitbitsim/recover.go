@@ -36,14 +36,8 @@ func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	tok := form.Get("refresh_token")
-	if tok == "" {
-		missingParams(w, "refresh_token")
-		return
-	}
-	life, ok := s.lifetime(form)
+	tok, life, ok := s.refreshParams(w, form)
 	if !ok {
-		invalidRequest(w, "Invalid value for: expires_in.")
 		return
 	}
 	body, ok := s.recoverChain(s.cfg.ClientID, tok, life)
