@@ -209,9 +209,8 @@ func TestAdaptExamples(t *testing.T) {
 	}
 }
 
-// TestAdaptErrors checks that bad Caddyfiles fail to adapt and say why.
-func TestAdaptErrors(t *testing.T) {
-	const global = `{
+// global is a minimal fitbit global option for the table tests.
+const global = `{
 	fitbit {
 		client_id id
 		client_secret secret
@@ -220,6 +219,9 @@ func TestAdaptErrors(t *testing.T) {
 	}
 }
 `
+
+// TestAdaptErrors checks that bad Caddyfiles fail to adapt and say why.
+func TestAdaptErrors(t *testing.T) {
 	cases := []struct {
 		name    string
 		input   string
@@ -349,15 +351,6 @@ func TestAdaptErrors(t *testing.T) {
 
 // TestAdaptRegressions pins inputs that once adapted wrongly; bug says how.
 func TestAdaptRegressions(t *testing.T) {
-	const global = `{
-	fitbit {
-		client_id id
-		client_secret secret
-		redirect_uri http://localhost:8080/fitbit/callback
-		encryption_key {env.FITBIT_ENCRYPTION_KEY}
-	}
-}
-`
 	cases := []struct {
 		name    string
 		site    string
