@@ -451,50 +451,16 @@ func (s *StorageStore) takeLocked(ctx context.Context, key string) (sealed []byt
 // decrypt once they are older than 24 hours. Per-entry failures do not stop
 // the sweep; the first is returned with the count.
 func (s *StorageStore) PurgeExpiredPending(ctx context.Context, now time.Time) (int, error) {
-	dir := path.Join(s.prefix, "pending")
-	keys, err := s.storage.List(ctx, dir, false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("tokenstore: listing %s: %w", dir, err)
-	}
-	var (
-		purged, failed int
-		firstErr       error
-	)
-	fail := func(err error) {
-		failed++
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
-	for _, key := range keys {
-		if ctx.Err() != nil {
-			fail(ctx.Err())
-			break
-		}
-		if !validIdentityHash(path.Base(key)) { // same shape: 64 hex digits
-			continue // not ours (e.g. a temporary file mid-write)
-		}
+	return s.purgeDir(ctx, path.Join(s.prefix, "pending"), func(key string) (bool, error) {
 		expired, err := s.pendingExpired(ctx, key, now)
-		if err != nil {
-			fail(err)
-			continue
-		}
-		if !expired {
-			continue
+		if err != nil || !expired {
+			return false, err
 		}
 		if err := s.storage.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			fail(fmt.Errorf("tokenstore: deleting pending %s: %w", key, err))
-			continue
+			return false, fmt.Errorf("tokenstore: deleting pending %s: %w", key, err)
 		}
-		purged++
-	}
-	if firstErr != nil {
-		return purged, fmt.Errorf("tokenstore: purge: %d entries failed, first: %w", failed, firstErr)
-	}
-	return purged, nil
+		return true, nil
+	})
 }
 
 func (s *StorageStore) pendingExpired(ctx context.Context, key string, now time.Time) (bool, error) {
@@ -510,9 +476,5 @@ func (s *StorageStore) pendingExpired(ctx context.Context, key string, now time.
 	if err == nil && json.Unmarshal(plain, &p) == nil {
 		return !now.Before(p.Expires), nil
 	}
-	info, serr := s.storage.Stat(ctx, key)
-	if serr != nil || info.Modified.IsZero() {
-		return false, nil
-	}
-	return now.Sub(info.Modified) > orphanPendingAge, nil
+	return s.orphaned(ctx, key, now), nil
 }

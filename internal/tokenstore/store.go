@@ -68,9 +68,12 @@ type Lock interface {
 	Unlock(ctx context.Context) error
 }
 
-// Store is durable storage for connections and pending authorizations.
-// Implementations: StorageStore (any Caddy storage) and the Redis store.
+// Store is durable storage for connections, pending authorizations and
+// entries. Implementations: StorageStore (any Caddy storage) and the Redis
+// store.
 type Store interface {
+	Entries
+
 	// LoadConnection returns the connection, or ErrNotFound.
 	LoadConnection(ctx context.Context, key Key) (*Record, error)
 	// SaveConnection writes rec if the stored record still has version

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,28 +52,21 @@ type Options struct {
 	// a lock after its holder unlocked (default 10s; certmagic's
 	// FileStorage polls once a second).
 	LockHandoff time.Duration
+
+	// SetNow, if set, makes now the clock of both handles that the most
+	// recent newStore call returned (StorageStore.Now, the Redis store's
+	// Now). The entry tests then move a fake clock instead of sleeping,
+	// which also checks that expiry follows the store's clock, not timers
+	// of the backend's own. Without it they use the real clock.
+	SetNow func(t *testing.T, now func() time.Time)
 }
 
 // Run runs the conformance suite. newStore is called once per subtest and
 // must return two handles (two independent clients or store values) on the
 // same, empty backing store; it registers its own cleanup with t.
 func Run(t *testing.T, newStore func(t *testing.T) (tokenstore.Store, tokenstore.Store), opts ...Options) {
-	var o Options
-	switch len(opts) {
-	case 0:
-	case 1:
-		o = opts[0]
-	default:
-		t.Fatal("storetest.Run: at most one Options")
-	}
-	if o.LockHandoff <= 0 {
-		o.LockHandoff = 10 * time.Second
-	}
-	s := &suite{newStore: newStore, opts: o}
-	tests := []struct {
-		name string
-		fn   func(t *testing.T)
-	}{
+	s := newSuite(t, newStore, opts)
+	subtests(t, []subtest{
 		{"LoadNotFound", s.testLoadNotFound},
 		{"InvalidKeys", s.testInvalidKeys},
 		{"CreateRoundTrip", s.testCreateRoundTrip},
@@ -95,10 +89,41 @@ func Run(t *testing.T, newStore func(t *testing.T) (tokenstore.Store, tokenstore
 		{"PendingExpired", s.testPendingExpired},
 		{"PurgeKeepsLivePending", s.testPurge},
 		{"NoPlaintextAtRest", s.testNoPlaintext},
-	}
+		{"Entries", s.testEntries},
+	})
+}
+
+type subtest struct {
+	name string
+	fn   func(t *testing.T)
+}
+
+func subtests(t *testing.T, tests []subtest) {
 	for _, tc := range tests {
 		t.Run(tc.name, tc.fn)
 	}
+}
+
+// RunEntries runs only the entry tests of Run (tokenstore.Entries), e.g.
+// once more with Options.SetNow.
+func RunEntries(t *testing.T, newStore func(t *testing.T) (tokenstore.Store, tokenstore.Store), opts ...Options) {
+	newSuite(t, newStore, opts).testEntries(t)
+}
+
+func newSuite(t *testing.T, newStore func(t *testing.T) (tokenstore.Store, tokenstore.Store), opts []Options) *suite {
+	t.Helper()
+	var o Options
+	switch len(opts) {
+	case 0:
+	case 1:
+		o = opts[0]
+	default:
+		t.Fatal("storetest.Run: at most one Options")
+	}
+	if o.LockHandoff <= 0 {
+		o.LockHandoff = 10 * time.Second
+	}
+	return &suite{newStore: newStore, opts: o}
 }
 
 type suite struct {
@@ -922,46 +947,64 @@ func (s *suite) testPendingExactlyOnce(t *testing.T) {
 		if err := []tokenstore.Store{a, b}[round].PutPending(ctx, p); err != nil {
 			t.Fatal(err)
 		}
-		const n = 50
-		var (
-			start  = make(chan struct{})
-			wg     sync.WaitGroup
-			wins   atomic.Int32
-			errsMu sync.Mutex
-			errs   []error
-		)
-		for i := 0; i < n; i++ {
-			st := []tokenstore.Store{a, b}[i%2]
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				got, err := st.TakePending(ctx, p.State)
-				if err == nil {
-					wins.Add(1)
-					if got == nil || got.Verifier != p.Verifier || got.Identity != p.Identity {
-						errsMu.Lock()
-						errs = append(errs, errors.New("the winner got a different pending authorization"))
-						errsMu.Unlock()
-					}
-					return
-				}
-				if !errors.Is(err, tokenstore.ErrNotFound) {
-					errsMu.Lock()
-					errs = append(errs, err)
-					errsMu.Unlock()
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		for _, err := range errs {
-			t.Fatalf("a losing TakePending got %v, want ErrNotFound", err)
-		}
-		if w := wins.Load(); w != 1 {
-			t.Fatalf("%d of %d concurrent TakePending calls got the entry; want exactly 1", w, n)
-		}
+		takeExactlyOnce(t, "TakePending", 50, []tokenstore.Store{a, b}, func(st tokenstore.Store) (bool, error) {
+			got, err := st.TakePending(ctx, p.State)
+			if err == nil && (got == nil || got.Verifier != p.Verifier || got.Identity != p.Identity) {
+				return false, errors.New("the winner got a different pending authorization")
+			}
+			return err == nil, err
+		})
 	}
+}
+
+// takeExactlyOnce has n callers, alternating over stores, call take at once:
+// exactly one must win, the others get ErrNotFound.
+func takeExactlyOnce(t *testing.T, what string, n int, stores []tokenstore.Store, take func(st tokenstore.Store) (won bool, err error)) {
+	t.Helper()
+	var wins atomic.Int32
+	errs := race(n, stores, func(_ int, st tokenstore.Store) error {
+		won, err := take(st)
+		if won {
+			wins.Add(1)
+		}
+		if err != nil && !errors.Is(err, tokenstore.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	for _, err := range errs {
+		t.Fatalf("a losing %s got %v, want ErrNotFound", what, err)
+	}
+	if w := wins.Load(); w != 1 {
+		t.Fatalf("%d of %d concurrent %s calls won; want exactly 1", w, n, what)
+	}
+}
+
+// race calls call(i, st) for i < n all at once, st alternating over stores,
+// and returns the errors they returned once all have.
+func race(n int, stores []tokenstore.Store, call func(i int, st tokenstore.Store) error) []error {
+	var (
+		start = make(chan struct{})
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		errs  []error
+	)
+	for i := 0; i < n; i++ {
+		st := stores[i%len(stores)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := call(i, st); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
 }
 
 func (s *suite) testPendingExpired(t *testing.T) {
@@ -1061,6 +1104,453 @@ func (s *suite) testNoPlaintext(t *testing.T) {
 			if bytes.Contains(blob, []byte(secret)) {
 				t.Errorf("the %s appears in plaintext in the backing store", what)
 			}
+		}
+	}
+}
+
+// entryLife is how long the entry tests' short-lived entries live; with the
+// real clock the tests sleep past it.
+const entryLife = 300 * time.Millisecond
+
+// pastLife moves a clock past the expiry of an entry put for entryLife.
+const pastLife = entryLife + 150*time.Millisecond
+
+// entryClock is the clock of the entry tests: a fake one handed to the
+// stores with Options.SetNow, else the real one (advance sleeps).
+type entryClock struct {
+	mu   sync.Mutex
+	fake time.Time // zero: the real clock
+}
+
+func (c *entryClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fake.IsZero() {
+		return time.Now()
+	}
+	return c.fake
+}
+
+func (c *entryClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fake.IsZero() {
+		time.Sleep(d)
+		return
+	}
+	c.fake = c.fake.Add(d)
+}
+
+func (c *entryClock) isFake() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.fake.IsZero()
+}
+
+// entryStores returns two fresh handles and their clock.
+func (s *suite) entryStores(t *testing.T) (a, b tokenstore.Store, clk *entryClock) {
+	t.Helper()
+	a, b = s.stores(t)
+	clk = &entryClock{}
+	if s.opts.SetNow != nil {
+		// Whole milliseconds, as stores keep expiries.
+		clk.fake = time.Now().Truncate(time.Millisecond)
+		s.opts.SetNow(t, clk.now)
+	}
+	return a, b, clk
+}
+
+func mustPutEntry(t *testing.T, st tokenstore.Store, kind, id string, value []byte, expires time.Time) {
+	t.Helper()
+	if err := st.PutEntry(testCtx(t), kind, id, value, expires); err != nil {
+		t.Fatalf("PutEntry(%s): %v", kind, err)
+	}
+}
+
+func mustAddEntry(t *testing.T, st tokenstore.Store, kind, id string, value []byte, expires time.Time, want bool) {
+	t.Helper()
+	added, err := st.AddEntry(testCtx(t), kind, id, value, expires)
+	if err != nil || added != want {
+		t.Fatalf("AddEntry(%s) = %v, %v; want %v, nil", kind, added, err, want)
+	}
+}
+
+func wantEntry(t *testing.T, st tokenstore.Store, kind, id string, want []byte) {
+	t.Helper()
+	got, err := st.GetEntry(testCtx(t), kind, id)
+	if err != nil {
+		t.Fatalf("GetEntry(%s): %v", kind, err)
+	}
+	if !bytes.Equal(got, want) || got == nil {
+		t.Fatalf("GetEntry(%s) returned %d bytes that differ from the %d stored", kind, len(got), len(want))
+	}
+}
+
+func wantNoEntry(t *testing.T, st tokenstore.Store, kind, id string) {
+	t.Helper()
+	if got, err := st.GetEntry(testCtx(t), kind, id); !errors.Is(err, tokenstore.ErrNotFound) || got != nil {
+		t.Fatalf("GetEntry(%s) = %d bytes, %v; want nil, ErrNotFound", kind, len(got), err)
+	}
+}
+
+func (s *suite) testEntries(t *testing.T) {
+	subtests(t, []subtest{
+		{"RoundTrip", s.testEntryRoundTrip},
+		{"KindsAndIDsSeparate", s.testEntryKinds},
+		{"Expired", s.testEntryExpired},
+		{"ZeroExpiryNeverExpires", s.testEntryNeverExpires},
+		{"AddOnce", s.testEntryAddOnce},
+		{"AddRace", s.testEntryAddRace},
+		{"TakeExactlyOnce", s.testEntryTakeRace},
+		{"Delete", s.testEntryDelete},
+		{"Purge", s.testEntryPurge},
+		{"Validation", s.testEntryValidation},
+		{"CancelledContext", s.testEntryCancelled},
+		{"NoPlaintextAtRest", s.testEntryNoPlaintext},
+	})
+}
+
+func (s *suite) testEntryRoundTrip(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	id, value := unique("id"), []byte(unique("value"))
+	wantNoEntry(t, a, "token", id)
+	if got, err := b.TakeEntry(ctx, "token", id); !errors.Is(err, tokenstore.ErrNotFound) || got != nil {
+		t.Fatalf("TakeEntry of a missing entry = %d bytes, %v; want nil, ErrNotFound", len(got), err)
+	}
+	mustPutEntry(t, a, "token", id, value, clk.now().Add(time.Hour))
+	wantEntry(t, a, "token", id, value)
+	wantEntry(t, b, "token", id, value)
+
+	// A returned value is the caller's own.
+	got, err := a.GetEntry(ctx, "token", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got[0] ^= 0xff
+	wantEntry(t, b, "token", id, value)
+
+	// Putting again replaces the value (and the expiry).
+	value2 := []byte(unique("value2"))
+	mustPutEntry(t, b, "token", id, value2, clk.now().Add(entryLife))
+	wantEntry(t, a, "token", id, value2)
+	clk.advance(pastLife)
+	wantNoEntry(t, a, "token", id)
+
+	// Any bytes, none, and the most allowed.
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	for _, v := range [][]byte{all, {}, bytes.Repeat([]byte{0xa5}, tokenstore.MaxEntrySize)} {
+		id := unique("id")
+		mustPutEntry(t, a, "token", id, v, clk.now().Add(time.Hour))
+		wantEntry(t, b, "token", id, v)
+		got, err := b.TakeEntry(ctx, "token", id)
+		if err != nil || !bytes.Equal(got, v) || got == nil {
+			t.Fatalf("TakeEntry of a %d-byte value = %d bytes, %v", len(v), len(got), err)
+		}
+	}
+}
+
+func (s *suite) testEntryKinds(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	id := unique("id")
+	kinds := []string{"k", "k2", "request_token", strings.Repeat("z", 32)}
+	values := map[string][]byte{}
+	for i, kind := range kinds {
+		values[kind] = []byte(unique(kind))
+		mustPutEntry(t, []tokenstore.Store{a, b}[i%2], kind, id, values[kind], clk.now().Add(time.Hour))
+	}
+	for _, kind := range kinds {
+		wantEntry(t, a, kind, id, values[kind])
+		wantNoEntry(t, b, kind, id+"x")
+		wantNoEntry(t, b, kind, unique("id"))
+	}
+	if err := a.DeleteEntry(ctx, kinds[0], id); err != nil {
+		t.Fatal(err)
+	}
+	wantNoEntry(t, b, kinds[0], id)
+	mustAddEntry(t, b, kinds[1], id, []byte("other"), clk.now().Add(time.Hour), false)
+	for _, kind := range kinds[1:] {
+		wantEntry(t, b, kind, id, values[kind])
+	}
+}
+
+func (s *suite) testEntryExpired(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	// Expired when put...
+	past := unique("id")
+	mustPutEntry(t, a, "token", past, []byte(unique("value")), clk.now().Add(-time.Second))
+	wantNoEntry(t, b, "token", past)
+	if got, err := b.TakeEntry(ctx, "token", past); !errors.Is(err, tokenstore.ErrNotFound) || got != nil {
+		t.Fatalf("TakeEntry of an expired entry = %d bytes, %v; want nil, ErrNotFound", len(got), err)
+	}
+	// ...or after.
+	ids := []string{unique("id"), unique("id")}
+	for _, id := range ids {
+		value := []byte(unique("value"))
+		mustPutEntry(t, a, "token", id, value, clk.now().Add(entryLife))
+		wantEntry(t, b, "token", id, value)
+	}
+	clk.advance(pastLife)
+	for _, st := range []tokenstore.Store{a, b} {
+		wantNoEntry(t, st, "token", ids[0])
+		if got, err := st.TakeEntry(ctx, "token", ids[1]); !errors.Is(err, tokenstore.ErrNotFound) || got != nil {
+			t.Fatalf("TakeEntry of an entry that expired after it was put = %d bytes, %v; want nil, ErrNotFound", len(got), err)
+		}
+	}
+	// Putting it again brings it back.
+	value := []byte(unique("value"))
+	mustPutEntry(t, b, "token", ids[0], value, clk.now().Add(time.Hour))
+	wantEntry(t, a, "token", ids[0], value)
+}
+
+func (s *suite) testEntryNeverExpires(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	put, added := unique("id"), unique("id")
+	value := []byte(unique("value"))
+	mustPutEntry(t, a, "token", put, value, time.Time{})
+	mustAddEntry(t, b, "nonce", added, value, time.Time{}, true)
+	clk.advance(pastLife)
+	if clk.isFake() {
+		clk.advance(100 * 365 * 24 * time.Hour)
+	}
+	wantEntry(t, b, "token", put, value)
+	mustAddEntry(t, a, "nonce", added, []byte("again"), time.Time{}, false)
+	mustAddEntry(t, a, "token", put, []byte("again"), clk.now().Add(time.Hour), false)
+	if got, err := a.TakeEntry(ctx, "nonce", added); err != nil || !bytes.Equal(got, value) {
+		t.Fatalf("TakeEntry of an entry that never expires = %d bytes, %v", len(got), err)
+	}
+}
+
+func (s *suite) testEntryAddOnce(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	id := unique("nonce")
+	first, second := []byte(unique("first")), []byte(unique("second"))
+	mustAddEntry(t, a, "nonce", id, first, clk.now().Add(entryLife), true)
+	for _, st := range []tokenstore.Store{a, b} {
+		mustAddEntry(t, st, "nonce", id, second, clk.now().Add(time.Hour), false)
+	}
+	wantEntry(t, b, "nonce", id, first) // a refused add changes nothing
+
+	clk.advance(pastLife)
+	mustAddEntry(t, b, "nonce", id, second, clk.now().Add(time.Hour), true)
+	wantEntry(t, a, "nonce", id, second)
+	mustAddEntry(t, a, "nonce", id, first, clk.now().Add(time.Hour), false)
+
+	// Once taken or deleted, the id can be added again.
+	if got, err := a.TakeEntry(ctx, "nonce", id); err != nil || !bytes.Equal(got, second) {
+		t.Fatalf("TakeEntry of an added entry = %d bytes, %v", len(got), err)
+	}
+	mustAddEntry(t, b, "nonce", id, first, clk.now().Add(time.Hour), true)
+	if err := b.DeleteEntry(ctx, "nonce", id); err != nil {
+		t.Fatal(err)
+	}
+	mustAddEntry(t, a, "nonce", id, first, clk.now().Add(time.Hour), true)
+}
+
+// testEntryAddRace has 20 callers split over both handles add one id at
+// once, first where there is nothing, then over an expired entry: exactly
+// one must add, and the stored value must be its.
+func (s *suite) testEntryAddRace(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	for round, what := range []string{"a new id", "an expired entry"} {
+		id := unique("nonce")
+		if round == 1 {
+			mustPutEntry(t, a, "nonce", id, []byte(unique("old")), clk.now().Add(entryLife))
+			clk.advance(pastLife)
+		}
+		const n = 20
+		var (
+			mu   sync.Mutex
+			wins [][]byte
+		)
+		errs := race(n, []tokenstore.Store{a, b}, func(i int, st tokenstore.Store) error {
+			value := []byte(unique(fmt.Sprintf("adder%d", i)))
+			added, err := st.AddEntry(ctx, "nonce", id, value, clk.now().Add(time.Hour))
+			if added {
+				mu.Lock()
+				wins = append(wins, value)
+				mu.Unlock()
+			}
+			return err
+		})
+		for _, err := range errs {
+			t.Fatalf("%s: a concurrent AddEntry failed: %v", what, err)
+		}
+		if len(wins) != 1 {
+			t.Fatalf("%s: %d of %d concurrent AddEntry calls added; want exactly 1", what, len(wins), n)
+		}
+		wantEntry(t, a, "nonce", id, wins[0])
+		wantEntry(t, b, "nonce", id, wins[0])
+	}
+}
+
+func (s *suite) testEntryTakeRace(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	for round := 0; round < 2; round++ {
+		id, value := unique("token"), []byte(unique("value"))
+		mustPutEntry(t, []tokenstore.Store{a, b}[round], "token", id, value, clk.now().Add(time.Hour))
+		takeExactlyOnce(t, "TakeEntry", 20, []tokenstore.Store{a, b}, func(st tokenstore.Store) (bool, error) {
+			got, err := st.TakeEntry(ctx, "token", id)
+			if err == nil && !bytes.Equal(got, value) {
+				return false, errors.New("the winner got a different value")
+			}
+			return err == nil, err
+		})
+		wantNoEntry(t, a, "token", id)
+	}
+}
+
+func (s *suite) testEntryDelete(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	id := unique("id")
+	for _, st := range []tokenstore.Store{a, b} {
+		if err := st.DeleteEntry(ctx, "token", id); err != nil {
+			t.Fatalf("deleting a missing entry = %v, want nil", err)
+		}
+	}
+	keep := unique("id")
+	mustPutEntry(t, a, "token", id, []byte(unique("value")), clk.now().Add(time.Hour))
+	mustPutEntry(t, a, "token", keep, []byte("kept"), clk.now().Add(time.Hour))
+	if err := b.DeleteEntry(ctx, "token", id); err != nil {
+		t.Fatal(err)
+	}
+	wantNoEntry(t, a, "token", id)
+	wantEntry(t, a, "token", keep, []byte("kept"))
+	if err := a.DeleteEntry(ctx, "token", id); err != nil {
+		t.Fatalf("deleting an entry twice = %v, want nil", err)
+	}
+}
+
+// testEntryPurge checks what the contract fixes: a store deletes exactly the
+// entries of the kind expired at the given time, or (entries that expire on
+// their own) none and returns 0. Either way live entries stay.
+func (s *suite) testEntryPurge(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	now := clk.now()
+	short, long, never, other := unique("short"), unique("long"), unique("never"), unique("other")
+	value := []byte(unique("value"))
+	mustPutEntry(t, a, "purge", short, value, now.Add(time.Hour))
+	mustPutEntry(t, a, "purge", long, value, now.Add(3*time.Hour))
+	mustPutEntry(t, b, "purge", never, value, time.Time{})
+	mustPutEntry(t, b, "purge_other", other, value, now.Add(time.Hour))
+
+	// Purge as of two hours on; the stores' clocks stay at now, so what
+	// was not deleted still reads.
+	n, err := b.PurgeExpiredEntries(ctx, "purge", now.Add(2*time.Hour))
+	if err != nil {
+		t.Fatalf("PurgeExpiredEntries: %v", err)
+	}
+	switch n {
+	case 0:
+		wantEntry(t, a, "purge", short, value)
+	case 1:
+		wantNoEntry(t, a, "purge", short)
+	default:
+		t.Fatalf("PurgeExpiredEntries deleted %d entries; one was expired", n)
+	}
+	wantEntry(t, a, "purge", long, value)
+	wantEntry(t, a, "purge", never, value)
+	wantEntry(t, a, "purge_other", other, value)
+	if n, err := a.PurgeExpiredEntries(ctx, "empty", now.Add(2*time.Hour)); err != nil || n != 0 {
+		t.Fatalf("purging a kind with no entries = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func (s *suite) testEntryValidation(t *testing.T) {
+	a, _, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	exp := clk.now().Add(time.Hour)
+	id := unique("id")
+	for _, kind := range []string{"", "A", "Token", "a/b", "a-b", "a:b", "../x", "a b", strings.Repeat("k", 33)} {
+		checks := map[string]error{
+			"PutEntry":    a.PutEntry(ctx, kind, id, []byte("v"), exp),
+			"DeleteEntry": a.DeleteEntry(ctx, kind, id),
+		}
+		_, checks["AddEntry"] = a.AddEntry(ctx, kind, id, []byte("v"), exp)
+		_, checks["GetEntry"] = a.GetEntry(ctx, kind, id)
+		_, checks["TakeEntry"] = a.TakeEntry(ctx, kind, id)
+		_, checks["PurgeExpiredEntries"] = a.PurgeExpiredEntries(ctx, kind, exp)
+		for op, err := range checks {
+			if err == nil || errors.Is(err, tokenstore.ErrNotFound) {
+				t.Errorf("%s with kind %q = %v, want a validation error", op, kind, err)
+			}
+		}
+	}
+	checks := map[string]error{
+		"PutEntry with an empty id":     a.PutEntry(ctx, "token", "", []byte("v"), exp),
+		"DeleteEntry with an empty id":  a.DeleteEntry(ctx, "token", ""),
+		"PutEntry with a value too big": a.PutEntry(ctx, "token", id, make([]byte, tokenstore.MaxEntrySize+1), exp),
+	}
+	_, checks["AddEntry with an empty id"] = a.AddEntry(ctx, "token", "", []byte("v"), exp)
+	_, checks["GetEntry with an empty id"] = a.GetEntry(ctx, "token", "")
+	_, checks["TakeEntry with an empty id"] = a.TakeEntry(ctx, "token", "")
+	_, checks["AddEntry with a value too big"] = a.AddEntry(ctx, "token", id, make([]byte, tokenstore.MaxEntrySize+1), exp)
+	for what, err := range checks {
+		if err == nil || errors.Is(err, tokenstore.ErrNotFound) {
+			t.Errorf("%s = %v, want a validation error", what, err)
+		}
+	}
+	wantNoEntry(t, a, "token", id) // the rejected writes wrote nothing
+}
+
+func (s *suite) testEntryCancelled(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	id := unique("id")
+	mustPutEntry(t, a, "token", id, []byte("v"), clk.now().Add(time.Hour))
+	ctx, cancel := context.WithCancel(testCtx(t))
+	cancel()
+	fresh := unique("id")
+	checks := map[string]error{
+		"PutEntry":    b.PutEntry(ctx, "token", fresh, []byte("v"), clk.now().Add(time.Hour)),
+		"DeleteEntry": b.DeleteEntry(ctx, "token", id),
+	}
+	_, checks["AddEntry"] = b.AddEntry(ctx, "token", fresh, []byte("v"), clk.now().Add(time.Hour))
+	_, checks["GetEntry"] = b.GetEntry(ctx, "token", id)
+	_, checks["TakeEntry"] = b.TakeEntry(ctx, "token", id)
+	for op, err := range checks {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled context = %v, want context.Canceled", op, err)
+		}
+	}
+	wantNoEntry(t, a, "token", fresh)
+	wantEntry(t, a, "token", id, []byte("v"))
+}
+
+func (s *suite) testEntryNoPlaintext(t *testing.T) {
+	if s.opts.Dump == nil {
+		t.Skip("no Options.Dump for this backend")
+	}
+	a, b, clk := s.entryStores(t)
+	ids := []string{unique("entry-id"), unique("entry-id"), unique("entry-id")}
+	values := [][]byte{[]byte(unique("entry-value")), []byte(unique("entry-value")), []byte(unique("entry-value"))}
+	mustPutEntry(t, a, "token", ids[0], values[0], clk.now().Add(time.Hour))
+	mustAddEntry(t, b, "nonce", ids[1], values[1], clk.now().Add(time.Hour), true)
+	mustPutEntry(t, b, "token", ids[2], values[2], time.Time{})
+	blobs := s.opts.Dump(t)
+	for i := range ids {
+		found := false
+		for _, blob := range blobs {
+			if bytes.Contains(blob, []byte(ids[i])) {
+				t.Errorf("entry id %d appears in plaintext in the backing store", i)
+			}
+			if bytes.Contains(blob, values[i]) {
+				t.Errorf("entry value %d appears in plaintext in the backing store", i)
+			}
+			found = found || bytes.Contains(blob, []byte(tokenstore.EntryIDHash(ids[i])))
+		}
+		if !found {
+			t.Errorf("Dump shows no key with the hash of entry id %d: is the entry stored?", i)
 		}
 	}
 }
