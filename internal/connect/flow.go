@@ -137,12 +137,29 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string
 	if !ok {
 		return
 	}
-	client := mgr.Provider()
 	returnTo := r.URL.Query().Get("return_to")
 	if returnTo != "" && !f.ReturnTo.Allowed(returnTo) {
 		page(w, http.StatusBadRequest, "Not allowed", "The return_to address is not on this gateway's allow-list, so the gateway will not send you there. Ask the operator to add it to return_to_allowed.")
 		return
 	}
+	f.start(w, r, mgr, identity, returnTo, "")
+}
+
+// Begin starts a connection of identity to the default provider for a
+// caller inside the gateway (the legacy OAuth 1.0a authorize step): after the
+// callback the browser goes on to next, a path on this gateway, instead of a
+// return_to address.
+func (f *Flow) Begin(w http.ResponseWriter, r *http.Request, identity, next string) {
+	if identity == "" || !isLocalPath(next) {
+		// A programming error in the caller, not a user's: fail closed.
+		page(w, http.StatusInternalServerError, "Cannot connect", "The gateway could not start the connection.")
+		return
+	}
+	f.start(w, r, f.Tokens, identity, "", next)
+}
+
+func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, identity, returnTo, next string) {
+	client := mgr.Provider()
 	binding := browserBinding(r)
 	state := randomToken()
 	verifier := provider.NewVerifier()
@@ -156,6 +173,7 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string
 		Identity:    identity,
 		Verifier:    verifier,
 		ReturnTo:    returnTo,
+		Next:        next,
 		BrowserHash: hashHex(binding),
 		RedirectURI: client.Reg.RedirectURL,
 		Expires:     f.now().Add(ttl),
@@ -177,6 +195,12 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, client.AuthCodeURL(state, verifier), http.StatusFound)
+}
+
+// isLocalPath reports whether next is an absolute path on this host (not
+// "//host" or "/\host", which browsers treat as another host).
+func isLocalPath(next string) bool {
+	return strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.HasPrefix(next, "/\\")
 }
 
 // Callback completes a connection: one pending authorization, taken exactly
@@ -266,6 +290,10 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 	}
 	f.log().Info("connected", zap.String("provider", p.Provider), zap.String("identity_hash", rec.IdentityHash),
 		zap.String("user_id", rec.UserID), zap.Strings("scopes", rec.Scopes))
+	if p.Next != "" && isLocalPath(p.Next) {
+		http.Redirect(w, r, p.Next, http.StatusSeeOther)
+		return
+	}
 	if p.ReturnTo != "" && f.ReturnTo.Allowed(p.ReturnTo) {
 		http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)
 		return

@@ -163,3 +163,30 @@ func FuzzCallback(f *testing.F) {
 		}
 	})
 }
+
+// TestBeginContinuesInsideTheGateway: a connection started by a caller
+// inside the gateway (the legacy OAuth 1.0a authorize step) goes on to its
+// next path after the callback, never to an external address.
+func TestBeginContinuesInsideTheGateway(t *testing.T) {
+	fx := newFixture(t)
+	w := httptest.NewRecorder()
+	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize?oauth_token=abc", nil), "oauth1:x", "/oauth/authorize?oauth_token=abc")
+	if w.Code != http.StatusFound {
+		t.Fatalf("begin: %d %s", w.Code, w.Body)
+	}
+	u, _ := url.Parse(w.Header().Get("Location"))
+	cb := fx.callback(fx.consent(t, u), w.Result().Cookies()[0], "")
+	if cb.Code != http.StatusSeeOther || cb.Header().Get("Location") != "/oauth/authorize?oauth_token=abc" {
+		t.Fatalf("callback: %d %q", cb.Code, cb.Header().Get("Location"))
+	}
+	if _, err := fx.flow.Tokens.Lookup(t.Context(), "oauth1:x"); err != nil {
+		t.Fatalf("not connected: %v", err)
+	}
+	for _, next := range []string{"", "https://evil.example/", "//evil.example/", `/\evil.example`} {
+		w := httptest.NewRecorder()
+		fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize", nil), "oauth1:y", next)
+		if w.Code != http.StatusInternalServerError {
+			t.Errorf("Begin(next=%q): %d", next, w.Code)
+		}
+	}
+}

@@ -22,3 +22,7 @@ func page(w http.ResponseWriter, status int, title, text string) {
 	w.WriteHeader(status)
 	_ = pageTmpl.Execute(w, struct{ Title, Text string }{title, text})
 }
+
+// Page writes the same page for other browser-facing parts of the gateway
+// (the legacy OAuth 1.0a authorize step), so they look and behave alike.
+func Page(w http.ResponseWriter, status int, title, text string) { page(w, status, title, text) }

@@ -80,7 +80,7 @@ func Collect(r *http.Request, maxBody int64) (params url.Values, protocol map[st
 	}
 
 	// Form body.
-	if isForm(r) {
+	if IsForm(r) {
 		body, err := readBody(r, maxBody)
 		if err != nil {
 			return nil, nil, err
@@ -113,8 +113,8 @@ func merge(params url.Values, protocol map[string]string, src url.Values, where 
 	return nil
 }
 
-// isForm reports whether r has a body of type application/x-www-form-urlencoded.
-func isForm(r *http.Request) bool {
+// IsForm reports whether r has a body of type application/x-www-form-urlencoded.
+func IsForm(r *http.Request) bool {
 	if r.Body == nil || r.Body == http.NoBody {
 		return false
 	}

@@ -15,11 +15,15 @@ var ErrExpired = errors.New("tokenstore: pending authorization expired")
 // Like Record it holds secrets (state, verifier, identity): fmt verbs print a
 // redacted summary.
 type Pending struct {
-	State       string    `json:"-"`        // never stored: the storage key is derived from SHA-256(state)
-	Provider    string    `json:"provider"` // provider registration name
-	Identity    string    `json:"identity"` // raw identity (encrypted at rest) that started /authorize
-	Verifier    string    `json:"verifier"` // PKCE code verifier
-	ReturnTo    string    `json:"return_to,omitempty"`
+	State    string `json:"-"`        // never stored: the storage key is derived from SHA-256(state)
+	Provider string `json:"provider"` // provider registration name
+	Identity string `json:"identity"` // raw identity (encrypted at rest) that started /authorize
+	Verifier string `json:"verifier"` // PKCE code verifier
+	ReturnTo string `json:"return_to,omitempty"`
+	// Next is a path on the gateway itself where a gateway-internal caller
+	// (the legacy OAuth 1.0a authorize step) continues after the callback;
+	// it takes precedence over ReturnTo and is never taken from a request.
+	Next        string    `json:"next,omitempty"`
 	BrowserHash string    `json:"browser_hash"` // SHA-256 of the browser-binding cookie value
 	RedirectURI string    `json:"redirect_uri"`
 	Expires     time.Time `json:"expires"`
@@ -46,8 +50,8 @@ func (p *Pending) validate() error {
 
 // String returns a summary without state, identity or verifier.
 func (p Pending) String() string {
-	return fmt.Sprintf("tokenstore.Pending{provider=%s identity_hash=%s return_to=%q redirect_uri=%q expires=%s state=%s verifier=%s browser_hash=%s}",
-		p.Provider, IdentityHash(p.Identity), p.ReturnTo, p.RedirectURI, fmtTime(p.Expires),
+	return fmt.Sprintf("tokenstore.Pending{provider=%s identity_hash=%s return_to=%q next=%q redirect_uri=%q expires=%s state=%s verifier=%s browser_hash=%s}",
+		p.Provider, IdentityHash(p.Identity), p.ReturnTo, p.Next, p.RedirectURI, fmtTime(p.Expires),
 		redactedMark(p.State), redactedMark(p.Verifier), redactedMark(p.BrowserHash))
 }
 
