@@ -248,6 +248,26 @@ func TestAdaptErrors(t *testing.T) {
 			wantErr: "wrong argument count",
 		},
 		{
+			name:    "oauth1_consumer without secret",
+			input:   "{\n\tfitbit {\n\t\toauth1_consumer key\n\t}\n}\n",
+			wantErr: "oauth1_consumer takes <key> <secret> [<callback>]",
+		},
+		{
+			name:    "fitbit_oauth1 unknown subdirective",
+			input:   global + ":8080 {\n\tfitbit_oauth1 {\n\t\tconsumer x\n\t}\n}\n",
+			wantErr: `fitbit_oauth1: unknown subdirective "consumer"`,
+		},
+		{
+			name:    "fitbit_oauth1 two prefixes",
+			input:   global + ":8080 {\n\tfitbit_oauth1 /a /b\n}\n",
+			wantErr: "wrong argument count",
+		},
+		{
+			name:    "fitbit_oauth1 bad timestamp_skew",
+			input:   global + ":8080 {\n\tfitbit_oauth1 {\n\t\ttimestamp_skew later\n\t}\n}\n",
+			wantErr: "timestamp_skew",
+		},
+		{
 			name:    "bad cache_size",
 			input:   "{\n\tfitbit {\n\t\tcache_size lots\n\t}\n}\n",
 			wantErr: `cache_size "lots": want a whole number`,

@@ -1,5 +1,5 @@
 // Package caddyfile adds caddy-fitbit to the Caddyfile: the fitbit global
-// option, the fitbit_auth directive, and the fitbit_proxy shortcut, which
+// option, the fitbit_auth and fitbit_oauth1 directives, and the fitbit_proxy shortcut, which
 // expands to reverse_proxy to the provider's API with the fitbit transport
 // (as php_fastcgi expands to reverse_proxy with the fastcgi transport).
 package caddyfile
@@ -27,13 +27,17 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterGlobalOption("fitbit", parseGlobal)
-	httpcaddyfile.RegisterDirective("fitbit_auth", parseAuth)
+	httpcaddyfile.RegisterDirective("fitbit_auth", parseHandler[module.AuthHandler])
 	httpcaddyfile.RegisterDirective("fitbit_proxy", parseProxy)
+	httpcaddyfile.RegisterDirective("fitbit_oauth1", parseHandler[module.OAuth1Handler])
 	// The connect endpoints right after authentication (basic_auth and
 	// forward_auth come first), before handle/respond blocks that could
 	// shadow them; the proxy where reverse_proxy would be.
 	httpcaddyfile.RegisterDirectiveOrder("fitbit_auth", httpcaddyfile.After, "forward_auth")
 	httpcaddyfile.RegisterDirectiveOrder("fitbit_proxy", httpcaddyfile.Before, "reverse_proxy")
+	// An authentication handler for OAuth 1.0a-signed calls: before the
+	// other authentication handlers, so a route may put it first.
+	httpcaddyfile.RegisterDirectiveOrder("fitbit_oauth1", httpcaddyfile.Before, "basic_auth")
 }
 
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -47,11 +51,15 @@ func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	return httpcaddyfile.App{Name: "fitbit", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
-// parseAuth reads fitbit_auth [<prefix>] { … }. It takes no matcher: the
-// prefix is what selects its requests, and a leading "/" argument must not be
-// mistaken for a path matcher (as a handler directive's would).
-func parseAuth(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
-	handler := new(module.AuthHandler)
+// parseHandler reads a directive of handler type T that takes no matcher
+// (fitbit_auth, fitbit_oauth1: their first argument is their prefix; wrap
+// them in a route with a matcher to limit where they apply).
+func parseHandler[T any, PT interface {
+	*T
+	caddyhttp.MiddlewareHandler
+	caddyfile.Unmarshaler
+}](h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	handler := PT(new(T))
 	if err := handler.UnmarshalCaddyfile(h.Dispenser); err != nil {
 		return nil, err
 	}

@@ -66,6 +66,7 @@ type options struct {
 	ProxyExtra  string // more lines in fitbit_proxy's block
 	SiteExtra   string // more directives in the site
 	TokenURL    string // override of the simulator's token URL
+	Site        string // replaces the site's body (basic_auth, fitbit_auth, fitbit_proxy)
 }
 
 const caddyfileTmpl = `{
@@ -95,6 +96,9 @@ const caddyfileTmpl = `{
 	}
 }
 http://localhost:9080 {
+{{- if .Site}}
+	{{.Site}}
+{{- else}}
 	basic_auth {
 		alice {{.Alice}}
 		bob {{.Bob}}
@@ -104,6 +108,7 @@ http://localhost:9080 {
 		{{.ProxyExtra}}
 	}
 	{{.SiteExtra}}
+{{- end}}
 }
 `
 
@@ -147,7 +152,7 @@ func (e *env) load(opts options) {
 	err := template.Must(template.New("").Parse(caddyfileTmpl)).Execute(&buf, map[string]any{
 		"Dir": e.dir, "Sim": e.sim, "ClientID": e.sim.ClientID(), "ClientSecret": e.sim.ClientSecret(),
 		"Key": e.key, "TokenURL": opts.TokenURL, "FitbitExtra": opts.FitbitExtra,
-		"ProxyExtra": opts.ProxyExtra, "SiteExtra": opts.SiteExtra,
+		"ProxyExtra": opts.ProxyExtra, "SiteExtra": opts.SiteExtra, "Site": opts.Site,
 		"Alice": hashes["alice"], "Bob": hashes["bob"],
 	})
 	if err != nil {

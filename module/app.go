@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
@@ -95,10 +96,14 @@ type App struct {
 	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=caddy.storage inline_key=module"`
 	// … and the prefix of every storage key (default "fitbit").
 	StoragePrefix string `json:"storage_prefix,omitempty"`
+	// Apps written for Fitbit's OAuth 1.0a that the fitbit_oauth1 handler
+	// serves.
+	OAuth1Consumers []OAuth1Consumer `json:"oauth1_consumers,omitempty"`
 
 	state    *state
 	stateKey string
 	logger   *zap.Logger
+	oauth1   map[string]legacy.Consumer
 }
 
 // ProviderConfig is one more provider registration.
@@ -189,6 +194,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		errs = append(errs, errors.New("store and storage/storage_prefix are exclusive: put storage and prefix inside store (module storage)"))
 	}
 	if _, err := connect.NewReturnTo(a.returnToAllowed()); err != nil {
+		errs = append(errs, err)
+	}
+	if a.oauth1, err = a.oauth1Consumers(expand); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -333,6 +341,7 @@ func (s *state) background(ctx context.Context, recovery time.Duration) {
 			return
 		case now := <-t.C:
 			_, _ = s.store.PurgeExpiredPending(ctx, now)
+			legacy.Purge(ctx, s.store, now)
 		}
 	}
 }

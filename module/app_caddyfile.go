@@ -33,6 +33,7 @@ import (
 //	    storage_prefix    <prefix>
 //	    storage           <module> { … }
 //	    store             <module> { … }   # fitbit.stores: storage, redis
+//	    oauth1_consumer   <key> <secret> [<callback>]   # repeatable; legacy OAuth 1.0a apps
 //	    provider <name> [<preset>] {         # more registrations, e.g. google_health
 //	        client_id, client_secret, app_type, scopes, redirect_uri,
 //	        authorize_url, token_url, revoke_url, api_base, recover_url
@@ -120,6 +121,16 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.StoreRaw = caddyconfig.JSONModuleObject(mod, "module", modName, nil)
+		case "oauth1_consumer":
+			args := d.RemainingArgs()
+			if len(args) < 2 || len(args) > 3 {
+				return d.Errf("fitbit: oauth1_consumer takes <key> <secret> [<callback>]")
+			}
+			c := OAuth1Consumer{Key: args[0], Secret: args[1]}
+			if len(args) == 3 {
+				c.Callback = args[2]
+			}
+			a.OAuth1Consumers = append(a.OAuth1Consumers, c)
 		default:
 			return d.Errf("fitbit: unknown option %q", name)
 		}

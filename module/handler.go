@@ -101,12 +101,8 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 //	    identity <placeholder expression>
 //	}
 func (h *AuthHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // directive name
-	if d.NextArg() {
-		h.Prefix = d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
+	if err := optionalPrefix(d, &h.Prefix); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
 		var target *string
@@ -120,13 +116,11 @@ func (h *AuthHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("fitbit_auth: unknown subdirective %q (want prefix, provider or identity)", d.Val())
 		}
-		if !d.NextArg() {
-			return d.ArgErr()
+		val, err := singleArg(d)
+		if err != nil {
+			return err
 		}
-		*target = d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
+		*target = val
 	}
 	return nil
 }

@@ -155,12 +155,9 @@ func (r *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			continue
 		}
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		val := d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
+		val, err := singleArg(d)
+		if err != nil {
+			return err
 		}
 		switch name {
 		case "address":

@@ -1,0 +1,237 @@
+package legacy
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/oauth1"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
+)
+
+// requestToken serves POST (and GET) <prefix>/request_token: a request
+// signed with the consumer secret alone gets temporary credentials.
+func (s *Server) requestToken(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodPost, http.MethodGet) {
+		return
+	}
+	sig, e := s.verify(r, func(oauth1.Params, Consumer) (string, *Error) { return "", nil })
+	if e != nil {
+		e.Write(w, s.Realm(r))
+		return
+	}
+	callback := sig.Callback
+	if callback == "" {
+		callback = sig.Consumer.Callback
+	}
+	if callback == "" {
+		callback = "oob"
+	}
+	if err := checkCallback(callback); err != "" {
+		badRequest(fieldCallback, "oauth_problem=parameter_rejected: "+err).Write(w, s.Realm(r))
+		return
+	}
+	token, t := randomHex(16), &requestToken{
+		Consumer: sig.ConsumerKey,
+		Secret:   randomHex(20),
+		Callback: callback,
+		Identity: "oauth1:" + randomHex(16),
+		Verifier: randomHex(10),
+	}
+	b, _ := json.Marshal(t)
+	if err := s.Entries.PutEntry(r.Context(), kindRequest, token, b, s.now().Add(s.RequestTokenTTL)); err != nil {
+		s.Logger.Error("could not store an OAuth 1.0a request token", errField(err))
+		errStore.Write(w, "")
+		return
+	}
+	s.Logger.Info("oauth1 request token issued", zap.String("consumer", sig.ConsumerKey),
+		zap.String("identity_hash", tokenstore.IdentityHash(t.Identity)), zap.Bool("oob", callback == "oob"))
+	formResponse(w, url.Values{
+		"oauth_token":              {token},
+		"oauth_token_secret":       {t.Secret},
+		"oauth_callback_confirmed": {"true"},
+	})
+}
+
+// checkCallback accepts "oob" or an absolute http(s) URL without a fragment,
+// and returns what is wrong otherwise.
+func checkCallback(cb string) string {
+	if cb == "oob" {
+		return ""
+	}
+	if len(cb) > maxCallbackLen {
+		return "oauth_callback is too long"
+	}
+	u, err := url.Parse(cb)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return `oauth_callback must be "oob" or an absolute http(s) URL without credentials or fragment`
+	}
+	return ""
+}
+
+// authorize serves GET <prefix>/authorize?oauth_token=…: the first visit
+// connects the request token's identity to the provider through the
+// gateway's OAuth 2.0 flow, which comes back here; once connected, the
+// browser goes on to the app's callback with the verifier (or, out of band,
+// the page shows it).
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodGet, http.MethodHead) {
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	token := r.URL.Query().Get("oauth_token")
+	t, err := s.loadRequest(r.Context(), token)
+	switch {
+	case errors.Is(err, tokenstore.ErrNotFound):
+		connect.Page(w, http.StatusBadRequest, "Unknown or expired link",
+			"This authorization link is unknown, was already used, or is older than ten minutes. Start again from the app.")
+		return
+	case err != nil:
+		s.Logger.Error("could not read an OAuth 1.0a request token", errField(err))
+		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the authorization. Please try again shortly.")
+		return
+	}
+	if _, err := s.Connector.UserID(r.Context(), t.Identity); errors.Is(err, ErrNotConnected) {
+		s.Connector.Begin(w, r, t.Identity, s.Prefix+"/authorize?oauth_token="+url.QueryEscape(token))
+		return
+	} else if err != nil {
+		s.Logger.Error("could not read the connection of an OAuth 1.0a request token", errField(err))
+		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection. Please try again shortly.")
+		return
+	}
+	if t.Callback == "oob" {
+		connect.Page(w, http.StatusOK, "Connected",
+			"Your account is connected. Enter this code in the app to finish: "+t.Verifier)
+		return
+	}
+	cb, _ := url.Parse(t.Callback) // checked at request_token
+	q := cb.Query()
+	q.Set("oauth_token", token)
+	q.Set("oauth_verifier", t.Verifier)
+	cb.RawQuery = q.Encode()
+	http.Redirect(w, r, cb.String(), http.StatusFound)
+}
+
+// accessToken serves POST (and GET) <prefix>/access_token: a request signed
+// with the consumer secret and the request token's secret, carrying the
+// verifier, redeems the request token — once — for token credentials bound
+// to the connected identity.
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
+	if !allowMethod(w, r, http.MethodPost, http.MethodGet) {
+		return
+	}
+	var t *requestToken
+	sig, e := s.verify(r, func(p oauth1.Params, c Consumer) (string, *Error) {
+		if p.Token == "" {
+			return "", unauthorized(fieldNone, "oauth_problem=parameter_absent&oauth_parameters_absent=oauth_token")
+		}
+		var err error
+		t, err = s.loadRequest(r.Context(), p.Token)
+		if errors.Is(err, tokenstore.ErrNotFound) || err == nil && t.Consumer != c.Key {
+			return "", unauthorized(fieldAccessToken, "oauth_problem=token_rejected: unknown, used or expired request token")
+		}
+		if err != nil {
+			s.Logger.Error("could not read an OAuth 1.0a request token", errField(err))
+			return "", errStore
+		}
+		return t.Secret, nil
+	})
+	if e != nil {
+		e.Write(w, s.Realm(r))
+		return
+	}
+	if sig.Verifier == "" || subtle.ConstantTimeCompare([]byte(sig.Verifier), []byte(t.Verifier)) != 1 {
+		unauthorized(fieldVerifier, "oauth_problem=verifier_invalid: the oauth_verifier does not belong to this request token").Write(w, s.Realm(r))
+		return
+	}
+	userID, err := s.Connector.UserID(r.Context(), t.Identity)
+	if errors.Is(err, ErrNotConnected) {
+		unauthorized(fieldAccessToken, "oauth_problem=permission_unknown: the user has not finished authorizing this request token").Write(w, s.Realm(r))
+		return
+	} else if err != nil {
+		s.Logger.Error("could not read the connection of an OAuth 1.0a request token", errField(err))
+		errStore.Write(w, "")
+		return
+	}
+	// Redeem exactly once, across instances: of concurrent exchanges of
+	// one request token only the one that takes the entry gets credentials.
+	if _, err := s.Entries.TakeEntry(r.Context(), kindRequest, sig.Token); errors.Is(err, tokenstore.ErrNotFound) {
+		unauthorized(fieldAccessToken, "oauth_problem=token_used: this request token was already exchanged").Write(w, s.Realm(r))
+		return
+	} else if err != nil {
+		s.Logger.Error("could not redeem an OAuth 1.0a request token", errField(err))
+		errStore.Write(w, "")
+		return
+	}
+	token, at := randomHex(16), &accessToken{
+		Consumer: sig.ConsumerKey,
+		Secret:   randomHex(20),
+		Identity: t.Identity,
+		UserID:   userID,
+		Created:  s.now().UTC(),
+	}
+	b, _ := json.Marshal(at)
+	if err := s.Entries.PutEntry(r.Context(), kindAccess, token, b, time.Time{}); err != nil {
+		s.Logger.Error("could not store an OAuth 1.0a access token", errField(err))
+		errStore.Write(w, "")
+		return
+	}
+	s.Logger.Info("oauth1 access token issued", zap.String("consumer", sig.ConsumerKey),
+		zap.String("identity_hash", tokenstore.IdentityHash(at.Identity)), zap.String("user_id", userID))
+	formResponse(w, url.Values{
+		"oauth_token":        {token},
+		"oauth_token_secret": {at.Secret},
+		"encoded_user_id":    {userID},
+	})
+}
+
+// Authenticate verifies a signed API call and returns the identity its
+// access token stands for and the provider user id. On success the OAuth
+// parameters are gone from the request — Authorization header, query and
+// form body — so they never reach the provider. A request without any OAuth
+// parameters gets an error for which IsNoCredentials is true.
+func (s *Server) Authenticate(r *http.Request) (identity, userID string, e *Error) {
+	var at *accessToken
+	_, e = s.verify(r, func(p oauth1.Params, c Consumer) (string, *Error) {
+		if p.Token == "" {
+			return "", unauthorized(fieldAccessToken, "oauth_problem=parameter_absent&oauth_parameters_absent=oauth_token")
+		}
+		var err error
+		at, err = s.lookupAccess(r.Context(), p.Token)
+		if errors.Is(err, tokenstore.ErrNotFound) || err == nil && at.Consumer != c.Key {
+			return "", unauthorized(fieldAccessToken, "oauth_problem=token_rejected: invalid access token")
+		}
+		if err != nil {
+			s.Logger.Error("could not read an OAuth 1.0a access token", errField(err))
+			return "", errStore
+		}
+		return at.Secret, nil
+	})
+	if e != nil {
+		return "", "", e
+	}
+	if err := stripOAuth(r, s.MaxBody); err != nil {
+		return "", "", requestError(err)
+	}
+	return at.Identity, at.UserID, nil
+}
+
+// allowMethod answers 405 unless r uses one of methods.
+func allowMethod(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	(&Error{Status: http.StatusMethodNotAllowed, FieldName: fieldNone, Message: "use " + strings.Join(methods, " or ")}).Write(w, "")
+	return false
+}
