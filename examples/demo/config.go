@@ -14,6 +14,13 @@ import (
 // start-up, so the key never appears in the config itself).
 const keyEnv = "FITBIT_DEMO_ENCRYPTION_KEY"
 
+// The demo's legacy OAuth 1.0a consumer: examples/legacy-sinatra uses these
+// by default. A real deployment passes the app's own through placeholders.
+const (
+	legacyConsumerKey    = "demo-legacy-app"
+	legacyConsumerSecret = "demo-legacy-secret"
+)
+
 // demoUser is one basic_auth account of the demo gateway.
 type demoUser struct{ Name, Password, Hash string }
 
@@ -25,16 +32,18 @@ var demoUsers = []demoUser{
 
 // caddyfileData fills caddyfileTmpl.
 type caddyfileData struct {
-	DataDir     string     // storage root and log file live here
-	LogFile     string     // Caddy's own log
-	BindHost    string     // loopback address to bind
-	Port        string     // port of -listen
-	RedirectURI string     // http://<listen>/fitbit/callback
-	Sim         simConfig  // where the simulated Fitbit is
-	Google      simConfig  // where the simulated Google Health API is
-	RefreshSkew string     // a Caddy duration, below the token lifetime
-	KeyEnv      string     // env var holding the AES-256 key
-	Users       []demoUser // with bcrypt hashes
+	DataDir      string     // storage root and log file live here
+	LogFile      string     // Caddy's own log
+	BindHost     string     // loopback address to bind
+	Port         string     // port of -listen
+	RedirectURI  string     // http://<listen>/fitbit/callback
+	Sim          simConfig  // where the simulated Fitbit is
+	Google       simConfig  // where the simulated Google Health API is
+	RefreshSkew  string     // a Caddy duration, below the token lifetime
+	KeyEnv       string     // env var holding the AES-256 key
+	Users        []demoUser // with bcrypt hashes
+	LegacyKey    string     // OAuth 1.0a consumer key and secret
+	LegacySecret string
 }
 
 // simConfig is what the gateway needs to know of a simulated provider.
@@ -95,25 +104,47 @@ var caddyfileTmpl = template.Must(template.New("Caddyfile").Funcs(template.FuncM
 			api_base      {{.Google.APIBase}}
 			scopes activity heartrate sleep profile
 		}
+
+		# A legacy app written for Fitbit's OAuth 1.0a (removed by Fitbit in
+		# 2016), e.g. examples/legacy-sinatra: its consumer key and secret.
+		oauth1_consumer {{.LegacyKey}} {{.LegacySecret}}
 	}
 }
 
 http://:{{.Port}} {
 	bind {{.BindHost}}
 
-	# Any Caddy authentication becomes the app identity ({http.auth.user.id}).
-	basic_auth bcrypt "caddy-fitbit demo" {
-{{- range .Users}}
-		{{.Name}} {{.Hash}}
-{{- end}}
+	# Legacy OAuth 1.0a apps: Fitbit's old /oauth/request_token, /authorize
+	# and /access_token, and calls signed with OAuth 1.0a. The signature
+	# authenticates them; fitbit_proxy then adds the connected user's token.
+	@legacy expression path('/oauth/*') || header({'Authorization': 'OAuth *'}) || query({'oauth_signature': '*'})
+	route @legacy {
+		fitbit_oauth1
+		fitbit_proxy
 	}
 
-	# /fitbit/authorize, /fitbit/callback, /fitbit/status, /fitbit/disconnect
-	fitbit_auth
+	# The OAuth 2.0 callback, open to browsers without a gateway login (the
+	# users of legacy apps); the connect flow binds it to the browser that
+	# started it.
+	route /fitbit/callback {
+		fitbit_auth
+	}
 
-	# Everything else goes to a (simulated) API with the caller's token:
-	# /v4/* to the Google Health API, the rest to the Fitbit Web API.
-	fitbit_proxy
+	route {
+		# Any Caddy authentication becomes the app identity ({http.auth.user.id}).
+		basic_auth bcrypt "caddy-fitbit demo" {
+{{- range .Users}}
+			{{.Name}} {{.Hash}}
+{{- end}}
+		}
+
+		# /fitbit/authorize, /fitbit/status, /fitbit/disconnect
+		fitbit_auth
+
+		# Everything else goes to a (simulated) API with the caller's token:
+		# /v4/* to the Google Health API, the rest to the Fitbit Web API.
+		fitbit_proxy
+	}
 }
 `))
 

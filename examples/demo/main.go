@@ -327,6 +327,7 @@ func startCaddy(gw gateway, dataDir, logFile, redirectURI string, sim *fitbitsim
 			RevokeURL: google.RevokeURL(), APIBase: google.APIBase(),
 		},
 		RefreshSkew: skew.String(), KeyEnv: keyEnv, Users: users,
+		LegacyKey: legacyConsumerKey, LegacySecret: legacyConsumerSecret,
 	})
 	if err != nil {
 		return err
@@ -418,7 +419,12 @@ Try it yourself (Ctrl-C stops the demo)
   data; refreshes are announced below, and /fitbit/status shows refreshed_at
   move. Fitbit rotates its refresh token on every refresh; Google does not.
 
-`, who, b, b, b, b, b, b, b, today, b, b, bobNote, googleWho, b, b, b, b, b, b, rollUp, b)
+  A 2015 app written for Fitbit's OAuth 1.0a runs against the gateway with only its site URL
+  changed (consumer key %s, secret %s):
+    ruby examples/legacy-sinatra/app.rb     # then open http://localhost:4567
+  (see examples/legacy-sinatra/README.md; it needs the Debian packages ruby-sinatra and ruby-oauth)
+
+`, who, b, b, b, b, b, b, b, today, b, b, bobNote, googleWho, b, b, b, b, b, b, rollUp, b, legacyConsumerKey, legacyConsumerSecret)
 }
 
 // rollUpBody is a dailyRollUp request for [start, end) by whole UTC days, one
