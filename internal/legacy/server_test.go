@@ -26,6 +26,8 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/oauth1"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/redisstore"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/redistest"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -72,7 +74,7 @@ type echoed struct {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *legacy.Server
 	conn    *fakeConnector
 	gateway *httptest.Server
@@ -85,7 +87,7 @@ type harness struct {
 	callbacks []url.Values
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t, conn: &fakeConnector{connected: map[string]string{}}, dir: t.TempDir()}
 	keys, err := tokenstore.NewKeyring([][]byte{bytes.Repeat([]byte{9}, tokenstore.KeySize)})
@@ -575,4 +577,141 @@ func walkFiles(dir string, check func([]byte) error) error {
 		}
 		return check(b)
 	})
+}
+
+// signedRequest builds a GET of rawURL signed with the token credentials,
+// with the OAuth parameters in the Authorization header.
+func signedRequest(t testing.TB, method oauth1.Method, rawURL string, tok *dghubble.Token, nonce string) *http.Request {
+	t.Helper()
+	p := url.Values{
+		"oauth_consumer_key":     {consumerKey},
+		"oauth_token":            {tok.Token},
+		"oauth_signature_method": {string(method)},
+		"oauth_timestamp":        {strconv.FormatInt(time.Now().Unix(), 10)},
+		"oauth_nonce":            {nonce},
+	}
+	if method == oauth1.Plaintext {
+		p.Del("oauth_timestamp")
+		p.Del("oauth_nonce")
+	}
+	u, _ := url.Parse(rawURL)
+	signed := u.Query()
+	for k, v := range p {
+		signed[k] = v
+	}
+	sig, err := oauth1.Sign(method, oauth1.BaseString("GET", u, signed), consumerSecret, tok.TokenSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h strings.Builder
+	h.WriteString(`OAuth realm="x"`)
+	for k := range p {
+		h.WriteString(`, ` + k + `="` + oauth1.Encode(p.Get(k)) + `"`)
+	}
+	h.WriteString(`, oauth_signature="` + oauth1.Encode(sig) + `"`)
+	r, _ := http.NewRequest("GET", rawURL, nil)
+	r.Header.Set("Authorization", h.String())
+	return r
+}
+
+// TestNonceIsUsedOnceAcrossInstances: two gateway instances over one
+// storage, reached under one host name (behind a load balancer). A request
+// replayed to the other instance is refused; a fresh one is served there,
+// with the access token issued by the first.
+func TestNonceIsUsedOnceAcrossInstances(t *testing.T) {
+	h := newHarness(t)
+	tok := h.connect(h.config(consumerKey, consumerSecret))
+
+	keys, _ := tokenstore.NewKeyring([][]byte{bytes.Repeat([]byte{9}, tokenstore.KeySize)})
+	peer := &legacy.Server{
+		Consumers: h.srv.Consumers,
+		Entries:   tokenstore.NewStorageStore(&certmagic.FileStorage{Path: h.dir}, keys, ""),
+		Connector: h.conn,
+	}
+	peer.Init()
+	peerTS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _, e := peer.Authenticate(r)
+		if e != nil {
+			e.Write(w, peer.Realm(r))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(echoed{Identity: id})
+	}))
+	defer peerTS.Close()
+
+	const public = "http://fitbit-gateway.test/1/user/-/profile.json"
+	send := func(base string, r *http.Request) *http.Response {
+		t.Helper()
+		c := r.Clone(context.Background())
+		c.URL, _ = url.Parse(base + "/1/user/-/profile.json")
+		c.Host = "fitbit-gateway.test"
+		resp, err := http.DefaultClient.Do(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	r := signedRequest(t, oauth1.HMACSHA1, public, tok, "once-per-cluster")
+	decodeEcho(t, send(h.gateway.URL, r))
+	wantOAuthError(t, send(peerTS.URL, r), 401, "oauth_nonce")
+	if e := decodeEcho(t, send(peerTS.URL, signedRequest(t, oauth1.HMACSHA256, public, tok, "fresh"))); !strings.HasPrefix(e.Identity, "oauth1:") {
+		t.Fatalf("peer: %+v", e)
+	}
+}
+
+// TestPlaintextOverTLS: PLAINTEXT needs no timestamp or nonce, and is
+// accepted over TLS only.
+func TestPlaintextOverTLS(t *testing.T) {
+	h := newHarness(t)
+	tok := h.connect(h.config(consumerKey, consumerSecret))
+	tlsTS := httptest.NewTLSServer(h.gateway.Config.Handler)
+	defer tlsTS.Close()
+	resp, err := tlsTS.Client().Do(signedRequest(t, oauth1.Plaintext, tlsTS.URL+"/1/user/-/profile.json", tok, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := decodeEcho(t, resp); e.UserID != "ABC1" {
+		t.Fatalf("PLAINTEXT over TLS: %+v", e)
+	}
+	resp, err = http.DefaultClient.Do(signedRequest(t, oauth1.Plaintext, h.gateway.URL+"/1/user/-/profile.json", tok, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, resp, 400, "oauth_signature")
+}
+
+// BenchmarkAuthenticate is one signed call: parse, verify HMAC-SHA1, look
+// the access token up (cached) and record the nonce in a file-system store.
+// Signing (the client's work) is done before the timer starts.
+func BenchmarkAuthenticate(b *testing.B) { benchmarkAuthenticate(b, nil) }
+
+// BenchmarkAuthenticateRedis is the same with the Redis store (a real
+// redis-server; skipped without one unless CI is set).
+func BenchmarkAuthenticateRedis(b *testing.B) {
+	keys, _ := tokenstore.NewKeyring([][]byte{bytes.Repeat([]byte{9}, tokenstore.KeySize)})
+	st, err := redisstore.New(redisstore.Options{Addr: redistest.Start(b)}, keys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	benchmarkAuthenticate(b, st)
+}
+
+func benchmarkAuthenticate(b *testing.B, entries tokenstore.Entries) {
+	h := newHarness(b)
+	if entries != nil {
+		h.srv.Entries = entries
+	}
+	tok := h.connect(h.config(consumerKey, consumerSecret))
+	reqs := make([]*http.Request, b.N)
+	for i := range reqs {
+		reqs[i] = signedRequest(b, oauth1.HMACSHA1, h.gateway.URL+"/1/user/-/profile.json?period=1d", tok, "bench-"+strconv.Itoa(i))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, _, e := h.srv.Authenticate(reqs[i]); e != nil {
+			b.Fatal(e)
+		}
+	}
 }
