@@ -265,6 +265,38 @@ func TestLegacyOAuth1Rejections(t *testing.T) {
 	})
 }
 
+// TestLegacyOAuth1Metrics: outcomes are counted by endpoint and result, and
+// the metrics hold no credential.
+func TestLegacyOAuth1Metrics(t *testing.T) {
+	a := newLegacy(t)
+	tok := a.authorize()
+	c := *a.cfg
+	c.ConsumerSecret = "some-other-secret"
+	resp, err := c.Client(context.Background(), tok).Get(gateway + "/1/user/-/profile.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get("http://localhost:2999/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`caddy_fitbit_oauth1_requests_total{endpoint="request_token",result="ok"}`,
+		`caddy_fitbit_oauth1_requests_total{endpoint="access_token",result="ok"}`,
+		`caddy_fitbit_oauth1_requests_total{endpoint="api",result="oauth_signature"}`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(string(b), tok.Token) || strings.Contains(string(b), tok.TokenSecret) {
+		t.Fatal("metrics leak a credential")
+	}
+}
+
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

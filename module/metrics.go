@@ -20,6 +20,7 @@ type observer struct {
 	refreshes *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	proxied   *prometheus.CounterVec
+	oauth1    *prometheus.CounterVec
 	// outcomes are proxied's counters resolved once: WithLabelValues on the
 	// hot path would hash the label and take a lock for every request.
 	outcomes sync.Map // outcome → prometheus.Counter
@@ -42,6 +43,9 @@ func (o *observer) Proxied(outcome string) {
 	c.Inc()
 }
 
+// OAuth1 counts a legacy OAuth 1.0a token-endpoint call or signed call.
+func (o *observer) OAuth1(endpoint, result string) { o.oauth1.WithLabelValues(endpoint, result).Inc() }
+
 // registerMetrics registers the collectors with ctx's registry and returns
 // the observer feeding them.
 func registerMetrics(ctx caddy.Context) *observer {
@@ -61,10 +65,14 @@ func registerMetrics(ctx caddy.Context) *observer {
 				Namespace: ns, Subsystem: sub, Name: "proxied_requests_total",
 				Help: "Requests through the fitbit transport by outcome.",
 			}, []string{"outcome"}),
+			oauth1: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: ns, Subsystem: sub, Name: "oauth1_requests_total",
+				Help: "Legacy OAuth 1.0a requests by endpoint (request_token, access_token, api) and result (ok, or the fieldName of the error: oauth_signature, oauth_nonce, …; store_unavailable).",
+			}, []string{"endpoint", "result"}),
 		}
 	})
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		for _, c := range []prometheus.Collector{metrics.refreshes, metrics.latency, metrics.proxied} {
+		for _, c := range []prometheus.Collector{metrics.refreshes, metrics.latency, metrics.proxied, metrics.oauth1} {
 			var are prometheus.AlreadyRegisteredError
 			if err := reg.Register(c); err != nil && !errors.As(err, &are) {
 				caddy.Log().Named("fitbit").Warn("could not register metric")

@@ -141,6 +141,7 @@ func (h *OAuth1Handler) Provision(ctx caddy.Context) error {
 		PublicURL:     public,
 		TimestampSkew: time.Duration(h.TimestampSkew),
 		Logger:        ctx.Logger(),
+		Observe:       registerMetrics(ctx).OAuth1,
 	}
 	h.server.Init()
 	return nil

@@ -18,14 +18,13 @@ import (
 
 // requestToken serves POST (and GET) <prefix>/request_token: a request
 // signed with the consumer secret alone gets temporary credentials.
-func (s *Server) requestToken(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r, http.MethodPost, http.MethodGet) {
-		return
+func (s *Server) requestToken(w http.ResponseWriter, r *http.Request) *Error {
+	if e := allowMethod(w, r, http.MethodPost, http.MethodGet); e != nil {
+		return e
 	}
 	sig, e := s.verify(r, func(oauth1.Params, Consumer) (string, *Error) { return "", nil })
 	if e != nil {
-		e.Write(w, s.Realm(r))
-		return
+		return e
 	}
 	callback := sig.Callback
 	if callback == "" {
@@ -35,8 +34,7 @@ func (s *Server) requestToken(w http.ResponseWriter, r *http.Request) {
 		callback = "oob"
 	}
 	if err := checkCallback(callback); err != "" {
-		badRequest(fieldCallback, "oauth_problem=parameter_rejected: "+err).Write(w, s.Realm(r))
-		return
+		return badRequest(fieldCallback, "oauth_problem=parameter_rejected: "+err)
 	}
 	token, t := randomHex(16), &requestToken{
 		Consumer: sig.ConsumerKey,
@@ -48,8 +46,7 @@ func (s *Server) requestToken(w http.ResponseWriter, r *http.Request) {
 	b, _ := json.Marshal(t)
 	if err := s.Entries.PutEntry(r.Context(), kindRequest, token, b, s.now().Add(s.RequestTokenTTL)); err != nil {
 		s.Logger.Error("could not store an OAuth 1.0a request token", errField(err))
-		errStore.Write(w, "")
-		return
+		return errStore
 	}
 	s.Logger.Info("oauth1 request token issued", zap.String("consumer", sig.ConsumerKey),
 		zap.String("identity_hash", tokenstore.IdentityHash(t.Identity)), zap.Bool("oob", callback == "oob"))
@@ -58,6 +55,7 @@ func (s *Server) requestToken(w http.ResponseWriter, r *http.Request) {
 		"oauth_token_secret":       {t.Secret},
 		"oauth_callback_confirmed": {"true"},
 	})
+	return nil
 }
 
 // checkCallback accepts "oob" or an absolute http(s) URL without a fragment,
@@ -82,7 +80,8 @@ func checkCallback(cb string) string {
 // browser goes on to the app's callback with the verifier (or, out of band,
 // the page shows it).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r, http.MethodGet, http.MethodHead) {
+	if e := allowMethod(w, r, http.MethodGet, http.MethodHead); e != nil {
+		e.Write(w, "")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -124,9 +123,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 // with the consumer secret and the request token's secret, carrying the
 // verifier, redeems the request token — once — for token credentials bound
 // to the connected identity.
-func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
-	if !allowMethod(w, r, http.MethodPost, http.MethodGet) {
-		return
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) *Error {
+	if e := allowMethod(w, r, http.MethodPost, http.MethodGet); e != nil {
+		return e
 	}
 	var t *requestToken
 	sig, e := s.verify(r, func(p oauth1.Params, c Consumer) (string, *Error) {
@@ -145,31 +144,25 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 		return t.Secret, nil
 	})
 	if e != nil {
-		e.Write(w, s.Realm(r))
-		return
+		return e
 	}
 	if sig.Verifier == "" || subtle.ConstantTimeCompare([]byte(sig.Verifier), []byte(t.Verifier)) != 1 {
-		unauthorized(fieldVerifier, "oauth_problem=verifier_invalid: the oauth_verifier does not belong to this request token").Write(w, s.Realm(r))
-		return
+		return unauthorized(fieldVerifier, "oauth_problem=verifier_invalid: the oauth_verifier does not belong to this request token")
 	}
 	userID, err := s.Connector.UserID(r.Context(), t.Identity)
 	if errors.Is(err, ErrNotConnected) {
-		unauthorized(fieldAccessToken, "oauth_problem=permission_unknown: the user has not finished authorizing this request token").Write(w, s.Realm(r))
-		return
+		return unauthorized(fieldAccessToken, "oauth_problem=permission_unknown: the user has not finished authorizing this request token")
 	} else if err != nil {
 		s.Logger.Error("could not read the connection of an OAuth 1.0a request token", errField(err))
-		errStore.Write(w, "")
-		return
+		return errStore
 	}
 	// Redeem exactly once, across instances: of concurrent exchanges of
 	// one request token only the one that takes the entry gets credentials.
 	if _, err := s.Entries.TakeEntry(r.Context(), kindRequest, sig.Token); errors.Is(err, tokenstore.ErrNotFound) {
-		unauthorized(fieldAccessToken, "oauth_problem=token_used: this request token was already exchanged").Write(w, s.Realm(r))
-		return
+		return unauthorized(fieldAccessToken, "oauth_problem=token_used: this request token was already exchanged")
 	} else if err != nil {
 		s.Logger.Error("could not redeem an OAuth 1.0a request token", errField(err))
-		errStore.Write(w, "")
-		return
+		return errStore
 	}
 	token, at := randomHex(16), &accessToken{
 		Consumer: sig.ConsumerKey,
@@ -181,8 +174,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	b, _ := json.Marshal(at)
 	if err := s.Entries.PutEntry(r.Context(), kindAccess, token, b, time.Time{}); err != nil {
 		s.Logger.Error("could not store an OAuth 1.0a access token", errField(err))
-		errStore.Write(w, "")
-		return
+		return errStore
 	}
 	s.Logger.Info("oauth1 access token issued", zap.String("consumer", sig.ConsumerKey),
 		zap.String("identity_hash", tokenstore.IdentityHash(at.Identity)), zap.String("user_id", userID))
@@ -191,6 +183,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 		"oauth_token_secret": {at.Secret},
 		"encoded_user_id":    {userID},
 	})
+	return nil
 }
 
 // Authenticate verifies a signed API call and returns the identity its
@@ -199,6 +192,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 // form body — so they never reach the provider. A request without any OAuth
 // parameters gets an error for which IsNoCredentials is true.
 func (s *Server) Authenticate(r *http.Request) (identity, userID string, e *Error) {
+	defer func() { s.observe("api", e) }()
 	var at *accessToken
 	_, e = s.verify(r, func(p oauth1.Params, c Consumer) (string, *Error) {
 		if p.Token == "" {
@@ -224,14 +218,14 @@ func (s *Server) Authenticate(r *http.Request) (identity, userID string, e *Erro
 	return at.Identity, at.UserID, nil
 }
 
-// allowMethod answers 405 unless r uses one of methods.
-func allowMethod(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+// allowMethod is a 405 error (with the Allow header set) unless r uses one
+// of methods.
+func allowMethod(w http.ResponseWriter, r *http.Request, methods ...string) *Error {
 	for _, m := range methods {
 		if r.Method == m {
-			return true
+			return nil
 		}
 	}
 	w.Header().Set("Allow", strings.Join(methods, ", "))
-	(&Error{Status: http.StatusMethodNotAllowed, FieldName: fieldNone, Message: "use " + strings.Join(methods, " or ")}).Write(w, "")
-	return false
+	return &Error{Status: http.StatusMethodNotAllowed, FieldName: fieldNone, Message: "use " + strings.Join(methods, " or ")}
 }

@@ -98,6 +98,9 @@ type Server struct {
 	MaxBody int64
 	Logger  *zap.Logger
 	Now     func() time.Time
+	// Observe, if set, is told the outcome of every token-endpoint call and
+	// signed call (see observe).
+	Observe func(endpoint, result string)
 
 	// access caches access tokens read from the store. (Not golang-lru's
 	// expirable LRU: each of those runs a goroutine that never stops, one
@@ -151,15 +154,42 @@ func (s *Server) Realm(r *http.Request) string {
 func (s *Server) ServeEndpoint(w http.ResponseWriter, r *http.Request) bool {
 	switch r.URL.Path {
 	case s.Prefix + "/request_token":
-		s.requestToken(w, r)
+		s.finish(w, r, "request_token", s.requestToken(w, r))
 	case s.Prefix + "/authorize":
 		s.authorize(w, r)
 	case s.Prefix + "/access_token":
-		s.accessToken(w, r)
+		s.finish(w, r, "access_token", s.accessToken(w, r))
 	default:
 		return false
 	}
 	return true
+}
+
+// finish answers a token endpoint's error, if any, and counts the outcome.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, endpoint string, e *Error) {
+	if e != nil {
+		e.Write(w, s.Realm(r))
+	}
+	s.observe(endpoint, e)
+}
+
+// observe reports the outcome of a token endpoint or a signed call: "ok",
+// or the error's fieldName ("oauth_signature", "oauth_nonce", …), or
+// "store_unavailable" — a small, fixed set of values, fit for a metric label.
+func (s *Server) observe(endpoint string, e *Error) {
+	if s.Observe == nil {
+		return
+	}
+	switch {
+	case e == nil:
+		s.Observe(endpoint, "ok")
+	case e == errStore:
+		s.Observe(endpoint, "store_unavailable")
+	case e.Status == http.StatusMethodNotAllowed:
+		s.Observe(endpoint, "method_not_allowed")
+	default:
+		s.Observe(endpoint, e.FieldName)
+	}
 }
 
 // secure reports whether the app reached the gateway over TLS.
