@@ -715,3 +715,35 @@ func benchmarkAuthenticate(b *testing.B, entries tokenstore.Entries) {
 		}
 	}
 }
+
+// TestRegisteredCallback: an OAuth 1.0 client that names no callback is sent
+// to the consumer's registered one; with none registered, out of band.
+func TestRegisteredCallback(t *testing.T) {
+	h := newHarness(t)
+	h.srv.Consumers["registered"] = legacy.Consumer{Key: "registered", Secret: consumerSecret, Callback: h.app.URL + "/registered?x=1"}
+	for _, c := range []struct{ key, wantPath string }{{"registered", "/registered"}, {consumerKey, ""}} {
+		cfg := h.config(c.key, consumerSecret)
+		cfg.CallbackURL = "" // sent as an empty oauth_callback
+		rt, rs, err := cfg.RequestToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		au, _ := cfg.AuthorizationURL(rt)
+		status, body := h.browse(au.String())
+		if c.wantPath == "" {
+			if status != 200 || !strings.Contains(body, "Enter this code in the app") {
+				t.Fatalf("%s: want the out-of-band page, got %d %q", c.key, status, body)
+			}
+			continue
+		}
+		h.mu.Lock()
+		cb := h.callbacks[len(h.callbacks)-1]
+		h.mu.Unlock()
+		if body != "app callback" || cb.Get("x") != "1" || cb.Get("oauth_token") != rt {
+			t.Fatalf("%s: %q %v", c.key, body, cb)
+		}
+		if _, _, err := cfg.AccessToken(rt, rs, cb.Get("oauth_verifier")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
