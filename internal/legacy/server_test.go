@@ -747,3 +747,28 @@ func TestRegisteredCallback(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicURL: behind a proxy that terminates TLS, apps sign against the
+// public https URL; the gateway verifies against public_url, not against
+// how the request reached it.
+func TestPublicURL(t *testing.T) {
+	h := newHarness(t)
+	tok := h.connect(h.config(consumerKey, consumerSecret))
+	h.srv.PublicURL, _ = url.Parse("https://api.example.com")
+	r := signedRequest(t, oauth1.HMACSHA1, "https://api.example.com/1/user/-/profile.json?a=1", tok, "behind-a-proxy")
+	r.URL, _ = url.Parse(h.gateway.URL + "/1/user/-/profile.json?a=1")
+	r.Host = ""
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := decodeEcho(t, resp); e.UserID != "ABC1" || e.Query != "a=1" {
+		t.Fatalf("%+v", e)
+	}
+	// Signed against the address the gateway happens to listen on: refused.
+	resp, err = http.DefaultClient.Do(signedRequest(t, oauth1.HMACSHA1, h.gateway.URL+"/1/user/-/profile.json", tok, "internal-address"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOAuthError(t, resp, 401, "oauth_signature")
+}
