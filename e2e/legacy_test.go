@@ -265,6 +265,35 @@ func TestLegacyOAuth1Rejections(t *testing.T) {
 	})
 }
 
+// TestLegacyOAuth1RevokedAuthorization: when the user revokes the app at
+// Fitbit, the legacy app gets what Fitbit sent for a revoked OAuth 1.0a token
+// (401 oauth, oauth_access_token), not the gateway's connect URL, and signs
+// the user in again through its own flow, which works.
+func TestLegacyOAuth1RevokedAuthorization(t *testing.T) {
+	a := newLegacy(t)
+	tok := a.authorize()
+	a.sim.RevokeUser("ALICE1")
+	resp, err := a.cfg.Client(context.Background(), tok).Get(gateway + "/1/user/-/profile.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	it, ok := fitbiterr.Parse(b)
+	if resp.StatusCode != 401 || !ok || it.ErrorType != "oauth" || it.FieldName != "oauth_access_token" ||
+		strings.Contains(string(b), "/fitbit/authorize") || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "OAuth ") {
+		t.Fatalf("after revocation: %d %s (%s)", resp.StatusCode, b, resp.Header.Get("WWW-Authenticate"))
+	}
+	tok = a.authorize()
+	resp, err = a.cfg.Client(context.Background(), tok).Get(gateway + "/1/user/-/profile.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, m := readJSON(t, resp); status != 200 || profileUser(m) == "" {
+		t.Fatalf("after signing in again: %d %v", status, m)
+	}
+}
+
 // TestLegacyOAuth1Metrics: outcomes are counted by endpoint and result, and
 // the metrics hold no credential.
 func TestLegacyOAuth1Metrics(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 )
@@ -176,7 +177,7 @@ func (h *OAuth1Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("http.auth.user.id", identity)
 	repl.Set("http.auth.user.fitbit_user_id", userID)
-	return next.ServeHTTP(w, r)
+	return next.ServeHTTP(w, r.WithContext(inject.ForOAuth1(r.Context())))
 }
 
 // connector is the OAuth 2.0 side of the legacy flow: the connect flow of

@@ -244,10 +244,33 @@ func upstreamOutcome(ctx context.Context) string {
 	return OutcomeUpstreamError
 }
 
+// oauth1Key marks a request authenticated with a legacy OAuth 1.0a token.
+type oauth1Key struct{}
+
+// ForOAuth1 marks ctx as a call authenticated with a legacy OAuth 1.0a
+// access token. A connection that is gone is then answered as Fitbit
+// answered a revoked OAuth 1.0a token (401, errorType oauth, fieldName
+// oauth_access_token): such an app signs its user in again through its own
+// OAuth 1.0a flow, and the gateway's connect URL means nothing to it.
+func ForOAuth1(ctx context.Context) context.Context { return context.WithValue(ctx, oauth1Key{}, true) }
+
 // tokenFailure answers a request whose token could not be had.
 func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 	var se *tokens.StoreError
 	var te *provider.TokenError
+	gone := errors.Is(err, tokens.ErrNotConnected) || errors.Is(err, tokens.ErrNeedsReauth)
+	if gone && req.Context().Value(oauth1Key{}) != nil {
+		if errors.Is(err, tokens.ErrNotConnected) {
+			t.observe(OutcomeNotConnected)
+		} else {
+			t.observe(OutcomeNeedsReauth)
+		}
+		r := t.failItem(req, http.StatusUnauthorized, fitbiterr.Item{ErrorType: fitbiterr.OAuth, FieldName: "oauth_access_token",
+			Message: "oauth_problem=token_revoked: " + t.title() + " no longer accepts this user's authorization; sign the user in again"})
+		r.Header.Set("WWW-Authenticate", `OAuth realm="`+t.title()+`"`)
+		r.Header.Del("Link")
+		return r
+	}
 	switch {
 	case errors.Is(err, tokens.ErrNotConnected):
 		if t.Migrated != nil {
@@ -291,7 +314,11 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 
 // fail builds a response in Fitbit's error envelope.
 func (t *Transport) fail(req *http.Request, status int, errorType, message string) *http.Response {
-	body := fitbiterr.Marshal(fitbiterr.Item{ErrorType: errorType, Message: message})
+	return t.failItem(req, status, fitbiterr.Item{ErrorType: errorType, Message: message})
+}
+
+func (t *Transport) failItem(req *http.Request, status int, it fitbiterr.Item) *http.Response {
+	body := fitbiterr.Marshal(it)
 	h := http.Header{
 		"Content-Type":   {"application/json;charset=UTF-8"},
 		"Content-Length": {strconv.Itoa(len(body))},
