@@ -84,8 +84,8 @@ type Server struct {
 	Consumers map[string]Consumer // by key
 	Entries   tokenstore.Entries
 	Connector Connector
-	// Prefix of the endpoints: <Prefix>/request_token, /authorize,
-	// /access_token. Default "/oauth".
+	// Prefix of the endpoints: <Prefix>/request_token, /authorize (and its
+	// alias /authenticate), /access_token. Default "/oauth".
 	Prefix string
 	// PublicURL, if set, is the scheme and host apps sign against, for a
 	// gateway behind a proxy that terminates TLS or rewrites Host.
@@ -155,7 +155,9 @@ func (s *Server) ServeEndpoint(w http.ResponseWriter, r *http.Request) bool {
 	switch r.URL.Path {
 	case s.Prefix + "/request_token":
 		s.finish(w, r, "request_token", s.requestToken(w, r))
-	case s.Prefix + "/authorize":
+	case s.Prefix + "/authorize", s.Prefix + "/authenticate":
+		// Fitbit also had /oauth/authenticate ("Sign in with Fitbit"),
+		// which some client libraries used; here it is the same step.
 		s.authorize(w, r)
 	case s.Prefix + "/access_token":
 		s.finish(w, r, "access_token", s.accessToken(w, r))

@@ -248,7 +248,9 @@ func TestFullFlowWithThirdPartyClient(t *testing.T) {
 		t.Fatalf("POST echoed %+v", e2)
 	}
 
-	// A second app user gets a different identity.
+	// A second app user gets a different identity; this app's library sends
+	// the browser to /oauth/authenticate ("Sign in with Fitbit").
+	cfg.Endpoint.AuthorizeURL = h.gateway.URL + "/oauth/authenticate"
 	tok2 := h.connect(cfg)
 	resp, err = cfg.Client(context.Background(), tok2).Get(h.gateway.URL + "/1/user/-/profile.json")
 	if err != nil {
