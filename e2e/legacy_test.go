@@ -57,7 +57,7 @@ type legacyApp struct {
 	callbacks []url.Values
 }
 
-func newLegacy(t *testing.T) *legacyApp {
+func newLegacy(t *testing.T, fitbitExtra ...string) *legacyApp {
 	t.Helper()
 	a := &legacyApp{}
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -68,7 +68,8 @@ func newLegacy(t *testing.T) *legacyApp {
 	}))
 	t.Cleanup(cb.Close)
 	site := strings.NewReplacer("{{.Alice}}", hashes["alice"], "{{.Bob}}", hashes["bob"]).Replace(legacySite)
-	a.env = newEnv(t, options{Site: site, FitbitExtra: "oauth1_consumer " + legacyKey + " " + legacySecret})
+	extra := strings.Join(append(fitbitExtra, "oauth1_consumer "+legacyKey+" "+legacySecret), "\n\t\t")
+	a.env = newEnv(t, options{Site: site, FitbitExtra: extra})
 	a.cfg = &dghubble.Config{
 		ConsumerKey: legacyKey, ConsumerSecret: legacySecret,
 		CallbackURL: cb.URL + "/auth/fitbit/callback",
