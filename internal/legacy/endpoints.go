@@ -45,7 +45,7 @@ func (s *Server) requestToken(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	b, _ := json.Marshal(t)
 	if err := s.Entries.PutEntry(r.Context(), kindRequest, token, b, s.now().Add(s.RequestTokenTTL)); err != nil {
-		s.Logger.Error("could not store an OAuth 1.0a request token", errField(err))
+		s.Logger.Error("could not store an OAuth 1.0a request token", zap.Error(err))
 		return errStore
 	}
 	s.Logger.Info("oauth1 request token issued", zap.String("consumer", sig.ConsumerKey),
@@ -94,7 +94,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 			"This authorization link is unknown, was already used, or is older than ten minutes. Start again from the app.")
 		return
 	case err != nil:
-		s.Logger.Error("could not read an OAuth 1.0a request token", errField(err))
+		s.Logger.Error("could not read an OAuth 1.0a request token", zap.Error(err))
 		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the authorization. Please try again shortly.")
 		return
 	}
@@ -102,7 +102,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		s.Connector.Begin(w, r, t.Identity, s.Prefix+"/authorize?oauth_token="+url.QueryEscape(token))
 		return
 	} else if err != nil {
-		s.Logger.Error("could not read the connection of an OAuth 1.0a request token", errField(err))
+		s.Logger.Error("could not read the connection of an OAuth 1.0a request token", zap.Error(err))
 		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection. Please try again shortly.")
 		return
 	}
@@ -138,7 +138,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) *Error {
 			return "", unauthorized(fieldAccessToken, "oauth_problem=token_rejected: unknown, used or expired request token")
 		}
 		if err != nil {
-			s.Logger.Error("could not read an OAuth 1.0a request token", errField(err))
+			s.Logger.Error("could not read an OAuth 1.0a request token", zap.Error(err))
 			return "", errStore
 		}
 		return t.Secret, nil
@@ -153,7 +153,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) *Error {
 	if errors.Is(err, ErrNotConnected) {
 		return unauthorized(fieldAccessToken, "oauth_problem=permission_unknown: the user has not finished authorizing this request token")
 	} else if err != nil {
-		s.Logger.Error("could not read the connection of an OAuth 1.0a request token", errField(err))
+		s.Logger.Error("could not read the connection of an OAuth 1.0a request token", zap.Error(err))
 		return errStore
 	}
 	// Redeem exactly once, across instances: of concurrent exchanges of
@@ -161,7 +161,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) *Error {
 	if _, err := s.Entries.TakeEntry(r.Context(), kindRequest, sig.Token); errors.Is(err, tokenstore.ErrNotFound) {
 		return unauthorized(fieldAccessToken, "oauth_problem=token_used: this request token was already exchanged")
 	} else if err != nil {
-		s.Logger.Error("could not redeem an OAuth 1.0a request token", errField(err))
+		s.Logger.Error("could not redeem an OAuth 1.0a request token", zap.Error(err))
 		return errStore
 	}
 	token, at := randomHex(16), &accessToken{
@@ -173,7 +173,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	b, _ := json.Marshal(at)
 	if err := s.Entries.PutEntry(r.Context(), kindAccess, token, b, time.Time{}); err != nil {
-		s.Logger.Error("could not store an OAuth 1.0a access token", errField(err))
+		s.Logger.Error("could not store an OAuth 1.0a access token", zap.Error(err))
 		return errStore
 	}
 	s.Logger.Info("oauth1 access token issued", zap.String("consumer", sig.ConsumerKey),
@@ -204,7 +204,7 @@ func (s *Server) Authenticate(r *http.Request) (identity, userID string, e *Erro
 			return "", unauthorized(fieldAccessToken, "oauth_problem=token_rejected: invalid access token")
 		}
 		if err != nil {
-			s.Logger.Error("could not read an OAuth 1.0a access token", errField(err))
+			s.Logger.Error("could not read an OAuth 1.0a access token", zap.Error(err))
 			return "", errStore
 		}
 		return at.Secret, nil

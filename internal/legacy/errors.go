@@ -65,13 +65,12 @@ func IsNoCredentials(err *Error) bool { return err == errNoCredentials }
 
 // requestError maps an oauth1 parsing error to the answer.
 func requestError(err error) *Error {
-	var missing string
+	var missing *oauth1.MissingParamError
 	switch {
 	case errors.Is(err, oauth1.ErrTooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, FieldName: fieldNone, Message: "the signed request is too large"}
-	case errors.Is(err, oauth1.ErrMissingParam):
-		_, missing, _ = strings.Cut(err.Error(), ": missing parameter: ")
-		return unauthorized(fieldNone, "oauth_problem=parameter_absent&oauth_parameters_absent="+url.QueryEscape(missing))
+	case errors.As(err, &missing):
+		return unauthorized(fieldNone, "oauth_problem=parameter_absent&oauth_parameters_absent="+url.QueryEscape(missing.Name))
 	case errors.Is(err, oauth1.ErrDuplicateParam):
 		return badRequest(fieldNone, "oauth_problem=parameter_rejected: an OAuth parameter occurs more than once")
 	case errors.Is(err, oauth1.ErrUnsupportedMethod):

@@ -235,8 +235,6 @@ func formResponse(w http.ResponseWriter, v url.Values) {
 var errStore = &Error{Status: http.StatusServiceUnavailable, FieldName: fieldNone,
 	Message: "the gateway's token store is unavailable; retry shortly"}
 
-func errField(err error) zap.Field { return zap.Error(err) }
-
 // Purge deletes expired request tokens and nonce records (stores whose
 // entries expire on their own have none to delete). Access tokens do not
 // expire, as they did not at Fitbit.

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/caddy-fitbit/caddy-fitbit/internal/oauth1"
 )
 
@@ -80,7 +82,7 @@ func (s *Server) verify(r *http.Request, tokenSecret tokenSecretFunc) (*signed, 
 		until := time.Unix(p.Timestamp, 0).Add(s.TimestampSkew + time.Second)
 		added, err := s.Entries.AddEntry(r.Context(), kindNonce, id, nil, until)
 		if err != nil {
-			s.Logger.Error("could not record an OAuth 1.0a nonce", errField(err))
+			s.Logger.Error("could not record an OAuth 1.0a nonce", zap.Error(err))
 			return nil, errStore
 		}
 		if !added {

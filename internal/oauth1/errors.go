@@ -20,3 +20,12 @@ var (
 	// ErrUnsupportedMethod reports an unknown oauth_signature_method.
 	ErrUnsupportedMethod = errors.New("oauth1: unsupported signature method")
 )
+
+// MissingParamError names a required protocol parameter that is absent. It
+// matches ErrMissingParam with errors.Is.
+type MissingParamError struct{ Name string }
+
+func (e *MissingParamError) Error() string { return ErrMissingParam.Error() + ": " + e.Name }
+
+// Is makes errors.Is(err, ErrMissingParam) hold.
+func (e *MissingParamError) Is(target error) bool { return target == ErrMissingParam }

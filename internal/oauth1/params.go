@@ -42,7 +42,7 @@ func ParseParams(protocol map[string]string) (Params, error) {
 	}
 	for _, name := range required {
 		if protocol[name] == "" {
-			return Params{}, fmt.Errorf("%w: %s", ErrMissingParam, name)
+			return Params{}, &MissingParamError{Name: name}
 		}
 	}
 	if ts, ok := protocol["oauth_timestamp"]; ok {
