@@ -21,6 +21,7 @@ LARGE=${LARGE:-100000}         # identities of the large (b) scenario
 STORM_N=${STORM_N:-1000}       # refresh storms: concurrent requests / identities
 PROFILE=${PROFILE:-1}          # CPU profile of (b) with 1,000 identities
 STORM=${STORM:-1}              # refresh storms
+LEGACY=${LEGACY:-1}            # legacy OAuth 1.0a signed calls (bench/cmd/legacy)
 SCALE=${SCALE:-0}              # 1: include the 1,000,000-connection scale run
 SCALE_N=${SCALE_N:-1000000}    # stored connections of that run
 BASE_PORT=${BASE_PORT:-18100}  # ports BASE_PORT … BASE_PORT+8
@@ -45,6 +46,7 @@ missing=()
 need wrk || missing+=(wrk)
 need nginx || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 need curl || missing+=(curl)
+need redis-server || missing+=(redis-server) # the legacy OAuth 1.0a run's Redis target
 if [ ${#missing[@]} -gt 0 ]; then
 	log "installing ${missing[*]} (apt-get)"
 	SUDO=""
@@ -71,7 +73,7 @@ log "building (go build)"
 mkdir -p "$BIN" "$RESULTS" "$WORK" "$RAW" "$WORK/sections"
 go build -o "$BIN/caddy" ./cmd/caddy
 go build -o "$BIN/" ./bench/cmd/upstream ./bench/cmd/handproxy ./bench/cmd/seed ./bench/cmd/warm \
-	./bench/cmd/storm ./bench/cmd/scale ./bench/cmd/report
+	./bench/cmd/storm ./bench/cmd/scale ./bench/cmd/report ./bench/cmd/legacy
 rm -f "$RAW"/*.txt "$WORK/runs.jsonl" "$WORK/sections"/*.md
 
 # ---------------------------------------------------------------- processes
@@ -362,6 +364,13 @@ if [ "$STORM" = 1 ]; then
 		echo "storm: target NOT met (see above)" >&2
 fi
 
+# ---------------------------------------------------------------- legacy
+if [ "$LEGACY" = 1 ]; then
+	log "legacy OAuth 1.0a: signed calls through plain Caddy and the gateway (file system, Redis)"
+	"$BIN/legacy" -caddy "$BIN/caddy" -upstream "$BIN/upstream" -n 1000 -c "$CONNS" -d "$DURATION" \
+		-rounds "$ROUNDS" -dir "$WORK/legacy" -out "$WORK/sections/legacy.md" >/dev/null
+fi
+
 # ---------------------------------------------------------------- scale
 log "scale: start-up, RSS and cache misses over stored connections"
 SCALE_MD="$WORK/sections/scale.md"
@@ -429,7 +438,7 @@ FACTS="$WORK/facts.md"
 } >"$FACTS"
 
 SECTIONS=()
-for f in storm scale profile; do
+for f in storm legacy scale profile; do
 	[ -f "$WORK/sections/$f.md" ] && SECTIONS+=(-section "$WORK/sections/$f.md")
 done
 "$BIN/report" -runs "$WORK/runs.jsonl" -facts "$FACTS" "${SECTIONS[@]}" -out "$RESULTS/latest.md" >/dev/null

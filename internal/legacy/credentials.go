@@ -90,3 +90,15 @@ func (s *Server) lookupAccess(ctx context.Context, token string) (*accessToken, 
 	s.access.Add(token, cachedAccess{&t, now})
 	return &t, nil
 }
+
+// IssueAccessToken stores token credentials (token and secret) of consumer
+// that stand for identity, as the access_token step does once the user has
+// consented; provisioning tools (the benchmark) use it to give connections
+// made elsewhere legacy credentials. Access tokens do not expire.
+func IssueAccessToken(ctx context.Context, entries tokenstore.Entries, token, secret, consumer, identity, userID string, now time.Time) error {
+	if token == "" || len(token) > maxTokenLen || secret == "" || consumer == "" || identity == "" {
+		return fmt.Errorf("legacy: IssueAccessToken needs a token (up to %d bytes), a secret, a consumer and an identity", maxTokenLen)
+	}
+	b, _ := json.Marshal(accessToken{Consumer: consumer, Secret: secret, Identity: identity, UserID: userID, Created: now.UTC()})
+	return entries.PutEntry(ctx, kindAccess, token, b, time.Time{})
+}

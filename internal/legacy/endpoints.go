@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -164,23 +163,16 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) *Error {
 		s.Logger.Error("could not redeem an OAuth 1.0a request token", zap.Error(err))
 		return errStore
 	}
-	token, at := randomHex(16), &accessToken{
-		Consumer: sig.ConsumerKey,
-		Secret:   randomHex(20),
-		Identity: t.Identity,
-		UserID:   userID,
-		Created:  s.now().UTC(),
-	}
-	b, _ := json.Marshal(at)
-	if err := s.Entries.PutEntry(r.Context(), kindAccess, token, b, time.Time{}); err != nil {
+	token, secret := randomHex(16), randomHex(20)
+	if err := IssueAccessToken(r.Context(), s.Entries, token, secret, sig.ConsumerKey, t.Identity, userID, s.now()); err != nil {
 		s.Logger.Error("could not store an OAuth 1.0a access token", zap.Error(err))
 		return errStore
 	}
 	s.Logger.Info("oauth1 access token issued", zap.String("consumer", sig.ConsumerKey),
-		zap.String("identity_hash", tokenstore.IdentityHash(at.Identity)), zap.String("user_id", userID))
+		zap.String("identity_hash", tokenstore.IdentityHash(t.Identity)), zap.String("user_id", userID))
 	formResponse(w, url.Values{
 		"oauth_token":        {token},
-		"oauth_token_secret": {at.Secret},
+		"oauth_token_secret": {secret},
 		"encoded_user_id":    {userID},
 	})
 	return nil
