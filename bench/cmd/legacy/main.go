@@ -139,6 +139,9 @@ http://:%d {
 
 	// (e) the gateway over the file system.
 	storeDir := filepath.Join(work, "store")
+	if err := os.RemoveAll(storeDir); err != nil { // sealed with an earlier run's key
+		log.Fatal(err)
+	}
 	seed(tokenstore.NewStorageStore(&certmagic.FileStorage{Path: storeDir}, keys, ""), tokens)
 	ePort := mustPort()
 	targets = append(targets, startCaddy(work, "e", "gateway, fitbit_oauth1, file-system store", ePort,
