@@ -247,15 +247,12 @@ func TestLegacyOAuth1Rejections(t *testing.T) {
 		p := url.Values{"oauth_consumer_key": {legacyKey}, "oauth_token": {tok.Token}, "oauth_signature_method": {"HMAC-SHA1"},
 			"oauth_timestamp": {ts}, "oauth_nonce": {"stale-timestamp-nonce"}, "oauth_version": {"1.0"}}
 		u, _ := url.Parse(profile)
-		sig, _ := oauth1.Sign(oauth1.HMACSHA1, oauth1.BaseString("GET", u, p), legacySecret, tok.TokenSecret)
-		var h strings.Builder
-		h.WriteString("OAuth ")
-		for k := range p {
-			h.WriteString(k + `="` + oauth1.Encode(p.Get(k)) + `", `)
+		h, err := oauth1.AuthorizationHeader("GET", u, nil, p, legacySecret, tok.TokenSecret)
+		if err != nil {
+			t.Fatal(err)
 		}
-		h.WriteString(`oauth_signature="` + oauth1.Encode(sig) + `"`)
 		req, _ := http.NewRequest("GET", profile, nil)
-		req.Header.Set("Authorization", h.String())
+		req.Header.Set("Authorization", h)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -81,17 +81,11 @@ type result struct {
 func main() {
 	flag.Parse()
 	log.SetFlags(0)
-	work := *dir
-	if work == "" {
-		var err error
-		if work, err = os.MkdirTemp("", "caddy-fitbit-legacy-bench-"); err != nil {
-			log.Fatal(err)
-		}
-		defer os.RemoveAll(work)
-	}
-	if err := os.MkdirAll(work, 0o700); err != nil {
+	work, cleanup, err := benchutil.WorkDir(*dir, "caddy-fitbit-legacy-bench-")
+	if err != nil {
 		log.Fatal(err)
 	}
+	defer cleanup()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	keyB64 := base64.StdEncoding.EncodeToString(key)
@@ -292,15 +286,12 @@ func signedGet(c *http.Client, base string, tok [2]string) (int, error) {
 		"oauth_version":          {"1.0"},
 	}
 	u, _ := url.Parse(base + path)
-	sig, _ := oauth1.Sign(oauth1.HMACSHA1, oauth1.BaseString("GET", u, p), consumerSecret, tok[1])
-	var h strings.Builder
-	h.WriteString("OAuth ")
-	for k := range p {
-		h.WriteString(k + `="` + oauth1.Encode(p.Get(k)) + `", `)
+	h, err := oauth1.AuthorizationHeader(http.MethodGet, u, nil, p, consumerSecret, tok[1])
+	if err != nil {
+		return 0, err
 	}
-	h.WriteString(`oauth_signature="` + oauth1.Encode(sig) + `"`)
 	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-	req.Header.Set("Authorization", h.String())
+	req.Header.Set("Authorization", h)
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err

@@ -55,15 +55,11 @@ type env struct {
 func main() {
 	flag.Parse()
 	log.SetFlags(0)
-	work := *dir
-	if work == "" {
-		var err error
-		if work, err = os.MkdirTemp("", "storm-"); err != nil {
-			log.Fatal(err)
-		}
-		defer os.RemoveAll(work)
+	work, cleanup, err := benchutil.WorkDir(*dir, "storm-")
+	if err != nil {
+		log.Fatal(err)
 	}
-	_ = os.MkdirAll(work, 0o755)
+	defer cleanup()
 	storeDir := filepath.Join(work, "store")
 	_ = os.RemoveAll(storeDir)
 

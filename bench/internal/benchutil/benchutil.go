@@ -340,3 +340,15 @@ func WriteGatewayConfig(path string, c GatewayConfig) error {
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
+
+// WorkDir returns dir, created if need be, or a new temporary directory
+// named after prefix when dir is empty; cleanup removes only the latter.
+func WorkDir(dir, prefix string) (work string, cleanup func(), err error) {
+	if dir != "" {
+		return dir, func() {}, os.MkdirAll(dir, 0o700)
+	}
+	if work, err = os.MkdirTemp("", prefix); err != nil {
+		return "", nil, err
+	}
+	return work, func() { _ = os.RemoveAll(work) }, nil
+}
