@@ -53,6 +53,7 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.identity = identityFunc(h.Identity)
+	warnConstantIdentity(ctx, h.Identity)
 	h.flow = &connect.Flow{
 		Tokens:   mgr,
 		Others:   app.Others(mgr.Provider().Reg.Name),

@@ -71,6 +71,7 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 	if t.MaxReplayBody < 0 {
 		return fmt.Errorf("fitbit transport: max_replay_body must not be negative")
 	}
+	warnConstantIdentity(ctx, t.Identity)
 	reg := mgr.Provider().Reg
 	t.inject = inject.Transport{
 		Base:          t.HTTP,
