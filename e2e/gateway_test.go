@@ -6,10 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
 func TestConnectFlowAndStatus(t *testing.T) {
@@ -365,20 +369,40 @@ func TestTokenEndpointFailureKeepsTokens(t *testing.T) {
 	}
 }
 
+// A reload with the same fitbit settings keeps the app's state — the cache
+// of decrypted connections — and one with other settings builds a new state
+// that reads the store. The stored record is moved away before the reloads:
+// a reused state still answers from its cache; a new one finds nothing.
 func TestReloadKeepsConnections(t *testing.T) {
 	e := newEnv(t, options{})
 	e.mustConnect("alice")
 	if code, _ := e.get("alice", "/1/user/-/profile.json"); code != 200 {
 		t.Fatal("before reload")
 	}
-	// Same fitbit settings, another site config: the state is reused.
+	record := filepath.Join(e.dir, "storage", "fitbit", "connections", "fitbit", tokenstore.IdentityHash("alice"))
+	aside := record + ".aside"
+	if err := os.Rename(record, aside); err != nil {
+		t.Fatalf("moving the stored connection away: %v", err)
+	}
+
+	// Same fitbit settings, another site config: the state is reused, so
+	// alice's connection comes from the cache, not from the store.
 	e.load(options{SiteExtra: "header X-Reloaded yes"})
 	resp, body := e.do(e.app("alice"), "GET", "/1/user/-/profile.json", nil, nil)
 	if resp.StatusCode != 200 || resp.Header.Get("X-Reloaded") != "yes" {
-		t.Fatalf("after reload: %d %s", resp.StatusCode, body)
+		t.Fatalf("after a reload with the same settings (the state should be reused, its cache answer): %d %s", resp.StatusCode, body)
 	}
-	// Other fitbit settings: a new state, which reads the stored connection.
+
+	// Other fitbit settings: a new state, whose cache is empty, reads the
+	// store, where alice has no connection now …
 	e.load(options{FitbitExtra: "cache_size 50"})
+	if code, m := e.get("alice", "/1/user/-/profile.json"); code != 401 || errorType(m) != "not_connected" {
+		t.Fatalf("after a reload with new settings and no stored record (the state should be new): %d %v", code, m)
+	}
+	// … and, once the record is back, it reads the stored connection.
+	if err := os.Rename(aside, record); err != nil {
+		t.Fatal(err)
+	}
 	if code, m := e.get("alice", "/1/user/-/profile.json"); code != 200 || profileUser(m) != "ALICE1" {
 		t.Fatalf("after a reload with new settings: %d %v", code, m)
 	}
