@@ -71,7 +71,9 @@ func parseHandler[T any, PT interface {
 //	fitbit_proxy [<matcher>] {
 //	    provider        <name>
 //	    identity        <placeholder expression>
-//	    max_replay_body <size>
+//	    max_replay_body     <size>
+//	    replay_body_timeout <duration>
+//	    allow_upstream      <host[:port]>...
 //	    <any reverse_proxy subdirective, e.g. to, lb_try_duration, header_down>
 //	}
 //
@@ -104,12 +106,16 @@ func parseProxy(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 			default:
 				hasTo = hasTo || dispenser.Val() == "to"
 				dispenser.RemainingArgs()
-			case "provider", "identity", "max_replay_body":
+			case "provider", "identity", "max_replay_body", "replay_body_timeout", "allow_upstream":
 				name, args := dispenser.Val(), dispenser.RemainingArgs()
 				if err := new(module.Transport).SetOption(name, args); err != nil {
 					return nil, dispenser.Errf("%v", err)
 				}
-				opts[name] = args
+				if name == "allow_upstream" {
+					opts[name] = append(opts[name], args...) // repeatable
+				} else {
+					opts[name] = args
+				}
 				dispenser.DeleteN(len(args) + 1)
 			case "transport":
 				return nil, dispenser.Err("fitbit_proxy sets its own transport; use reverse_proxy with 'transport fitbit' for full control")

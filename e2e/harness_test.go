@@ -143,8 +143,8 @@ func newKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// load (re)loads the gateway config through Caddy's admin API.
-func (e *env) load(opts options) {
+// caddyfile is the gateway config of opts.
+func (e *env) caddyfile(opts options) string {
 	e.t.Helper()
 	if opts.TokenURL == "" {
 		opts.TokenURL = e.sim.TokenURL()
@@ -159,8 +159,14 @@ func (e *env) load(opts options) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return buf.String()
+}
+
+// load (re)loads the gateway config through Caddy's admin API.
+func (e *env) load(opts options) {
+	e.t.Helper()
 	e.tc = caddytest.NewTester(e.t)
-	e.tc.InitServer(buf.String(), "caddyfile")
+	e.tc.InitServer(e.caddyfile(opts), "caddyfile")
 	// A new config closes the old servers' connections (grace_period 1ns):
 	// drop pooled keep-alive connections so no request goes out on one.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()

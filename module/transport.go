@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/dustin/go-humanize"
@@ -31,6 +33,18 @@ type Transport struct {
 	// Request bodies up to this size are buffered so the request can be
 	// replayed after a refresh. Default: 1 MiB.
 	MaxReplayBody int64 `json:"max_replay_body,omitempty"`
+	// How long buffering a request body for replay may take; a body that
+	// has not arrived by then is answered 408 and not sent. Caddy's server
+	// timeouts (read_body, read_idle_timeout) still bound the whole read.
+	// Default: 10s.
+	ReplayBodyTimeout caddy.Duration `json:"replay_body_timeout,omitempty"`
+	// Hosts besides the API base that may receive the user's token: a host
+	// (any port) or host:port. The transport refuses to load when an
+	// upstream of its reverse_proxy is neither the registration's api_base
+	// (its host and port) nor listed here, and dynamic upstreams (or ones
+	// with placeholders) need this list; each request is checked too.
+	// A reverse_proxy with no upstream goes to the API base.
+	AllowUpstreams []string `json:"allow_upstreams,omitempty"`
 	// The wrapped HTTP transport (same options as reverse_proxy's "http").
 	HTTP *reverseproxy.HTTPTransport `json:"http,omitempty"`
 
@@ -55,11 +69,9 @@ func (t *Transport) http() *reverseproxy.HTTPTransport {
 	return t.HTTP
 }
 
-// Provision sets up the wrapped transport and wires to the fitbit app.
+// Provision wires to the fitbit app, checks (or sets) the upstreams of the
+// reverse_proxy against the API base, and sets up the wrapped transport.
 func (t *Transport) Provision(ctx caddy.Context) error {
-	if err := t.http().Provision(ctx); err != nil {
-		return fmt.Errorf("fitbit transport: http: %w", err)
-	}
 	app, err := fitbitApp(ctx)
 	if err != nil {
 		return err
@@ -71,17 +83,35 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 	if t.MaxReplayBody < 0 {
 		return fmt.Errorf("fitbit transport: max_replay_body must not be negative")
 	}
+	if t.ReplayBodyTimeout < 0 {
+		return fmt.Errorf("fitbit transport: replay_body_timeout must not be negative")
+	}
 	warnConstantIdentity(ctx, t.Identity)
 	reg := mgr.Provider().Reg
+	upstreams, err := newUpstreamPolicy(reg.Endpoints.APIBase, t.AllowUpstreams, ctx.Logger())
+	if err != nil {
+		return err
+	}
+	// Before the http transport's Provision: a default upstream of an
+	// https API base enables TLS, which Provision builds in.
+	if err := upstreams.guard(ctx, t); err != nil {
+		return err
+	}
+	if err := t.http().Provision(ctx); err != nil {
+		return fmt.Errorf("fitbit transport: http: %w", err)
+	}
 	t.inject = inject.Transport{
-		Base:          t.HTTP,
-		Tokens:        mgr,
-		Identity:      identityFunc(t.Identity),
-		ConnectURL:    app.ConnectURLFor(reg.Name),
-		MaxReplayBody: t.MaxReplayBody,
-		Observer:      metrics,
-		RefreshOn:     reg.Preset.RefreshOn,
-		Migrated:      app.migratedFrom(reg.Name),
+		Base:              t.HTTP,
+		Tokens:            mgr,
+		Identity:          identityFunc(t.Identity),
+		ConnectURL:        app.ConnectURLFor(reg.Name),
+		MaxReplayBody:     t.MaxReplayBody,
+		ReplayBodyTimeout: time.Duration(t.ReplayBodyTimeout),
+		BodyDeadline:      bodyDeadline,
+		Observer:          metrics,
+		Upstream:          upstreams.request,
+		RefreshOn:         reg.Preset.RefreshOn,
+		Migrated:          app.migratedFrom(reg.Name),
 	}
 	t.inject.SuccessorTitle, t.inject.SuccessorURL = app.successorOf(reg)
 	return nil
@@ -137,7 +167,9 @@ func (t *Transport) DefaultBufferSizes() (int64, int64) {
 //	transport fitbit {
 //	    provider        <name>
 //	    identity        <placeholder expression>
-//	    max_replay_body <size>
+//	    max_replay_body     <size>
+//	    replay_body_timeout <duration>
+//	    allow_upstream      <host[:port]>...
 //	    http {
 //	        <any option of the http transport>
 //	    }
@@ -167,9 +199,22 @@ func (t *Transport) unmarshalOption(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// SetOption sets the single-value subdirective name (provider, identity,
-// max_replay_body) from its arguments; the fitbit_proxy shortcut uses it.
+// SetOption sets the subdirective name (provider, identity,
+// max_replay_body, replay_body_timeout, allow_upstream) from its arguments;
+// the fitbit_proxy shortcut uses it.
 func (t *Transport) SetOption(name string, args []string) error {
+	if name == "allow_upstream" {
+		if len(args) == 0 {
+			return fmt.Errorf("fitbit transport: allow_upstream takes one or more hosts")
+		}
+		for _, a := range args {
+			if _, err := parseAllowed(a); err != nil {
+				return err
+			}
+		}
+		t.AllowUpstreams = append(t.AllowUpstreams, args...)
+		return nil
+	}
 	if len(args) != 1 {
 		return fmt.Errorf("fitbit transport: %s takes exactly one argument", name)
 	}
@@ -178,6 +223,12 @@ func (t *Transport) SetOption(name string, args []string) error {
 		t.Provider = args[0]
 	case "identity":
 		t.Identity = args[0]
+	case "replay_body_timeout":
+		d, err := caddy.ParseDuration(args[0])
+		if err != nil || d <= 0 {
+			return fmt.Errorf("fitbit transport: replay_body_timeout %q: want a duration such as 10s", args[0])
+		}
+		t.ReplayBodyTimeout = caddy.Duration(d)
 	case "max_replay_body":
 		size, err := humanize.ParseBytes(args[0])
 		if err != nil || size > 1<<40 {
@@ -185,9 +236,22 @@ func (t *Transport) SetOption(name string, args []string) error {
 		}
 		t.MaxReplayBody = int64(size)
 	default:
-		return fmt.Errorf("fitbit transport: unknown subdirective %q (want provider, identity, max_replay_body or http)", name)
+		return fmt.Errorf("fitbit transport: unknown subdirective %q (want provider, identity, max_replay_body, replay_body_timeout, allow_upstream or http)", name)
 	}
 	return nil
+}
+
+// bodyDeadline puts a read deadline on the connection the request body
+// arrives on, through the read-deadline hook of Caddy's server (present
+// unless read_idle_timeout is off): a stalled read then returns at the
+// deadline, over HTTP/1 and HTTP/2 alike. Lifting it restores the server's
+// own deadlines.
+func bodyDeadline(req *http.Request, deadline time.Time) func() {
+	r, _ := caddyhttp.IdleTimeoutsFromContext(req.Context())
+	if r == nil || r.SetReadDeadline(deadline) != nil {
+		return nil
+	}
+	return func() { _ = r.SetReadDeadline(time.Time{}) }
 }
 
 // Interface guards: reverse_proxy discovers these by type assertion.

@@ -36,6 +36,8 @@ const (
 	ConnectionStoreFailure = "store_unavailable"
 	ProviderMigrated       = "provider_migrated"
 	ProviderGone           = "provider_gone"
+	UpstreamNotAllowed     = "upstream_not_allowed"
+	RequestTimeout         = "request_timeout"
 )
 
 // Item is one entry of the envelope's errors array.

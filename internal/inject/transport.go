@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
@@ -35,6 +37,8 @@ const (
 	OutcomeBadRequest      = "request_rejected"  // e.g. unreadable body
 	OutcomeMigrated        = "provider_migrated" // identity moved to another provider
 	OutcomeGone            = "provider_gone"     // the provider answered 410 Gone
+	OutcomeUpstreamRefused = "upstream_refused"  // not the API's host: no token sent
+	OutcomeBodyTimeout     = "body_timeout"      // the body to buffer did not arrive in time: 408
 )
 
 // Observer receives one outcome per proxied request (metrics).
@@ -43,6 +47,11 @@ type Observer interface{ Proxied(outcome string) }
 // DefaultMaxReplayBody is how much of a request body is buffered so the
 // request can be replayed after a refresh.
 const DefaultMaxReplayBody = 1 << 20
+
+// DefaultReplayBodyTimeout bounds how long buffering a body may take: a
+// client that trickles its body would otherwise hold the request (and a
+// connection) for as long as the server's own timeouts allow.
+const DefaultReplayBodyTimeout = 10 * time.Second
 
 // Transport injects the connection's credentials. Base does the actual round
 // trip (in Caddy, the reverse proxy's HTTP transport).
@@ -54,7 +63,17 @@ type Transport struct {
 	// ConnectURL is where a user connects, for error messages.
 	ConnectURL    string
 	MaxReplayBody int64
-	Observer      Observer
+	// ReplayBodyTimeout bounds buffering a body for replay; a body that has
+	// not arrived by then is answered 408. Default: DefaultReplayBodyTimeout.
+	ReplayBodyTimeout time.Duration
+	// BodyDeadline, if set, puts deadline on reads of the connection the
+	// request body arrives on, so that a read that stalls returns (Caddy's
+	// server offers this), and returns how to lift it again (nil when it
+	// could not be set). Reads are checked against the deadline in any case.
+	BodyDeadline func(req *http.Request, deadline time.Time) (lift func())
+	// Now is the clock of the body deadline; nil: time.Now.
+	Now      func() time.Time
+	Observer Observer
 	// RefreshOn are the upstream error types that, on a 401, mean the access
 	// token is stale (the provider preset's); default: Fitbit's.
 	RefreshOn []string
@@ -65,6 +84,11 @@ type Transport struct {
 	// Successor is what to tell apps when this provider answers 410 Gone:
 	// the provider that replaces it and its connect URL ("" if none).
 	SuccessorTitle, SuccessorURL string
+	// Upstream reports whether the request is going to a host that may
+	// receive the connection's token (the provider's API, or one the
+	// config allows); a request going elsewhere is answered 502 and never
+	// sent. Nil: every host may.
+	Upstream func(*http.Request) bool
 }
 
 // RoundTrip implements http.RoundTripper. Errors of the gateway's own (no
@@ -76,6 +100,11 @@ type Transport struct {
 // transport its own clone, and replacing the caller's credentials on that
 // clone saves a copy of every header map on the hot path.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.Upstream != nil && !t.Upstream(req) {
+		t.observe(OutcomeUpstreamRefused)
+		return t.fail(req, http.StatusBadGateway, fitbiterr.UpstreamNotAllowed,
+			"the gateway sends "+t.title()+" credentials only to "+t.title()+"'s API, and this request was routed to another host; the gateway's configuration must be fixed (allow_upstream)"), nil
+	}
 	identity := t.Identity(req)
 	if identity == "" {
 		t.observe(OutcomeUnauthenticated)
@@ -94,6 +123,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h["Authorization"] = []string{conn.Authorization()}
 
 	body, replayable, err := t.bufferBody(req)
+	if errors.Is(err, errBodyTimeout) {
+		t.observe(OutcomeBodyTimeout)
+		return t.fail(req, http.StatusRequestTimeout, fitbiterr.RequestTimeout, fmt.Sprintf(
+			"the request body did not arrive within %s; the gateway buffers bodies of up to %d bytes so it can replay them after renewing the access token: send the body at once", t.replayBodyTimeout(), t.maxReplay())), nil
+	}
 	if err != nil {
 		t.observe(OutcomeBadRequest)
 		return t.fail(req, http.StatusBadRequest, fitbiterr.InvalidRequest, "could not read the request body: "+err.Error()), nil
@@ -220,7 +254,17 @@ func (t *Transport) bufferBody(req *http.Request) (body []byte, replayable bool,
 	if req.ContentLength > max {
 		return nil, false, nil
 	}
-	body, err = io.ReadAll(io.LimitReader(req.Body, max+1))
+	now := t.Now
+	if now == nil {
+		now = time.Now
+	}
+	deadline := now().Add(t.replayBodyTimeout())
+	if t.BodyDeadline != nil {
+		if lift := t.BodyDeadline(req, deadline); lift != nil {
+			defer lift()
+		}
+	}
+	body, err = io.ReadAll(&deadlineReader{r: io.LimitReader(req.Body, max+1), deadline: deadline, now: now})
 	if err != nil {
 		return nil, false, err
 	}
@@ -235,6 +279,36 @@ func (t *Transport) bufferBody(req *http.Request) (body []byte, replayable bool,
 	_ = req.Body.Close()
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	return body, true, nil
+}
+
+func (t *Transport) replayBodyTimeout() time.Duration {
+	if t.ReplayBodyTimeout > 0 {
+		return t.ReplayBodyTimeout
+	}
+	return DefaultReplayBodyTimeout
+}
+
+// errBodyTimeout: the body to buffer did not arrive by the deadline.
+var errBodyTimeout = errors.New("request body deadline exceeded")
+
+// deadlineReader fails reads once the deadline has passed. A read that
+// stalls is ended by the connection's read deadline (BodyDeadline); one
+// that trickles a byte at a time is ended here, between reads.
+type deadlineReader struct {
+	r        io.Reader
+	deadline time.Time
+	now      func() time.Time
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	if !d.now().Before(d.deadline) {
+		return 0, errBodyTimeout
+	}
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF && (errors.Is(err, os.ErrDeadlineExceeded) || !d.now().Before(d.deadline)) {
+		err = errBodyTimeout
+	}
+	return n, err
 }
 
 func upstreamOutcome(ctx context.Context) string {

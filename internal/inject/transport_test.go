@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -667,4 +669,112 @@ func FuzzRoundTripUpstreamError(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A request routed to a host that may not receive the token is answered
+// 502 and never sent.
+func TestRefusesUpstreamNotAllowed(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "alice", "AAAAAA")
+	var sent int
+	f.tr.Base = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent++
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	f.tr.Upstream = func(r *http.Request) bool { return r.URL.Host == "api.example" }
+	a := roundTrip(t, f.tr, newReq(t, "GET", "http://elsewhere.example/1/user/-/profile.json", "alice", nil))
+	if it := envelope(t, a); a.status != 502 || it.ErrorType != fitbiterr.UpstreamNotAllowed {
+		t.Fatalf("to a host not allowed: %d %s", a.status, a.body)
+	}
+	if sent != 0 || f.obs.get(OutcomeUpstreamRefused) != 1 {
+		t.Fatalf("sent %d requests, outcomes %v", sent, f.obs.n)
+	}
+	if a := roundTrip(t, f.tr, newReq(t, "GET", "http://api.example/1/user/-/profile.json", "alice", nil)); a.status != 200 || sent != 1 {
+		t.Fatalf("to the API: %d, sent %d", a.status, sent)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// trickle gives one byte per Read, a second apart on the clock now.
+type trickle struct {
+	left int
+	now  *time.Time
+}
+
+func (r *trickle) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	*r.now = r.now.Add(time.Second)
+	r.left--
+	p[0] = 'x'
+	return 1, nil
+}
+
+// A body that trickles in is answered 408 once buffering it has taken
+// replay_body_timeout, and nothing is sent upstream.
+func TestReplayBodyTimeoutEndsATrickle(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "alice", "AAAAAA")
+	now := time.Now()
+	var sent int
+	f.tr.Base = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent++
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+	})
+	f.tr.Now, f.tr.ReplayBodyTimeout = func() time.Time { return now }, 5*time.Second
+	var deadlines []time.Time
+	lifted := 0
+	f.tr.BodyDeadline = func(_ *http.Request, d time.Time) func() {
+		deadlines = append(deadlines, d)
+		return func() { lifted++ }
+	}
+	start := now
+	req := newReq(t, "POST", f.sim.APIBase()+"/1/user/-/foods/log.json", "alice", io.NopCloser(&trickle{left: 26, now: &now}))
+	req.ContentLength = 26
+	a := roundTrip(t, f.tr, req)
+	if it := envelope(t, a); a.status != http.StatusRequestTimeout || it.ErrorType != fitbiterr.RequestTimeout || !strings.Contains(it.Message, "5s") {
+		t.Fatalf("trickled body: %d %s", a.status, a.body)
+	}
+	if sent != 0 || f.obs.get(OutcomeBodyTimeout) != 1 {
+		t.Fatalf("sent %d requests, outcomes %v", sent, f.obs.n)
+	}
+	if len(deadlines) != 1 || !deadlines[0].Equal(start.Add(5*time.Second)) || lifted != 1 {
+		t.Fatalf("connection deadline set %v (want once, at start+5s), lifted %d times", deadlines, lifted)
+	}
+
+	// The same body, fast enough: buffered and sent.
+	req = newReq(t, "POST", f.sim.APIBase()+"/1/user/-/foods/log.json", "alice", io.NopCloser(&trickle{left: 3, now: &now}))
+	if a := roundTrip(t, f.tr, req); a.status != 200 || sent != 1 {
+		t.Fatalf("body within the deadline: %d, sent %d", a.status, sent)
+	}
+}
+
+// stalled blocks until its deadline fires, then fails as a connection
+// whose read deadline passed.
+type stalled struct{ fired chan struct{} }
+
+func (r *stalled) Read([]byte) (int, error) {
+	<-r.fired
+	return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+}
+
+// A body that stalls is ended by the connection's read deadline, which
+// BodyDeadline sets, and answered 408.
+func TestReplayBodyTimeoutEndsAStall(t *testing.T) {
+	f := newFixture(t)
+	f.connect(t, "alice", "AAAAAA")
+	body := &stalled{fired: make(chan struct{})}
+	f.tr.BodyDeadline = func(*http.Request, time.Time) func() {
+		close(body.fired) // as the server would, once the deadline passes
+		return nil
+	}
+	req := newReq(t, "POST", f.sim.APIBase()+"/1/user/-/foods/log.json", "alice", io.NopCloser(body))
+	a := roundTrip(t, f.tr, req)
+	if it := envelope(t, a); a.status != http.StatusRequestTimeout || it.ErrorType != fitbiterr.RequestTimeout {
+		t.Fatalf("stalled body: %d %s", a.status, a.body)
+	}
 }
