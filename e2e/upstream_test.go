@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -29,8 +31,15 @@ func newEchoServer(t *testing.T) *echoServer {
 		s.mu.Lock()
 		s.auth = append(s.auth, r.Header.Get("Authorization"))
 		s.mu.Unlock()
+		// A careless upstream: it echoes the credentials it got.
+		auth := r.Header.Get("Authorization")
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"echo":true}`)
+		w.Header().Set("X-Echo-Authorization", auth)
+		if r.URL.Path == "/echo/redirect" {
+			w.Header().Set("Location", "https://app.example/done?auth="+url.QueryEscape(auth))
+			w.WriteHeader(http.StatusFound)
+		}
+		_, _ = io.WriteString(w, `{"echo":`+strconv.Quote(auth)+`}`)
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -155,6 +164,25 @@ func TestTransportAllowUpstream(t *testing.T) {
 	}
 	if got := echo.received(); len(got) != 1 || !strings.HasPrefix(got[0], "Bearer ") {
 		t.Fatalf("the allowed upstream got %q", got)
+	}
+
+	// What it echoes in a 2xx or 3xx — header, Location, body — reaches
+	// neither the app nor Caddy's debug log.
+	for _, path := range []string{"/echo/x", "/echo/redirect"} {
+		resp, body := e.do(e.app("alice"), "GET", path, nil, nil)
+		var headers strings.Builder
+		_ = resp.Header.Write(&headers)
+		for _, s := range e.sim.IssuedSecrets() {
+			if strings.Contains(body, s) || strings.Contains(headers.String(), s) {
+				t.Fatalf("GET %s: the app got the token back (%d)", path, resp.StatusCode)
+			}
+		}
+		if !strings.Contains(body, "[REDACTED]") || !strings.Contains(resp.Header.Get("X-Echo-Authorization"), "[REDACTED]") {
+			t.Fatalf("GET %s: %d %q %q", path, resp.StatusCode, resp.Header, body)
+		}
+	}
+	if found := secretsIn(t, filepath.Join(e.dir, "caddy.log"), e.sim.IssuedSecrets()); len(found) > 0 {
+		t.Fatalf("Caddy's log holds tokens: %v", found)
 	}
 }
 

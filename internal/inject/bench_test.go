@@ -1,9 +1,11 @@
 package inject
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,31 @@ func (cannedUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
 // BenchmarkRoundTripCachedToken is the hot path: a connected identity whose
 // token is cached and fresh. go test -bench RoundTrip -benchmem ./internal/inject
 func BenchmarkRoundTripCachedToken(b *testing.B) {
+	benchmarkRoundTrip(b, cannedUpstream{})
+}
+
+// bodyUpstream answers 200 with a JSON body of a known length, in identity
+// coding: what the transport scrubs as it streams.
+type bodyUpstream []byte
+
+func (u bodyUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		ContentLength: int64(len(u)), Body: io.NopCloser(bytes.NewReader(u)), Request: r}, nil
+}
+
+// BenchmarkRoundTripCachedBody is the hot path with a 2xx body read to the
+// end, as the reverse proxy copies it to the app.
+func BenchmarkRoundTripCachedBody(b *testing.B) {
+	for _, size := range []int{1 << 10, 64 << 10} {
+		body := []byte(`{"user":{"fullName":"` + strings.Repeat("x", size-24) + `"}}`)
+		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			benchmarkRoundTrip(b, bodyUpstream(body))
+		})
+	}
+}
+
+func benchmarkRoundTrip(b *testing.B, upstream http.RoundTripper) {
 	keys, _ := tokenstore.NewKeyring([][]byte{make([]byte, 32)})
 	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: b.TempDir()}, keys, "")
 	reg := provider.Registration{ClientID: "id", ClientSecret: "s", RedirectURL: "http://x/cb"}.WithDefaults(provider.Fitbit)
@@ -35,7 +62,7 @@ func BenchmarkRoundTripCachedToken(b *testing.B) {
 	if err := mgr.Connect(context.Background(), "alice", rec); err != nil {
 		b.Fatal(err)
 	}
-	tr := &Transport{Base: cannedUpstream{}, Tokens: mgr, Identity: func(*http.Request) string { return "alice" }}
+	tr := &Transport{Base: upstream, Tokens: mgr, Identity: func(*http.Request) string { return "alice" }}
 	req, _ := http.NewRequest("GET", "http://api.fitbit.com/1/user/-/profile.json", nil)
 	req.Header.Set("Authorization", "Basic YWxpY2U6cHc=")
 	req.Header.Set("Cookie", "c=1")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 // Fitbit echoes the rejected access token in its 401 messages ("Access token
 // expired: <token>. …"). Error responses are therefore read (they are small)
 // and the token is cut out before the app sees it; the app never held it.
+// Other responses are scrubbed as they stream (scrub).
 
 // readError reads and decodes an error body of at most fitbiterr.MaxBody
 // bytes. A gzip body is decoded (the rebuilt response goes out plain); any
@@ -51,16 +53,7 @@ func rebuild(resp *http.Response, b []byte, token string) *http.Response {
 	if token != "" && bytes.Contains(b, []byte(token)) {
 		b = bytes.ReplaceAll(b, []byte(token), []byte(fitbiterr.Redacted))
 	}
-	if token != "" {
-		// A challenge or debug header could echo the token too.
-		for _, vs := range resp.Header {
-			for i, v := range vs {
-				if strings.Contains(v, token) {
-					vs[i] = strings.ReplaceAll(v, token, fitbiterr.Redacted)
-				}
-			}
-		}
-	}
+	scrubHeader(resp.Header, token)
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	resp.ContentLength = int64(len(b))
 	resp.Header.Del("Content-Encoding")
@@ -69,4 +62,126 @@ func rebuild(resp *http.Response, b []byte, token string) *http.Response {
 	resp.TransferEncoding = nil
 	resp.Uncompressed = true
 	return resp
+}
+
+// scrub cuts token out of a response that is not an error: its headers
+// (a debug header, a Location on a redirect, in plain or URL-encoded form)
+// and, as it streams, a body in identity coding. The body keeps its length
+// (the token becomes a mask of the same length), so Content-Length stays
+// true and nothing is buffered. A compressed body is passed on unread: it
+// cannot be checked without decoding it, which every response would pay
+// for (README › What users and apps see).
+func scrub(resp *http.Response, token string) *http.Response {
+	if token == "" {
+		return resp
+	}
+	scrubHeader(resp.Header, token)
+	if resp.StatusCode < 200 || resp.Body == nil || resp.Body == http.NoBody || resp.ContentLength == 0 {
+		return resp // 1xx (a 101's body is the upgraded connection), or no body
+	}
+	if enc := resp.Header["Content-Encoding"]; len(enc) > 0 && !(len(enc) == 1 && strings.EqualFold(enc[0], "identity")) {
+		return resp
+	}
+	chunk := scrubChunk
+	if resp.ContentLength > 0 && resp.ContentLength < scrubChunk {
+		chunk = int(resp.ContentLength) // most API answers: a buffer their size
+	}
+	resp.Body = &scrubber{r: resp.Body, token: token, trailer: resp, chunk: chunk}
+	return resp
+}
+
+// scrubHeader cuts token, and its URL-encoded forms, out of every header
+// value. It allocates nothing unless a value holds the token.
+func scrubHeader(h http.Header, token string) {
+	if token == "" {
+		return
+	}
+	// The encoded forms are token itself, unallocated, unless it has
+	// reserved bytes (a JWT has none).
+	forms := [3]string{token, url.QueryEscape(token), url.PathEscape(token)}
+	for _, vs := range h {
+		for i, v := range vs {
+			for j, f := range forms {
+				if (j == 0 || f != token) && strings.Contains(v, f) {
+					v = strings.ReplaceAll(v, f, fitbiterr.Redacted)
+					vs[i] = v
+				}
+			}
+		}
+	}
+}
+
+// scrubChunk is how much of a body the scrubber reads at once.
+const scrubChunk = 4 << 10
+
+// scrubber replaces token in a body as it streams, with a mask of the same
+// length. It holds back the last len(token)-1 bytes it has read, which may
+// begin a token that the next read completes, until it reads more or the
+// body ends. Not pooled: a body may be read after the response is done
+// with, and a recycled buffer would carry one user's bytes into another's.
+type scrubber struct {
+	r       io.ReadCloser
+	token   string
+	trailer *http.Response // its Trailer is scrubbed once the body is read
+	chunk   int            // how much to read at once (default scrubChunk)
+	tok     []byte         // token, for bytes.Index
+	buf     []byte         // buf[off:] is read, scrubbed and not yet returned
+	off     int
+	err     error
+}
+
+func (s *scrubber) Read(p []byte) (int, error) {
+	for {
+		held := 0
+		if s.err == nil {
+			held = min(len(s.buf)-s.off, len(s.token)-1)
+		}
+		if ready := len(s.buf) - s.off - held; ready > 0 {
+			n := copy(p, s.buf[s.off:s.off+ready])
+			s.off += n
+			return n, nil
+		}
+		if s.err != nil {
+			if s.err == io.EOF {
+				scrubHeader(s.trailer.Trailer, s.token)
+			}
+			return 0, s.err
+		}
+		s.fill()
+	}
+}
+
+// fill reads more of the body after the held bytes and scrubs the lot.
+func (s *scrubber) fill() {
+	if s.buf == nil { // one allocation for the token's bytes and the buffer
+		if s.chunk <= 0 {
+			s.chunk = scrubChunk
+		}
+		mem := make([]byte, len(s.token)+s.chunk+len(s.token))
+		s.tok = mem[:copy(mem, s.token):len(s.token)]
+		s.buf = mem[len(s.token):len(s.token)]
+	}
+	n := copy(s.buf[:cap(s.buf)], s.buf[s.off:]) // the held bytes to the front
+	s.buf, s.off = s.buf[:n], 0
+	m, err := s.r.Read(s.buf[n:cap(s.buf)])
+	s.buf = s.buf[:n+m]
+	s.err = err
+	for from := 0; ; {
+		i := bytes.Index(s.buf[from:], s.tok)
+		if i < 0 {
+			break
+		}
+		copy(s.buf[from+i:], mask(len(s.token)))
+		from += i + len(s.token)
+	}
+}
+
+func (s *scrubber) Close() error { return s.r.Close() }
+
+// mask stands in for a token of n bytes: [REDACTED] padded with '*' to n.
+func mask(n int) string {
+	if n < len(fitbiterr.Redacted) {
+		return strings.Repeat("*", n)
+	}
+	return fitbiterr.Redacted + strings.Repeat("*", n-len(fitbiterr.Redacted))
 }

@@ -147,7 +147,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp.StatusCode >= 400 {
 			return t.redacted(req, resp, conn.AccessToken()), nil
 		}
-		return resp, nil
+		return scrub(resp, conn.AccessToken()), nil
 	}
 
 	// A 401: refresh and replay only for a token problem, and only once.
@@ -187,7 +187,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode >= 400 {
 		return t.redacted(req, resp, fresh.AccessToken()), nil
 	}
-	return resp, nil
+	return scrub(resp, fresh.AccessToken()), nil
 }
 
 // redacted returns an upstream error response with token cut out of its body.
