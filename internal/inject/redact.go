@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -91,18 +92,33 @@ func scrub(resp *http.Response, token string) *http.Response {
 }
 
 // scrubHeader cuts token, and its URL-encoded forms, out of every header
-// value. It allocates nothing unless a value holds the token.
+// value. A value shorter than the token cannot hold it (nor its encodings,
+// which are no shorter), so for the usual short headers it costs a length
+// compare, and it allocates nothing unless a value holds the token.
 func scrubHeader(h http.Header, token string) {
 	if token == "" {
 		return
 	}
-	// The encoded forms are token itself, unallocated, unless it has
-	// reserved bytes (a JWT has none).
-	forms := [3]string{token, url.QueryEscape(token), url.PathEscape(token)}
+	var forms []string // computed for the first value long enough
+	var formsBuf [3]string
 	for _, vs := range h {
 		for i, v := range vs {
-			for j, f := range forms {
-				if (j == 0 || f != token) && strings.Contains(v, f) {
+			if len(v) < len(token) {
+				continue
+			}
+			if forms == nil {
+				forms = formsBuf[:1]
+				formsBuf[0] = token
+				// The same string, unallocated, unless token has
+				// reserved bytes (a JWT has none).
+				for _, f := range [...]string{url.QueryEscape(token), url.PathEscape(token)} {
+					if !slices.Contains(forms, f) {
+						forms = append(forms, f)
+					}
+				}
+			}
+			for _, f := range forms {
+				if strings.Contains(v, f) {
 					v = strings.ReplaceAll(v, f, fitbiterr.Redacted)
 					vs[i] = v
 				}
