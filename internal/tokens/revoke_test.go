@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redisstore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redistest"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore/storetest"
 )
 
 // countRevokes counts the requests that reach the revoke endpoint, on the
@@ -70,15 +70,7 @@ func backends(t *testing.T) []backend {
 				if err != nil {
 					t.Fatal(err)
 				}
-				name := (&certmagic.FileStorage{Path: dir}).Filename(key)
-				b, err := os.ReadFile(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				b[len(b)-1] ^= 1
-				if err := os.WriteFile(name, b, 0o600); err != nil {
-					t.Fatal(err)
-				}
+				storetest.TamperFile(t, dir, key)
 			},
 		}
 	}}
@@ -138,9 +130,9 @@ type revokeEnv struct {
 	store   tokenstore.Store
 	m       *Manager
 	revokes *countRevokes
-	clk   *fakeClock
-	logs  *observer.ObservedLogs
-	be    backing
+	clk     *fakeClock
+	logs    *observer.ObservedLogs
+	be      backing
 }
 
 func newRevokeEnv(t *testing.T, be backend) *revokeEnv {

@@ -57,15 +57,7 @@ func TestStorageStoreConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := (&certmagic.FileStorage{Path: dir}).Filename(key)
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[len(b)-1] ^= 1
-		if err := os.WriteFile(name, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		storetest.TamperFile(t, dir, key)
 	}
 	storetest.Run(t, newStore, storetest.Options{Dump: dump, SaveNeedsLock: true, Tamper: tamper})
 }

@@ -20,12 +20,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -565,6 +568,21 @@ func (s *suite) testUnreadable(t *testing.T) {
 	fresh.IdentityHash = rec.IdentityHash
 	mustSave(t, a, fresh)
 	sameRecord(t, "the record saved over the deleted unreadable one", mustLoad(t, b, k), fresh)
+}
+
+// TamperFile flips the last bit of the value stored under key in a
+// certmagic.FileStorage rooted at dir: an Options.Tamper for StorageStore.
+func TamperFile(t *testing.T, dir, key string) {
+	t.Helper()
+	name := (&certmagic.FileStorage{Path: dir}).Filename(key)
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 1
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func sortKeys(keys []tokenstore.Key) []tokenstore.Key {
