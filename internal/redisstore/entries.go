@@ -177,7 +177,9 @@ func (s *Store) DeleteEntry(ctx context.Context, kind, id string) error {
 }
 
 // ListEntries implements tokenstore.Entries with SCAN over the kind's keys
-// (on every master of a cluster), then GET of each.
+// (on every master of a cluster), then GET of each. SCAN walks the whole
+// keyspace (MATCH filters afterwards), a thousand keys a round trip: fine
+// for a sweep every few seconds, not for a request path.
 func (s *Store) ListEntries(ctx context.Context, kind string, limit int) ([][]byte, error) {
 	if err := tokenstore.ValidateEntryKind(kind); err != nil {
 		return nil, err
@@ -186,7 +188,7 @@ func (s *Store) ListEntries(ctx context.Context, kind string, limit int) ([][]by
 	match := s.prefix + ":entry:" + kind + ":*"
 	var keys []string
 	scan := func(ctx context.Context, c redis.Cmdable) error {
-		it := c.Scan(ctx, 0, match, 100).Iterator()
+		it := c.Scan(ctx, 0, match, 1000).Iterator()
 		for it.Next(ctx) {
 			keys = append(keys, it.Val())
 		}
