@@ -38,6 +38,7 @@ const (
 	ProviderGone           = "provider_gone"
 	UpstreamNotAllowed     = "upstream_not_allowed"
 	RequestTimeout         = "request_timeout"
+	RecordUnreadable       = "record_unreadable"
 )
 
 // Item is one entry of the envelope's errors array.
