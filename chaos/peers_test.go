@@ -13,13 +13,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -193,18 +190,7 @@ func connectAt(t *testing.T, sim *fitbitsim.Server, base, user string) {
 	t.Helper()
 	sim.SetConsent(func(*http.Request, []string) fitbitsim.Consent { return fitbitsim.Consent{UserID: user} })
 	defer sim.SetConsent(nil)
-	u, _ := url.Parse(base)
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second, Transport: &authTransport{host: u.Host, user: "alice"}}
-	resp, err := browser.Get(base + "/fitbit/authorize")
-	if err != nil {
-		t.Fatalf("connect at %s: %v", base, err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Connected") {
-		t.Fatalf("connect at %s: %d %.300s", base, resp.StatusCode, body)
-	}
+	browserConnect(t, base, "alice")
 }
 
 // profileAt fetches alice's profile through the instance base: the status,
