@@ -77,6 +77,11 @@ type App struct {
 	// crashed instance) and complete them, and for revocations to retry
 	// (see README › Disconnecting). Default: 15s.
 	RecoveryInterval caddy.Duration `json:"recovery_interval,omitempty"`
+	// How long an instance goes on using a connection that another instance
+	// sharing the store disconnected or replaced: how often it reads the
+	// store's change feed (Redis delivers at once; this then bounds the
+	// retry after a failure). At most 10s. Default: 2s.
+	CacheSyncInterval caddy.Duration `json:"cache_sync_interval,omitempty"`
 	// Prefixes that return_to may match: paths ("/app/") or absolute URLs
 	// ("https://app.example.com/"). Default: ["/"] (same-origin paths only).
 	ReturnToAllowed []string `json:"return_to_allowed,omitempty"`
@@ -162,6 +167,7 @@ type settings struct {
 	RetryBudget time.Duration
 	Recover     bool
 	Recovery    time.Duration
+	CacheSync   time.Duration
 	Store       string
 }
 
@@ -191,6 +197,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.CacheSize < 0 {
 		errs = append(errs, errors.New("cache_size must not be negative"))
 	}
+	if d := time.Duration(a.CacheSyncInterval); d < 0 || d > tokenstore.MaxChangeWait {
+		errs = append(errs, fmt.Errorf("cache_sync_interval %s: want a positive duration of at most %s (the file-system store's change feed looks back only so far)", d, tokenstore.MaxChangeWait))
+	}
 	if a.StoreRaw != nil && (a.StorageRaw != nil || a.StoragePrefix != "") {
 		errs = append(errs, errors.New("store and storage/storage_prefix are exclusive: put storage and prefix inside store (module storage)"))
 	}
@@ -216,7 +225,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Regs: regs, Presets: presets, Keys: keys, CacheSize: a.CacheSize,
 		Skew: time.Duration(a.RefreshSkew), Timeout: time.Duration(a.TokenTimeout),
 		RetryBudget: time.Duration(a.TokenRetryBudget), Recover: a.RefreshTokenRecovery,
-		Recovery: time.Duration(a.RecoveryInterval), Store: storeID,
+		Recovery: time.Duration(a.RecoveryInterval), CacheSync: time.Duration(a.CacheSyncInterval), Store: storeID,
 	}
 	a.stateKey = fingerprint(s)
 	val, loaded, err := states.LoadOrNew(a.stateKey, func() (caddy.Destructor, error) {
@@ -306,6 +315,10 @@ func newState(s settings, store tokenstore.Store) *state {
 	if recovery <= 0 {
 		recovery = 15 * time.Second
 	}
+	cacheSync := s.CacheSync
+	if cacheSync <= 0 {
+		cacheSync = defaultCacheSync
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store, cancel: cancel, done: make(chan struct{})}
 	httpClient := &http.Client{Timeout: timeout}
@@ -321,22 +334,28 @@ func newState(s settings, store tokenstore.Store) *state {
 			Context:     ctx,
 		})
 	}
-	go st.background(ctx, recovery)
+	go st.background(ctx, recovery, cacheSync)
 	return st
 }
 
+// defaultCacheSync is the default cache_sync_interval.
+const defaultCacheSync = 2 * time.Second
+
 // background completes unfinished refreshes and retries pending
-// revocations (at start-up, then every interval) and deletes abandoned
-// pending authorizations, until ctx is done.
-func (s *state) background(ctx context.Context, recovery time.Duration) {
+// revocations (at start-up, then every interval), follows the store's change feed into the caches, and deletes
+// abandoned pending authorizations, until ctx is done.
+func (s *state) background(ctx context.Context, recovery, cacheSync time.Duration) {
 	defer close(s.done)
 	var sweeps sync.WaitGroup
+	managers := make([]*tokens.Manager, 0, len(s.managers))
 	for _, m := range s.managers {
+		managers = append(managers, m)
 		sweeps.Go(func() { m.RunRecovery(ctx, recovery) })
 		// Revocations that failed transiently at disconnect, and previous
 		// grants of reconnected identities, on the same interval.
 		sweeps.Go(func() { m.RunRevocations(ctx, recovery) })
 	}
+	sweeps.Go(func() { tokens.FollowChanges(ctx, s.store, cacheSync, managers...) })
 	defer sweeps.Wait()
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()

@@ -28,6 +28,7 @@ import (
 //	    token_retry_budget <duration>
 //	    refresh_token_recovery
 //	    recovery_interval <duration>
+//	    cache_sync_interval <duration>
 //	    return_to_allowed <prefix...>
 //	    connect_url       <url>
 //	    storage_prefix    <prefix>
@@ -86,7 +87,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			a.RefreshTokenRecovery = true
-		case "refresh_skew", "token_timeout", "token_retry_budget", "recovery_interval":
+		case "refresh_skew", "token_timeout", "token_retry_budget", "recovery_interval", "cache_sync_interval":
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
@@ -97,6 +98,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			*map[string]*caddy.Duration{
 				"refresh_skew": &a.RefreshSkew, "token_timeout": &a.TokenTimeout,
 				"token_retry_budget": &a.TokenRetryBudget, "recovery_interval": &a.RecoveryInterval,
+				"cache_sync_interval": &a.CacheSyncInterval,
 			}[name] = caddy.Duration(dur)
 			if d.NextArg() {
 				return d.ArgErr()
