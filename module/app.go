@@ -341,6 +341,7 @@ func (s *state) background(ctx context.Context, recovery time.Duration) {
 			return
 		case now := <-t.C:
 			_, _ = s.store.PurgeExpiredPending(ctx, now)
+			connect.Purge(ctx, s.store, now)
 			legacy.Purge(ctx, s.store, now)
 		}
 	}

@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"net"
+	"net/http"
 
 	"go.uber.org/zap"
 )
@@ -43,4 +45,15 @@ func (g *Gate) spend(ctx context.Context, what, key string, limit Limit) Decisio
 		return Decision{Allowed: true}
 	}
 	return d
+}
+
+// PeerIP is the host of r.RemoteAddr: the client's IP when no proxy sits
+// in front (behind one, use Caddy's client_ip, which honours
+// trusted_proxies).
+func PeerIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
