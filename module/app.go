@@ -27,6 +27,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -99,6 +100,8 @@ type App struct {
 	// Apps written for Fitbit's OAuth 1.0a that the fitbit_oauth1 handler
 	// serves.
 	OAuth1Consumers []OAuth1Consumer `json:"oauth1_consumers,omitempty"`
+	// Bounds on the connect and legacy endpoints; unset: the defaults.
+	RateLimits *RateLimits `json:"rate_limits,omitempty"`
 
 	state    *state
 	stateKey string
@@ -135,6 +138,7 @@ type state struct {
 	managers    map[string]*tokens.Manager // by registration name
 	defaultName string
 	store       tokenstore.Store
+	limiter     ratelimit.Limiter // the store's (Redis) or this process's
 	cancel      context.CancelFunc
 	done        chan struct{}
 }
@@ -197,6 +201,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		errs = append(errs, err)
 	}
 	if a.oauth1, err = a.oauth1Consumers(expand); err != nil {
+		errs = append(errs, err)
+	}
+	if err := a.RateLimits.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -306,7 +313,8 @@ func newState(s settings, store tokenstore.Store) *state {
 		recovery = 15 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store, cancel: cancel, done: make(chan struct{})}
+	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store,
+		limiter: newLimiter(store), cancel: cancel, done: make(chan struct{})}
 	httpClient := &http.Client{Timeout: timeout}
 	for _, reg := range s.Regs {
 		st.managers[reg.Name] = tokens.New(tokens.Config{
