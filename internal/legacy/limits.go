@@ -1,8 +1,8 @@
 package legacy
 
 import (
+	"cmp"
 	"context"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -111,13 +111,7 @@ func tooManyPage(w http.ResponseWriter, retry time.Duration) {
 // peer's.
 func (s *Server) clientIP(r *http.Request) string {
 	if s.ClientIP != nil {
-		if ip := s.ClientIP(r); ip != "" {
-			return ip
-		}
+		return cmp.Or(s.ClientIP(r), ratelimit.PeerIP(r))
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return ratelimit.PeerIP(r)
 }
