@@ -39,32 +39,18 @@ func TestRateLimitsCaddyfile(t *testing.T) {
 		t.Fatalf("browser_per_ip %v", got)
 	}
 
-	for src, want := range map[string]string{
-		`rate_limits {
-browser_per_ip 10
-}`: "want <events> <period>",
-		`rate_limits {
-browser_per_ip ten 1m
-}`: `events "ten"`,
-		`rate_limits {
-token_per_ip 10 soon
-}`: `period "soon"`,
-		`rate_limits {
-token_per_ip 10 1m 0
-}`: `burst "0"`,
-		`rate_limits {
-per_moon 1 1m
-}`: `unknown option "per_moon"`,
-		`rate_limits {
-max_pending_per_identity 0
-}`: "max_pending_per_identity takes one whole number",
-		`rate_limits extra {
-browser_per_ip 1 1m
-}`: "wrong argument count",
+	for line, want := range map[string]string{
+		"browser_per_ip 10":                           "want <events> <period>",
+		"browser_per_ip ten 1m":                       `events "ten"`,
+		"token_per_ip 10 soon":                        `period "soon"`,
+		"token_per_ip 10 1m 0":                        `burst "0"`,
+		"per_moon 1 1m":                               `unknown option "per_moon"`,
+		"max_pending_per_identity 0":                  "max_pending_per_identity takes one whole number",
+		"}\nrate_limits extra {\nbrowser_per_ip 1 1m": "wrong argument count",
 	} {
-		err := (&App{}).UnmarshalCaddyfile(caddyfile.NewTestDispenser("fitbit {\n" + src + "\n}"))
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: %v, want %q", src, err, want)
+		src := "fitbit {\nrate_limits {\n" + line + "\n}\n}"
+		if err := (&App{}).UnmarshalCaddyfile(caddyfile.NewTestDispenser(src)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", line, err, want)
 		}
 	}
 	bad := &RateLimits{TokenPerIP: &RateLimit{Events: 0, Period: caddy.Duration(time.Minute)}, MaxPendingPerIdentity: -1}
