@@ -50,11 +50,11 @@ func newFailureGuard(limits FailureLimits, logger *zap.Logger) *failureGuard {
 func consumerKey(key string) string { return "oauth1_failures\x00consumer\x00" + key }
 func tokenKey(token string) string  { return "oauth1_failures\x00token\x00" + token }
 
+// anyRefused reports whether anyone may be refused at now.
+func (g *failureGuard) anyRefused(now time.Time) bool { return now.UnixNano() < g.until.Load() }
+
 // refused returns how long key is still refused, if it is.
 func (g *failureGuard) refused(key string, now time.Time) (time.Duration, bool) {
-	if now.UnixNano() >= g.until.Load() {
-		return 0, false
-	}
 	until, ok := g.blocked.Get(key)
 	if !ok || !now.Before(until) {
 		return 0, false

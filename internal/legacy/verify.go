@@ -101,6 +101,9 @@ func (s *Server) verify(r *http.Request, tokenSecret tokenSecretFunc) (*signed, 
 // failed attempts: before the token is looked up, so guesses cost no store
 // read once the budget is spent.
 func (s *Server) refusedForFailures(p oauth1.Params, now time.Time) *Error {
+	if !s.failures.anyRefused(now) {
+		return nil // the common case: no key to build, no cache to look at
+	}
 	if d, ok := s.failures.refused(consumerKey(p.ConsumerKey), now); ok {
 		return tooManyFailures(d)
 	}
