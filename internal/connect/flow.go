@@ -32,8 +32,27 @@ import (
 // DefaultPendingTTL is how long a started authorization may take.
 const DefaultPendingTTL = 10 * time.Minute
 
-// CookieName is the cookie binding a started authorization to its browser.
-const CookieName = "fitbit_connect"
+// The cookie binding a started authorization to its browser. Its name and
+// attributes follow the scheme of the registration's redirect URI, which is
+// where the browser comes back to, not the scheme of the request that
+// started the flow (behind a TLS-terminating proxy that request is plain
+// http while the browser talks https).
+//
+// For an https redirect URI the cookie is __Host- prefixed (RFC 6265bis
+// §4.1.3.2): Secure, Path=/, no Domain. A browser accepts such a cookie only
+// from a secure origin of this exact host, so a sibling subdomain (cookie
+// tossing) or a man in the middle of a plain-http request cannot plant one,
+// and a planted binding would let the victim's consent land under the
+// attacker's identity.
+//
+// For an http redirect URI (in practice http://localhost development) the
+// cookie is plain and not Secure: user agents do not send Secure cookies
+// over plain http to every host (Go's cookiejar never does, browsers only
+// to some loopback names), so a Secure cookie would break the flow there.
+const (
+	SecureCookieName = "__Host-fitbit_connect"
+	CookieName       = "fitbit_connect"
+)
 
 // Limits on callback parameters; real values are far shorter.
 const (
@@ -171,7 +190,8 @@ func (f *Flow) Begin(w http.ResponseWriter, r *http.Request, identity, next stri
 
 func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, identity, returnTo, next string) {
 	client := mgr.Provider()
-	binding := browserBinding(r)
+	cookie := bindingCookie(client.Reg.RedirectURL, f.Prefix)
+	binding := browserBinding(r, cookie.Name)
 	state := randomToken()
 	verifier := provider.NewVerifier()
 	ttl := f.PendingTTL
@@ -201,15 +221,9 @@ func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager
 		return
 	}
 	state, verifier = p.State, p.Verifier // the browser's own, if it had one
-	http.SetCookie(w, &http.Cookie{
-		Name:     CookieName,
-		Value:    binding,
-		Path:     f.Prefix + "/",
-		MaxAge:   int(ttl / time.Second),
-		HttpOnly: true,
-		Secure:   r.TLS != nil,
-		SameSite: http.SameSiteLaxMode,
-	})
+	cookie.Value = binding
+	cookie.MaxAge = int(ttl / time.Second)
+	http.SetCookie(w, cookie)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, client.AuthCodeURL(state, verifier), http.StatusFound)
@@ -254,7 +268,15 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 		return
 	}
 	f.finished(r.Context(), p)
-	c, _ := r.Cookie(CookieName)
+	// Only the cookie the redirect URI's scheme implies: under https a
+	// plain fitbit_connect cookie may have been planted, and is ignored.
+	redirectURI := p.RedirectURI
+	if redirectURI == "" {
+		if m, ok := f.byName(p.Provider); ok {
+			redirectURI = m.Provider().Reg.RedirectURL
+		}
+	}
+	c, _ := r.Cookie(bindingCookie(redirectURI, f.Prefix).Name)
 	if c == nil || subtle.ConstantTimeCompare([]byte(hashHex(c.Value)), []byte(p.BrowserHash)) != 1 {
 		page(w, http.StatusForbidden, "Wrong browser", "This connection was started in another browser (or its cookie was blocked). Start again from the app in this browser.")
 		return
@@ -436,10 +458,20 @@ func sameOrigin(r *http.Request) bool {
 	return err == nil && strings.EqualFold(u.Host, r.Host)
 }
 
-// browserBinding reuses the browser's binding cookie when it has a valid one,
-// so several connection attempts can run in one browser at once.
-func browserBinding(r *http.Request) string {
-	if c, err := r.Cookie(CookieName); err == nil && len(c.Value) == 43 {
+// bindingCookie is the binding cookie, without value and lifetime, for a
+// registration whose redirect URI is redirectURI.
+func bindingCookie(redirectURI, prefix string) *http.Cookie {
+	if u, err := url.Parse(redirectURI); err == nil && strings.EqualFold(u.Scheme, "https") {
+		return &http.Cookie{Name: SecureCookieName, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+	}
+	return &http.Cookie{Name: CookieName, Path: prefix + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}
+}
+
+// browserBinding reuses the browser's binding cookie (named name) when it
+// has a valid one, so several connection attempts can run in one browser at
+// once.
+func browserBinding(r *http.Request, name string) string {
+	if c, err := r.Cookie(name); err == nil && len(c.Value) == 43 {
 		if _, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil {
 			return c.Value
 		}

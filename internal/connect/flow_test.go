@@ -26,7 +26,10 @@ type fixture struct {
 	dir   string // the store's
 }
 
-func newFixture(t testing.TB) *fixture {
+func newFixture(t testing.TB) *fixture { return newFixtureAt(t, redirect) }
+
+// newFixtureAt is a fixture whose registration's redirect URI is redirect.
+func newFixtureAt(t testing.TB, redirect string) *fixture {
 	sim, err := fitbitsim.Start(fitbitsim.Config{RedirectURIs: []string{redirect}})
 	if err != nil {
 		t.Fatal(err)
