@@ -34,7 +34,7 @@ type RateLimits struct {
 	// /fitbit/authorize, /fitbit/callback and /oauth/authorize per client
 	// IP (Caddy's client_ip: trusted_proxies decide) and per identity
 	// (the caller's; for /oauth/authorize the request token's).
-	// Defaults: 120 a minute, burst 60; 60 a minute, burst 30.
+	// Defaults: 600 a minute, burst 300 (an office or a carrier NAT is one IP); 60 a minute, burst 30.
 	BrowserPerIP       *RateLimit `json:"browser_per_ip,omitempty"`
 	BrowserPerIdentity *RateLimit `json:"browser_per_identity,omitempty"`
 	// /oauth/request_token and /oauth/access_token per client IP (the
@@ -56,7 +56,7 @@ type RateLimits struct {
 
 // Defaults of RateLimits, high above what people and apps do.
 var (
-	defaultBrowserPerIP        = ratelimit.Limit{Events: 120, Period: time.Minute, Burst: 60}
+	defaultBrowserPerIP        = ratelimit.Limit{Events: 600, Period: time.Minute, Burst: 300}
 	defaultBrowserPerIdentity  = ratelimit.Limit{Events: 60, Period: time.Minute, Burst: 30}
 	defaultTokenPerIP          = ratelimit.Limit{Events: 1200, Period: time.Minute, Burst: 300}
 	defaultTokenPerIdentity    = ratelimit.Limit{Events: 30, Period: time.Minute, Burst: 10}
