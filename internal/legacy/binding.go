@@ -65,8 +65,9 @@ func (s *Server) browserCookie(r *http.Request) string {
 	return c.Value
 }
 
-// claim binds token to this browser unless another browser holds it.
-// A browser without a binding cookie gets one (set on w) if it claims.
+// claim binds token to this browser unless another browser holds it. The
+// owner gets its binding cookie (new, or refreshed to outlive this token)
+// set on w.
 func (s *Server) claim(ctx context.Context, w http.ResponseWriter, r *http.Request, token string) (claimResult, error) {
 	binding := s.browserCookie(r)
 	fresh := binding == ""
@@ -80,9 +81,7 @@ func (s *Server) claim(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			return 0, err
 		}
 		if added {
-			if fresh {
-				s.setCookie(w, r, binding)
-			}
+			s.setCookie(w, r, binding)
 			return claimOwner, nil
 		}
 		owner, err := s.Entries.GetEntry(ctx, kindClaim, token)
@@ -93,6 +92,7 @@ func (s *Server) claim(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			return 0, err
 		}
 		if !fresh && subtle.ConstantTimeCompare(owner, []byte(hash)) == 1 {
+			s.setCookie(w, r, binding)
 			return claimOwner, nil
 		}
 		return claimForeign, nil
