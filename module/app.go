@@ -75,7 +75,8 @@ type App struct {
 	// Fitbit support enables the endpoint per app. Default: off.
 	RefreshTokenRecovery bool `json:"refresh_token_recovery,omitempty"`
 	// How often to look for refreshes that started and never finished (a
-	// crashed instance) and complete them. Default: 15s.
+	// crashed instance) and complete them, and for revocations to retry
+	// (see README › Disconnecting). Default: 15s.
 	RecoveryInterval caddy.Duration `json:"recovery_interval,omitempty"`
 	// Prefixes that return_to may match: paths ("/app/") or absolute URLs
 	// ("https://app.example.com/"). Default: ["/"] (same-origin paths only).
@@ -332,13 +333,17 @@ func newState(s settings, store tokenstore.Store) *state {
 	return st
 }
 
-// background completes unfinished refreshes (at start-up, then every
-// interval) and deletes abandoned pending authorizations, until ctx is done.
+// background completes unfinished refreshes and retries pending
+// revocations (at start-up, then every interval) and deletes abandoned
+// pending authorizations, until ctx is done.
 func (s *state) background(ctx context.Context, recovery time.Duration) {
 	defer close(s.done)
 	var sweeps sync.WaitGroup
 	for _, m := range s.managers {
 		sweeps.Go(func() { m.RunRecovery(ctx, recovery) })
+		// Revocations that failed transiently at disconnect, and previous
+		// grants of reconnected identities, on the same interval.
+		sweeps.Go(func() { m.RunRevocations(ctx, recovery) })
 	}
 	defer sweeps.Wait()
 	t := time.NewTicker(10 * time.Minute)

@@ -345,6 +345,11 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 	page(w, http.StatusOK, "Connected", "Your "+title+" account is connected. You can close this window and return to the app.")
 }
 
+// HealthUnreadable is the health of a connection whose stored record cannot
+// be opened (its key left the keyring, or it was altered): connecting again
+// replaces it, disconnecting deletes it.
+const HealthUnreadable = "record_unreadable"
+
 // Status is what the gateway knows of identity's connection to one
 // provider. It never holds a token.
 type Status struct {
@@ -354,7 +359,7 @@ type Status struct {
 	Extra       map[string]string `json:"ids,omitempty"` // other ids (Google: legacy_user_id)
 	Scopes      []string          `json:"scopes,omitempty"`
 	ExpiresAt   *time.Time        `json:"access_token_expires_at,omitempty"`
-	Health      string            `json:"health,omitempty"` // ok, needs_reauth, provider_gone
+	Health      string            `json:"health,omitempty"` // ok, needs_reauth, provider_gone, record_unreadable
 	ConnectedAt *time.Time        `json:"connected_at,omitempty"`
 	RefreshedAt *time.Time        `json:"refreshed_at,omitempty"`
 	GoneSince   *time.Time        `json:"provider_gone_since,omitempty"`
@@ -401,6 +406,9 @@ func (f *Flow) status(ctx context.Context, mgr *tokens.Manager, identity string)
 	rec, err := mgr.Lookup(ctx, identity)
 	switch {
 	case errors.Is(err, tokens.ErrNotConnected):
+	case errors.Is(err, tokenstore.ErrUnreadable):
+		// Stored, but unusable until the user connects again.
+		st.Health = HealthUnreadable
 	case err != nil:
 		return nil, err
 	default:
@@ -409,13 +417,38 @@ func (f *Flow) status(ctx context.Context, mgr *tokens.Manager, identity string)
 		st.ExpiresAt, st.ConnectedAt = timePtr(rec.Expiry), timePtr(rec.ConnectedAt)
 		st.RefreshedAt = timePtr(rec.RefreshedAt)
 	}
-	if st.GoneSince != nil {
+	if st.GoneSince != nil && st.Health != HealthUnreadable {
 		st.Health = "provider_gone"
 	}
 	return st, nil
 }
 
-// Disconnect revokes identity's connection at the provider and deletes it.
+// Disconnection is the answer of a disconnect. The local deletion and the
+// revocation at the provider are reported apart: the first always happens,
+// the second depends on a provider that may be gone or down.
+type Disconnection struct {
+	Provider     string `json:"provider"`
+	Disconnected bool   `json:"disconnected"` // nothing of the connection is stored any more
+	WasConnected bool   `json:"was_connected"`
+	// Revoked: the provider confirmed it revoked the tokens. Absent when
+	// there was no connection.
+	Revoked *bool `json:"revoked,omitempty"`
+	// RevokeError says why not: provider_gone, rejected, unavailable or
+	// record_unreadable, with a human message (never a token).
+	RevokeError *RevokeError `json:"revoke_error,omitempty"`
+}
+
+// RevokeError is why a disconnect did not revoke the tokens at the provider.
+type RevokeError struct {
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	// RetryQueued: the gateway keeps trying in the background.
+	RetryQueued bool `json:"retry_queued"`
+}
+
+// Disconnect deletes identity's connection and revokes it at the provider.
+// It answers 200 once the connection is deleted, whatever the provider said
+// (see Disconnection), and 503 only when the store could not delete it.
 func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity string) {
 	if r.Method == http.MethodPost && !sameOrigin(r) {
 		fitbiterr.Write(w, http.StatusForbidden, fitbiterr.Item{ErrorType: fitbiterr.InvalidRequest, Message: "cross-site disconnect refused: POST from the gateway's own origin or without an Origin header"})
@@ -425,17 +458,20 @@ func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity strin
 	if !ok {
 		return
 	}
-	existed, err := mgr.Disconnect(r.Context(), identity)
+	d, err := mgr.Disconnect(r.Context(), identity)
 	if err != nil {
-		var se *tokens.StoreError
-		if errors.As(err, &se) {
-			fitbiterr.Write(w, http.StatusServiceUnavailable, fitbiterr.Item{ErrorType: fitbiterr.ConnectionStoreFailure, Message: "the gateway's token store is unavailable; retry shortly"})
-			return
-		}
-		fitbiterr.Write(w, http.StatusBadGateway, fitbiterr.Item{ErrorType: fitbiterr.UpstreamUnavailable, Message: "could not revoke the connection at " + mgr.Provider().Reg.Title() + " (" + err.Error() + "); it was kept, retry shortly"})
+		f.log().Error("disconnect: the store could not delete the connection", zap.String("identity_hash", tokenstore.IdentityHash(identity)), zap.Error(err))
+		fitbiterr.Write(w, http.StatusServiceUnavailable, fitbiterr.Item{ErrorType: fitbiterr.ConnectionStoreFailure, Message: "the gateway's token store is unavailable, so the connection is not deleted yet; retry shortly"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"provider": mgr.Provider().Reg.Name, "disconnected": true, "was_connected": existed})
+	ans := Disconnection{Provider: mgr.Provider().Reg.Name, Disconnected: true, WasConnected: d.Existed}
+	if d.Existed {
+		ans.Revoked = &d.Revoked
+		if d.Reason != "" {
+			ans.RevokeError = &RevokeError{Reason: d.Reason, Message: fitbiterr.Scrub(d.Message), RetryQueued: d.RetryQueued}
+		}
+	}
+	writeJSON(w, http.StatusOK, ans)
 }
 
 func (f *Flow) unauthenticated(w http.ResponseWriter) {

@@ -36,6 +36,7 @@ const (
 	ConnectionStoreFailure = "store_unavailable"
 	ProviderMigrated       = "provider_migrated"
 	ProviderGone           = "provider_gone"
+	RecordUnreadable       = "record_unreadable"
 )
 
 // Item is one entry of the envelope's errors array.

@@ -67,8 +67,9 @@
 //
 // Server.SetFaults and Server.FailNextRefreshes inject faults into the token
 // endpoint (refresh and code grants only, decided after the form is read
-// and before client authentication; revoke, introspect and recover are
-// never faulted): a 5xx "system" error or a dropped connection without
+// and before client authentication; introspect and recover are never
+// faulted, revoke only by Server.FailNextRevokes, which forces chosen
+// answers such as 410, 400 invalid_client or 503): a 5xx "system" error or a dropped connection without
 // processing, a dropped connection after processing (the rotation happened,
 // the grace window is open, the answer is lost), and delays between
 // processing and answering that end early if the client goes away. Delays

@@ -15,8 +15,9 @@ import (
 )
 
 // Faults injects failures into POST /oauth2/token (refresh_token and
-// authorization_code grants; other grant types, the revoke, introspect and
-// recover endpoints are never faulted). The zero value injects nothing.
+// authorization_code grants; other grant types, the introspect and recover
+// endpoints are never faulted; the revoke endpoint only by
+// FailNextRevokes). The zero value injects nothing.
 //
 // At most one of the three rates applies to a request: one uniform draw u
 // picks DropBefore if u < DropBeforeRate, else Error if u < DropBeforeRate +
@@ -91,6 +92,55 @@ type faultState struct {
 	cfg    Faults
 	rng    *rand.Rand
 	forced []FaultKind // FIFO, consumed by refresh requests
+	// revokes are forced answers of the revoke endpoint, FIFO.
+	revokes []RevokeFault
+}
+
+// RevokeFault is an answer forced on a revoke request by FailNextRevokes:
+// Status with a Fitbit envelope of ErrorType, sent before the client is
+// authenticated or anything is revoked.
+type RevokeFault struct {
+	Status    int
+	ErrorType string
+}
+
+// The revoke faults a gateway meets: the API turned off, a client secret
+// rotated since the tokens were issued, an outage.
+var (
+	RevokeGone          = RevokeFault{Status: http.StatusGone, ErrorType: "gone"}
+	RevokeInvalidClient = RevokeFault{Status: http.StatusBadRequest, ErrorType: fitbiterr.InvalidClient}
+	RevokeUnavailable   = RevokeFault{Status: http.StatusServiceUnavailable, ErrorType: fitbiterr.System}
+)
+
+// FailNextRevokes queues f for the next n requests to the revoke endpoint,
+// behind faults queued before; n <= 0 empties the queue. Faulted requests
+// do not count as Revocations.
+func (s *Server) FailNextRevokes(n int, f RevokeFault) {
+	fs := &s.faults
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if n <= 0 {
+		fs.revokes = nil
+		return
+	}
+	for range n {
+		fs.revokes = append(fs.revokes, f)
+	}
+}
+
+// revokeFault answers a revoke request from the queue, if one is queued.
+func (s *Server) revokeFault(w http.ResponseWriter) bool {
+	fs := &s.faults
+	fs.mu.Lock()
+	if len(fs.revokes) == 0 {
+		fs.mu.Unlock()
+		return false
+	}
+	f := fs.revokes[0]
+	fs.revokes = fs.revokes[1:]
+	fs.mu.Unlock()
+	fitbiterr.Write(w, f.Status, fitbiterr.Item{ErrorType: f.ErrorType, Message: "Injected revoke fault. " + visit})
+	return true
 }
 
 // faultPlan is what happens to one token request.

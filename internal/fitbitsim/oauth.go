@@ -253,7 +253,7 @@ func writeToken(w http.ResponseWriter, body []byte) {
 // revokes all of the user's tokens for the app.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	form, ok := oauthForm(w, r)
-	if !ok {
+	if !ok || s.revokeFault(w) {
 		return
 	}
 	if !s.clientAuthenticated(r, form) {

@@ -18,6 +18,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
 // Outcomes of a proxied request, as reported to the Observer.
@@ -35,6 +36,7 @@ const (
 	OutcomeBadRequest      = "request_rejected"  // e.g. unreadable body
 	OutcomeMigrated        = "provider_migrated" // identity moved to another provider
 	OutcomeGone            = "provider_gone"     // the provider answered 410 Gone
+	OutcomeUnreadable      = "record_unreadable" // the stored connection cannot be opened
 )
 
 // Observer receives one outcome per proxied request (metrics).
@@ -258,11 +260,15 @@ func ForOAuth1(ctx context.Context) context.Context { return context.WithValue(c
 func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 	var se *tokens.StoreError
 	var te *provider.TokenError
-	gone := errors.Is(err, tokens.ErrNotConnected) || errors.Is(err, tokens.ErrNeedsReauth)
+	unreadable := errors.Is(err, tokenstore.ErrUnreadable)
+	gone := errors.Is(err, tokens.ErrNotConnected) || errors.Is(err, tokens.ErrNeedsReauth) || unreadable
 	if gone && req.Context().Value(oauth1Key{}) != nil {
-		if errors.Is(err, tokens.ErrNotConnected) {
+		switch {
+		case errors.Is(err, tokens.ErrNotConnected):
 			t.observe(OutcomeNotConnected)
-		} else {
+		case unreadable:
+			t.observe(OutcomeUnreadable)
+		default:
 			t.observe(OutcomeNeedsReauth)
 		}
 		r := t.failItem(req, http.StatusUnauthorized, fitbiterr.Item{ErrorType: fitbiterr.OAuth, FieldName: "oauth_access_token",
@@ -285,6 +291,12 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 		t.observe(OutcomeNotConnected)
 		return t.fail(req, http.StatusUnauthorized, fitbiterr.NotConnected,
 			"this identity has not connected a "+t.title()+" account; open "+t.ConnectURL+" in a browser to connect")
+	case unreadable:
+		// Not a store outage: retrying cannot help. The manager logged the
+		// cause; the app learns what the user must do.
+		t.observe(OutcomeUnreadable)
+		return t.fail(req, http.StatusUnauthorized, fitbiterr.RecordUnreadable,
+			"the gateway cannot read this identity's stored "+t.title()+" connection (its encryption key was removed or the record was altered); open "+t.ConnectURL+" in a browser to connect again")
 	case errors.Is(err, tokens.ErrNeedsReauth):
 		t.observe(OutcomeNeedsReauth)
 		return t.fail(req, http.StatusUnauthorized, fitbiterr.ReauthorizationNeeded,

@@ -68,6 +68,9 @@ func (e *memEntries) DeleteEntry(_ context.Context, kind, id string) error {
 	delete(e.m, kind+id)
 	return nil
 }
+func (e *memEntries) ListEntries(context.Context, string, int) ([][]byte, error) {
+	return nil, nil
+}
 func (e *memEntries) PurgeExpiredEntries(context.Context, string, time.Time) (int, error) {
 	return 0, nil
 }

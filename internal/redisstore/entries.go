@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -173,6 +174,58 @@ func (s *Store) DeleteEntry(ctx context.Context, kind, id string) error {
 		return fmt.Errorf("redisstore: deleting entry %s: %w", key, err)
 	}
 	return nil
+}
+
+// ListEntries implements tokenstore.Entries with SCAN over the kind's keys
+// (on every master of a cluster), then GET of each. SCAN walks the whole
+// keyspace (MATCH filters afterwards), a thousand keys a round trip: fine
+// for a sweep every few seconds, not for a request path.
+func (s *Store) ListEntries(ctx context.Context, kind string, limit int) ([][]byte, error) {
+	if err := tokenstore.ValidateEntryKind(kind); err != nil {
+		return nil, err
+	}
+	// Neither the prefix nor the kind can hold a glob character.
+	match := s.prefix + ":entry:" + kind + ":*"
+	var keys []string
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		it := c.Scan(ctx, 0, match, 1000).Iterator()
+		for it.Next(ctx) {
+			keys = append(keys, it.Val())
+		}
+		return it.Err()
+	}
+	var err error
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return scan(ctx, c)
+		})
+	} else {
+		err = scan(ctx, s.client)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: listing entries %s: %w", match, err)
+	}
+	var values [][]byte
+	now := s.now()
+	for _, key := range keys {
+		if limit > 0 && len(values) == limit {
+			break
+		}
+		stored, err := s.client.Get(ctx, key).Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue // taken or expired since the scan
+		}
+		if err != nil {
+			return values, fmt.Errorf("redisstore: loading entry %s: %w", key, err)
+		}
+		if value, err := s.keys.OpenEntry(key, stored, now); err == nil {
+			values = append(values, value)
+		}
+	}
+	return values, nil
 }
 
 // PurgeExpiredEntries implements tokenstore.Entries. It deletes nothing and

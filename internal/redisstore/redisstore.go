@@ -375,26 +375,26 @@ func (s *Store) LoadConnection(ctx context.Context, k tokenstore.Key) (*tokensto
 	vs, okV := vals[0].(string)
 	ds, okD := vals[1].(string)
 	if !okV || !okD {
-		return nil, fmt.Errorf("%w: connection %s: the stored hash lacks its version or data field", tokenstore.ErrDecrypt, key)
+		return nil, tokenstore.Unreadable(key, fmt.Errorf("%w: the stored hash lacks its version or data field", tokenstore.ErrDecrypt))
 	}
 	version, err := strconv.ParseUint(vs, 10, 64)
 	if err != nil || version == 0 {
-		return nil, fmt.Errorf("%w: connection %s: the stored version is not a positive integer", tokenstore.ErrDecrypt, key)
+		return nil, tokenstore.Unreadable(key, fmt.Errorf("%w: the stored version is not a positive integer", tokenstore.ErrDecrypt))
 	}
 	plain, err := s.keys.Open([]byte(ds), []byte(key))
 	if err != nil {
-		return nil, fmt.Errorf("connection %s: %w", key, err)
+		return nil, tokenstore.Unreadable(key, err)
 	}
 	var rec tokenstore.Record
 	if err := json.Unmarshal(plain, &rec); err != nil {
 		// The JSON error could quote decrypted bytes; do not include it.
-		return nil, fmt.Errorf("%w: connection %s: decrypted value is not a valid record", tokenstore.ErrDecrypt, key)
+		return nil, tokenstore.Unreadable(key, fmt.Errorf("%w: decrypted value is not a valid record", tokenstore.ErrDecrypt))
 	}
 	if rec.Provider != k.Provider || rec.IdentityHash != k.IdentityHash {
-		return nil, fmt.Errorf("%w: connection %s: record names a different provider or identity", tokenstore.ErrDecrypt, key)
+		return nil, tokenstore.Unreadable(key, fmt.Errorf("%w: record names a different provider or identity", tokenstore.ErrDecrypt))
 	}
 	if rec.Version != version {
-		return nil, fmt.Errorf("%w: connection %s: the sealed record (version %d) does not match the stored version %d", tokenstore.ErrDecrypt, key, rec.Version, version)
+		return nil, tokenstore.Unreadable(key, fmt.Errorf("%w: the sealed record (version %d) does not match the stored version %d", tokenstore.ErrDecrypt, rec.Version, version))
 	}
 	return &rec, nil
 }

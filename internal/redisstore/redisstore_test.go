@@ -143,9 +143,22 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { noLeakedRenewers(t) })
 		return a, b
 	}
+	// Tamper flips one bit of the sealed record in its hash.
+	tamper := func(t *testing.T, k tokenstore.Key) {
+		key := "fitbit:conn:" + k.Provider + ":" + k.IdentityHash
+		d, err := raw.HGet(ctxT(t), key, "d").Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d[len(d)-1] ^= 1
+		if err := raw.HSet(ctxT(t), key, "d", d).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	storetest.Run(t, newPair, storetest.Options{
 		Dump:        func(t *testing.T) [][]byte { return dumpAll(t, raw) },
 		LockHandoff: 2 * time.Second,
+		Tamper:      tamper,
 	})
 	noLeakedRenewers(t)
 }

@@ -66,6 +66,12 @@ type Config struct {
 	// Recover enables the provider's refresh-token recovery endpoint when a
 	// refresh token is refused after a rotation may have been lost.
 	Recover bool
+	// RevokeAttempts and RevokeWindow bound the revocation of a
+	// disconnected connection whose provider failed transiently: at most
+	// this many attempts (default 10), within this long of the first
+	// (default 24h), then it is given up and logged. See revoke.go.
+	RevokeAttempts int
+	RevokeWindow   time.Duration
 	// Instance names this process in write-ahead markers (diagnostics).
 	Instance string
 	Logger   *zap.Logger
@@ -231,9 +237,10 @@ func (m *Manager) load(ctx context.Context, identity string) (*Entry, error) {
 		return nil, ErrNotConnected
 	}
 	v, err, _ := m.flight.Do("load\x00"+identity, func() (any, error) {
-		rec, err := m.cfg.Store.LoadConnection(ctx, m.key(identity))
+		key := m.key(identity)
+		rec, err := m.cfg.Store.LoadConnection(ctx, key)
 		if err != nil {
-			return nil, m.storeErr(err)
+			return nil, m.storeErr(key, err)
 		}
 		return m.cache.putIfAbsent(identity, newEntry(rec, false)), nil
 	})
@@ -243,9 +250,18 @@ func (m *Manager) load(ctx context.Context, identity string) (*Entry, error) {
 	return v.(*Entry), nil
 }
 
-func (m *Manager) storeErr(err error) error {
-	if errors.Is(err, tokenstore.ErrNotFound) {
+// storeErr maps a failed read of key's connection: ErrNotConnected, an
+// error matching tokenstore.ErrUnreadable (logged here, once per read, with
+// its cause: retrying cannot help, and callers answer it as such), or a
+// *StoreError.
+func (m *Manager) storeErr(key tokenstore.Key, err error) error {
+	switch {
+	case errors.Is(err, tokenstore.ErrNotFound):
 		return ErrNotConnected
+	case errors.Is(err, tokenstore.ErrUnreadable):
+		m.log.Load().Error("the stored connection cannot be read; the user must connect again (which replaces it) or disconnect (which deletes it)",
+			zap.String("provider", m.name), zap.String("identity_hash", key.IdentityHash), zap.Error(err))
+		return err
 	}
 	return &StoreError{Err: err}
 }
@@ -253,6 +269,13 @@ func (m *Manager) storeErr(err error) error {
 // Connect stores a new connection from the connect flow, replacing any
 // existing one of the identity, and caches it. It holds the connection's
 // lock, so it cannot interleave with a refresh on any instance.
+//
+// A stored record that cannot be read is replaced: the fresh consent is the
+// user's way out of it, and whatever refresh token it held is superseded by
+// this consent's code exchange. A pending revocation of the same provider
+// user is cancelled first, as it would revoke the new grant; the previous
+// grant of another provider account is revoked in the background (see
+// revoke.go).
 func (m *Manager) Connect(ctx context.Context, identity string, rec *tokenstore.Record) error {
 	key := m.key(identity)
 	rec.Provider, rec.IdentityHash = key.Provider, key.IdentityHash
@@ -262,15 +285,30 @@ func (m *Manager) Connect(ctx context.Context, identity string, rec *tokenstore.
 	}
 	defer lock.Unlock(ctx)
 	rec.Version = 0
-	if cur, err := m.cfg.Store.LoadConnection(ctx, key); err == nil {
+	cur, err := m.cfg.Store.LoadConnection(ctx, key)
+	switch {
+	case err == nil:
 		rec.Version = cur.Version
-	} else if !errors.Is(err, tokenstore.ErrNotFound) {
+	case errors.Is(err, tokenstore.ErrNotFound):
+	case errors.Is(err, tokenstore.ErrUnreadable):
+		// Its version cannot be read to compare-and-set over it: delete it
+		// (under the lock) and create the connection anew.
+		m.log.Load().Warn("replacing a stored connection that cannot be read with the new consent; its tokens cannot be revoked",
+			zap.String("provider", m.name), zap.String("identity_hash", key.IdentityHash), zap.Error(err))
+		if err := m.cfg.Store.DeleteConnection(ctx, key); err != nil {
+			return &StoreError{Err: err}
+		}
+	default:
+		return &StoreError{Err: err}
+	}
+	if err := m.cancelRevoke(ctx, rec); err != nil {
 		return &StoreError{Err: err}
 	}
 	if err := m.cfg.Store.SaveConnection(ctx, rec); err != nil {
 		return &StoreError{Err: err}
 	}
 	m.cache.put(identity, newEntry(rec, false))
+	m.revokeReplaced(ctx, cur, rec)
 	return nil
 }
 
@@ -279,43 +317,65 @@ func (m *Manager) Lookup(ctx context.Context, identity string) (*tokenstore.Reco
 	if e := m.cache.get(identity, m.cfg.Now()); e != nil && e.unsaved {
 		return e.rec, nil
 	}
-	rec, err := m.cfg.Store.LoadConnection(ctx, m.key(identity))
+	key := m.key(identity)
+	rec, err := m.cfg.Store.LoadConnection(ctx, key)
 	if err != nil {
-		return nil, m.storeErr(err)
+		return nil, m.storeErr(key, err)
 	}
 	return rec, nil
 }
 
-// Disconnect revokes the connection at the provider and deletes it. It is
-// idempotent: no connection is not an error.
-func (m *Manager) Disconnect(ctx context.Context, identity string) (existed bool, err error) {
+// Disconnect deletes identity's connection and revokes it at the provider.
+// The deletion happens whatever the provider answers (gone, refusing, down)
+// and even if ctx is cancelled once the lock is held; the Disconnection says
+// separately whether the provider revoked the tokens. A revocation that
+// failed transiently is queued for the background sweep before the record
+// goes. An unreadable record is deleted, unrevoked. It is idempotent: no
+// connection is not an error. Errors: *StoreError (nothing was deleted).
+func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnection, error) {
 	key := m.key(identity)
 	lock, err := m.cfg.Store.LockConnection(ctx, key)
 	if err != nil {
-		return false, &StoreError{Err: err}
+		return Disconnection{}, &StoreError{Err: err}
 	}
+	ctx = context.WithoutCancel(ctx) // from here a disconnect runs to its end; the provider client has its timeout
 	defer lock.Unlock(ctx)
+	log := m.log.Load().With(zap.String("provider", m.name), zap.String("identity_hash", key.IdentityHash))
+	var d Disconnection
 	rec, err := m.cfg.Store.LoadConnection(ctx, key)
-	if errors.Is(err, tokenstore.ErrNotFound) {
+	switch {
+	case errors.Is(err, tokenstore.ErrNotFound):
 		m.cache.remove(identity)
-		return false, nil
+		return d, nil
+	case errors.Is(err, tokenstore.ErrUnreadable):
+		log.Warn("deleting a stored connection that cannot be read; its tokens cannot be revoked", zap.Error(err))
+		d.Reason, d.Message = RevokeUnreadable, "the stored connection could not be read, so there was no token to revoke at "+m.cfg.Provider.Reg.Title()
+	case err != nil:
+		return d, &StoreError{Err: err}
+	default:
+		log = log.With(zap.String("user_id", rec.UserID))
+		d.Revoked = true
+		if d.Reason, d.Message = m.revokeOutcome(m.cfg.Provider.Revoke(ctx, revokeToken(rec))); d.Reason != "" {
+			d.Revoked = false
+		}
+		if d.Reason == RevokeUnavailable {
+			now := m.cfg.Now()
+			p := &pendingRevoke{Provider: m.name, UserID: rec.UserID, IdentityHash: rec.IdentityHash, Token: revokeToken(rec),
+				Cause: "disconnect", Since: now, NextAt: now, Attempts: 1, LastError: d.Message}
+			if err := m.queueRevoke(ctx, p); err != nil {
+				log.Error("could not queue the retry of a failed revocation; deleting the connection all the same", zap.Error(err))
+			} else {
+				d.RetryQueued = true
+			}
+		}
 	}
-	if err != nil {
-		return false, &StoreError{Err: err}
-	}
-	token := rec.RefreshToken
-	if token == "" {
-		token = rec.AccessToken
-	}
-	if err := m.cfg.Provider.Revoke(ctx, token); err != nil {
-		return true, err
-	}
+	d.Existed = true
 	if err := m.cfg.Store.DeleteConnection(ctx, key); err != nil {
-		return true, &StoreError{Err: err}
+		return Disconnection{}, &StoreError{Err: err}
 	}
 	m.cache.remove(identity)
-	m.log.Load().Info("disconnected", zap.String("provider", m.name), zap.String("identity_hash", rec.IdentityHash), zap.String("user_id", rec.UserID))
-	return true, nil
+	log.Info("disconnected", zap.Bool("revoked", d.Revoked), zap.String("reason", d.Reason), zap.String("detail", d.Message), zap.Bool("retry_queued", d.RetryQueued))
+	return d, nil
 }
 
 // Cached reports how many connections are held in memory.

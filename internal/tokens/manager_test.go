@@ -581,9 +581,9 @@ func TestDisconnectIsIdempotent(t *testing.T) {
 	if _, err := e.m.Get(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	existed, err := e.m.Disconnect(ctx, "alice")
-	if err != nil || !existed {
-		t.Fatalf("Disconnect: %v %v", existed, err)
+	d, err := e.m.Disconnect(ctx, "alice")
+	if err != nil || !d.Existed || !d.Revoked || d.Reason != "" {
+		t.Fatalf("Disconnect: %+v %v", d, err)
 	}
 	if e.sim.Stats().Revocations != 1 {
 		t.Fatal("not revoked at the provider")
@@ -591,9 +591,9 @@ func TestDisconnectIsIdempotent(t *testing.T) {
 	if _, err := e.m.Get(ctx, "alice"); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("Get after disconnect: %v", err)
 	}
-	existed, err = e.m.Disconnect(ctx, "alice")
-	if err != nil || existed {
-		t.Fatalf("second Disconnect: %v %v", existed, err)
+	d, err = e.m.Disconnect(ctx, "alice")
+	if err != nil || d.Existed {
+		t.Fatalf("second Disconnect: %+v %v", d, err)
 	}
 	if e.sim.Stats().Revocations != 1 {
 		t.Fatal("revoked twice")

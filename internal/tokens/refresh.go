@@ -92,10 +92,10 @@ func (m *Manager) refresh(ctx context.Context, key tokenstore.Key, identity, sta
 
 	rec, err := m.cfg.Store.LoadConnection(ctx, key)
 	if err != nil {
-		if errors.Is(err, tokenstore.ErrNotFound) && identity != "" {
+		if (errors.Is(err, tokenstore.ErrNotFound) || errors.Is(err, tokenstore.ErrUnreadable)) && identity != "" {
 			m.cache.remove(identity)
 		}
-		return nil, m.storeErr(err)
+		return nil, m.storeErr(key, err)
 	}
 	if rec.Status == tokenstore.StatusNeedsReauth {
 		return m.cached(identity, rec), ErrNeedsReauth
@@ -110,7 +110,7 @@ func (m *Manager) refresh(ctx context.Context, key tokenstore.Key, identity, sta
 		// window long after it was issued (its holder died, the lock took a
 		// while to go stale). Rotate once more before anyone uses it.
 		if rec, err = m.cfg.Store.LoadConnection(ctx, key); err != nil {
-			return nil, m.storeErr(err)
+			return nil, m.storeErr(key, err)
 		}
 		return m.redeem(ctx, key, identity, rec, lock)
 	}
@@ -260,7 +260,7 @@ func (m *Manager) persist(ctx context.Context, key tokenstore.Key, identity stri
 		// the stored version stands, whatever it holds.
 		cur, lerr := m.cfg.Store.LoadConnection(ctx, key)
 		if lerr != nil {
-			return nil, m.storeErr(lerr)
+			return nil, m.storeErr(key, lerr)
 		}
 		m.observe(ResultPeer, took)
 		log.Warn("a newer version was stored while refreshing; using it")

@@ -18,6 +18,7 @@ import (
 // instances sharing a storage would have them.
 func TestStorageStoreConformance(t *testing.T) {
 	var dir string // the backing directory of the latest newStore call
+	var latest *tokenstore.StorageStore
 	newStore := func(t *testing.T) (tokenstore.Store, tokenstore.Store) {
 		dir = t.TempDir()
 		keys, err := tokenstore.NewKeyring([][]byte{bytes.Repeat([]byte{7}, tokenstore.KeySize)})
@@ -26,6 +27,7 @@ func TestStorageStoreConformance(t *testing.T) {
 		}
 		a := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, keys, "")
 		b := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, keys, "")
+		latest = a
 		return a, b
 	}
 	dump := func(t *testing.T) [][]byte {
@@ -49,5 +51,13 @@ func TestStorageStoreConformance(t *testing.T) {
 		}
 		return blobs
 	}
-	storetest.Run(t, newStore, storetest.Options{Dump: dump, SaveNeedsLock: true})
+	// Tamper flips one bit of the sealed record on disk.
+	tamper := func(t *testing.T, k tokenstore.Key) {
+		key, err := latest.ConnectionKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.TamperFile(t, dir, key)
+	}
+	storetest.Run(t, newStore, storetest.Options{Dump: dump, SaveNeedsLock: true, Tamper: tamper})
 }

@@ -42,6 +42,12 @@ type Entries interface {
 	TakeEntry(ctx context.Context, kind, id string) ([]byte, error)
 	// DeleteEntry removes kind/id; nil when there is none.
 	DeleteEntry(ctx context.Context, kind, id string) error
+	// ListEntries returns the values of up to limit unexpired entries of
+	// kind (all of them when limit <= 0), in no particular order; entries
+	// that cannot be opened are skipped. It reads every entry of the kind:
+	// it is for background sweeps over a kind with few entries (pending
+	// revocations), whose values name their own id.
+	ListEntries(ctx context.Context, kind string, limit int) ([][]byte, error)
 	// PurgeExpiredEntries deletes the entries of kind expired at now and
 	// returns how many it deleted (stores whose entries expire on their own
 	// may return 0).

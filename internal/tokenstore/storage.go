@@ -155,15 +155,15 @@ func (s *StorageStore) loadRecord(ctx context.Context, key, provider, idHash str
 	}
 	plain, err := s.keys.Open(sealed, []byte(key))
 	if err != nil {
-		return nil, fmt.Errorf("connection %s: %w", key, err)
+		return nil, Unreadable(key, err)
 	}
 	var rec Record
 	if err := json.Unmarshal(plain, &rec); err != nil {
 		// The JSON error could quote stored bytes; do not include it.
-		return nil, fmt.Errorf("%w: connection %s: decrypted value is not a valid record", ErrDecrypt, key)
+		return nil, Unreadable(key, fmt.Errorf("%w: decrypted value is not a valid record", ErrDecrypt))
 	}
 	if rec.Provider != provider || rec.IdentityHash != idHash {
-		return nil, fmt.Errorf("%w: connection %s: record names a different provider or identity", ErrDecrypt, key)
+		return nil, Unreadable(key, fmt.Errorf("%w: record names a different provider or identity", ErrDecrypt))
 	}
 	return &rec, nil
 }

@@ -301,6 +301,39 @@ func (s *StorageStore) removeEntry(ctx context.Context, key string, remove func(
 	return stored, true, nil
 }
 
+// ListEntries implements Entries.
+func (s *StorageStore) ListEntries(ctx context.Context, kind string, limit int) ([][]byte, error) {
+	if err := ValidateEntryKind(kind); err != nil {
+		return nil, err
+	}
+	dir := path.Join(s.prefix, "entries", kind)
+	keys, err := s.storage.List(ctx, dir, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: listing %s: %w", dir, err)
+	}
+	var values [][]byte
+	for _, key := range keys {
+		if limit > 0 && len(values) == limit {
+			break
+		}
+		if !validIdentityHash(path.Base(key)) {
+			continue // not an entry: a temporary file mid-write
+		}
+		value, err := s.loadEntry(ctx, key)
+		switch {
+		case err == nil:
+			values = append(values, value)
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrDecrypt):
+		default:
+			return values, err
+		}
+	}
+	return values, nil
+}
+
 // PurgeExpiredEntries implements Entries. Like PurgeExpiredPending it also
 // deletes entries it cannot decrypt once they are older than 24 hours, and
 // per-entry failures do not stop the sweep.

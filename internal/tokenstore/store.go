@@ -25,7 +25,20 @@ var (
 	// ErrConflict is returned by SaveConnection when the stored record is no
 	// longer the version the caller read: another writer came first.
 	ErrConflict = errors.New("tokenstore: the connection changed since it was read (version conflict)")
+	// ErrUnreadable is returned (wrapped, with the cause) by LoadConnection
+	// when a connection is stored but cannot be opened: sealed with a key no
+	// longer in the keyring, altered, or not a record. Retrying does not
+	// help; the record can only be deleted (DeleteConnection) or replaced by
+	// a fresh consent. The error never holds anything of the value.
+	ErrUnreadable = errors.New("tokenstore: the stored connection cannot be read")
 )
+
+// Unreadable wraps cause, a failure to open the connection stored under
+// key, so that it matches ErrUnreadable (and whatever cause matches, such as
+// ErrDecrypt).
+func Unreadable(key string, cause error) error {
+	return fmt.Errorf("%w: %s: %w", ErrUnreadable, key, cause)
+}
 
 // Key names one connection: a provider registration and an identity hash.
 type Key struct {
@@ -74,7 +87,8 @@ type Lock interface {
 type Store interface {
 	Entries
 
-	// LoadConnection returns the connection, or ErrNotFound.
+	// LoadConnection returns the connection, ErrNotFound, or an error
+	// matching ErrUnreadable when one is stored that cannot be opened.
 	LoadConnection(ctx context.Context, key Key) (*Record, error)
 	// SaveConnection writes rec if the stored record still has version
 	// rec.Version (0: none is stored), and sets rec.Version to the new
@@ -84,7 +98,8 @@ type Store interface {
 	// instances in the Redis store; in StorageStore only among writers that
 	// hold the connection's lock (as the refresh protocol's always do).
 	SaveConnection(ctx context.Context, rec *Record) error
-	// DeleteConnection removes the connection; nil when there is none.
+	// DeleteConnection removes the connection, readable or not; nil when
+	// there is none.
 	DeleteConnection(ctx context.Context, key Key) error
 	// LockConnection blocks until it holds the connection's lock (across
 	// every instance sharing the store) or ctx is done. The lease is renewed

@@ -20,12 +20,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -59,6 +62,13 @@ type Options struct {
 	// which also checks that expiry follows the store's clock, not timers
 	// of the backend's own. Without it they use the real clock.
 	SetNow func(t *testing.T, now func() time.Time)
+
+	// Tamper, if set, alters the stored value of connection k in the
+	// backing store that the most recent newStore call created, the way an
+	// attacker with write access to the storage (or bit rot) would: the
+	// suite then checks that the record reads as tokenstore.ErrUnreadable
+	// and can be deleted and replaced. Without it that test is skipped.
+	Tamper func(t *testing.T, k tokenstore.Key)
 }
 
 // Run runs the conformance suite. newStore is called once per subtest and
@@ -76,6 +86,7 @@ func Run(t *testing.T, newStore func(t *testing.T) (tokenstore.Store, tokenstore
 		{"ConcurrentWritersAcrossHandles", s.testConcurrentWritersAcrossHandles},
 		{"ConcurrentLockedWritersAcrossHandles", s.testConcurrentLockedWriters},
 		{"DeleteIdempotent", s.testDelete},
+		{"UnreadableConnection", s.testUnreadable},
 		{"ListRefreshing", s.testListRefreshing},
 		{"ConflictLeavesRefreshingIndex", s.testConflictLeavesIndex},
 		{"LockExcludesAcrossHandles", s.testLockExcludes},
@@ -521,6 +532,57 @@ func (s *suite) testDelete(t *testing.T) {
 		t.Fatalf("recreated connection has version %d, want 1", fresh.Version)
 	}
 	sameRecord(t, "recreated connection", mustLoad(t, a, k), fresh)
+}
+
+// testUnreadable: a tampered record reads as ErrUnreadable (not as missing,
+// not as a store outage) on every handle, leaks nothing of itself in the
+// error, and can be deleted, after which version 0 creates it again.
+func (s *suite) testUnreadable(t *testing.T) {
+	if s.opts.Tamper == nil {
+		t.Skip("no Options.Tamper for this backend")
+	}
+	a, b := s.stores(t)
+	ctx := testCtx(t)
+	rec := NewRecord("fitbit", unique("alice"))
+	k := tokenstore.KeyOfRecord(rec)
+	mustSave(t, a, rec)
+	s.opts.Tamper(t, k)
+	for _, st := range []tokenstore.Store{a, b} {
+		_, err := st.LoadConnection(ctx, k)
+		if !errors.Is(err, tokenstore.ErrUnreadable) || errors.Is(err, tokenstore.ErrNotFound) {
+			t.Fatalf("LoadConnection of a tampered record = %v, want ErrUnreadable", err)
+		}
+		for _, secret := range []string{rec.AccessToken, rec.RefreshToken, rec.UserID} {
+			if strings.Contains(err.Error(), secret) {
+				t.Fatal("the error quotes the record")
+			}
+		}
+	}
+	if err := b.DeleteConnection(ctx, k); err != nil {
+		t.Fatalf("DeleteConnection of an unreadable record: %v", err)
+	}
+	if _, err := a.LoadConnection(ctx, k); !errors.Is(err, tokenstore.ErrNotFound) {
+		t.Fatalf("after delete LoadConnection = %v, want ErrNotFound", err)
+	}
+	fresh := NewRecord("fitbit", "")
+	fresh.IdentityHash = rec.IdentityHash
+	mustSave(t, a, fresh)
+	sameRecord(t, "the record saved over the deleted unreadable one", mustLoad(t, b, k), fresh)
+}
+
+// TamperFile flips the last bit of the value stored under key in a
+// certmagic.FileStorage rooted at dir: an Options.Tamper for StorageStore.
+func TamperFile(t *testing.T, dir, key string) {
+	t.Helper()
+	name := (&certmagic.FileStorage{Path: dir}).Filename(key)
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 1
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func sortKeys(keys []tokenstore.Key) []tokenstore.Key {
@@ -1204,6 +1266,7 @@ func (s *suite) testEntries(t *testing.T) {
 		{"TakeExactlyOnce", s.testEntryTakeRace},
 		{"Delete", s.testEntryDelete},
 		{"Purge", s.testEntryPurge},
+		{"List", s.testEntryList},
 		{"Validation", s.testEntryValidation},
 		{"CancelledContext", s.testEntryCancelled},
 		{"NoPlaintextAtRest", s.testEntryNoPlaintext},
@@ -1464,6 +1527,59 @@ func (s *suite) testEntryPurge(t *testing.T) {
 	wantEntry(t, a, "purge_other", other, value)
 	if n, err := a.PurgeExpiredEntries(ctx, "empty", now.Add(2*time.Hour)); err != nil || n != 0 {
 		t.Fatalf("purging a kind with no entries = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// testEntryList: ListEntries returns the live values of one kind, from
+// either handle, honours its limit, and leaves out expired and deleted ones.
+func (s *suite) testEntryList(t *testing.T) {
+	a, b, clk := s.entryStores(t)
+	ctx := testCtx(t)
+	now := clk.now()
+	want := map[string]bool{}
+	for i := range 3 {
+		v := unique(fmt.Sprintf("value%d", i))
+		mustPutEntry(t, a, "list", unique("id"), []byte(v), now.Add(time.Hour))
+		want[v] = true
+	}
+	never := unique("never")
+	mustPutEntry(t, b, "list", unique("id"), []byte(never), time.Time{})
+	want[never] = true
+	gone := unique("deleted")
+	mustPutEntry(t, a, "list", gone, []byte(gone), now.Add(time.Hour))
+	if err := b.DeleteEntry(ctx, "list", gone); err != nil {
+		t.Fatal(err)
+	}
+	mustPutEntry(t, a, "list", unique("short"), []byte(unique("short")), now.Add(entryLife))
+	mustPutEntry(t, a, "list_other", unique("other"), []byte(unique("other")), now.Add(time.Hour))
+	clk.advance(pastLife)
+
+	for _, st := range []tokenstore.Store{a, b} {
+		got, err := st.ListEntries(ctx, "list", 0)
+		if err != nil {
+			t.Fatalf("ListEntries: %v", err)
+		}
+		seen := map[string]bool{}
+		for _, v := range got {
+			seen[string(v)] = true
+		}
+		if len(got) != len(want) || len(seen) != len(want) {
+			t.Fatalf("ListEntries returned %d values (%d distinct), want the %d live ones", len(got), len(seen), len(want))
+		}
+		for v := range want {
+			if !seen[v] {
+				t.Fatal("ListEntries left out a live entry")
+			}
+		}
+	}
+	if got, err := b.ListEntries(ctx, "list", 2); err != nil || len(got) != 2 {
+		t.Fatalf("ListEntries(limit 2) = %d values, %v", len(got), err)
+	}
+	if got, err := a.ListEntries(ctx, "empty", 0); err != nil || len(got) != 0 {
+		t.Fatalf("ListEntries of a kind with no entries = %d values, %v", len(got), err)
+	}
+	if _, err := a.ListEntries(ctx, "Bad Kind", 0); err == nil {
+		t.Fatal("ListEntries accepted an invalid kind")
 	}
 }
 
