@@ -27,6 +27,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -105,6 +106,8 @@ type App struct {
 	// Apps written for Fitbit's OAuth 1.0a that the fitbit_oauth1 handler
 	// serves.
 	OAuth1Consumers []OAuth1Consumer `json:"oauth1_consumers,omitempty"`
+	// Bounds on the connect and legacy endpoints; unset: the defaults.
+	RateLimits *RateLimits `json:"rate_limits,omitempty"`
 
 	state    *state
 	stateKey string
@@ -141,6 +144,7 @@ type state struct {
 	managers    map[string]*tokens.Manager // by registration name
 	defaultName string
 	store       tokenstore.Store
+	limiter     ratelimit.Limiter // the store's (Redis) or this process's
 	cancel      context.CancelFunc
 	done        chan struct{}
 }
@@ -207,6 +211,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		errs = append(errs, err)
 	}
 	if a.oauth1, err = a.oauth1Consumers(expand); err != nil {
+		errs = append(errs, err)
+	}
+	if err := a.RateLimits.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -320,7 +327,8 @@ func newState(s settings, store tokenstore.Store) *state {
 		cacheSync = defaultCacheSync
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store, cancel: cancel, done: make(chan struct{})}
+	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store,
+		limiter: newLimiter(store), cancel: cancel, done: make(chan struct{})}
 	httpClient := &http.Client{Timeout: timeout}
 	for _, reg := range s.Regs {
 		st.managers[reg.Name] = tokens.New(tokens.Config{
@@ -365,6 +373,7 @@ func (s *state) background(ctx context.Context, recovery, cacheSync time.Duratio
 			return
 		case now := <-t.C:
 			_, _ = s.store.PurgeExpiredPending(ctx, now)
+			connect.Purge(ctx, s.store, now)
 			legacy.Purge(ctx, s.store, now)
 		}
 	}

@@ -35,6 +35,7 @@ import (
 //	    storage           <module> { … }
 //	    store             <module> { … }   # fitbit.stores: storage, redis
 //	    oauth1_consumer   <key> <secret> [<callback>]   # repeatable; legacy OAuth 1.0a apps
+//	    rate_limits { … }                    # see unmarshalRateLimits
 //	    provider <name> [<preset>] {         # more registrations, e.g. google_health
 //	        client_id, client_secret, app_type, scopes, redirect_uri,
 //	        authorize_url, token_url, revoke_url, api_base, recover_url
@@ -133,6 +134,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				c.Callback = args[2]
 			}
 			a.OAuth1Consumers = append(a.OAuth1Consumers, c)
+		case "rate_limits":
+			rl, err := unmarshalRateLimits(d)
+			if err != nil {
+				return err
+			}
+			a.RateLimits = rl
 		default:
 			return d.Errf("fitbit: unknown option %q", name)
 		}
