@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
@@ -194,21 +195,10 @@ func (r *run) connectAll() {
 	r.sim.SetConsent(func(*http.Request, []string) fitbitsim.Consent {
 		return fitbitsim.Consent{UserID: current.Load().(string)}
 	})
-	front, _ := url.Parse(r.frontURL)
 	for i, id := range r.users {
 		fid := fmt.Sprintf("CH%04d", i+1)
 		current.Store(fid)
-		jar, _ := cookiejar.New(nil)
-		browser := &http.Client{Jar: jar, Timeout: 20 * time.Second, Transport: &authTransport{host: front.Host, user: id}}
-		resp, err := browser.Get(r.frontURL + "/fitbit/authorize")
-		if err != nil {
-			t.Fatalf("connect %s: %v", id, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Connected") {
-			t.Fatalf("connect %s: %d %.500s", id, resp.StatusCode, body)
-		}
+		browserConnect(t, r.frontURL, id)
 		r.fitbit[id] = fid
 	}
 	r.sim.SetConsent(nil)
@@ -220,6 +210,24 @@ func (r *run) connectAll() {
 	}
 	if got := r.sim.Stats().CodeExchanges; got != int64(len(r.users)) {
 		t.Fatalf("simulator saw %d code exchanges for %d identities", got, len(r.users))
+	}
+}
+
+// browserConnect connects identity through the browser flow at the gateway
+// base, with a fresh cookie jar, and fails t unless it ends in "Connected".
+func browserConnect(t *testing.T, base, identity string) {
+	t.Helper()
+	u, _ := url.Parse(base)
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second, Transport: &authTransport{host: u.Host, user: identity}}
+	resp, err := browser.Get(base + "/fitbit/authorize")
+	if err != nil {
+		t.Fatalf("connect %s at %s: %v", identity, base, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Connected") {
+		t.Fatalf("connect %s at %s: %d %.500s", identity, base, resp.StatusCode, body)
 	}
 }
 

@@ -336,6 +336,9 @@ func (r *run) evidence(identity string) {
 // errors in its log.
 func (r *run) dumpLogs() {
 	for _, p := range append(append([]*proc{}, r.insts...), r.front) {
+		if p == nil {
+			continue // a run without a front
+		}
 		var lines []string
 		forLines(p.logPath, func(line []byte) {
 			var e logEntry

@@ -27,6 +27,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -77,6 +78,11 @@ type App struct {
 	// crashed instance) and complete them, and for revocations to retry
 	// (see README › Disconnecting). Default: 15s.
 	RecoveryInterval caddy.Duration `json:"recovery_interval,omitempty"`
+	// How long an instance goes on using a connection that another instance
+	// sharing the store disconnected or replaced: how often it reads the
+	// store's change feed (Redis delivers at once; this then bounds the
+	// retry after a failure). At most 10s. Default: 2s.
+	CacheSyncInterval caddy.Duration `json:"cache_sync_interval,omitempty"`
 	// Prefixes that return_to may match: paths ("/app/") or absolute URLs
 	// ("https://app.example.com/"). Default: ["/"] (same-origin paths only).
 	ReturnToAllowed []string `json:"return_to_allowed,omitempty"`
@@ -100,6 +106,8 @@ type App struct {
 	// Apps written for Fitbit's OAuth 1.0a that the fitbit_oauth1 handler
 	// serves.
 	OAuth1Consumers []OAuth1Consumer `json:"oauth1_consumers,omitempty"`
+	// Bounds on the connect and legacy endpoints; unset: the defaults.
+	RateLimits *RateLimits `json:"rate_limits,omitempty"`
 
 	state    *state
 	stateKey string
@@ -136,6 +144,7 @@ type state struct {
 	managers    map[string]*tokens.Manager // by registration name
 	defaultName string
 	store       tokenstore.Store
+	limiter     ratelimit.Limiter // the store's (Redis) or this process's
 	cancel      context.CancelFunc
 	done        chan struct{}
 }
@@ -162,6 +171,7 @@ type settings struct {
 	RetryBudget time.Duration
 	Recover     bool
 	Recovery    time.Duration
+	CacheSync   time.Duration
 	Store       string
 }
 
@@ -191,6 +201,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.CacheSize < 0 {
 		errs = append(errs, errors.New("cache_size must not be negative"))
 	}
+	if d := time.Duration(a.CacheSyncInterval); d < 0 || d > tokenstore.MaxChangeWait {
+		errs = append(errs, fmt.Errorf("cache_sync_interval %s: want a positive duration of at most %s (the file-system store's change feed looks back only so far)", d, tokenstore.MaxChangeWait))
+	}
 	if a.StoreRaw != nil && (a.StorageRaw != nil || a.StoragePrefix != "") {
 		errs = append(errs, errors.New("store and storage/storage_prefix are exclusive: put storage and prefix inside store (module storage)"))
 	}
@@ -198,6 +211,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		errs = append(errs, err)
 	}
 	if a.oauth1, err = a.oauth1Consumers(expand); err != nil {
+		errs = append(errs, err)
+	}
+	if err := a.RateLimits.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -216,7 +232,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Regs: regs, Presets: presets, Keys: keys, CacheSize: a.CacheSize,
 		Skew: time.Duration(a.RefreshSkew), Timeout: time.Duration(a.TokenTimeout),
 		RetryBudget: time.Duration(a.TokenRetryBudget), Recover: a.RefreshTokenRecovery,
-		Recovery: time.Duration(a.RecoveryInterval), Store: storeID,
+		Recovery: time.Duration(a.RecoveryInterval), CacheSync: time.Duration(a.CacheSyncInterval), Store: storeID,
 	}
 	a.stateKey = fingerprint(s)
 	val, loaded, err := states.LoadOrNew(a.stateKey, func() (caddy.Destructor, error) {
@@ -306,8 +322,13 @@ func newState(s settings, store tokenstore.Store) *state {
 	if recovery <= 0 {
 		recovery = 15 * time.Second
 	}
+	cacheSync := s.CacheSync
+	if cacheSync <= 0 {
+		cacheSync = defaultCacheSync
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store, cancel: cancel, done: make(chan struct{})}
+	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store,
+		limiter: newLimiter(store), cancel: cancel, done: make(chan struct{})}
 	httpClient := &http.Client{Timeout: timeout}
 	for _, reg := range s.Regs {
 		st.managers[reg.Name] = tokens.New(tokens.Config{
@@ -321,22 +342,28 @@ func newState(s settings, store tokenstore.Store) *state {
 			Context:     ctx,
 		})
 	}
-	go st.background(ctx, recovery)
+	go st.background(ctx, recovery, cacheSync)
 	return st
 }
 
+// defaultCacheSync is the default cache_sync_interval.
+const defaultCacheSync = 2 * time.Second
+
 // background completes unfinished refreshes and retries pending
-// revocations (at start-up, then every interval) and deletes abandoned
-// pending authorizations, until ctx is done.
-func (s *state) background(ctx context.Context, recovery time.Duration) {
+// revocations (at start-up, then every interval), follows the store's change feed into the caches, and deletes
+// abandoned pending authorizations, until ctx is done.
+func (s *state) background(ctx context.Context, recovery, cacheSync time.Duration) {
 	defer close(s.done)
 	var sweeps sync.WaitGroup
+	managers := make([]*tokens.Manager, 0, len(s.managers))
 	for _, m := range s.managers {
+		managers = append(managers, m)
 		sweeps.Go(func() { m.RunRecovery(ctx, recovery) })
 		// Revocations that failed transiently at disconnect, and previous
 		// grants of reconnected identities, on the same interval.
 		sweeps.Go(func() { m.RunRevocations(ctx, recovery) })
 	}
+	sweeps.Go(func() { tokens.FollowChanges(ctx, s.store, cacheSync, managers...) })
 	defer sweeps.Wait()
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -346,6 +373,7 @@ func (s *state) background(ctx context.Context, recovery time.Duration) {
 			return
 		case now := <-t.C:
 			_, _ = s.store.PurgeExpiredPending(ctx, now)
+			connect.Purge(ctx, s.store, now)
 			legacy.Purge(ctx, s.store, now)
 		}
 	}

@@ -28,12 +28,14 @@ import (
 //	    token_retry_budget <duration>
 //	    refresh_token_recovery
 //	    recovery_interval <duration>
+//	    cache_sync_interval <duration>
 //	    return_to_allowed <prefix...>
 //	    connect_url       <url>
 //	    storage_prefix    <prefix>
 //	    storage           <module> { … }
 //	    store             <module> { … }   # fitbit.stores: storage, redis
 //	    oauth1_consumer   <key> <secret> [<callback>]   # repeatable; legacy OAuth 1.0a apps
+//	    rate_limits { … }                    # see unmarshalRateLimits
 //	    provider <name> [<preset>] {         # more registrations, e.g. google_health
 //	        client_id, client_secret, app_type, scopes, redirect_uri,
 //	        authorize_url, token_url, revoke_url, api_base, recover_url
@@ -86,7 +88,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			a.RefreshTokenRecovery = true
-		case "refresh_skew", "token_timeout", "token_retry_budget", "recovery_interval":
+		case "refresh_skew", "token_timeout", "token_retry_budget", "recovery_interval", "cache_sync_interval":
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
@@ -97,6 +99,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			*map[string]*caddy.Duration{
 				"refresh_skew": &a.RefreshSkew, "token_timeout": &a.TokenTimeout,
 				"token_retry_budget": &a.TokenRetryBudget, "recovery_interval": &a.RecoveryInterval,
+				"cache_sync_interval": &a.CacheSyncInterval,
 			}[name] = caddy.Duration(dur)
 			if d.NextArg() {
 				return d.ArgErr()
@@ -131,6 +134,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				c.Callback = args[2]
 			}
 			a.OAuth1Consumers = append(a.OAuth1Consumers, c)
+		case "rate_limits":
+			rl, err := unmarshalRateLimits(d)
+			if err != nil {
+				return err
+			}
+			a.RateLimits = rl
 		default:
 			return d.Errf("fitbit: unknown option %q", name)
 		}

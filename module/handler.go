@@ -55,12 +55,15 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 	h.identity = identityFunc(h.Identity)
 	warnConstantIdentity(ctx, h.Identity)
 	h.flow = &connect.Flow{
-		Tokens:   mgr,
-		Others:   app.Others(mgr.Provider().Reg.Name),
-		Store:    app.Store(),
-		Prefix:   h.Prefix,
-		ReturnTo: app.NewReturnTo(),
-		Logger:   ctx.Logger(),
+		Tokens:     mgr,
+		Others:     app.Others(mgr.Provider().Reg.Name),
+		Store:      app.Store(),
+		Prefix:     h.Prefix,
+		ReturnTo:   app.NewReturnTo(),
+		Logger:     ctx.Logger(),
+		Gate:       app.BrowserGate(ctx.Logger()),
+		MaxPending: app.MaxPending(),
+		ClientIP:   clientIP,
 	}
 	return nil
 }

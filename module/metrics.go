@@ -67,7 +67,7 @@ func registerMetrics(ctx caddy.Context) *observer {
 			}, []string{"outcome"}),
 			oauth1: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: ns, Subsystem: sub, Name: "oauth1_requests_total",
-				Help: "Legacy OAuth 1.0a requests by endpoint (request_token, access_token, api) and result (ok, or the fieldName of the error: oauth_signature, oauth_nonce, …; store_unavailable).",
+				Help: "Legacy OAuth 1.0a requests by endpoint (request_token, access_token, api) and result (ok, or the fieldName of the error: oauth_signature, oauth_nonce, …; store_unavailable, rate_limited).",
 			}, []string{"endpoint", "result"}),
 		}
 	})

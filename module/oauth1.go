@@ -133,6 +133,9 @@ func (h *OAuth1Handler) Provision(ctx caddy.Context) error {
 		Prefix:   h.ConnectPrefix,
 		ReturnTo: app.NewReturnTo(),
 		Logger:   ctx.Logger(),
+		// No Gate: the legacy authorize step that calls Begin has passed
+		// the browser gate already.
+		MaxPending: app.MaxPending(),
 	}
 	h.server = &legacy.Server{
 		Consumers:     app.oauth1,
@@ -143,6 +146,10 @@ func (h *OAuth1Handler) Provision(ctx caddy.Context) error {
 		TimestampSkew: time.Duration(h.TimestampSkew),
 		Logger:        ctx.Logger(),
 		Observe:       registerMetrics(ctx).OAuth1,
+		BrowserGate:   app.BrowserGate(ctx.Logger()),
+		TokenGate:     app.TokenGate(ctx.Logger()),
+		Failures:      app.FailureLimits(),
+		ClientIP:      clientIP,
 	}
 	h.server.Init()
 	return nil

@@ -24,6 +24,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -70,8 +71,17 @@ type Flow struct {
 	Prefix     string // URL prefix of the endpoints, e.g. "/fitbit"
 	ReturnTo   *ReturnTo
 	PendingTTL time.Duration
-	Logger     *zap.Logger
-	Now        func() time.Time
+	// MaxPending caps an identity's authorizations in flight, across
+	// instances. Default: DefaultMaxPending.
+	MaxPending int
+	// Gate bounds authorize and callback per client IP and per identity.
+	// Nil: no bound.
+	Gate *ratelimit.Gate
+	// ClientIP returns the client's address (in Caddy: the client_ip
+	// variable, which honours trusted_proxies). Default: the peer address.
+	ClientIP func(*http.Request) string
+	Logger   *zap.Logger
+	Now      func() time.Time
 }
 
 func (f *Flow) now() time.Time {
@@ -150,10 +160,11 @@ func (f *Flow) unknownProvider(w http.ResponseWriter) {
 
 // Authorize starts a connection for identity: it stores the pending
 // authorization (so the callback may land on any instance), binds it to the
-// browser with a cookie, and redirects to the provider's consent page.
+// browser with a cookie, and redirects to the provider's consent page. A
+// browser that has one in flight for identity is sent on with that one.
 func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string) {
 	mgr, ok := f.admit(w, r, identity, http.MethodGet, http.MethodHead)
-	if !ok {
+	if !ok || !f.admitRate(w, r, identity) {
 		return
 	}
 	returnTo := r.URL.Query().Get("return_to")
@@ -198,11 +209,18 @@ func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager
 		RedirectURI: client.Reg.RedirectURL,
 		Expires:     f.now().Add(ttl),
 	}
-	if err := f.Store.PutPending(r.Context(), p); err != nil {
+	switch stored, err := f.pendingFor(r.Context(), p, ttl); {
+	case err != nil:
 		f.log().Error("could not store pending authorization", zap.Error(err))
 		page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not save the connection attempt. Please try again shortly.")
 		return
+	case !stored:
+		f.log().Warn("too many pending authorizations", zap.String("identity_hash", tokenstore.IdentityHash(identity)), zap.Int("max_pending", f.maxPending()))
+		w.Header().Set("Retry-After", ratelimit.RetryAfterHeader(ttl))
+		page(w, http.StatusTooManyRequests, "Too many connection attempts", "This account has too many connection attempts in progress. Finish one, or wait a few minutes, then start again from the app.")
+		return
 	}
+	state, verifier = p.State, p.Verifier // the browser's own, if it had one
 	cookie.Value = binding
 	cookie.MaxAge = int(ttl / time.Second)
 	http.SetCookie(w, cookie)
@@ -227,6 +245,9 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	if !f.admitRate(w, r, identity) {
+		return
+	}
 	q := r.URL.Query()
 	state, code, oauthErr := q.Get("state"), q.Get("code"), q.Get("error")
 	if state == "" || len(state) > maxStateLen || len(code) > maxCodeLen || len(q) > 16 {
@@ -246,6 +267,7 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 		page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection attempt. Please try again shortly.")
 		return
 	}
+	f.finished(r.Context(), p)
 	// Only the cookie the redirect URI's scheme implies: under https a
 	// plain fitbit_connect cookie may have been planted, and is ignored.
 	redirectURI := p.RedirectURI

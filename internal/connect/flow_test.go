@@ -23,6 +23,7 @@ type fixture struct {
 	store *tokenstore.StorageStore
 	flow  *Flow
 	clock time.Time
+	dir   string // the store's
 }
 
 func newFixture(t testing.TB) *fixture { return newFixtureAt(t, redirect) }
@@ -38,8 +39,8 @@ func newFixtureAt(t testing.TB, redirect string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{sim: sim, clock: time.Now()}
-	fx.store = tokenstore.NewStorageStore(&certmagic.FileStorage{Path: t.TempDir()}, keys, "")
+	fx := &fixture{sim: sim, clock: time.Now(), dir: t.TempDir()}
+	fx.store = tokenstore.NewStorageStore(&certmagic.FileStorage{Path: fx.dir}, keys, "")
 	fx.store.Now = func() time.Time { return fx.clock }
 	reg := provider.Registration{
 		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), RedirectURL: redirect,

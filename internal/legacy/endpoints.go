@@ -21,6 +21,9 @@ func (s *Server) requestToken(w http.ResponseWriter, r *http.Request) *Error {
 	if e := allowMethod(w, r, http.MethodPost, http.MethodGet); e != nil {
 		return e
 	}
+	if d := s.TokenGate.Admit(r.Context(), s.clientIP(r), ""); !d.Allowed {
+		return tooManyRequests(d.RetryAfter)
+	}
 	sig, e := s.verify(r, func(oauth1.Params, Consumer) (string, *Error) { return "", nil })
 	if e != nil {
 		return e
@@ -73,11 +76,13 @@ func checkCallback(cb string) string {
 	return ""
 }
 
-// authorize serves GET <prefix>/authorize?oauth_token=…: the first visit
-// connects the request token's identity to the provider through the
-// gateway's OAuth 2.0 flow, which comes back here; once connected, the
-// browser goes on to the app's callback with the verifier (or, out of band,
-// the page shows it).
+// authorize serves GET <prefix>/authorize?oauth_token=…. The first browser
+// to open the link claims the request token (see binding.go); in it, the
+// first visit connects the request token's identity to the provider
+// through the gateway's OAuth 2.0 flow, which comes back here; once
+// connected, the browser goes on, once, to the app's callback with the
+// verifier (or, out of band, the page shows it). Any other browser gets a
+// page and starts nothing.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if e := allowMethod(w, r, http.MethodGet, http.MethodHead); e != nil {
 		e.Write(w, "")
@@ -85,8 +90,13 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	ctx := r.Context()
+	if d := s.BrowserGate.Admit(ctx, s.clientIP(r), ""); !d.Allowed {
+		tooManyPage(w, d.RetryAfter)
+		return
+	}
 	token := r.URL.Query().Get("oauth_token")
-	t, err := s.loadRequest(r.Context(), token)
+	t, err := s.loadRequest(ctx, token)
 	switch {
 	case errors.Is(err, tokenstore.ErrNotFound):
 		connect.Page(w, http.StatusBadRequest, "Unknown or expired link",
@@ -97,12 +107,44 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the authorization. Please try again shortly.")
 		return
 	}
-	if _, err := s.Connector.UserID(r.Context(), t.Identity); errors.Is(err, ErrNotConnected) {
+	if r.Method == http.MethodHead {
+		// Link checkers and previews probe with HEAD: they claim nothing.
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if d := s.BrowserGate.Admit(ctx, "", t.Identity); !d.Allowed {
+		tooManyPage(w, d.RetryAfter)
+		return
+	}
+	switch owner, err := s.claim(ctx, w, r, token); {
+	case err != nil:
+		s.Logger.Error("could not claim an OAuth 1.0a request token", zap.Error(err))
+		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the authorization. Please try again shortly.")
+		return
+	case owner == claimForeign:
+		s.Logger.Warn("oauth1 authorize link opened in a second browser; refused",
+			zap.String("consumer", t.Consumer), zap.String("identity_hash", tokenstore.IdentityHash(t.Identity)))
+		connect.Page(w, http.StatusForbidden, "Opened in another browser",
+			"This sign-in link was already opened in another browser, and only that browser can finish it. "+
+				"If that was you, go back to it; otherwise start again from the app. Nothing was shared or changed.")
+		return
+	}
+	if _, err := s.Connector.UserID(ctx, t.Identity); errors.Is(err, ErrNotConnected) {
 		s.Connector.Begin(w, r, t.Identity, s.Prefix+"/authorize?oauth_token="+url.QueryEscape(token))
 		return
 	} else if err != nil {
 		s.Logger.Error("could not read the connection of an OAuth 1.0a request token", zap.Error(err))
 		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection. Please try again shortly.")
+		return
+	}
+	switch first, err := s.reveal(ctx, token); {
+	case err != nil:
+		s.Logger.Error("could not record the verifier of an OAuth 1.0a request token as shown", zap.Error(err))
+		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not finish the authorization. Please try again shortly.")
+		return
+	case !first:
+		connect.Page(w, http.StatusBadRequest, "Already finished",
+			"This sign-in was already finished and the app was given its code. If the app did not complete it, start again from the app.")
 		return
 	}
 	if t.Callback == "oob" {
@@ -126,6 +168,9 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) *Error {
 	if e := allowMethod(w, r, http.MethodPost, http.MethodGet); e != nil {
 		return e
 	}
+	if d := s.TokenGate.Admit(r.Context(), s.clientIP(r), ""); !d.Allowed {
+		return tooManyRequests(d.RetryAfter)
+	}
 	var t *requestToken
 	sig, e := s.verify(r, func(p oauth1.Params, c Consumer) (string, *Error) {
 		if p.Token == "" {
@@ -134,19 +179,25 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) *Error {
 		var err error
 		t, err = s.loadRequest(r.Context(), p.Token)
 		if errors.Is(err, tokenstore.ErrNotFound) || err == nil && t.Consumer != c.Key {
-			return "", unauthorized(fieldAccessToken, "oauth_problem=token_rejected: unknown, used or expired request token")
+			return "", s.failed(r.Context(), p, unauthorized(fieldAccessToken, "oauth_problem=token_rejected: unknown, used or expired request token"))
 		}
 		if err != nil {
 			s.Logger.Error("could not read an OAuth 1.0a request token", zap.Error(err))
 			return "", errStore
+		}
+		if d := s.TokenGate.Admit(r.Context(), "", t.Identity); !d.Allowed {
+			return "", tooManyRequests(d.RetryAfter)
 		}
 		return t.Secret, nil
 	})
 	if e != nil {
 		return e
 	}
+	// A wrong verifier leaves the request token as it was (the app or the
+	// user may have mistyped an out-of-band code); guessing spends the
+	// token's failure budget instead.
 	if sig.Verifier == "" || subtle.ConstantTimeCompare([]byte(sig.Verifier), []byte(t.Verifier)) != 1 {
-		return unauthorized(fieldVerifier, "oauth_problem=verifier_invalid: the oauth_verifier does not belong to this request token")
+		return s.failed(r.Context(), sig.Params, unauthorized(fieldVerifier, "oauth_problem=verifier_invalid: the oauth_verifier does not belong to this request token"))
 	}
 	userID, err := s.Connector.UserID(r.Context(), t.Identity)
 	if errors.Is(err, ErrNotConnected) {
@@ -193,7 +244,7 @@ func (s *Server) Authenticate(r *http.Request) (identity, userID string, e *Erro
 		var err error
 		at, err = s.lookupAccess(r.Context(), p.Token)
 		if errors.Is(err, tokenstore.ErrNotFound) || err == nil && at.Consumer != c.Key {
-			return "", unauthorized(fieldAccessToken, "oauth_problem=token_rejected: invalid access token")
+			return "", s.failed(r.Context(), p, unauthorized(fieldAccessToken, "oauth_problem=token_rejected: invalid access token"))
 		}
 		if err != nil {
 			s.Logger.Error("could not read an OAuth 1.0a access token", zap.Error(err))

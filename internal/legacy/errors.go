@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/oauth1"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 )
 
 // Error is an OAuth 1.0a failure in the shape Fitbit answered it: the Fitbit
@@ -22,6 +24,8 @@ type Error struct {
 	Status    int
 	FieldName string
 	Message   string
+	// RetryAfter, on a 429, is sent as the Retry-After header.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return "oauth1: " + e.FieldName + ": " + e.Message }
@@ -30,6 +34,9 @@ func (e *Error) Error() string { return "oauth1: " + e.FieldName + ": " + e.Mess
 func (e *Error) Write(w http.ResponseWriter, realm string) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `OAuth realm="`+strings.NewReplacer(`"`, "", `\`, "").Replace(realm)+`"`)
+	}
+	if e.Status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", ratelimit.RetryAfterHeader(e.RetryAfter))
 	}
 	fitbiterr.Write(w, e.Status, fitbiterr.Item{ErrorType: fitbiterr.OAuth, FieldName: e.FieldName, Message: e.Message})
 }

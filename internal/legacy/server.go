@@ -27,6 +27,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -101,11 +102,21 @@ type Server struct {
 	// Observe, if set, is told the outcome of every token-endpoint call and
 	// signed call (see observe).
 	Observe func(endpoint, result string)
+	// BrowserGate bounds the authorize step per client IP and per request
+	// token (its identity); TokenGate bounds request_token and access_token
+	// per client IP and per identity. Nil: no bound.
+	BrowserGate, TokenGate *ratelimit.Gate
+	// Failures bound failed signatures and verifiers per consumer and token.
+	Failures FailureLimits
+	// ClientIP returns the client's address (in Caddy: the client_ip
+	// variable, which honours trusted_proxies). Default: the peer address.
+	ClientIP func(*http.Request) string
 
 	// access caches access tokens read from the store. (Not golang-lru's
 	// expirable LRU: each of those runs a goroutine that never stops, one
 	// per config reload.)
-	access *lru.Cache[string, cachedAccess]
+	access   *lru.Cache[string, cachedAccess]
+	failures *failureGuard
 }
 
 // cachedAccess is an access token and when it was read from the store.
@@ -132,6 +143,7 @@ func (s *Server) Init() {
 		s.Logger = zap.NewNop()
 	}
 	s.access, _ = lru.New[string, cachedAccess](accessCacheSize) // errs only for a size <= 0
+	s.failures = newFailureGuard(s.Failures, s.Logger)
 }
 
 func (s *Server) now() time.Time {
@@ -189,6 +201,8 @@ func (s *Server) observe(endpoint string, e *Error) {
 		s.Observe(endpoint, "store_unavailable")
 	case e.Status == http.StatusMethodNotAllowed:
 		s.Observe(endpoint, "method_not_allowed")
+	case e.Status == http.StatusTooManyRequests:
+		s.Observe(endpoint, "rate_limited")
 	default:
 		s.Observe(endpoint, e.FieldName)
 	}
@@ -217,10 +231,12 @@ func (s *Server) signedURL(r *http.Request) *url.URL {
 }
 
 // randomHex returns n random bytes as hex.
-func randomHex(n int) string {
+func randomHex(n int) string { return hex.EncodeToString(randomBytes(n)) }
+
+func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	return hex.EncodeToString(b)
+	return b
 }
 
 // formResponse writes the form-encoded answer of a token endpoint.
@@ -239,7 +255,7 @@ var errStore = &Error{Status: http.StatusServiceUnavailable, FieldName: fieldNon
 // entries expire on their own have none to delete). Access tokens do not
 // expire, as they did not at Fitbit.
 func Purge(ctx context.Context, entries tokenstore.Entries, now time.Time) {
-	for _, kind := range []string{kindRequest, kindNonce} {
+	for _, kind := range []string{kindRequest, kindNonce, kindClaim, kindRevealed} {
 		_, _ = entries.PurgeExpiredEntries(ctx, kind, now)
 	}
 }

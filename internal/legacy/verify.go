@@ -1,6 +1,7 @@
 package legacy
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -20,7 +21,8 @@ type signed struct {
 }
 
 // tokenSecretFunc returns the token secret the request must be signed with
-// (empty for a request without a token), or the error to answer.
+// (empty for a request without a token), or the error to answer (for an
+// unknown token, counted with Server.failed).
 type tokenSecretFunc func(p oauth1.Params, c Consumer) (string, *Error)
 
 // verify checks r per RFC 5849 §3.2, cheapest checks first and the store
@@ -65,14 +67,17 @@ func (s *Server) verify(r *http.Request, tokenSecret tokenSecretFunc) (*signed, 
 			return nil, unauthorized(fieldTimestamp, fmt.Sprintf("oauth_acceptable_timestamps=%d-%d", from, to))
 		}
 	}
+	if e := s.refusedForFailures(p, now); e != nil {
+		return nil, e
+	}
 	tokenSecretValue, e := tokenSecret(p, c)
 	if e != nil {
 		return nil, e
 	}
 	base := oauth1.BaseString(r.Method, s.signedURL(r), params)
 	if !oauth1.Verify(p.SignatureMethod, base, c.Secret, tokenSecretValue, p.Signature) {
-		return nil, unauthorized(fieldSignature, "oauth_problem=signature_invalid: the signature does not match this request "+
-			"(check the consumer secret, the token secret, and that the URL signed is the gateway's)")
+		return nil, s.failed(r.Context(), p, unauthorized(fieldSignature, "oauth_problem=signature_invalid: the signature does not match this request "+
+			"(check the consumer secret, the token secret, and that the URL signed is the gateway's)"))
 	}
 	if p.Nonce != "" {
 		// The nonce is unique per consumer, token and timestamp (§3.3).
@@ -90,4 +95,40 @@ func (s *Server) verify(r *http.Request, tokenSecret tokenSecretFunc) (*signed, 
 		}
 	}
 	return &signed{Params: p, Consumer: c}, nil
+}
+
+// refusedForFailures is a 429 when p's consumer or token is refused for its
+// failed attempts: before the token is looked up, so guesses cost no store
+// read once the budget is spent.
+func (s *Server) refusedForFailures(p oauth1.Params, now time.Time) *Error {
+	if !s.failures.anyRefused(now) {
+		return nil // the common case: no key to build, no cache to look at
+	}
+	if d, ok := s.failures.refused(consumerKey(p.ConsumerKey), now); ok {
+		return tooManyFailures(d)
+	}
+	if p.Token != "" {
+		if d, ok := s.failures.refused(tokenKey(p.Token), now); ok {
+			return tooManyFailures(d)
+		}
+	}
+	return nil
+}
+
+// failed counts a failed attempt (e) against p's consumer and token and
+// returns e, or the 429 when this failure spent the last of a budget.
+func (s *Server) failed(ctx context.Context, p oauth1.Params, e *Error) *Error {
+	now := s.now()
+	retry, refused := s.failures.fail(ctx, consumerKey(p.ConsumerKey), s.Failures.PerConsumer, now)
+	if p.Token != "" {
+		if d, ok := s.failures.fail(ctx, tokenKey(p.Token), s.Failures.PerToken, now); ok {
+			retry, refused = max(retry, d), true
+		}
+	}
+	if refused {
+		s.Logger.Warn("oauth1: too many failed attempts; refusing for a while", zap.String("consumer", p.ConsumerKey),
+			zap.String("problem", e.FieldName), zap.Duration("retry_after", retry))
+		return tooManyFailures(retry)
+	}
+	return e
 }

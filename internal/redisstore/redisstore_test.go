@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -115,6 +116,16 @@ func dumpAll(t testing.TB, c *redis.Client) [][]byte {
 			}
 			for _, m := range ms {
 				blobs = append(blobs, []byte(m))
+			}
+		case "stream":
+			msgs, err := c.XRange(ctx, k, "-", "+").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range msgs {
+				for f, v := range m.Values {
+					blobs = append(blobs, []byte(f), []byte(fmt.Sprint(v)))
+				}
 			}
 		case "none": // expired meanwhile
 		default:

@@ -80,6 +80,11 @@ type Config struct {
 	// Context bounds background work (persisting held pairs); default
 	// context.Background().
 	Context context.Context
+	// MaxAge: a cached connection older than this is compared with the
+	// store in the background (the request goes on with it), in case the
+	// change feed missed a change of it (see changes.go). Default
+	// DefaultMaxAge.
+	MaxAge time.Duration
 }
 
 // Manager is safe for concurrent use. One Manager serves one provider
@@ -125,6 +130,10 @@ type entry struct {
 	rec     *tokenstore.Record // never mutated once cached
 	auth    string             // "Bearer <access token>", built once
 	unsaved bool               // refreshed, but the store refused the write
+	at      int64              // unix nanoseconds when it was last known to match the store (set by the cache)
+	// revalidating is set while the entry, older than MaxAge, is compared
+	// with the store.
+	revalidating atomic.Bool
 }
 
 // Record is the connection behind the entry, slimmed to what proxying
@@ -179,7 +188,10 @@ func New(cfg Config) *Manager {
 	if cfg.Context == nil {
 		cfg.Context = context.Background()
 	}
-	m := &Manager{cfg: cfg, name: cfg.Provider.Reg.Name, cache: newCache(cfg.CacheSize)}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	m := &Manager{cfg: cfg, name: cfg.Provider.Reg.Name, cache: newCache(cfg.CacheSize, cfg.Now)}
 	m.SetLogger(cfg.Logger)
 	m.SetObserver(cfg.Observer)
 	return m
@@ -216,6 +228,8 @@ func (m *Manager) Get(ctx context.Context, identity string) (*Entry, error) {
 		if e, err = m.load(ctx, identity); err != nil {
 			return nil, err
 		}
+	} else if now.UnixNano()-e.at > int64(m.cfg.MaxAge) && !e.unsaved {
+		m.revalidate(identity, e)
 	}
 	switch {
 	case e.rec.Status == tokenstore.StatusNeedsReauth:
@@ -237,12 +251,17 @@ func (m *Manager) load(ctx context.Context, identity string) (*Entry, error) {
 		return nil, ErrNotConnected
 	}
 	v, err, _ := m.flight.Do("load\x00"+identity, func() (any, error) {
+		// The slot exists before the store is read, so that a change of the
+		// connection published meanwhile finds it and voids this read.
+		s := m.cache.slot(identity)
+		gen := s.gen.Load()
 		key := m.key(identity)
 		rec, err := m.cfg.Store.LoadConnection(ctx, key)
 		if err != nil {
+			m.cache.removeEmpty(identity, s)
 			return nil, m.storeErr(key, err)
 		}
-		return m.cache.putIfAbsent(identity, newEntry(rec, false)), nil
+		return m.cache.fill(s, gen, newEntry(rec, false)), nil
 	})
 	if err != nil {
 		return nil, err
@@ -309,6 +328,7 @@ func (m *Manager) Connect(ctx context.Context, identity string, rec *tokenstore.
 	}
 	m.cache.put(identity, newEntry(rec, false))
 	m.revokeReplaced(ctx, cur, rec)
+	m.publish(ctx, key)
 	return nil
 }
 
@@ -346,6 +366,7 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnectio
 	switch {
 	case errors.Is(err, tokenstore.ErrNotFound):
 		m.cache.remove(identity)
+		m.publish(ctx, key) // a peer may still cache it, if an earlier publication was lost
 		return d, nil
 	case errors.Is(err, tokenstore.ErrUnreadable):
 		log.Warn("deleting a stored connection that cannot be read; its tokens cannot be revoked", zap.Error(err))
@@ -374,6 +395,7 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnectio
 		return Disconnection{}, &StoreError{Err: err}
 	}
 	m.cache.remove(identity)
+	m.publish(ctx, key)
 	log.Info("disconnected", zap.Bool("revoked", d.Revoked), zap.String("reason", d.Reason), zap.String("detail", d.Message), zap.Bool("retry_queued", d.RetryQueued))
 	return d, nil
 }

@@ -299,6 +299,8 @@ func (m *Manager) failed(ctx context.Context, key tokenstore.Key, identity strin
 			}
 		} else if serr != nil {
 			log.Error("could not mark connection needs_reauth", zap.Error(serr))
+		} else {
+			m.publish(ctx, key)
 		}
 		return m.cached(identity, dead), ErrNeedsReauth
 	case provider.IsTransient(err):

@@ -9,6 +9,7 @@
 //	<prefix>/connections/<provider>/<IdentityHash(identity)>
 //	<prefix>/refreshing/<provider>/<IdentityHash(identity)>
 //	<prefix>/pending/<hex SHA-256(state)>
+//	<prefix>/changes/<time>.<random>.<provider>.<IdentityHash(identity)>
 package tokenstore
 
 import (
@@ -82,10 +83,11 @@ type Lock interface {
 }
 
 // Store is durable storage for connections, pending authorizations and
-// entries. Implementations: StorageStore (any Caddy storage) and the Redis
-// store.
+// entries, and the feed of connection changes between the instances sharing
+// it. Implementations: StorageStore (any Caddy storage) and the Redis store.
 type Store interface {
 	Entries
+	ChangeFeed
 
 	// LoadConnection returns the connection, ErrNotFound, or an error
 	// matching ErrUnreadable when one is stored that cannot be opened.

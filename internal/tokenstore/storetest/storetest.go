@@ -101,6 +101,7 @@ func Run(t *testing.T, newStore func(t *testing.T) (tokenstore.Store, tokenstore
 		{"PurgeKeepsLivePending", s.testPurge},
 		{"NoPlaintextAtRest", s.testNoPlaintext},
 		{"Entries", s.testEntries},
+		{"Changes", s.testChanges},
 	})
 }
 
@@ -1143,6 +1144,7 @@ func (s *suite) testNoPlaintext(t *testing.T) {
 	if err := a.PutPending(ctx, p); err != nil {
 		t.Fatal(err)
 	}
+	mustPublish(t, b, tokenstore.KeyOfRecord(rec))
 	secrets := map[string]string{
 		"access token":          cur.AccessToken,
 		"refresh token":         cur.RefreshToken,
