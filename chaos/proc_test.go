@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -102,26 +101,6 @@ func (p *proc) kill() bool {
 	p.mu.Unlock()
 	<-done
 	return true
-}
-
-// stop asks the process to exit (SIGTERM), and kills it after wait.
-func (p *proc) stop(wait time.Duration) {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	if cmd == nil || isClosed(done) {
-		p.mu.Unlock()
-		return
-	}
-	p.ready = false
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		_ = cmd.Process.Kill()
-	}
-	p.mu.Unlock()
-	select {
-	case <-done:
-	case <-time.After(wait):
-		p.kill()
-	}
 }
 
 // pid is the process id of the current process (0 if none).

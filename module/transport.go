@@ -152,16 +152,6 @@ func (t *Transport) OverrideHealthCheckScheme(base *url.URL, port string) {
 // TLS, the Host header becomes the upstream's, as with the http transport.
 func (t *Transport) RequestHeaderOps() *headers.HeaderOps { return t.http().RequestHeaderOps() }
 
-// DefaultBufferSizes implements reverseproxy.BufferedTransport by deferring to
-// the wrapped transport when it buffers; the fitbit transport buffers replay
-// bodies itself (max_replay_body).
-func (t *Transport) DefaultBufferSizes() (int64, int64) {
-	if bt, ok := any(t.http()).(reverseproxy.BufferedTransport); ok {
-		return bt.DefaultBufferSizes()
-	}
-	return 0, 0
-}
-
 // UnmarshalCaddyfile sets up the transport from Caddyfile tokens:
 //
 //	transport fitbit {
@@ -265,5 +255,4 @@ var (
 	_ reverseproxy.ProxyProtocolTransport              = (*Transport)(nil)
 	_ reverseproxy.HealthCheckSchemeOverriderTransport = (*Transport)(nil)
 	_ reverseproxy.RequestHeaderOpsTransport           = (*Transport)(nil)
-	_ reverseproxy.BufferedTransport                   = (*Transport)(nil)
 )

@@ -196,13 +196,8 @@ func newStore(c redis.UniversalClient, keys *tokenstore.Keyring, prefix string, 
 	return &Store{client: c, keys: keys, prefix: prefix, lockTTL: lockTTL, locker: redislock.New(c)}
 }
 
-// ValidateKeyPrefix checks a key prefix: empty (the default applies) or
-// 1–128 characters of [A-Za-z0-9_.:{}-], not ending in ":".
-func ValidateKeyPrefix(prefix string) error {
-	_, err := normalizePrefix(prefix)
-	return err
-}
-
+// normalizePrefix checks a key prefix, 1–128 characters of [A-Za-z0-9_.:{}-]
+// not ending in ":", and returns it, or DefaultKeyPrefix for empty.
 func normalizePrefix(prefix string) (string, error) {
 	if prefix == "" {
 		return DefaultKeyPrefix, nil
