@@ -1,7 +1,12 @@
 // Package fitbitsim is a simulated Fitbit Web API: a real HTTP server on
 // loopback that the tests and the demo talk to instead of api.fitbit.com.
 // It is the project's only stand-in for Fitbit, so it is deliberately strict
-// and follows /work/shared/reference/fitbit.md as closely as is known.
+// and follows Fitbit's public documentation as closely as is known: the Web
+// API reference (https://dev.fitbit.com/build/reference/web-api/), its
+// authorization guide
+// (https://dev.fitbit.com/build/reference/web-api/developer-guide/authorization/),
+// OAuth 2.0 (RFC 6749), PKCE (RFC 7636), revocation (RFC 7009) and
+// introspection (RFC 7662).
 //
 // # What it simulates
 //

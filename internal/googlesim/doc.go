@@ -2,8 +2,12 @@
 // Fitbit Web API) with Google's OAuth 2.0 endpoints: a real HTTP server on
 // loopback that tests and the demo talk to instead of accounts.google.com,
 // oauth2.googleapis.com and health.googleapis.com. It is the sibling of
-// package fitbitsim and follows /work/shared/reference/google-health.md;
-// where that reference is silent the simulator says what it ASSUMES below.
+// package fitbitsim and follows Google's public documentation: the Google
+// Health API (https://developers.google.com/health) and Google's OAuth 2.0
+// for web server apps
+// (https://developers.google.com/identity/protocols/oauth2/web-server),
+// with OAuth 2.0 (RFC 6749), PKCE (RFC 7636) and revocation (RFC 7009).
+// Where those are silent the simulator says what it ASSUMES below.
 //
 // # What it simulates
 //
@@ -106,7 +110,7 @@
 //     floors (countSum), total-calories (kcalSum) and heart-rate
 //     (beatsPerMinuteAvg/Min/Max)); and the non-Google
 //     users/me/echo (any method, any valid token) used by replay tests.
-//   - Data types and scopes follow the reference's mapping: steps,
+//   - Data types and scopes follow the Google Health API documentation: steps,
 //     distance, floors, altitude, active-*, activity-level, exercise,
 //     total-calories → activity_and_fitness; heart-rate and the other
 //     heart types, weight, body-fat, height, oxygen-saturation →
@@ -120,7 +124,7 @@
 //     day} objects, empty results omit their fields as proto3 JSON does.
 //     Roll-ups are consistent with the lists (a day's countSum is the sum
 //     of that day's hourly step points). Value field names inside data
-//     points other than those quoted in the reference are ASSUMED.
+//     points other than those the documentation quotes are ASSUMED.
 //
 // # What it does not simulate
 //
