@@ -1,8 +1,6 @@
 package fitbitsim
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -31,7 +29,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.stats.apiRequests.Add(1)
 	// Recorded, with its status, before the response leaves, so a test that
 	// has read the response always finds the request in Requests().
-	rc := simkit.Record(w, r, MaxAPIBody, &s.requests)
+	rc := simkit.Record(w, r, MaxAPIBody, &s.RequestLog)
 	defer rc.Finish() // a handler that wrote nothing answered 200
 	rec := rc.W
 
@@ -270,27 +268,11 @@ func validation(w http.ResponseWriter, field, msg string) {
 
 // echoResponse is the body of the (non-Fitbit) echo endpoint.
 type echoResponse struct {
-	Method      string `json:"method"`
-	Path        string `json:"path"`
-	Query       string `json:"query"`
-	ContentType string `json:"contentType"`
-	BodyLength  int    `json:"bodyLength"`
-	BodySHA256  string `json:"bodySHA256"`
-	Body        string `json:"body"`
-	UserID      string `json:"userId"`
+	simkit.Echo
+	UserID string `json:"userId"`
 }
 
 // echo answers any method with what it received, for replay tests.
 func (s *Server) echo(w http.ResponseWriter, r *apiRequest, _ []string) {
-	sum := sha256.Sum256(r.body)
-	writeJSON(w, http.StatusOK, echoResponse{
-		Method:      r.Method,
-		Path:        r.URL.Path,
-		Query:       r.URL.RawQuery,
-		ContentType: r.Header.Get("Content-Type"),
-		BodyLength:  len(r.body),
-		BodySHA256:  hex.EncodeToString(sum[:]),
-		Body:        string(r.body),
-		UserID:      r.user,
-	})
+	writeJSON(w, http.StatusOK, echoResponse{Echo: simkit.EchoOf(r.Request, r.body), UserID: r.user})
 }

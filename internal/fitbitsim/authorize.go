@@ -100,7 +100,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c := s.consent.Ask(r, requested)
+	c := s.Consent.Ask(r, requested)
 	granted, ok := c.Grants(requested)
 	if !ok {
 		s.stats.denials.Add(1)
@@ -110,7 +110,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	user := c.User(s.cfg.DefaultUser)
 
 	code := simkit.RandomHex(20)
-	s.issued.Add(code)
+	s.Issued.Add(code)
 	now := s.now()
 	s.mu.Lock()
 	s.pruneCodesLocked(now)

@@ -327,7 +327,7 @@ func TestFaultDelay(t *testing.T) {
 		// shutdown does not wait for the hour.
 		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.httpSrv.Shutdown(ctx); err != nil {
+		if err := s.Shutdown(ctx); err != nil {
 			t.Fatalf("shutdown: %v", err)
 		}
 	})

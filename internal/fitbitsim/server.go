@@ -77,9 +77,10 @@ type Consent = simkit.Consent
 // Server is a simulated Fitbit Web API. It is an http.Handler; Start also
 // serves it on loopback.
 type Server struct {
-	cfg     Config
-	key     []byte // HS256 key for access tokens
-	consent simkit.ConsentHook
+	site // URLs, client credentials, consent, request and secret logs
+
+	cfg Config
+	key []byte // HS256 key for access tokens
 
 	mu      sync.Mutex
 	codes   map[[32]byte]*authCode
@@ -92,17 +93,15 @@ type Server struct {
 
 	stats counters
 
-	tokenLifetime atomic.Int64       // access-token lifetime in ns; SetAccessTokenLifetime
-	gone          atomic.Bool        // SetGone: every endpoint answers 410
-	recovery      atomic.Bool        // SetRecoveryEnabled
-	faults        faultState         // SetFaults, FailNextRefreshes
-	issued        simkit.Log[string] // every code and token issued, for leak tests
-
-	requests simkit.Log[RecordedRequest]
-
-	httpSrv *simkit.HTTPServer
-	baseURL string
+	tokenLifetime atomic.Int64 // access-token lifetime in ns; SetAccessTokenLifetime
+	gone          atomic.Bool  // SetGone: every endpoint answers 410
+	recovery      atomic.Bool  // SetRecoveryEnabled
+	faults        faultState   // SetFaults, FailNextRefreshes
 }
+
+// site is embedded under an unexported name, so that Server has its
+// methods but not a public field.
+type site = simkit.Site
 
 // New returns a simulator that is not yet listening; serve it with any
 // http.Server (URL and the endpoint helpers are then empty) or use Start.
@@ -113,18 +112,17 @@ func New(cfg Config) *Server {
 		panic(err)
 	}
 	s := &Server{
-		cfg:      cfg,
-		key:      simkit.RandomBytes(32),
-		codes:    map[[32]byte]*authCode{},
-		refresh:  map[[32]byte]*refreshToken{},
-		access:   map[string]*accessToken{},
-		current:  map[string]*refreshToken{},
-		byUser:   map[string]*userState{},
-		rate:     simkit.Window[rateKey]{Size: time.Hour},
-		requests: simkit.Log[RecordedRequest]{Max: maxRecorded},
+		cfg:     cfg,
+		key:     simkit.RandomBytes(32),
+		codes:   map[[32]byte]*authCode{},
+		refresh: map[[32]byte]*refreshToken{},
+		access:  map[string]*accessToken{},
+		current: map[string]*refreshToken{},
+		byUser:  map[string]*userState{},
+		rate:    simkit.Window[rateKey]{Size: time.Hour},
 	}
-	s.consent.DefaultUser = cfg.DefaultUser
-	s.consent.Set(cfg.Consent)
+	s.site.Init(cfg.ClientID, cfg.ClientSecret, simkit.Paths{Authorize: pathAuthorize, Token: pathToken, Revoke: pathRevoke},
+		cfg.DefaultUser, cfg.Consent)
 	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
 	s.recovery.Store(cfg.RecoveryEnabled)
 	s.SetFaults(Faults{})
@@ -138,11 +136,9 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := New(cfg)
-	srv, err := simkit.Listen(s.cfg.Addr, s)
-	if err != nil {
+	if err := s.Serve(s.cfg.Addr, s); err != nil {
 		return nil, fmt.Errorf("fitbitsim: listen: %w", err)
 	}
-	s.httpSrv, s.baseURL = srv, srv.URL()
 	return s, nil
 }
 
@@ -185,9 +181,6 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// Close stops the HTTP server started by Start. It is a no-op for New.
-func (s *Server) Close() error { return s.httpSrv.Close() }
-
 // Config returns the effective configuration (defaults filled in, and
 // RecoveryEnabled as SetRecoveryEnabled last left it).
 func (s *Server) Config() Config {
@@ -196,36 +189,11 @@ func (s *Server) Config() Config {
 	return c
 }
 
-// ClientID returns the simulated app's client id.
-func (s *Server) ClientID() string { return s.cfg.ClientID }
-
-// ClientSecret returns the simulated app's client secret.
-func (s *Server) ClientSecret() string { return s.cfg.ClientSecret }
-
-// URL is "http://127.0.0.1:port" once started; empty for a Server from New.
-func (s *Server) URL() string { return s.baseURL }
-
-// AuthorizeURL is the consent page, URL()+"/oauth2/authorize".
-func (s *Server) AuthorizeURL() string { return s.baseURL + pathAuthorize }
-
-// TokenURL is URL()+"/oauth2/token".
-func (s *Server) TokenURL() string { return s.baseURL + pathToken }
-
-// RevokeURL is URL()+"/oauth2/revoke".
-func (s *Server) RevokeURL() string { return s.baseURL + pathRevoke }
-
 // RecoverURL is URL()+"/oauth2/recover".
-func (s *Server) RecoverURL() string { return s.baseURL + pathRecover }
+func (s *Server) RecoverURL() string { return s.URL() + pathRecover }
 
 // IntrospectURL is URL()+"/1.1/oauth2/introspect".
-func (s *Server) IntrospectURL() string { return s.baseURL + pathIntrospect }
-
-// APIBase is the base of the data API, URL().
-func (s *Server) APIBase() string { return s.baseURL }
-
-// SetConsent replaces the consent function at run time; nil restores the
-// default (DefaultUser grants everything requested).
-func (s *Server) SetConsent(f func(r *http.Request, requested []string) Consent) { s.consent.Set(f) }
+func (s *Server) IntrospectURL() string { return s.URL() + pathIntrospect }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
 
@@ -282,8 +250,3 @@ func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
 // SetAccessTokenLifetime changes the lifetime of access tokens issued from
 // now on (an expires_in request parameter still wins).
 func (s *Server) SetAccessTokenLifetime(d time.Duration) { s.tokenLifetime.Store(int64(d)) }
-
-// IssuedSecrets returns every authorization code, access token and refresh
-// token the simulator has issued, so tests can search logs and storage for
-// them.
-func (s *Server) IssuedSecrets() []string { return s.issued.All() }

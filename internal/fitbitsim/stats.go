@@ -88,14 +88,3 @@ func (s *Server) UserStats(userID string) UserStats {
 // Body is the raw body up to MaxAPIBody, and UserID the authenticated
 // user, empty if the token was not valid.
 type RecordedRequest = simkit.RecordedRequest
-
-// maxRecorded bounds the request log; older entries are dropped first.
-const maxRecorded = 10000
-
-// Requests returns a copy of the data-API requests received so far.
-func (s *Server) Requests() []RecordedRequest {
-	return s.requests.AppendTo([]RecordedRequest{})
-}
-
-// ResetRequests forgets the recorded requests.
-func (s *Server) ResetRequests() { s.requests.Reset() }

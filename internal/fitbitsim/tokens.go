@@ -109,7 +109,7 @@ func (s *Server) issueLocked(userID, clientID string, scopes []string, lifetime 
 		Jti:    at.jti,
 	})
 	rtStr := simkit.RandomHex(32)
-	s.issued.Add(jwt, rtStr)
+	s.Issued.Add(jwt, rtStr)
 	rt := &refreshToken{userID: userID, clientID: clientID, scopes: scopes, state: rtActive, access: at}
 	s.access[at.jti] = at
 	s.refresh[simkit.SecretKey(rtStr)] = rt

@@ -1,8 +1,6 @@
 package googlesim
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"regexp"
 	"slices"
@@ -111,7 +109,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.stats.apiRequests.Add(1)
 	// Recorded, with its status, before the response leaves, so a test that
 	// has read the response always finds the request in Requests().
-	rc := simkit.Record(w, r, MaxAPIBody, &s.requests)
+	rc := simkit.Record(w, r, MaxAPIBody, &s.RequestLog)
 	defer rc.Finish() // a handler that wrote nothing answered 200
 	rec := rc.W
 
@@ -255,27 +253,11 @@ func (s *Server) getSettings(w http.ResponseWriter, r *apiRequest, _ []string) {
 
 // EchoResponse is the body of the (non-Google) echo endpoint.
 type EchoResponse struct {
-	Method      string `json:"method"`
-	Path        string `json:"path"`
-	Query       string `json:"query"`
-	ContentType string `json:"contentType"`
-	BodyLength  int    `json:"bodyLength"`
-	BodySHA256  string `json:"bodySHA256"`
-	Body        string `json:"body"`
-	UserID      string `json:"healthUserId"`
+	simkit.Echo
+	UserID string `json:"healthUserId"`
 }
 
 // echo answers any method with what it received, for replay tests.
 func (s *Server) echo(w http.ResponseWriter, r *apiRequest, _ []string) {
-	sum := sha256.Sum256(r.body)
-	writeJSON(w, http.StatusOK, EchoResponse{
-		Method:      r.Method,
-		Path:        r.URL.Path,
-		Query:       r.URL.RawQuery,
-		ContentType: r.Header.Get("Content-Type"),
-		BodyLength:  len(r.body),
-		BodySHA256:  hex.EncodeToString(sum[:]),
-		Body:        string(r.body),
-		UserID:      r.user,
-	})
+	writeJSON(w, http.StatusOK, EchoResponse{Echo: simkit.EchoOf(r.Request, r.body), UserID: r.user})
 }

@@ -140,7 +140,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 
 	requested := a.Scopes
-	c := s.consent.Ask(r, requested)
+	c := s.Consent.Ask(r, requested)
 	user := c.User(s.cfg.DefaultUser)
 	a.UserID = user
 	fail := func(code string) {
@@ -179,7 +179,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		(slices.Contains(prompts, "consent") || firstOffline)
 
 	code := codePrefix + simkit.RandomB64(48)
-	s.issued.Add(code)
+	s.Issued.Add(code)
 	s.mu.Lock()
 	s.pruneCodesLocked(now)
 	u := s.userLocked(user)

@@ -81,8 +81,9 @@ type Consent = simkit.Consent
 // Server is a simulated Google Health API with Google's OAuth 2.0
 // endpoints. It is an http.Handler; Start also serves it on loopback.
 type Server struct {
-	cfg     Config
-	consent simkit.ConsentHook
+	site // URLs, client credentials, consent, request and secret logs
+
+	cfg Config
 
 	mu      sync.Mutex
 	codes   map[[32]byte]*authCode
@@ -93,15 +94,14 @@ type Server struct {
 
 	stats counters
 
-	tokenLifetime atomic.Int64       // SetAccessTokenLifetime
-	issued        simkit.Log[string] // every code and token issued, for leak tests
+	tokenLifetime atomic.Int64 // SetAccessTokenLifetime
 
-	requests simkit.Log[RecordedRequest]
-	auths    simkit.Log[AuthRequest]
-
-	httpSrv *simkit.HTTPServer
-	baseURL string
+	auths simkit.Log[AuthRequest]
 }
+
+// site is embedded under an unexported name, so that Server has its
+// methods but not a public field.
+type site = simkit.Site
 
 // New returns a simulator that is not yet listening; serve it with any
 // http.Server (URL and the endpoint helpers are then empty) or use Start.
@@ -114,12 +114,10 @@ func New(cfg Config) *Server {
 		refresh: map[[32]byte]*refreshToken{},
 		byUser:  map[string]*userState{},
 		rate:    simkit.Window[string]{Size: time.Minute},
-
-		requests: simkit.Log[RecordedRequest]{Max: maxRecorded},
-		auths:    simkit.Log[AuthRequest]{Max: maxRecorded},
+		auths:   simkit.Log[AuthRequest]{Max: simkit.MaxRecorded},
 	}
-	s.consent.DefaultUser = cfg.DefaultUser
-	s.consent.Set(cfg.Consent)
+	s.site.Init(cfg.ClientID, cfg.ClientSecret, simkit.Paths{Authorize: pathAuthorize, Token: pathToken, Revoke: pathRevoke},
+		cfg.DefaultUser, cfg.Consent)
 	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
 	return s
 }
@@ -128,11 +126,9 @@ func New(cfg Config) *Server {
 // 127.0.0.1:0) with a real http.Server.
 func Start(cfg Config) (*Server, error) {
 	s := New(cfg)
-	srv, err := simkit.Listen(s.cfg.Addr, s)
-	if err != nil {
+	if err := s.Serve(s.cfg.Addr, s); err != nil {
 		return nil, fmt.Errorf("googlesim: listen: %w", err)
 	}
-	s.httpSrv, s.baseURL = srv, srv.URL()
 	return s, nil
 }
 
@@ -177,38 +173,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Close stops the HTTP server started by Start. It is a no-op for New.
-func (s *Server) Close() error { return s.httpSrv.Close() }
-
 // Config returns the effective configuration (defaults filled in).
 func (s *Server) Config() Config { return s.cfg }
-
-// ClientID returns the simulated client's id.
-func (s *Server) ClientID() string { return s.cfg.ClientID }
-
-// ClientSecret returns the simulated client's secret.
-func (s *Server) ClientSecret() string { return s.cfg.ClientSecret }
-
-// URL is "http://127.0.0.1:port" once started; empty for a Server from New.
-func (s *Server) URL() string { return s.baseURL }
-
-// AuthorizeURL is the consent screen, URL()+"/o/oauth2/v2/auth"
-// (accounts.google.com at Google).
-func (s *Server) AuthorizeURL() string { return s.baseURL + pathAuthorize }
-
-// TokenURL is URL()+"/token" (oauth2.googleapis.com at Google).
-func (s *Server) TokenURL() string { return s.baseURL + pathToken }
-
-// RevokeURL is URL()+"/revoke" (oauth2.googleapis.com at Google).
-func (s *Server) RevokeURL() string { return s.baseURL + pathRevoke }
-
-// APIBase is the base of the data API, URL() (health.googleapis.com at
-// Google); the API itself lives under /v4/.
-func (s *Server) APIBase() string { return s.baseURL }
-
-// SetConsent replaces the consent function at run time; nil restores the
-// default (DefaultUser grants everything requested).
-func (s *Server) SetConsent(f func(r *http.Request, requested []string) Consent) { s.consent.Set(f) }
 
 // SetAccessTokenLifetime changes the lifetime of access tokens issued from
 // now on.
@@ -224,6 +190,10 @@ func (s *Server) LegacyUserID(healthUserID string) string { return s.cfg.LegacyU
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
 
+// The endpoint paths. At Google the consent screen is on
+// accounts.google.com, the token and revocation endpoints on
+// oauth2.googleapis.com and the data API (under /v4/) on
+// health.googleapis.com; the simulator serves them all on URL().
 const (
 	pathAuthorize = "/o/oauth2/v2/auth"
 	pathToken     = "/token"
@@ -264,8 +234,3 @@ func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	simkit.WriteBody(w, status, "application/json; charset=utf-8", b)
 }
-
-// IssuedSecrets returns every authorization code, access token and refresh
-// token the simulator has issued, so tests can search logs and storage for
-// them.
-func (s *Server) IssuedSecrets() []string { return s.issued.All() }

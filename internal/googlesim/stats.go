@@ -86,17 +86,8 @@ func (s *Server) UserStats(userID string) UserStats {
 // known token (even expired), else empty.
 type RecordedRequest = simkit.RecordedRequest
 
-// maxRecorded bounds the request logs; older entries are dropped first.
-const maxRecorded = 10000
-
-// Requests returns a copy of the data-API requests received so far. A
-// request is recorded before its response is written.
-func (s *Server) Requests() []RecordedRequest {
-	return s.requests.AppendTo([]RecordedRequest{})
-}
-
 // ResetRequests forgets the recorded data-API and consent-screen requests.
 func (s *Server) ResetRequests() {
-	s.requests.Reset()
+	s.RequestLog.Reset()
 	s.auths.Reset()
 }

@@ -100,7 +100,7 @@ func (s *Server) issueAccessLocked(userID string, scopes []string, now time.Time
 	s.access[simkit.SecretKey(tok)] = at
 	u := s.userLocked(userID)
 	u.access = append(u.access, at)
-	s.issued.Add(tok)
+	s.Issued.Add(tok)
 	return tok, life
 }
 
@@ -127,7 +127,7 @@ func (s *Server) issueRefreshLocked(userID string, scopes []string, now time.Tim
 	}
 	u.refresh = append(live, rt)
 	s.refresh[simkit.SecretKey(tok)] = rt
-	s.issued.Add(tok)
+	s.Issued.Add(tok)
 	return tok
 }
 
