@@ -1,7 +1,6 @@
 package fitbitsim
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -97,6 +96,8 @@ type Server struct {
 	gone          atomic.Bool  // SetGone: every endpoint answers 410
 	recovery      atomic.Bool  // SetRecoveryEnabled
 	faults        faultState   // SetFaults, FailNextRefreshes
+
+	routes simkit.Routes // the OAuth endpoints; everything else is the data API
 }
 
 // site is embedded under an unexported name, so that Server has its
@@ -123,6 +124,13 @@ func New(cfg Config) *Server {
 	}
 	s.site.Init(cfg.ClientID, cfg.ClientSecret, simkit.Paths{Authorize: pathAuthorize, Token: pathToken, Revoke: pathRevoke},
 		cfg.DefaultUser, cfg.Consent)
+	s.routes = simkit.Routes{
+		pathAuthorize:  s.handleAuthorize,
+		pathToken:      s.handleToken,
+		pathRevoke:     s.handleRevoke,
+		pathRecover:    s.handleRecover,
+		pathIntrospect: s.handleIntrospect,
+	}
 	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
 	s.recovery.Store(cfg.RecoveryEnabled)
 	s.SetFaults(Faults{})
@@ -168,16 +176,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DefaultUser == "" {
 		c.DefaultUser = DefaultUserID
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:0"
-	}
-	c.RedirectURIs = append([]string(nil), c.RedirectURIs...)
-	if c.Consent == nil {
-		c.Consent = simkit.GrantAll(c.DefaultUser)
-	}
+	simkit.FillDefaults(&c.Now, &c.Addr, &c.RedirectURIs, &c.Consent, c.DefaultUser)
 	return c, nil
 }
 
@@ -217,34 +216,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveGone(w)
 		return
 	}
-	switch r.URL.Path {
-	case pathAuthorize:
-		s.handleAuthorize(w, r)
-	case pathToken:
-		s.handleToken(w, r)
-	case pathRevoke:
-		s.handleRevoke(w, r)
-	case pathRecover:
-		s.handleRecover(w, r)
-	case pathIntrospect:
-		s.handleIntrospect(w, r)
-	default:
-		s.serveAPI(w, r)
-	}
+	s.routes.Serve(w, r, s.serveAPI)
 }
+
+// jsonType is the Content-Type of Fitbit's JSON answers.
+const jsonType = "application/json;charset=UTF-8"
 
 // writeJSON sends v as a JSON body the way Fitbit does.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	simkit.WriteJSON(w, status, jsonType, v, func(w http.ResponseWriter) {
 		fitbiterr.Write(w, http.StatusInternalServerError, fitbiterr.Item{ErrorType: fitbiterr.System, Message: "encoding error"})
-		return
-	}
-	writeRawJSON(w, status, b)
+	})
 }
 
 func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
-	simkit.WriteBody(w, status, "application/json;charset=UTF-8", b)
+	simkit.WriteBody(w, status, jsonType, b)
 }
 
 // SetAccessTokenLifetime changes the lifetime of access tokens issued from

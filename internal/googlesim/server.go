@@ -1,7 +1,6 @@
 package googlesim
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
@@ -97,6 +96,8 @@ type Server struct {
 	tokenLifetime atomic.Int64 // SetAccessTokenLifetime
 
 	auths simkit.Log[AuthRequest]
+
+	routes simkit.Routes // the OAuth endpoints; everything else is the data API
 }
 
 // site is embedded under an unexported name, so that Server has its
@@ -118,6 +119,11 @@ func New(cfg Config) *Server {
 	}
 	s.site.Init(cfg.ClientID, cfg.ClientSecret, simkit.Paths{Authorize: pathAuthorize, Token: pathToken, Revoke: pathRevoke},
 		cfg.DefaultUser, cfg.Consent)
+	s.routes = simkit.Routes{
+		pathAuthorize: s.handleAuthorize,
+		pathToken:     s.handleToken,
+		pathRevoke:    s.handleRevoke,
+	}
 	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
 	return s
 }
@@ -160,16 +166,7 @@ func (c Config) withDefaults() Config {
 	if c.ScopePrefix == "" {
 		c.ScopePrefix = DefaultScopePrefix
 	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Addr == "" {
-		c.Addr = "127.0.0.1:0"
-	}
-	c.RedirectURIs = append([]string(nil), c.RedirectURIs...)
-	if c.Consent == nil {
-		c.Consent = simkit.GrantAll(c.DefaultUser)
-	}
+	simkit.FillDefaults(&c.Now, &c.Addr, &c.RedirectURIs, &c.Consent, c.DefaultUser)
 	return c
 }
 
@@ -208,29 +205,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusInternalServerError, "INTERNAL",
 			fmt.Sprintf("googlesim internal error: %v", v), nil)
 	})
-	switch r.URL.Path {
-	case pathAuthorize:
-		s.handleAuthorize(w, r)
-	case pathToken:
-		s.handleToken(w, r)
-	case pathRevoke:
-		s.handleRevoke(w, r)
-	default:
-		s.serveAPI(w, r)
-	}
+	s.routes.Serve(w, r, s.serveAPI)
 }
+
+// jsonType is the Content-Type of Google's JSON answers.
+const jsonType = "application/json; charset=utf-8"
 
 // writeJSON sends v as a JSON body the way Google's front ends do.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	simkit.WriteJSON(w, status, jsonType, v, func(w http.ResponseWriter) {
 		writeStatus(w, http.StatusInternalServerError, "INTERNAL", "encoding error", nil)
-		return
-	}
-	writeRawJSON(w, status, b)
+	})
 }
 
 func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	simkit.WriteBody(w, status, "application/json; charset=utf-8", b)
+	simkit.WriteBody(w, status, jsonType, b)
 }

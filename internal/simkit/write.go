@@ -1,6 +1,7 @@
 package simkit
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 )
@@ -24,4 +25,16 @@ func WritePlainText(w http.ResponseWriter, status int, text string) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(text))
+}
+
+// WriteJSON answers status with v encoded as JSON, as contentType; when v
+// cannot be encoded it calls fail, which answers in the provider's 500
+// format.
+func WriteJSON(w http.ResponseWriter, status int, contentType string, v any, fail func(http.ResponseWriter)) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		fail(w)
+		return
+	}
+	WriteBody(w, status, contentType, b)
 }
