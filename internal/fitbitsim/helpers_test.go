@@ -2,33 +2,26 @@ package fitbitsim
 
 import (
 	"encoding/json"
-	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
-	"io"
 	"net/url"
 	"testing"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 )
 
 const (
-	testRedirect = "https://app.example/callback"
-	testVerifier = "01234567890123456789012345678901234567890123456789"
+	testRedirect = simtest.RedirectURI
+	testVerifier = simtest.Verifier
 )
 
 type response = simtest.Response
 
-var do = simtest.Do
+var tokens = simtest.Tokens[TokenResponse]
 
 // start starts a simulator with a fake clock and a registered redirect URI.
 func start(t *testing.T, cfg Config) (*Server, *simtest.Clock) {
 	t.Helper()
-	clk := simtest.NewClock()
-	if cfg.Now == nil {
-		cfg.Now = clk.Now
-	}
-	if cfg.RedirectURIs == nil {
-		cfg.RedirectURIs = []string{testRedirect}
-	}
+	clk := simtest.Fixture(&cfg.Now, &cfg.RedirectURIs)
 	s, err := Start(cfg)
 	return simtest.Serving(t, s, err), clk
 }
@@ -45,26 +38,13 @@ func item(t *testing.T, r response) fitbiterr.Item {
 
 // authorizeQuery builds a standard authorization request with PKCE.
 func authorizeQuery(s *Server, scope string) url.Values {
-	return url.Values{
-		"client_id":             {s.ClientID()},
-		"response_type":         {"code"},
-		"scope":                 {scope},
-		"redirect_uri":          {testRedirect},
-		"state":                 {"st-123"},
-		"code_challenge":        {S256Challenge(testVerifier)},
-		"code_challenge_method": {"S256"},
-	}
-}
-
-func authorize(t *testing.T, s *Server, q url.Values) response {
-	t.Helper()
-	return simtest.Get(t, s.AuthorizeURL()+"?"+q.Encode())
+	return simtest.AuthorizeQuery(s.ClientID(), scope)
 }
 
 // getCode runs the consent page and returns the code from the redirect.
 func getCode(t *testing.T, s *Server, scope string) string {
 	t.Helper()
-	return simtest.Code(t, authorize(t, s, authorizeQuery(s, scope)))
+	return simtest.Code(t, simtest.Authorize(t, s, authorizeQuery(s, scope)))
 }
 
 // post sends a form to an OAuth endpoint with the server app's Basic auth
@@ -75,7 +55,7 @@ func post(t *testing.T, s *Server, endpoint string, form url.Values, basic bool)
 	if basic {
 		req.SetBasicAuth(s.ClientID(), s.ClientSecret())
 	}
-	return do(t, req)
+	return simtest.Do(t, req)
 }
 
 func exchange(t *testing.T, s *Server, code string) response {
@@ -93,20 +73,10 @@ func refresh(t *testing.T, s *Server, rt string) response {
 	return post(t, s, s.TokenURL(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, true)
 }
 
-func tokens(t *testing.T, r response) TokenResponse {
-	t.Helper()
-	return simtest.Decode[TokenResponse](t, r, "token endpoint")
-}
-
 // login runs the whole code flow for scope and returns the tokens.
 func login(t *testing.T, s *Server, scope string) TokenResponse {
 	t.Helper()
 	return tokens(t, exchange(t, s, getCode(t, s, scope)))
-}
-
-func api(t *testing.T, s *Server, method, path, token string, body io.Reader, hdr ...string) response {
-	t.Helper()
-	return simtest.API(t, s.APIBase(), method, path, token, body, hdr...)
 }
 
 func wantError(t *testing.T, r response, status int, errorType string) fitbiterr.Item {

@@ -2,16 +2,16 @@ package googlesim
 
 import (
 	"encoding/json"
-	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
-	"io"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 )
 
 const (
-	testRedirect = "https://app.example/callback"
-	testVerifier = "01234567890123456789012345678901234567890123456789"
+	testRedirect = simtest.RedirectURI
+	testVerifier = simtest.Verifier
 )
 
 var (
@@ -25,18 +25,12 @@ var (
 
 type response = simtest.Response
 
-var do = simtest.Do
+var tokens = simtest.Tokens[TokenResponse]
 
 // start starts a simulator with a fake clock and a registered redirect URI.
 func start(t *testing.T, cfg Config) (*Server, *simtest.Clock) {
 	t.Helper()
-	clk := simtest.NewClock()
-	if cfg.Now == nil {
-		cfg.Now = clk.Now
-	}
-	if cfg.RedirectURIs == nil {
-		cfg.RedirectURIs = []string{testRedirect}
-	}
+	clk := simtest.Fixture(&cfg.Now, &cfg.RedirectURIs)
 	s, err := Start(cfg)
 	return simtest.Serving(t, s, err), clk
 }
@@ -44,28 +38,16 @@ func start(t *testing.T, cfg Config) (*Server, *simtest.Clock) {
 // authorizeQuery builds an offline authorization request with PKCE and
 // prompt=consent, as the gateway sends it.
 func authorizeQuery(s *Server, scope string) url.Values {
-	return url.Values{
-		"client_id":             {s.ClientID()},
-		"response_type":         {"code"},
-		"scope":                 {scope},
-		"redirect_uri":          {testRedirect},
-		"state":                 {"st-123"},
-		"code_challenge":        {S256Challenge(testVerifier)},
-		"code_challenge_method": {"S256"},
-		"access_type":           {"offline"},
-		"prompt":                {"consent"},
-	}
-}
-
-func authorize(t *testing.T, s *Server, q url.Values) response {
-	t.Helper()
-	return simtest.Get(t, s.AuthorizeURL()+"?"+q.Encode())
+	q := simtest.AuthorizeQuery(s.ClientID(), scope)
+	q.Set("access_type", "offline")
+	q.Set("prompt", "consent")
+	return q
 }
 
 // codeFrom runs the consent screen and returns the code from the redirect.
 func codeFrom(t *testing.T, s *Server, q url.Values) string {
 	t.Helper()
-	return simtest.Code(t, authorize(t, s, q))
+	return simtest.Code(t, simtest.Authorize(t, s, q))
 }
 
 func getCode(t *testing.T, s *Server, scope string) string {
@@ -76,7 +58,7 @@ func getCode(t *testing.T, s *Server, scope string) string {
 // post sends a form to an OAuth endpoint.
 func post(t *testing.T, endpoint string, form url.Values) response {
 	t.Helper()
-	return do(t, simtest.NewForm(endpoint, form))
+	return simtest.Do(t, simtest.NewForm(endpoint, form))
 }
 
 // withClient adds the client credentials to a token request form.
@@ -101,20 +83,10 @@ func refresh(t *testing.T, s *Server, rt string) response {
 	return post(t, s.TokenURL(), withClient(s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}))
 }
 
-func tokens(t *testing.T, r response) TokenResponse {
-	t.Helper()
-	return simtest.Decode[TokenResponse](t, r, "token endpoint")
-}
-
 // login runs the whole offline code flow for scope and returns the tokens.
 func login(t *testing.T, s *Server, scope string) TokenResponse {
 	t.Helper()
 	return tokens(t, exchange(t, s, getCode(t, s, scope)))
-}
-
-func api(t *testing.T, s *Server, method, path, token string, body io.Reader, hdr ...string) response {
-	t.Helper()
-	return simtest.API(t, s.APIBase(), method, path, token, body, hdr...)
 }
 
 // wantOAuthError checks an RFC 6749 error answer.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // Clock is a controllable clock for a simulator's Config.Now.
@@ -126,11 +128,57 @@ func Code(t testing.TB, r Response) string {
 	return code
 }
 
-// API sends a data-API request to base+path with an optional bearer token
-// and headers given as name, value pairs.
-func API(t testing.TB, base, method, path, token string, body io.Reader, hdr ...string) Response {
+// RedirectURI and Verifier are the redirect URI the simulators' tests
+// register and the PKCE code verifier they send.
+const (
+	RedirectURI = "https://app.example/callback"
+	Verifier    = "01234567890123456789012345678901234567890123456789"
+)
+
+// Fixture fills a simulator Config's clock and redirect URIs, where they
+// are unset, with a new Clock and RedirectURI, and returns the clock.
+func Fixture(now *func() time.Time, redirectURIs *[]string) *Clock {
+	clk := NewClock()
+	if *now == nil {
+		*now = clk.Now
+	}
+	if *redirectURIs == nil {
+		*redirectURIs = []string{RedirectURI}
+	}
+	return clk
+}
+
+// AuthorizeQuery is an authorization request of clientID for scope with
+// PKCE (S256 of Verifier), to RedirectURI, with state "st-123".
+func AuthorizeQuery(clientID, scope string) url.Values {
+	return url.Values{
+		"client_id":             {clientID},
+		"response_type":         {"code"},
+		"scope":                 {scope},
+		"redirect_uri":          {RedirectURI},
+		"state":                 {"st-123"},
+		"code_challenge":        {simkit.S256Challenge(Verifier)},
+		"code_challenge_method": {"S256"},
+	}
+}
+
+// Authorize sends the authorization request q to s's consent page.
+func Authorize(t testing.TB, s interface{ AuthorizeURL() string }, q url.Values) Response {
 	t.Helper()
-	req, _ := http.NewRequest(method, base+path, body)
+	return Get(t, s.AuthorizeURL()+"?"+q.Encode())
+}
+
+// Tokens decodes a token endpoint's 200 answer as T.
+func Tokens[T any](t testing.TB, r Response) T {
+	t.Helper()
+	return Decode[T](t, r, "token endpoint")
+}
+
+// API sends a data-API request to s's APIBase()+path with an optional
+// bearer token and headers given as name, value pairs.
+func API(t testing.TB, s interface{ APIBase() string }, method, path, token string, body io.Reader, hdr ...string) Response {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.APIBase()+path, body)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
