@@ -96,8 +96,6 @@ type Server struct {
 	gone          atomic.Bool  // SetGone: every endpoint answers 410
 	recovery      atomic.Bool  // SetRecoveryEnabled
 	faults        faultState   // SetFaults, FailNextRefreshes
-
-	routes simkit.Routes // the OAuth endpoints; everything else is the data API
 }
 
 // site is embedded under an unexported name, so that Server has its
@@ -122,15 +120,12 @@ func New(cfg Config) *Server {
 		byUser:  map[string]*userState{},
 		rate:    simkit.Window[rateKey]{Size: time.Hour},
 	}
-	s.site.Init(cfg.ClientID, cfg.ClientSecret, simkit.Paths{Authorize: pathAuthorize, Token: pathToken, Revoke: pathRevoke},
-		cfg.DefaultUser, cfg.Consent)
-	s.routes = simkit.Routes{
-		pathAuthorize:  s.handleAuthorize,
-		pathToken:      s.handleToken,
-		pathRevoke:     s.handleRevoke,
-		pathRecover:    s.handleRecover,
-		pathIntrospect: s.handleIntrospect,
-	}
+	s.site.Init(cfg.ClientID, cfg.ClientSecret, cfg.DefaultUser, cfg.Consent, simkit.OAuth{
+		AuthorizePath: pathAuthorize, TokenPath: pathToken, RevokePath: pathRevoke,
+		Authorize: s.handleAuthorize, Token: s.handleToken, Revoke: s.handleRevoke,
+	})
+	s.Handle(pathRecover, s.handleRecover)
+	s.Handle(pathIntrospect, s.handleIntrospect)
 	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
 	s.recovery.Store(cfg.RecoveryEnabled)
 	s.SetFaults(Faults{})
@@ -216,7 +211,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveGone(w)
 		return
 	}
-	s.routes.Serve(w, r, s.serveAPI)
+	s.Route(w, r, s.serveAPI)
 }
 
 // jsonType is the Content-Type of Fitbit's JSON answers.

@@ -96,8 +96,6 @@ type Server struct {
 	tokenLifetime atomic.Int64 // SetAccessTokenLifetime
 
 	auths simkit.Log[AuthRequest]
-
-	routes simkit.Routes // the OAuth endpoints; everything else is the data API
 }
 
 // site is embedded under an unexported name, so that Server has its
@@ -117,13 +115,10 @@ func New(cfg Config) *Server {
 		rate:    simkit.Window[string]{Size: time.Minute},
 		auths:   simkit.Log[AuthRequest]{Max: simkit.MaxRecorded},
 	}
-	s.site.Init(cfg.ClientID, cfg.ClientSecret, simkit.Paths{Authorize: pathAuthorize, Token: pathToken, Revoke: pathRevoke},
-		cfg.DefaultUser, cfg.Consent)
-	s.routes = simkit.Routes{
-		pathAuthorize: s.handleAuthorize,
-		pathToken:     s.handleToken,
-		pathRevoke:    s.handleRevoke,
-	}
+	s.site.Init(cfg.ClientID, cfg.ClientSecret, cfg.DefaultUser, cfg.Consent, simkit.OAuth{
+		AuthorizePath: pathAuthorize, TokenPath: pathToken, RevokePath: pathRevoke,
+		Authorize: s.handleAuthorize, Token: s.handleToken, Revoke: s.handleRevoke,
+	})
 	s.tokenLifetime.Store(int64(cfg.AccessTokenLifetime))
 	return s
 }
@@ -205,7 +200,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusInternalServerError, "INTERNAL",
 			fmt.Sprintf("googlesim internal error: %v", v), nil)
 	})
-	s.routes.Serve(w, r, s.serveAPI)
+	s.Route(w, r, s.serveAPI)
 }
 
 // jsonType is the Content-Type of Google's JSON answers.
