@@ -3,7 +3,6 @@ package googlesim
 import (
 	"encoding/json"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
@@ -16,11 +15,9 @@ const (
 
 var (
 	scopeActivity = ScopeURL(AreaActivity, false)
-	scopeMetrics  = ScopeURL(AreaMetrics, false)
 	scopeSleep    = ScopeURL(AreaSleep, false)
 	scopeProfile  = ScopeURL(AreaProfile, false)
 	scopeSettings = ScopeURL(AreaSettings, false)
-	allRead       = strings.Join([]string{scopeActivity, scopeMetrics, scopeProfile, scopeSettings, scopeSleep}, " ")
 )
 
 type response = simtest.Response

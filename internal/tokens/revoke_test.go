@@ -416,7 +416,7 @@ func TestUnreadableRecord(t *testing.T) {
 				e := newRevokeEnv(t, be)
 				ctx := context.Background()
 				first := e.connect(t, "alice", "AAAAAA")
-				m := e.m
+				var m *Manager
 				if how == "tampered" {
 					e.be.tamper(t, e.store, tokenstore.KeyOf("fitbit", "alice"))
 					m = e.manager(e.store, e.m.log.Load())
