@@ -1,6 +1,7 @@
 package fitbitsim
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -33,14 +34,7 @@ var validScopes = map[string]scopeInfo{
 }
 
 // ValidScopes lists every Fitbit scope the simulator knows, sorted.
-func ValidScopes() []string {
-	out := make([]string, 0, len(validScopes))
-	for s := range validScopes {
-		out = append(out, s)
-	}
-	slices.Sort(out)
-	return out
-}
+func ValidScopes() []string { return slices.Sorted(maps.Keys(validScopes)) }
 
 // parseScopes splits a space-separated scope parameter. It returns the
 // sorted, de-duplicated scopes and the first unknown one, if any.

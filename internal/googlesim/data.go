@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
@@ -47,18 +46,6 @@ var dataTypes = map[string]dataType{
 	"height":                   {AreaMetrics, "height", maxPageSize, true},
 	"oxygen-saturation":        {AreaMetrics, "oxygenSaturation", maxPageSize, true},
 	"sleep":                    {AreaSleep, "sleep", sessionPageSize, true},
-}
-
-// DataTypes lists the data types the simulator knows (generated data
-// exists for steps, distance, floors, heart-rate, daily-resting-heart-rate,
-// weight, body-fat and sleep; the others list empty).
-func DataTypes() []string {
-	out := make([]string, 0, len(dataTypes))
-	for k := range dataTypes {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // rng is deterministic per user and purpose (see simkit.Rand).

@@ -46,7 +46,6 @@ type Server struct {
 	mu     sync.Mutex
 	proc   *os.Process   // nil when not running
 	exited chan struct{} // closed when proc has exited
-	out    *syncBuffer
 }
 
 // Start starts a redis-server and returns its address ("127.0.0.1:port").
@@ -102,9 +101,6 @@ func StartServer(t testing.TB, cfg Config) *Server {
 // Addr is the server's address, "127.0.0.1:port". It stays the same across
 // Restart.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
-
-// Dir is the server's working directory (where an append-only file goes).
-func (s *Server) Dir() string { return s.dir }
 
 // Kill kills the server (SIGKILL, as a crash) and waits for it to exit. It
 // is safe to call on a killed server.
@@ -185,19 +181,9 @@ func (s *Server) start() error {
 		time.Sleep(10 * time.Millisecond)
 	}
 	s.mu.Lock()
-	s.proc, s.exited, s.out = cmd.Process, exited, out
+	s.proc, s.exited = cmd.Process, exited
 	s.mu.Unlock()
 	return nil
-}
-
-// Output returns what the server printed (warnings and errors).
-func (s *Server) Output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.out == nil {
-		return ""
-	}
-	return s.out.String()
 }
 
 // ping reports whether a server answers at addr. A server that requires a
