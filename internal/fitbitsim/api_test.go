@@ -10,33 +10,31 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 )
 
 func TestAccessTokenExpiry(t *testing.T) {
 	s, clk := start(t, Config{})
 	tr := login(t, s, "profile")
 	s.ExpireAccessTokens("22B7NF")
-	it := wantError(t, simtest.API(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil), 401, "expired_token")
+	it := wantError(t, api(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil), 401, "expired_token")
 	if it.Message != "Access token expired: "+tr.AccessToken+". "+visit {
 		t.Fatalf("message = %q", it.Message)
 	}
 	// The refresh token still works and the new access token is good.
 	next := tokens(t, refresh(t, s, tr.RefreshToken))
-	if r := simtest.API(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("after refresh: %d %s", r.Status, r.Body)
 	}
 	// Expiry by the clock.
 	clk.Advance(8*time.Hour - time.Second)
-	if r := simtest.API(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("before exp: %d %s", r.Status, r.Body)
 	}
 	clk.Advance(time.Second)
-	wantError(t, simtest.API(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil), 401, "expired_token")
+	wantError(t, api(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil), 401, "expired_token")
 	// Missing and garbage tokens.
-	wantError(t, simtest.API(t, s, "GET", "/1/user/-/profile.json", "", nil), 401, "invalid_token")
-	wantError(t, simtest.API(t, s, "GET", "/1/user/-/profile.json", "garbage", nil), 401, "invalid_token")
+	wantError(t, api(t, s, "GET", "/1/user/-/profile.json", "", nil), 401, "invalid_token")
+	wantError(t, api(t, s, "GET", "/1/user/-/profile.json", "garbage", nil), 401, "invalid_token")
 	if st := s.Stats(); st.API401 != 4 || st.APIRequests != 6 {
 		t.Fatalf("stats = %+v", st)
 	}
@@ -54,48 +52,48 @@ func TestScopesAndPermissions(t *testing.T) {
 		"/1/user/-/activities/heart/date/today/1d.json": "heart rate",
 		"/1.2/user/-/sleep/date/2026-11-20.json":        "sleep",
 	} {
-		it := wantError(t, simtest.API(t, s, "GET", path, tr.AccessToken, nil), 403, "insufficient_scope")
+		it := wantError(t, api(t, s, "GET", path, tr.AccessToken, nil), 403, "insufficient_scope")
 		if it.Message != "This application does not have permission to access "+coll+" data. "+visit {
 			t.Fatalf("message = %q", it.Message)
 		}
 	}
-	if r := simtest.API(t, s, "GET", "/1/user/22B7NF/profile.json", tr.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/1/user/22B7NF/profile.json", tr.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("own id: %d", r.Status)
 	}
-	wantError(t, simtest.API(t, s, "GET", "/1/user/ABC123/profile.json", tr.AccessToken, nil), 403, "insufficient_permissions")
-	wantError(t, simtest.API(t, s, "GET", "/1/user/-/nothing.json", tr.AccessToken, nil), 404, "not_found")
-	wantError(t, simtest.API(t, s, "DELETE", "/1/user/-/profile.json", tr.AccessToken, nil), 405, "method_not_allowed")
-	wantError(t, simtest.API(t, s, "GET", "/", tr.AccessToken, nil), 404, "not_found")
+	wantError(t, api(t, s, "GET", "/1/user/ABC123/profile.json", tr.AccessToken, nil), 403, "insufficient_permissions")
+	wantError(t, api(t, s, "GET", "/1/user/-/nothing.json", tr.AccessToken, nil), 404, "not_found")
+	wantError(t, api(t, s, "DELETE", "/1/user/-/profile.json", tr.AccessToken, nil), 405, "method_not_allowed")
+	wantError(t, api(t, s, "GET", "/", tr.AccessToken, nil), 404, "not_found")
 }
 
 func TestIntraday(t *testing.T) {
 	s, clk := start(t, Config{})
 	tr := login(t, s, "heartrate")
-	r := simtest.API(t, s, "GET", "/1/user/-/activities/heart/date/today/1d.json", tr.AccessToken, nil)
+	r := api(t, s, "GET", "/1/user/-/activities/heart/date/today/1d.json", tr.AccessToken, nil)
 	if m := r.JSON(t); r.Status != 200 || m["activities-heart"] == nil || m["activities-heart-intraday"] != nil {
 		t.Fatalf("1d: %d %s", r.Status, r.Body)
 	}
-	wantError(t, simtest.API(t, s, "GET", "/1/user/-/activities/heart/date/today/1d/1min.json", tr.AccessToken, nil), 403, "insufficient_permissions")
+	wantError(t, api(t, s, "GET", "/1/user/-/activities/heart/date/today/1d/1min.json", tr.AccessToken, nil), 403, "insufficient_permissions")
 
 	ok, _ := start(t, Config{IntradayApproved: true, Now: clk.Now})
 	tr = login(t, ok, "heartrate")
-	r = simtest.API(t, ok, "GET", "/1/user/-/activities/heart/date/2026-11-19/1d/1min.json", tr.AccessToken, nil)
+	r = api(t, ok, "GET", "/1/user/-/activities/heart/date/2026-11-19/1d/1min.json", tr.AccessToken, nil)
 	intra, _ := r.JSON(t)["activities-heart-intraday"].(map[string]any)
 	if r.Status != 200 || intra["datasetType"] != "minute" || intra["datasetInterval"] != float64(1) || len(intra["dataset"].([]any)) != 1440 {
 		t.Fatalf("1min: %d %.300s", r.Status, r.Body)
 	}
 	// Today stops at the simulator's clock (10:15:30 -> 41 quarter hours).
-	r = simtest.API(t, ok, "GET", "/1/user/-/activities/heart/date/today/1d/15min.json", tr.AccessToken, nil)
+	r = api(t, ok, "GET", "/1/user/-/activities/heart/date/today/1d/15min.json", tr.AccessToken, nil)
 	intra, _ = r.JSON(t)["activities-heart-intraday"].(map[string]any)
 	if n := len(intra["dataset"].([]any)); n != 42 || intra["datasetInterval"] != float64(15) {
 		t.Fatalf("15min today: %d points, %v", n, intra["datasetInterval"])
 	}
-	wantError(t, simtest.API(t, ok, "GET", "/1/user/-/activities/heart/date/today/1d/2min.json", tr.AccessToken, nil), 400, "validation")
-	wantError(t, simtest.API(t, ok, "GET", "/1/user/-/activities/heart/date/2026-13-01/1d.json", tr.AccessToken, nil), 400, "validation")
+	wantError(t, api(t, ok, "GET", "/1/user/-/activities/heart/date/today/1d/2min.json", tr.AccessToken, nil), 400, "validation")
+	wantError(t, api(t, ok, "GET", "/1/user/-/activities/heart/date/2026-13-01/1d.json", tr.AccessToken, nil), 400, "validation")
 
 	personal, _ := start(t, Config{AppType: PersonalApp})
 	tr = login(t, personal, "heartrate")
-	if r := simtest.API(t, personal, "GET", "/1/user/-/activities/heart/date/today/1d/1sec.json", tr.AccessToken, nil); r.Status != 200 {
+	if r := api(t, personal, "GET", "/1/user/-/activities/heart/date/today/1d/1sec.json", tr.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("personal intraday: %d %s", r.Status, r.Body)
 	}
 }
@@ -105,7 +103,7 @@ func TestDataShapesPerUser(t *testing.T) {
 	a := s.MintTokens("22B7NF")
 	b := s.MintTokens("ABC123")
 	get := func(tok, path string, hdr ...string) map[string]any {
-		r := simtest.API(t, s, "GET", path, tok, nil, hdr...)
+		r := api(t, s, "GET", path, tok, nil, hdr...)
 		if r.Status != 200 {
 			t.Fatalf("%s: %d %s", path, r.Status, r.Body)
 		}
@@ -159,7 +157,7 @@ func TestLogActivityAndEcho(t *testing.T) {
 	tr := s.MintTokens("", "activity")
 	form := url.Values{"activityName": {"Rowing"}, "manualCalories": {"300"}, "startTime": {"07:30"},
 		"durationMillis": {"1800000"}, "date": {"2026-11-20"}}
-	r := simtest.API(t, s, "POST", "/1/user/-/activities.json", tr.AccessToken, strings.NewReader(form.Encode()),
+	r := api(t, s, "POST", "/1/user/-/activities.json", tr.AccessToken, strings.NewReader(form.Encode()),
 		"Content-Type", "application/x-www-form-urlencoded")
 	if r.Status != 201 {
 		t.Fatalf("log: %d %s", r.Status, r.Body)
@@ -168,17 +166,17 @@ func TestLogActivityAndEcho(t *testing.T) {
 	if log["activityName"] != "Rowing" || log["durationMillis"] != "1800000" || log["logId"] == nil {
 		t.Fatalf("activityLog = %v", log)
 	}
-	act := simtest.API(t, s, "GET", "/1/user/-/activities/date/2026-11-20.json", tr.AccessToken, nil).JSON(t)
+	act := api(t, s, "GET", "/1/user/-/activities/date/2026-11-20.json", tr.AccessToken, nil).JSON(t)
 	if len(act["activities"].([]any)) != 1 {
 		t.Fatalf("logged activity not listed: %v", act["activities"])
 	}
 	form.Del("startTime")
-	wantError(t, simtest.API(t, s, "POST", "/1/user/-/activities.json", tr.AccessToken, strings.NewReader(form.Encode()),
+	wantError(t, api(t, s, "POST", "/1/user/-/activities.json", tr.AccessToken, strings.NewReader(form.Encode()),
 		"Content-Type", "application/x-www-form-urlencoded"), 400, "validation")
 
 	s.ResetRequests()
 	body := []byte("{\"a\":1,\"bin\":\"\x01\"}")
-	r = simtest.API(t, s, "POST", "/1/user/-/echo?x=1", tr.AccessToken, strings.NewReader(string(body)),
+	r = api(t, s, "POST", "/1/user/-/echo?x=1", tr.AccessToken, strings.NewReader(string(body)),
 		"Content-Type", "application/json", "X-Trace", "t1")
 	if r.Status != 200 {
 		t.Fatalf("echo: %d %s", r.Status, r.Body)
@@ -198,7 +196,7 @@ func TestLogActivityAndEcho(t *testing.T) {
 		rr.Header.Get("X-Trace") != "t1" || rr.UserID != "22B7NF" || rr.Status != 200 {
 		t.Fatalf("recorded = %+v", rr)
 	}
-	wantError(t, simtest.API(t, s, "POST", "/1/user/-/echo", "bad", nil), 401, "invalid_token")
+	wantError(t, api(t, s, "POST", "/1/user/-/echo", "bad", nil), 401, "invalid_token")
 	if reqs := s.Requests(); len(reqs) != 2 || reqs[1].Status != 401 || reqs[1].UserID != "" {
 		t.Fatalf("recorded = %+v", reqs)
 	}
@@ -211,30 +209,30 @@ func TestRateLimit(t *testing.T) {
 	// 10:15:30 -> 44:30 to the top of the hour.
 	const reset = "2670"
 	for i := 1; i <= 3; i++ {
-		r := simtest.API(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
+		r := api(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
 		if r.Status != 200 || r.Header.Get("Fitbit-Rate-Limit-Limit") != "3" ||
 			r.Header.Get("Fitbit-Rate-Limit-Remaining") != strconv.Itoa(3-i) || r.Header.Get("Fitbit-Rate-Limit-Reset") != reset {
 			t.Fatalf("request %d: %d %v", i, r.Status, r.Header)
 		}
 	}
-	r := simtest.API(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
+	r := api(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
 	it := wantError(t, r, 429, "system")
 	if it.FieldName != "n/a" || it.Message != "Too Many Requests" || r.Header.Get("Retry-After") != reset ||
 		r.Header.Get("Fitbit-Rate-Limit-Remaining") != "0" {
 		t.Fatalf("429: %v %s", r.Header, r.Body)
 	}
 	// Errors carry the headers too; other users have their own counter.
-	r = simtest.API(t, s, "GET", "/1/user/-/nothing.json", other.AccessToken, nil)
+	r = api(t, s, "GET", "/1/user/-/nothing.json", other.AccessToken, nil)
 	if r.Status != 404 || r.Header.Get("Fitbit-Rate-Limit-Remaining") != "2" {
 		t.Fatalf("other user: %d %v", r.Status, r.Header)
 	}
-	r = simtest.API(t, s, "GET", "/1/user/-/profile.json", "bad", nil)
+	r = api(t, s, "GET", "/1/user/-/profile.json", "bad", nil)
 	if r.Status != 401 || r.Header.Get("Fitbit-Rate-Limit-Limit") != "3" {
 		t.Fatalf("401 headers: %v", r.Header)
 	}
 	// The next clock hour resets the counter.
 	clk.Advance(44*time.Minute + 30*time.Second)
-	r = simtest.API(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
+	r = api(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
 	if r.Status != 200 || r.Header.Get("Fitbit-Rate-Limit-Remaining") != "2" || r.Header.Get("Fitbit-Rate-Limit-Reset") != "3600" {
 		t.Fatalf("after reset: %d %v", r.Status, r.Header)
 	}
@@ -248,7 +246,7 @@ func TestRateLimit(t *testing.T) {
 	unl, _ := start(t, Config{RateLimitPerHour: -1})
 	tr = unl.MintTokens("", "profile")
 	for range 200 {
-		if r := simtest.API(t, unl, "GET", "/1/user/-/profile.json", tr.AccessToken, nil); r.Status != 200 {
+		if r := api(t, unl, "GET", "/1/user/-/profile.json", tr.AccessToken, nil); r.Status != 200 {
 			t.Fatalf("unlimited: %d", r.Status)
 		}
 	}

@@ -16,7 +16,12 @@ const (
 
 type response = simtest.Response
 
-var tokens = simtest.Tokens[TokenResponse]
+var (
+	do        = simtest.Do
+	authorize = simtest.Authorize
+	tokens    = simtest.Tokens[TokenResponse]
+	api       = simtest.API
+)
 
 // start starts a simulator with a fake clock and a registered redirect URI.
 func start(t *testing.T, cfg Config) (*Server, *simtest.Clock) {
@@ -44,7 +49,7 @@ func authorizeQuery(s *Server, scope string) url.Values {
 // getCode runs the consent page and returns the code from the redirect.
 func getCode(t *testing.T, s *Server, scope string) string {
 	t.Helper()
-	return simtest.Code(t, simtest.Authorize(t, s, authorizeQuery(s, scope)))
+	return simtest.Code(t, authorize(t, s, authorizeQuery(s, scope)))
 }
 
 // post sends a form to an OAuth endpoint with the server app's Basic auth
@@ -55,7 +60,7 @@ func post(t *testing.T, s *Server, endpoint string, form url.Values, basic bool)
 	if basic {
 		req.SetBasicAuth(s.ClientID(), s.ClientSecret())
 	}
-	return simtest.Do(t, req)
+	return do(t, req)
 }
 
 func exchange(t *testing.T, s *Server, code string) response {

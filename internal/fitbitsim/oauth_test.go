@@ -10,15 +10,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 )
 
 var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func TestCodeFlow(t *testing.T) {
 	s, clk := start(t, Config{})
-	r := simtest.Authorize(t, s, authorizeQuery(s, "activity heartrate profile sleep"))
+	r := authorize(t, s, authorizeQuery(s, "activity heartrate profile sleep"))
 	if r.Status != http.StatusFound {
 		t.Fatalf("authorize: %d %s", r.Status, r.Body)
 	}
@@ -62,7 +60,7 @@ func TestCodeFlow(t *testing.T) {
 		t.Fatalf("JWT header %s claims %v", hdr, claims)
 	}
 
-	r = simtest.API(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
+	r = api(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("profile: %d %s", r.Status, r.Body)
 	}
@@ -143,7 +141,7 @@ func TestExpiresInAndQueryParameters(t *testing.T) {
 		"code_verifier": {testVerifier}, "expires_in": {"3600"}}
 	req, _ := http.NewRequest("POST", s.TokenURL()+"?"+q.Encode(), nil)
 	req.SetBasicAuth(s.ClientID(), s.ClientSecret())
-	tr := tokens(t, simtest.Do(t, req))
+	tr := tokens(t, do(t, req))
 	if tr.ExpiresIn != 3600 {
 		t.Fatalf("expires_in = %d", tr.ExpiresIn)
 	}
@@ -168,17 +166,17 @@ func TestClientAuthentication(t *testing.T) {
 		req, _ := http.NewRequest("POST", s.TokenURL(), strings.NewReader(base().Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.SetBasicAuth(s.ClientID(), "wrong")
-		wantError(t, simtest.Do(t, req), 401, "invalid_client")
+		wantError(t, do(t, req), 401, "invalid_client")
 		// Not Basic at all.
 		req, _ = http.NewRequest("POST", s.TokenURL(), strings.NewReader(base().Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Authorization", "Bearer x")
-		wantError(t, simtest.Do(t, req), 401, "invalid_client")
+		wantError(t, do(t, req), 401, "invalid_client")
 		// Basic works; server apps may skip PKCE.
 		q := authorizeQuery(s, "profile")
 		q.Del("code_challenge")
 		q.Del("code_challenge_method")
-		r = simtest.Authorize(t, s, q)
+		r = authorize(t, s, q)
 		loc, _ := url.Parse(r.Header.Get("Location"))
 		f = url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {testRedirect}}
 		tokens(t, post(t, s, s.TokenURL(), f, true))
@@ -190,7 +188,7 @@ func TestClientAuthentication(t *testing.T) {
 			q := authorizeQuery(s, "profile")
 			q.Del("code_challenge")
 			q.Del("code_challenge_method")
-			r := simtest.Authorize(t, s, q)
+			r := authorize(t, s, q)
 			if loc := r.Header.Get("Location"); r.Status != 302 || !strings.Contains(loc, "error=invalid_request") {
 				t.Fatalf("authorize without PKCE: %d %s", r.Status, loc)
 			}
@@ -213,7 +211,7 @@ func TestClientAuthentication(t *testing.T) {
 			req, _ := http.NewRequest("POST", s.TokenURL(), strings.NewReader(base().Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.SetBasicAuth(s.ClientID(), "wrong")
-			wantError(t, simtest.Do(t, req), 401, "invalid_client")
+			wantError(t, do(t, req), 401, "invalid_client")
 			tr := s.MintTokens("ABC123", "profile")
 			r = post(t, s, s.TokenURL(), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tr.RefreshToken}, "client_id": {s.ClientID()}}, false)
 			tokens(t, r)
@@ -251,7 +249,7 @@ func TestRefreshRotation(t *testing.T) {
 		t.Fatalf("user stats = %+v", u)
 	}
 	// The old access token stays valid until it expires.
-	if r := simtest.API(t, s, "GET", "/1/user/-/profile.json", first.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/1/user/-/profile.json", first.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("old access token: %d %s", r.Status, r.Body)
 	}
 }
@@ -277,7 +275,7 @@ func TestGraceWindow(t *testing.T) {
 		s, _ := start(t, Config{})
 		tr := login(t, s, "profile")
 		next := tokens(t, refresh(t, s, tr.RefreshToken))
-		if r := simtest.API(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil); r.Status != 200 {
+		if r := api(t, s, "GET", "/1/user/-/profile.json", next.AccessToken, nil); r.Status != 200 {
 			t.Fatal(r.Status)
 		}
 		wantError(t, refresh(t, s, tr.RefreshToken), 400, "invalid_grant")
@@ -374,13 +372,13 @@ func TestAuthorize(t *testing.T) {
 			s2, _ := start(t, Config{RedirectURIs: []string{testRedirect, "https://app.example/two"}})
 			q = authorizeQuery(s2, "profile")
 			q.Del("redirect_uri")
-			r := simtest.Authorize(t, s2, q)
+			r := authorize(t, s2, q)
 			if r.Status != 400 || r.Header.Get("Location") != "" {
 				t.Fatalf("%s: %d %q", name, r.Status, r.Header.Get("Location"))
 			}
 			continue
 		}
-		r := simtest.Authorize(t, s, q)
+		r := authorize(t, s, q)
 		if r.Status != 400 || r.Header.Get("Location") != "" {
 			t.Fatalf("%s: %d %q", name, r.Status, r.Header.Get("Location"))
 		}
@@ -400,7 +398,7 @@ func TestAuthorize(t *testing.T) {
 	} {
 		q := authorizeQuery(s, "profile")
 		c.mod(q)
-		r := simtest.Authorize(t, s, q)
+		r := authorize(t, s, q)
 		loc := r.Header.Get("Location")
 		if r.Status != 302 || !strings.HasPrefix(loc, testRedirect+"?"+c.want) || !strings.HasSuffix(loc, "&state=st-123#_=_") {
 			t.Fatalf("%s: %d %q", name, r.Status, loc)
@@ -409,7 +407,7 @@ func TestAuthorize(t *testing.T) {
 
 	// Denial.
 	s.SetConsent(func(*http.Request, []string) Consent { return Consent{Deny: true} })
-	r := simtest.Authorize(t, s, authorizeQuery(s, "profile"))
+	r := authorize(t, s, authorizeQuery(s, "profile"))
 	want := testRedirect + "?error=access_denied&error_description=The+user+denied+the+request.&state=st-123#_=_"
 	if r.Status != 302 || r.Header.Get("Location") != want {
 		t.Fatalf("deny: %d %q", r.Status, r.Header.Get("Location"))
@@ -436,12 +434,12 @@ func TestAuthorize(t *testing.T) {
 	q := authorizeQuery(open, "profile")
 	q.Set("redirect_uri", "http://localhost:9999/cb?x=1")
 	q.Del("state")
-	r = simtest.Authorize(t, open, q)
+	r = authorize(t, open, q)
 	if loc := r.Header.Get("Location"); r.Status != 302 || !regexp.MustCompile(`^http://localhost:9999/cb\?x=1&code=[0-9a-f]{40}#_=_$`).MatchString(loc) {
 		t.Fatalf("open redirect: %d %q", r.Status, loc)
 	}
 	q.Set("redirect_uri", "javascript:alert(1)")
-	if r = simtest.Authorize(t, open, q); r.Status != 400 {
+	if r = authorize(t, open, q); r.Status != 400 {
 		t.Fatalf("javascript redirect: %d", r.Status)
 	}
 }
@@ -458,7 +456,7 @@ func TestRevoke(t *testing.T) {
 		if r.Status != 200 || string(r.Body) != "{}" {
 			t.Fatalf("revoke %s: %d %s", which, r.Status, r.Body)
 		}
-		it := wantError(t, simtest.API(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil), 401, "invalid_token")
+		it := wantError(t, api(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil), 401, "invalid_token")
 		if it.Message != "Access token invalid: "+tr.AccessToken+". "+visit {
 			t.Fatalf("message = %q", it.Message)
 		}
@@ -474,7 +472,7 @@ func TestRevoke(t *testing.T) {
 	// RevokeUser, and a fresh login afterwards works.
 	tr := login(t, s, "profile")
 	s.RevokeUser("22B7NF")
-	wantError(t, simtest.API(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil), 401, "invalid_token")
+	wantError(t, api(t, s, "GET", "/1/user/-/profile.json", tr.AccessToken, nil), 401, "invalid_token")
 	wantError(t, refresh(t, s, tr.RefreshToken), 400, "invalid_grant")
 	tr = login(t, s, "profile")
 	tokens(t, refresh(t, s, tr.RefreshToken))
@@ -489,7 +487,7 @@ func TestIntrospect(t *testing.T) {
 		if bearer != "" {
 			req.Header.Set("Authorization", "Bearer "+bearer)
 		}
-		return simtest.Do(t, req)
+		return do(t, req)
 	}
 	r := introspect(tr.AccessToken, tr.AccessToken)
 	if r.Status != 200 {
@@ -524,20 +522,20 @@ func TestHostileInput(t *testing.T) {
 	req, _ := http.NewRequest("POST", s.TokenURL(), big)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(s.ClientID(), s.ClientSecret())
-	wantError(t, simtest.Do(t, req), 400, "invalid_request")
+	wantError(t, do(t, req), 400, "invalid_request")
 
 	req, _ = http.NewRequest("GET", s.TokenURL(), nil)
-	if r := simtest.Do(t, req); r.Status != 405 {
+	if r := do(t, req); r.Status != 405 {
 		t.Fatalf("GET token: %d", r.Status)
 	}
 	for _, tok := range []string{"a.b.c", "eyJhbGciOiJub25lIn0.e30.", strings.Repeat("x.", 3000), "\xff\xfe"} {
-		wantError(t, simtest.API(t, s, "GET", "/1/user/-/profile.json", tok, nil), 401, "invalid_token")
+		wantError(t, api(t, s, "GET", "/1/user/-/profile.json", tok, nil), 401, "invalid_token")
 	}
 	// A token with alg none or re-signed with another key is rejected.
 	tr := login(t, s, "profile")
 	parts := strings.Split(tr.AccessToken, ".")
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + parts[1] + "."
-	wantError(t, simtest.API(t, s, "GET", "/1/user/-/profile.json", none, nil), 401, "invalid_token")
+	wantError(t, api(t, s, "GET", "/1/user/-/profile.json", none, nil), 401, "invalid_token")
 	forged := signJWT([]byte("another key"), jwtClaims{Aud: "23ABCD", Sub: "22B7NF", Typ: "access_token", Jti: "x", Exp: 1 << 40})
-	wantError(t, simtest.API(t, s, "GET", "/1/user/-/profile.json", forged, nil), 401, "invalid_token")
+	wantError(t, api(t, s, "GET", "/1/user/-/profile.json", forged, nil), 401, "invalid_token")
 }

@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"testing"
 	"time"
-
-	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 )
 
 func recoverReq(t *testing.T, s *Server, rt string) response {
@@ -37,7 +35,7 @@ func TestRecoverDisabled(t *testing.T) {
 	if st := s.Stats(); st.Recoveries != 1 {
 		t.Fatalf("stats = %+v", st)
 	}
-	if r := simtest.API(t, s, "GET", "/oauth2/recover", "", nil); r.Status != http.StatusMethodNotAllowed {
+	if r := api(t, s, "GET", "/oauth2/recover", "", nil); r.Status != http.StatusMethodNotAllowed {
 		t.Fatalf("GET: %d", r.Status)
 	}
 }
@@ -67,7 +65,7 @@ func TestRecoverAfterLostRotation(t *testing.T) {
 	// can have the recovered answer by presenting it).
 	wantError(t, refresh(t, s, lost), 400, "invalid_grant")
 	wantError(t, refresh(t, s, t0.RefreshToken), 400, "invalid_grant")
-	if r := simtest.API(t, s, "GET", "/1/user/-/profile.json", t2.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/1/user/-/profile.json", t2.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("recovered access token: %d %s", r.Status, r.Body)
 	}
 	t3 := tokens(t, refresh(t, s, t2.RefreshToken))

@@ -21,14 +21,14 @@ func TestAPIAuthErrors(t *testing.T) {
 	tr := login(t, s, scopeActivity)
 
 	// Missing credentials.
-	r := simtest.API(t, s, "GET", "/v4/users/me/identity", "", nil)
+	r := api(t, s, "GET", "/v4/users/me/identity", "", nil)
 	e := wantStatus(t, r, 401, "UNAUTHENTICATED")
 	if e.Message != MsgMissingCreds || r.Header.Get("WWW-Authenticate") != `Bearer realm="https://accounts.google.com/"` ||
 		len(e.Details) != 1 || e.Details[0].Reason != "CREDENTIALS_MISSING" {
 		t.Fatalf("missing: %s %v", r.Body, r.Header)
 	}
 	// Garbage token.
-	r = simtest.API(t, s, "GET", "/v4/users/me/identity", "ya29.garbage", nil)
+	r = api(t, s, "GET", "/v4/users/me/identity", "ya29.garbage", nil)
 	e = wantStatus(t, r, 401, "UNAUTHENTICATED")
 	if e.Message != MsgUnauthenticated || r.Header.Get("WWW-Authenticate") != `Bearer realm="https://accounts.google.com/", error="invalid_token"` {
 		t.Fatalf("garbage: %s %v", r.Body, r.Header)
@@ -38,22 +38,22 @@ func TestAPIAuthErrors(t *testing.T) {
 	}
 	// Expired by the clock (1h) and by ExpireAccessTokens.
 	clk.Advance(time.Hour - time.Second)
-	if r := simtest.API(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("before expiry: %d", r.Status)
 	}
 	clk.Advance(time.Second)
-	e = wantStatus(t, simtest.API(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil), 401, "UNAUTHENTICATED")
+	e = wantStatus(t, api(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil), 401, "UNAUTHENTICATED")
 	if e.Details[0].Reason != "ACCESS_TOKEN_EXPIRED" || e.Details[0].Metadata["service"] != "health.googleapis.com" {
 		t.Fatalf("expired: %+v", e)
 	}
 	next := tokens(t, refresh(t, s, tr.RefreshToken))
-	if r := simtest.API(t, s, "GET", "/v4/users/me/identity", next.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/v4/users/me/identity", next.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("after refresh: %d", r.Status)
 	}
 	s.ExpireAccessTokens(DefaultUserID)
-	wantStatus(t, simtest.API(t, s, "GET", "/v4/users/me/identity", next.AccessToken, nil), 401, "UNAUTHENTICATED")
+	wantStatus(t, api(t, s, "GET", "/v4/users/me/identity", next.AccessToken, nil), 401, "UNAUTHENTICATED")
 	later := tokens(t, refresh(t, s, tr.RefreshToken))
-	if r := simtest.API(t, s, "GET", "/v4/users/me/identity", later.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/v4/users/me/identity", later.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("token after ExpireAccessTokens: %d", r.Status)
 	}
 	st := s.Stats()
@@ -71,7 +71,7 @@ func TestAPIPermissionAndNotFound(t *testing.T) {
 	// Missing scope.
 	for _, p := range []string{"/v4/users/me/profile", "/v4/users/me/settings", "/v4/users/me/dataTypes/sleep/dataPoints",
 		"/v4/users/me/dataTypes/heart-rate/dataPoints", "/v4/users/me/dataTypes/weight/dataPoints"} {
-		r := simtest.API(t, s, "GET", p, tr.AccessToken, nil)
+		r := api(t, s, "GET", p, tr.AccessToken, nil)
 		e := wantStatus(t, r, 403, "PERMISSION_DENIED")
 		if e.Message != MsgScopes || len(e.Details) != 1 || e.Details[0].Reason != "ACCESS_TOKEN_SCOPE_INSUFFICIENT" ||
 			e.Details[0].Type != "type.googleapis.com/google.rpc.ErrorInfo" || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
@@ -80,8 +80,8 @@ func TestAPIPermissionAndNotFound(t *testing.T) {
 	}
 	// A write-only scope does not allow reading.
 	w := s.MintTokens(DefaultUserID, ScopeURL(AreaSleep, true))
-	wantStatus(t, simtest.API(t, s, "GET", "/v4/users/me/dataTypes/sleep/dataPoints", w.AccessToken, nil), 403, "PERMISSION_DENIED")
-	if r := simtest.API(t, s, "GET", "/v4/users/me/identity", w.AccessToken, nil); r.Status != 200 {
+	wantStatus(t, api(t, s, "GET", "/v4/users/me/dataTypes/sleep/dataPoints", w.AccessToken, nil), 403, "PERMISSION_DENIED")
+	if r := api(t, s, "GET", "/v4/users/me/identity", w.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("identity with a write scope: %d", r.Status)
 	}
 	// Sign-in scopes alone do not open the identity endpoint.
@@ -89,21 +89,21 @@ func TestAPIPermissionAndNotFound(t *testing.T) {
 	if oid.Scope != "email openid" {
 		t.Fatalf("sign-in scopes = %q", oid.Scope)
 	}
-	wantStatus(t, simtest.API(t, s, "GET", "/v4/users/me/identity", oid.AccessToken, nil), 403, "PERMISSION_DENIED")
+	wantStatus(t, api(t, s, "GET", "/v4/users/me/identity", oid.AccessToken, nil), 403, "PERMISSION_DENIED")
 	// Another user's data.
-	wantStatus(t, simtest.API(t, s, "GET", "/v4/users/999/identity", tr.AccessToken, nil), 403, "PERMISSION_DENIED")
-	if r := simtest.API(t, s, "GET", "/v4/users/"+DefaultUserID+"/identity", tr.AccessToken, nil); r.Status != 200 {
+	wantStatus(t, api(t, s, "GET", "/v4/users/999/identity", tr.AccessToken, nil), 403, "PERMISSION_DENIED")
+	if r := api(t, s, "GET", "/v4/users/"+DefaultUserID+"/identity", tr.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("own id: %d", r.Status)
 	}
 	// Unknown paths and methods: 404 before authentication.
 	for _, c := range [][2]string{{"GET", "/v4/users/me/nothing"}, {"GET", "/"}, {"DELETE", "/v4/users/me/identity"},
 		{"GET", "/v4/users/me/dataTypes/steps/dataPoints:dailyRollUp"}, {"GET", "/1/user/-/profile.json"}} {
-		e := wantStatus(t, simtest.API(t, s, c[0], c[1], "", nil), 404, "NOT_FOUND")
+		e := wantStatus(t, api(t, s, c[0], c[1], "", nil), 404, "NOT_FOUND")
 		if e.Message != MsgNotFound {
 			t.Fatalf("%v: %+v", c, e)
 		}
 	}
-	wantStatus(t, simtest.API(t, s, "GET", "/v4/users/me/dataTypes/teleportation/dataPoints", tr.AccessToken, nil), 400, "INVALID_ARGUMENT")
+	wantStatus(t, api(t, s, "GET", "/v4/users/me/dataTypes/teleportation/dataPoints", tr.AccessToken, nil), 400, "INVALID_ARGUMENT")
 	if st := s.Stats(); st.API403 != 8 || st.API404 != 5 {
 		t.Fatalf("stats = %+v", st)
 	}
@@ -114,22 +114,22 @@ func TestRateLimit(t *testing.T) {
 	a := s.MintTokens("a")
 	b := s.MintTokens("b")
 	for i := range 3 {
-		if r := simtest.API(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil); r.Status != 200 {
+		if r := api(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil); r.Status != 200 {
 			t.Fatalf("request %d: %d", i, r.Status)
 		}
 	}
-	r := simtest.API(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil)
+	r := api(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil)
 	e := wantStatus(t, r, 429, "RESOURCE_EXHAUSTED")
 	if e.Details[0].Reason != "RATE_LIMIT_EXCEEDED" || r.Header.Get("Retry-After") != "30" { // clock at :30
 		t.Fatalf("429: %s Retry-After=%q", r.Body, r.Header.Get("Retry-After"))
 	}
 	// Per user.
-	if r := simtest.API(t, s, "GET", "/v4/users/me/identity", b.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/v4/users/me/identity", b.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("other user: %d", r.Status)
 	}
 	// Unauthenticated requests do not consume the budget; a new minute resets it.
 	clk.Advance(30 * time.Second)
-	if r := simtest.API(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("next minute: %d", r.Status)
 	}
 	if st := s.Stats(); st.API429 != 1 || s.UserStats("a").API429 != 1 {
@@ -139,7 +139,7 @@ func TestRateLimit(t *testing.T) {
 	u, _ := start(t, Config{RateLimitPerMinute: -1})
 	tok := u.MintTokens("a").AccessToken
 	for range 400 {
-		if r := simtest.API(t, u, "GET", "/v4/users/me/identity", tok, nil); r.Status != 200 {
+		if r := api(t, u, "GET", "/v4/users/me/identity", tok, nil); r.Status != 200 {
 			t.Fatalf("unlimited: %d", r.Status)
 		}
 	}
@@ -149,23 +149,23 @@ func TestIdentityProfileSettings(t *testing.T) {
 	s, _ := start(t, Config{LegacyUserIDs: map[string]string{"111": "ABC123"}})
 	a := s.MintTokens("111")
 	b := s.MintTokens("222")
-	r := simtest.API(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil)
+	r := api(t, s, "GET", "/v4/users/me/identity", a.AccessToken, nil)
 	if r.Status != 200 || string(r.Body) != `{"name":"users/me/identity","healthUserId":"111","legacyUserId":"ABC123"}` {
 		t.Fatalf("identity: %d %s", r.Status, r.Body)
 	}
-	r = simtest.API(t, s, "GET", "/v4/users/me/identity", b.AccessToken, nil)
+	r = api(t, s, "GET", "/v4/users/me/identity", b.AccessToken, nil)
 	if string(r.Body) != `{"name":"users/me/identity","healthUserId":"222"}` {
 		t.Fatalf("identity without legacy id: %s", r.Body)
 	}
 	// The default legacy mapping.
 	d, _ := start(t, Config{})
-	r = simtest.API(t, d, "GET", "/v4/users/me/identity", d.MintTokens("").AccessToken, nil)
+	r = api(t, d, "GET", "/v4/users/me/identity", d.MintTokens("").AccessToken, nil)
 	if m := r.JSON(t); m["healthUserId"] != DefaultUserID || m["legacyUserId"] != DefaultLegacyUserID {
 		t.Fatalf("default identity: %s", r.Body)
 	}
 
-	pa := simtest.API(t, s, "GET", "/v4/users/me/profile", a.AccessToken, nil).JSON(t)
-	pb := simtest.API(t, s, "GET", "/v4/users/me/profile", b.AccessToken, nil).JSON(t)
+	pa := api(t, s, "GET", "/v4/users/me/profile", a.AccessToken, nil).JSON(t)
+	pb := api(t, s, "GET", "/v4/users/me/profile", b.AccessToken, nil).JSON(t)
 	if pa["name"] != "users/me/profile" || fmt.Sprint(pa) == fmt.Sprint(pb) {
 		t.Fatalf("profiles: %v / %v", pa, pb)
 	}
@@ -175,11 +175,11 @@ func TestIdentityProfileSettings(t *testing.T) {
 	if msd, ok := pa["membershipStartDate"].(map[string]any); !ok || msd["year"] == nil {
 		t.Fatalf("date not an object: %v", pa)
 	}
-	sa := simtest.API(t, s, "GET", "/v4/users/me/settings", a.AccessToken, nil).JSON(t)
+	sa := api(t, s, "GET", "/v4/users/me/settings", a.AccessToken, nil).JSON(t)
 	if sa["name"] != "users/me/settings" || sa["timeZone"] == nil {
 		t.Fatalf("settings: %v", sa)
 	}
-	if st := simtest.API(t, s, "GET", "/v4/users/111/settings", a.AccessToken, nil).JSON(t); st["name"] != "users/111/settings" {
+	if st := api(t, s, "GET", "/v4/users/111/settings", a.AccessToken, nil).JSON(t); st["name"] != "users/111/settings" {
 		t.Fatalf("settings by id: %v", st)
 	}
 }
@@ -191,7 +191,7 @@ type listResp struct {
 
 func list(t *testing.T, s *Server, tok, typ string, q url.Values) listResp {
 	t.Helper()
-	r := simtest.API(t, s, "GET", "/v4/users/me/dataTypes/"+typ+"/dataPoints?"+q.Encode(), tok, nil)
+	r := api(t, s, "GET", "/v4/users/me/dataTypes/"+typ+"/dataPoints?"+q.Encode(), tok, nil)
 	if r.Status != 200 {
 		t.Fatalf("list %s: %d %s", typ, r.Status, r.Body)
 	}
@@ -270,14 +270,14 @@ func TestDataPointsPaging(t *testing.T) {
 	// Bad page token, token of another filter, bad filter, bad size.
 	bad := func(q url.Values) {
 		t.Helper()
-		wantStatus(t, simtest.API(t, s, "GET", "/v4/users/me/dataTypes/steps/dataPoints?"+q.Encode(), tok, nil), 400, "INVALID_ARGUMENT")
+		wantStatus(t, api(t, s, "GET", "/v4/users/me/dataTypes/steps/dataPoints?"+q.Encode(), tok, nil), 400, "INVALID_ARGUMENT")
 	}
 	bad(url.Values{"pageToken": {"nonsense"}})
 	bad(url.Values{"pageToken": {lr.NextPageToken}, "filter": {filter}})
 	bad(url.Values{"filter": {"steps.count > 5 OR"}})
 	bad(url.Values{"filter": {`steps.interval.start_time >= "yesterday"`}})
 	bad(url.Values{"pageSize": {"-1"}})
-	wantStatus(t, simtest.API(t, s, "GET", "/v4/users/me/dataTypes/total-calories/dataPoints", tok, nil), 400, "INVALID_ARGUMENT")
+	wantStatus(t, api(t, s, "GET", "/v4/users/me/dataTypes/total-calories/dataPoints", tok, nil), 400, "INVALID_ARGUMENT")
 }
 
 func TestDataPointShapes(t *testing.T) {
@@ -323,7 +323,7 @@ func TestDataPointShapes(t *testing.T) {
 		t.Fatalf("heart rate %s", lr.DataPoints)
 	}
 	// A known type without generated data answers {} (proto3 JSON).
-	r := simtest.API(t, s, "GET", "/v4/users/me/dataTypes/oxygen-saturation/dataPoints", tok, nil)
+	r := api(t, s, "GET", "/v4/users/me/dataTypes/oxygen-saturation/dataPoints", tok, nil)
 	if r.Status != 200 || string(r.Body) != "{}" {
 		t.Fatalf("empty: %d %s", r.Status, r.Body)
 	}
@@ -331,7 +331,7 @@ func TestDataPointShapes(t *testing.T) {
 
 func rollUp(t *testing.T, s *Server, tok, typ, body string) response {
 	t.Helper()
-	return simtest.API(t, s, "POST", "/v4/users/me/dataTypes/"+typ+"/dataPoints:dailyRollUp", tok, strings.NewReader(body), "Content-Type", "application/json")
+	return api(t, s, "POST", "/v4/users/me/dataTypes/"+typ+"/dataPoints:dailyRollUp", tok, strings.NewReader(body), "Content-Type", "application/json")
 }
 
 const threeDays = `{"range":{"start":{"date":{"year":2026,"month":11,"day":18}},"end":{"date":{"year":2026,"month":11,"day":21}}},"windowSizeDays":1}`
@@ -407,7 +407,7 @@ func TestEchoAndRecording(t *testing.T) {
 	s, _ := start(t, Config{})
 	tok := s.MintTokens("u1", scopeSleep).AccessToken
 	body := `{"hello":"world"}`
-	r := simtest.API(t, s, "POST", "/v4/users/me/echo?x=1", tok, strings.NewReader(body), "Content-Type", "application/json", "X-Test", "yes")
+	r := api(t, s, "POST", "/v4/users/me/echo?x=1", tok, strings.NewReader(body), "Content-Type", "application/json", "X-Test", "yes")
 	if r.Status != 200 {
 		t.Fatalf("echo: %d %s", r.Status, r.Body)
 	}
@@ -430,8 +430,8 @@ func TestEchoAndRecording(t *testing.T) {
 		rr.UserID != "u1" || rr.Status != 200 || rr.Header.Get("Authorization") != "Bearer "+tok || rr.Header.Get("X-Test") != "yes" {
 		t.Fatalf("recorded %+v", rr)
 	}
-	simtest.API(t, s, "GET", "/v4/users/me/profile", "bad", nil)
-	simtest.API(t, s, "GET", "/nowhere", "", nil)
+	api(t, s, "GET", "/v4/users/me/profile", "bad", nil)
+	api(t, s, "GET", "/nowhere", "", nil)
 	reqs = s.Requests()
 	if len(reqs) != 3 || reqs[1].Status != 401 || reqs[1].UserID != "" || reqs[2].Status != 404 {
 		t.Fatalf("recorded %+v", reqs)
@@ -442,7 +442,7 @@ func TestEchoAndRecording(t *testing.T) {
 	}
 	// Oversized bodies.
 	big := strings.Repeat("x", MaxAPIBody+1)
-	wantStatus(t, simtest.API(t, s, "POST", "/v4/users/me/echo", tok, strings.NewReader(big)), 400, "INVALID_ARGUMENT")
+	wantStatus(t, api(t, s, "POST", "/v4/users/me/echo", tok, strings.NewReader(big)), 400, "INVALID_ARGUMENT")
 	if got := len(s.Requests()[0].Body); got != MaxAPIBody {
 		t.Fatalf("recorded body %d", got)
 	}

@@ -22,7 +22,12 @@ var (
 
 type response = simtest.Response
 
-var tokens = simtest.Tokens[TokenResponse]
+var (
+	do        = simtest.Do
+	authorize = simtest.Authorize
+	tokens    = simtest.Tokens[TokenResponse]
+	api       = simtest.API
+)
 
 // start starts a simulator with a fake clock and a registered redirect URI.
 func start(t *testing.T, cfg Config) (*Server, *simtest.Clock) {
@@ -44,7 +49,7 @@ func authorizeQuery(s *Server, scope string) url.Values {
 // codeFrom runs the consent screen and returns the code from the redirect.
 func codeFrom(t *testing.T, s *Server, q url.Values) string {
 	t.Helper()
-	return simtest.Code(t, simtest.Authorize(t, s, q))
+	return simtest.Code(t, authorize(t, s, q))
 }
 
 func getCode(t *testing.T, s *Server, scope string) string {
@@ -55,7 +60,7 @@ func getCode(t *testing.T, s *Server, scope string) string {
 // post sends a form to an OAuth endpoint.
 func post(t *testing.T, endpoint string, form url.Values) response {
 	t.Helper()
-	return simtest.Do(t, simtest.NewForm(endpoint, form))
+	return do(t, simtest.NewForm(endpoint, form))
 }
 
 // withClient adds the client credentials to a token request form.

@@ -8,13 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 )
 
 func TestCodeFlowPKCEOffline(t *testing.T) {
 	s, _ := start(t, Config{})
-	r := simtest.Authorize(t, s, authorizeQuery(s, scopeSleep+" "+scopeActivity))
+	r := authorize(t, s, authorizeQuery(s, scopeSleep+" "+scopeActivity))
 	if r.Status != http.StatusFound {
 		t.Fatalf("authorize: %d %s", r.Status, r.Body)
 	}
@@ -40,7 +38,7 @@ func TestCodeFlowPKCEOffline(t *testing.T) {
 		t.Fatalf("headers %v", r.Header)
 	}
 	tr := tokens(t, r)
-	if r := simtest.API(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil); r.Status != 200 {
+	if r := api(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil); r.Status != 200 {
 		t.Fatalf("identity: %d %s", r.Status, r.Body)
 	}
 	// The code is single-use.
@@ -119,7 +117,7 @@ func TestRefreshKeepsRefreshToken(t *testing.T) {
 		if next.AccessToken == tr.AccessToken || next.ExpiresIn != 3599 || next.Scope != scopeActivity {
 			t.Fatalf("refresh answer %+v", next)
 		}
-		if r := simtest.API(t, s, "GET", "/v4/users/me/identity", next.AccessToken, nil); r.Status != 200 {
+		if r := api(t, s, "GET", "/v4/users/me/identity", next.AccessToken, nil); r.Status != 200 {
 			t.Fatalf("new access token: %d", r.Status)
 		}
 	}
@@ -177,7 +175,7 @@ func TestRevoke(t *testing.T) {
 	if bytes.Contains(r.Body, []byte(tr.RefreshToken)) {
 		t.Fatal("error contains the token")
 	}
-	wantStatus(t, simtest.API(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil), 401, "UNAUTHENTICATED")
+	wantStatus(t, api(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil), 401, "UNAUTHENTICATED")
 	wantOAuthError(t, post(t, s.RevokeURL(), url.Values{"token": {tr.RefreshToken}}), 400, "invalid_token", "Token expired or revoked")
 	wantOAuthError(t, post(t, s.RevokeURL(), url.Values{"token": {"nonsense"}}), 400, "invalid_token", "Token expired or revoked")
 	if s.Grant(DefaultUserID) != nil || s.LiveRefreshTokens(DefaultUserID) != 0 {
@@ -190,7 +188,7 @@ func TestRevoke(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("revoke refresh token: %d %s", r.Status, r.Body)
 	}
-	wantStatus(t, simtest.API(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil), 401, "UNAUTHENTICATED")
+	wantStatus(t, api(t, s, "GET", "/v4/users/me/identity", tr.AccessToken, nil), 401, "UNAUTHENTICATED")
 	tr = login(t, s, scopeActivity)
 	s.RevokeUser(DefaultUserID)
 	wantOAuthError(t, refresh(t, s, tr.RefreshToken), 400, "invalid_grant", descRevoked)
@@ -250,12 +248,12 @@ func TestCodeExchangeFailures(t *testing.T) {
 	req, _ := http.NewRequest("POST", s.TokenURL(), strings.NewReader(f.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(s.ClientID(), s.ClientSecret())
-	tokens(t, simtest.Do(t, req))
+	tokens(t, do(t, req))
 	// Grant types.
 	check(post(t, s.TokenURL(), withClient(s, url.Values{"grant_type": {"password"}})), 400, "unsupported_grant_type", "Invalid grant_type: password")
 	check(post(t, s.TokenURL(), withClient(s, url.Values{"grant_type": {"refresh_token"}})), 400, "invalid_request", "")
 	req, _ = http.NewRequest("GET", s.TokenURL(), nil)
-	if r := simtest.Do(t, req); r.Status != 405 {
+	if r := do(t, req); r.Status != 405 {
 		t.Fatalf("GET /token: %d", r.Status)
 	}
 
@@ -278,7 +276,7 @@ func TestJSONTokenRequest(t *testing.T) {
 		`","code_verifier":"` + testVerifier + `","client_id":"` + s.ClientID() + `","client_secret":"` + s.ClientSecret() + `"}`
 	req, _ := http.NewRequest("POST", s.TokenURL(), strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	tokens(t, simtest.Do(t, req))
+	tokens(t, do(t, req))
 }
 
 func TestAuthorizeErrors(t *testing.T) {
@@ -287,7 +285,7 @@ func TestAuthorizeErrors(t *testing.T) {
 		t.Helper()
 		q := authorizeQuery(s, scopeActivity)
 		mut(q)
-		r := simtest.Authorize(t, s, q)
+		r := authorize(t, s, q)
 		if r.Status != 400 || r.Header.Get("Location") != "" || !strings.Contains(string(r.Body), "Error 400: "+wantCode) {
 			t.Fatalf("want 400 page %s, got %d %q %s", wantCode, r.Status, r.Header.Get("Location"), r.Body)
 		}
@@ -307,7 +305,7 @@ func TestAuthorizeErrors(t *testing.T) {
 
 	// Denial redirects with state.
 	s.SetConsent(func(*http.Request, []string) Consent { return Consent{Deny: true} })
-	r := simtest.Authorize(t, s, authorizeQuery(s, scopeActivity))
+	r := authorize(t, s, authorizeQuery(s, scopeActivity))
 	if r.Status != 302 || r.Header.Get("Location") != testRedirect+"?state=st-123&error=access_denied" {
 		t.Fatalf("denial: %d %q", r.Status, r.Header.Get("Location"))
 	}
@@ -331,12 +329,12 @@ func TestAuthorizeErrors(t *testing.T) {
 	// prompt=none: fine with a covering grant, consent_required otherwise.
 	q = authorizeQuery(s, scopeSleep)
 	q.Set("prompt", "none")
-	r = simtest.Authorize(t, s, q)
+	r = authorize(t, s, q)
 	if loc := r.Header.Get("Location"); r.Status != 302 || !strings.Contains(loc, "code=") || !strings.HasSuffix(loc, "&prompt=none") {
 		t.Fatalf("prompt=none with grant: %d %q", r.Status, loc)
 	}
 	q.Set("scope", scopeSettings)
-	r = simtest.Authorize(t, s, q)
+	r = authorize(t, s, q)
 	if r.Header.Get("Location") != testRedirect+"?state=st-123&error=consent_required" {
 		t.Fatalf("prompt=none without grant: %q", r.Header.Get("Location"))
 	}
@@ -349,12 +347,12 @@ func TestAnyRedirectWhenNoneRegistered(t *testing.T) {
 	s, _ := start(t, Config{RedirectURIs: []string{}})
 	q := authorizeQuery(s, scopeActivity)
 	q.Set("redirect_uri", "http://127.0.0.1:9999/cb?x=1")
-	r := simtest.Authorize(t, s, q)
+	r := authorize(t, s, q)
 	if r.Status != 302 || !strings.HasPrefix(r.Header.Get("Location"), "http://127.0.0.1:9999/cb?x=1&state=st-123&code=") {
 		t.Fatalf("%d %q", r.Status, r.Header.Get("Location"))
 	}
 	q.Set("redirect_uri", "javascript:alert(1)")
-	if r := simtest.Authorize(t, s, q); r.Status != 400 {
+	if r := authorize(t, s, q); r.Status != 400 {
 		t.Fatalf("javascript: redirect %d", r.Status)
 	}
 }
@@ -393,7 +391,7 @@ func TestMintTokens(t *testing.T) {
 func TestPanicIsInternal(t *testing.T) {
 	s, _ := start(t, Config{})
 	s.SetConsent(func(*http.Request, []string) Consent { panic("boom") })
-	r := simtest.Authorize(t, s, authorizeQuery(s, scopeActivity))
+	r := authorize(t, s, authorizeQuery(s, scopeActivity))
 	wantStatus(t, r, 500, "INTERNAL")
 }
 
@@ -406,9 +404,9 @@ func TestHostileOAuthInput(t *testing.T) {
 	wantOAuthError(t, r, 400, "invalid_request", "")
 	req, _ := http.NewRequest("POST", s.TokenURL(), strings.NewReader(`{"grant_type":1}`))
 	req.Header.Set("Content-Type", "application/json")
-	wantOAuthError(t, simtest.Do(t, req), 400, "invalid_request", "")
+	wantOAuthError(t, do(t, req), 400, "invalid_request", "")
 	req, _ = http.NewRequest("POST", s.TokenURL(), strings.NewReader("grant_type=refresh_token"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "Basic !!!")
-	wantOAuthError(t, simtest.Do(t, req), 400, "invalid_request", "")
+	wantOAuthError(t, do(t, req), 400, "invalid_request", "")
 }
