@@ -1,8 +1,10 @@
 // Package simkit holds the plumbing that the API simulators
-// (internal/fitbitsim and internal/googlesim) share: serving a handler on
-// loopback, recovering from handler panics, recording requests, PKCE,
-// random secrets, bearer tokens, redirects, fixed rate-limit windows and
-// deterministic test data.
+// (internal/fitbitsim and internal/googlesim) share: what every simulated
+// Server has (Site: client credentials, the OAuth endpoints routed by exact
+// path, serving on loopback, consent, the request and issued-secret logs),
+// recovering from handler panics, recording requests, PKCE, random
+// secrets, bearer tokens, redirects, JSON answers, the echo endpoint's
+// body, fixed rate-limit windows and deterministic test data.
 //
 // Only what means the same for every simulated provider lives here. Error
 // formats, scopes, token formats and every other provider-specific answer
