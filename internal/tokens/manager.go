@@ -34,21 +34,25 @@ type StoreError struct{ Err error }
 func (e *StoreError) Error() string { return "token store: " + e.Err.Error() }
 func (e *StoreError) Unwrap() error { return e.Err }
 
-// Refresh outcomes, as reported to the Observer.
+// Result is the outcome of a refresh, as reported to the Observer (the
+// result label of the refresh metrics).
+type Result string
+
+// Refresh results.
 const (
-	ResultOK           = "ok"            // the provider issued a new pair and it is stored
-	ResultPeer         = "peer"          // another request or instance had already refreshed
-	ResultRecovered    = "recovered"     // a refresh that died mid-way was completed
-	ResultInvalidGrant = "invalid_grant" // refresh token dead: needs_reauth
-	ResultTransient    = "transient"     // timeout, 5xx, 429 past the retry budget: old pair kept
-	ResultError        = "error"         // other provider error: old pair kept
-	ResultStoreError   = "store_error"   // the store failed; a new pair is held in memory
+	ResultOK           Result = "ok"            // the provider issued a new pair and it is stored
+	ResultPeer         Result = "peer"          // another request or instance had already refreshed
+	ResultRecovered    Result = "recovered"     // a refresh that died mid-way was completed
+	ResultInvalidGrant Result = "invalid_grant" // refresh token dead: needs_reauth
+	ResultTransient    Result = "transient"     // timeout, 5xx, 429 past the retry budget: old pair kept
+	ResultError        Result = "error"         // other provider error: old pair kept
+	ResultStoreError   Result = "store_error"   // the store failed; a new pair is held in memory
 )
 
 // Observer receives refresh outcomes (metrics). took is the token-endpoint
 // time, zero when it was not called.
 type Observer interface {
-	Refreshed(result string, took time.Duration)
+	Refreshed(result Result, took time.Duration)
 }
 
 // Config configures a Manager.
@@ -403,7 +407,7 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnectio
 // Cached reports how many connections are held in memory.
 func (m *Manager) Cached() int { return m.cache.len() }
 
-func (m *Manager) observe(result string, took time.Duration) {
+func (m *Manager) observe(result Result, took time.Duration) {
 	if o := *m.observer.Load(); o != nil {
 		o.Refreshed(result, took)
 	}

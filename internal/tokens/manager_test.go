@@ -71,20 +71,20 @@ func (s *recStore) index(ev string) int {
 // results is an Observer that remembers and announces every result.
 type results struct {
 	mu  sync.Mutex
-	got []string
-	ch  chan string
+	got []Result
+	ch  chan Result
 }
 
-func newResults() *results { return &results{ch: make(chan string, 1000)} }
+func newResults() *results { return &results{ch: make(chan Result, 1000)} }
 
-func (r *results) Refreshed(result string, took time.Duration) {
+func (r *results) Refreshed(result Result, took time.Duration) {
 	r.mu.Lock()
 	r.got = append(r.got, result)
 	r.mu.Unlock()
 	r.ch <- result
 }
 
-func (r *results) count(result string) int {
+func (r *results) count(result Result) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0

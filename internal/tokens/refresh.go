@@ -221,7 +221,7 @@ func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, beforeRetry 
 }
 
 // persist saves the new pair (marker cleared) before anyone may use it.
-func (m *Manager) persist(ctx context.Context, key tokenstore.Key, identity string, marked *tokenstore.Record, g *provider.Grant, issuedFrom time.Time, result string, took time.Duration, log *zap.Logger) (*Entry, error) {
+func (m *Manager) persist(ctx context.Context, key tokenstore.Key, identity string, marked *tokenstore.Record, g *provider.Grant, issuedFrom time.Time, result Result, took time.Duration, log *zap.Logger) (*Entry, error) {
 	next := marked.Clone()
 	next.AccessToken, next.RefreshToken, next.Expiry = g.AccessToken, g.RefreshToken, g.Expiry
 	switch {
@@ -253,7 +253,7 @@ func (m *Manager) persist(ctx context.Context, key tokenstore.Key, identity stri
 	switch {
 	case err == nil:
 		m.observe(result, took)
-		log.Info("refreshed access token", zap.String("result", result), zap.Time("expiry", next.Expiry))
+		log.Info("refreshed access token", zap.String("result", string(result)), zap.Time("expiry", next.Expiry))
 		return m.cached(identity, next), nil
 	case errors.Is(err, tokenstore.ErrConflict):
 		// Another writer got in while this refresh ran (our lease lapsed):
