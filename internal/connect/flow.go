@@ -466,8 +466,8 @@ type Disconnection struct {
 
 // RevokeError is why a disconnect did not revoke the tokens at the provider.
 type RevokeError struct {
-	Reason  string `json:"reason"`
-	Message string `json:"message"`
+	Reason  tokens.RevokeReason `json:"reason"`
+	Message string              `json:"message"`
 	// RetryQueued: the gateway keeps trying in the background.
 	RetryQueued bool `json:"retry_queued"`
 }

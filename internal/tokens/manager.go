@@ -386,7 +386,7 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnectio
 		if d.Reason == RevokeUnavailable {
 			now := m.cfg.Now()
 			p := &pendingRevoke{Provider: m.name, UserID: rec.UserID, IdentityHash: rec.IdentityHash, Token: revokeToken(rec),
-				Cause: "disconnect", Since: now, NextAt: now, Attempts: 1, LastError: d.Message}
+				Cause: causeDisconnect, Since: now, NextAt: now, Attempts: 1, LastError: d.Message}
 			if err := m.queueRevoke(ctx, p); err != nil {
 				log.Error("could not queue the retry of a failed revocation; deleting the connection all the same", zap.Error(err))
 			} else {
@@ -400,7 +400,7 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnectio
 	}
 	m.cache.remove(identity)
 	m.publish(ctx, key)
-	log.Info("disconnected", zap.Bool("revoked", d.Revoked), zap.String("reason", d.Reason), zap.String("detail", d.Message), zap.Bool("retry_queued", d.RetryQueued))
+	log.Info("disconnected", zap.Bool("revoked", d.Revoked), zap.String("reason", string(d.Reason)), zap.String("detail", d.Message), zap.Bool("retry_queued", d.RetryQueued))
 	return d, nil
 }
 
