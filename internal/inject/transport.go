@@ -167,7 +167,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.observe(OutcomeProxied)
 		return rebuild(resp, errBody, conn.AccessToken()), nil
 	}
-	fresh, err := t.Tokens.Refresh(ctx, identity, conn.AccessToken())
+	fresh, err := t.Tokens.Refresh(ctx, identity, conn)
 	if err != nil {
 		return t.tokenFailure(req, err), nil
 	}

@@ -239,7 +239,7 @@ func (m *Manager) Get(ctx context.Context, identity string) (*Entry, error) {
 	case e.rec.Status == tokenstore.StatusNeedsReauth:
 		return e, ErrNeedsReauth
 	case e.unsaved || !now.Add(m.cfg.Skew).Before(e.rec.Expiry):
-		return m.Refresh(ctx, identity, e.rec.AccessToken)
+		return m.Refresh(ctx, identity, e)
 	}
 	return e, nil
 }

@@ -43,14 +43,18 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
-// Refresh makes sure the connection's access token is no longer stale (the
-// one the caller holds, or saw rejected), sharing one refresh among all
-// concurrent callers of one connection in this process, and taking the
-// connection's lock against other processes. The refresh runs to its end
-// even if every caller gives up: abandoning it after the provider rotated
-// the pair would lose the refresh token.
-func (m *Manager) Refresh(ctx context.Context, identity, stale string) (*Entry, error) {
-	a := &refreshAttempt{m: m, key: m.key(identity), identity: identity, stale: stale}
+// Refresh makes sure identity's access token is no longer stale: stale is
+// the entry the caller holds and found expiring, or saw rejected (nil if it
+// holds none). It shares one refresh among all concurrent callers of one
+// connection in this process, and takes the connection's lock against other
+// processes. The refresh runs to its end even if every caller gives up:
+// abandoning it after the provider rotated the pair would lose the refresh
+// token.
+func (m *Manager) Refresh(ctx context.Context, identity string, stale *Entry) (*Entry, error) {
+	a := &refreshAttempt{m: m, key: m.key(identity), identity: identity}
+	if stale != nil {
+		a.stale = stale.AccessToken()
+	}
 	ch := m.flight.DoChan(flightKey(a.key), func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.RefreshTimeout)
 		defer cancel()
