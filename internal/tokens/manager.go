@@ -80,7 +80,12 @@ type Config struct {
 	Instance string
 	Logger   *zap.Logger
 	Observer Observer
-	Now      func() time.Time
+	// Now is the clock of the connections: expiries, refresh markers,
+	// revocation schedules, cache ages. Durations of real waits (the retry
+	// budget, token-endpoint latency, the change feed's staleness) are
+	// measured on the wall clock, beside the timers they wait with.
+	// Default time.Now.
+	Now func() time.Time
 	// Context bounds background work (persisting held pairs); default
 	// context.Background().
 	Context context.Context

@@ -452,7 +452,7 @@ func (m *Manager) persistLater(key tokenstore.Key, identity string, held *Entry)
 		case <-t.C:
 		}
 		if identity != "" {
-			if cur := m.cache.get(identity, time.Now()); cur != held {
+			if cur := m.cache.get(identity, m.cfg.Now()); cur != held {
 				return // stored by a request meanwhile (saveHeld)
 			}
 		}
