@@ -3,6 +3,7 @@ package inject
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -46,8 +47,18 @@ func readError(resp *http.Response) ([]byte, error) {
 	if len(b) > fitbiterr.MaxBody {
 		return nil, fmt.Errorf("upstream error body larger than %d bytes", fitbiterr.MaxBody)
 	}
+	// A gzip stream that its headers do not declare (or a second layer
+	// inside a declared one) hides the token from the check, and a client
+	// that sniffs the magic bytes would decode it: refuse it like an
+	// unknown coding.
+	if bytes.HasPrefix(b, gzipMagic) {
+		return nil, errors.New("upstream error body is compressed in a way its headers do not declare, so it cannot be checked for credentials")
+	}
 	return b, nil
 }
+
+// gzipMagic opens every gzip stream (RFC 1952 §2.3.1).
+var gzipMagic = []byte{0x1f, 0x8b}
 
 // rebuild gives resp the already-read, decoded body b, with token cut out.
 func rebuild(resp *http.Response, b []byte, token string) *http.Response {
