@@ -73,7 +73,7 @@ func TestReproRefreshJoiningIdleSweepReturnsNil(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	e, err := m.Refresh(rctx, "alice", "old-access")
+	e, err := m.Refresh(rctx, "alice", nil) // no entry held: the stored pair is expired and mid-refresh either way
 	if e == nil && err == nil {
 		t.Fatal("Manager.Refresh returned (nil, nil) after sharing the recovery sweep's flight; inject.Transport dereferences the nil entry (panic)")
 	}

@@ -7,6 +7,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 )
 
 // The collectors are process-wide so counts survive config reloads; each
@@ -23,22 +26,22 @@ type observer struct {
 	oauth1    *prometheus.CounterVec
 	// outcomes are proxied's counters resolved once: WithLabelValues on the
 	// hot path would hash the label and take a lock for every request.
-	outcomes sync.Map // outcome → prometheus.Counter
+	outcomes sync.Map // inject.Outcome → prometheus.Counter
 }
 
-func (o *observer) Refreshed(result string, took time.Duration) {
-	o.refreshes.WithLabelValues(result).Inc()
+func (o *observer) Refreshed(result tokens.Result, took time.Duration) {
+	o.refreshes.WithLabelValues(string(result)).Inc()
 	if took > 0 {
-		o.latency.WithLabelValues(result).Observe(took.Seconds())
+		o.latency.WithLabelValues(string(result)).Observe(took.Seconds())
 	}
 }
 
-func (o *observer) Proxied(outcome string) {
+func (o *observer) Proxied(outcome inject.Outcome) {
 	if c, ok := o.outcomes.Load(outcome); ok {
 		c.(prometheus.Counter).Inc()
 		return
 	}
-	c := o.proxied.WithLabelValues(outcome)
+	c := o.proxied.WithLabelValues(string(outcome))
 	o.outcomes.Store(outcome, c)
 	c.Inc()
 }

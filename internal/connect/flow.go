@@ -345,10 +345,36 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 	page(w, http.StatusOK, "Connected", "Your "+title+" account is connected. You can close this window and return to the app.")
 }
 
-// HealthUnreadable is the health of a connection whose stored record cannot
-// be opened (its key left the keyring, or it was altered): connecting again
-// replaces it, disconnecting deletes it.
-const HealthUnreadable = "record_unreadable"
+// Health is the state of a connection as the status endpoint reports it:
+// the stored status, unless the provider is gone or the record cannot be
+// read.
+type Health string
+
+const (
+	// HealthOK: the tokens are believed usable (tokenstore.StatusOK).
+	HealthOK Health = "ok"
+	// HealthNeedsReauth: the provider refused the refresh token; the user
+	// must connect again (tokenstore.StatusNeedsReauth).
+	HealthNeedsReauth Health = "needs_reauth"
+	// HealthProviderGone: the provider answered 410 Gone; it has turned its
+	// API off.
+	HealthProviderGone Health = "provider_gone"
+	// HealthUnreadable: the stored record cannot be opened (its key left
+	// the keyring, or it was altered): connecting again replaces it,
+	// disconnecting deletes it.
+	HealthUnreadable Health = "record_unreadable"
+)
+
+// healthOf is the health of a connection stored with status s.
+func healthOf(s tokenstore.Status) Health {
+	switch s {
+	case tokenstore.StatusOK:
+		return HealthOK
+	case tokenstore.StatusNeedsReauth:
+		return HealthNeedsReauth
+	}
+	return Health(s) // a status this version does not name is reported as stored
+}
 
 // Status is what the gateway knows of identity's connection to one
 // provider. It never holds a token.
@@ -359,7 +385,7 @@ type Status struct {
 	Extra       map[string]string `json:"ids,omitempty"` // other ids (Google: legacy_user_id)
 	Scopes      []string          `json:"scopes,omitempty"`
 	ExpiresAt   *time.Time        `json:"access_token_expires_at,omitempty"`
-	Health      string            `json:"health,omitempty"` // ok, needs_reauth, provider_gone, record_unreadable
+	Health      Health            `json:"health,omitempty"`
 	ConnectedAt *time.Time        `json:"connected_at,omitempty"`
 	RefreshedAt *time.Time        `json:"refreshed_at,omitempty"`
 	GoneSince   *time.Time        `json:"provider_gone_since,omitempty"`
@@ -413,12 +439,12 @@ func (f *Flow) status(ctx context.Context, mgr *tokens.Manager, identity string)
 		return nil, err
 	default:
 		st.Connected = true
-		st.UserID, st.Scopes, st.Health, st.Extra = rec.UserID, rec.Scopes, string(rec.Status), rec.Extra
+		st.UserID, st.Scopes, st.Health, st.Extra = rec.UserID, rec.Scopes, healthOf(rec.Status), rec.Extra
 		st.ExpiresAt, st.ConnectedAt = timePtr(rec.Expiry), timePtr(rec.ConnectedAt)
 		st.RefreshedAt = timePtr(rec.RefreshedAt)
 	}
 	if st.GoneSince != nil && st.Health != HealthUnreadable {
-		st.Health = "provider_gone"
+		st.Health = HealthProviderGone
 	}
 	return st, nil
 }
@@ -440,8 +466,8 @@ type Disconnection struct {
 
 // RevokeError is why a disconnect did not revoke the tokens at the provider.
 type RevokeError struct {
-	Reason  string `json:"reason"`
-	Message string `json:"message"`
+	Reason  tokens.RevokeReason `json:"reason"`
+	Message string              `json:"message"`
 	// RetryQueued: the gateway keeps trying in the background.
 	RetryQueued bool `json:"retry_queued"`
 }

@@ -23,28 +23,32 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
-// Outcomes of a proxied request, as reported to the Observer.
+// Outcome is what became of a proxied request, as reported to the Observer
+// (the outcome label of the proxied-requests metric).
+type Outcome string
+
+// Outcomes of a proxied request.
 const (
-	OutcomeProxied         = "proxied"           // sent upstream with a valid token
-	OutcomeReplayed        = "replayed"          // 401 from upstream, refreshed, replayed
-	OutcomeNotReplayed     = "not_replayed"      // 401 from upstream, body too large to replay
-	OutcomeUnauthenticated = "unauthenticated"   // no identity on the request
-	OutcomeNotConnected    = "not_connected"     // identity has no connection
-	OutcomeNeedsReauth     = "needs_reauth"      // refresh token dead
-	OutcomeTokenEndpoint   = "token_error"       // refresh failed: 502/504
-	OutcomeStore           = "store_error"       // token store failed: 503
-	OutcomeUpstreamError   = "upstream_error"    // the API round trip failed
-	OutcomeCanceled        = "client_canceled"   // the caller went away
-	OutcomeBadRequest      = "request_rejected"  // e.g. unreadable body
-	OutcomeMigrated        = "provider_migrated" // identity moved to another provider
-	OutcomeGone            = "provider_gone"     // the provider answered 410 Gone
-	OutcomeUpstreamRefused = "upstream_refused"  // not the API's host: no token sent
-	OutcomeBodyTimeout     = "body_timeout"      // the body to buffer did not arrive in time: 408
-	OutcomeUnreadable      = "record_unreadable" // the stored connection cannot be opened
+	OutcomeProxied         Outcome = "proxied"           // sent upstream with a valid token
+	OutcomeReplayed        Outcome = "replayed"          // 401 from upstream, refreshed, replayed
+	OutcomeNotReplayed     Outcome = "not_replayed"      // 401 from upstream, body too large to replay
+	OutcomeUnauthenticated Outcome = "unauthenticated"   // no identity on the request
+	OutcomeNotConnected    Outcome = "not_connected"     // identity has no connection
+	OutcomeNeedsReauth     Outcome = "needs_reauth"      // refresh token dead
+	OutcomeTokenEndpoint   Outcome = "token_error"       // refresh failed: 502/504
+	OutcomeStore           Outcome = "store_error"       // token store failed: 503
+	OutcomeUpstreamError   Outcome = "upstream_error"    // the API round trip failed
+	OutcomeCanceled        Outcome = "client_canceled"   // the caller went away
+	OutcomeBadRequest      Outcome = "request_rejected"  // e.g. unreadable body
+	OutcomeMigrated        Outcome = "provider_migrated" // identity moved to another provider
+	OutcomeGone            Outcome = "provider_gone"     // the provider answered 410 Gone
+	OutcomeUpstreamRefused Outcome = "upstream_refused"  // not the API's host: no token sent
+	OutcomeBodyTimeout     Outcome = "body_timeout"      // the body to buffer did not arrive in time: 408
+	OutcomeUnreadable      Outcome = "record_unreadable" // the stored connection cannot be opened
 )
 
 // Observer receives one outcome per proxied request (metrics).
-type Observer interface{ Proxied(outcome string) }
+type Observer interface{ Proxied(outcome Outcome) }
 
 // DefaultMaxReplayBody is how much of a request body is buffered so the
 // request can be replayed after a refresh.
@@ -163,7 +167,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.observe(OutcomeProxied)
 		return rebuild(resp, errBody, conn.AccessToken()), nil
 	}
-	fresh, err := t.Tokens.Refresh(ctx, identity, conn.AccessToken())
+	fresh, err := t.Tokens.Refresh(ctx, identity, conn)
 	if err != nil {
 		return t.tokenFailure(req, err), nil
 	}
@@ -313,7 +317,7 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func upstreamOutcome(ctx context.Context) string {
+func upstreamOutcome(ctx context.Context) Outcome {
 	if ctx.Err() != nil {
 		return OutcomeCanceled
 	}
@@ -434,7 +438,7 @@ func (t *Transport) failItem(req *http.Request, status int, it fitbiterr.Item) *
 	}
 }
 
-func (t *Transport) observe(outcome string) {
+func (t *Transport) observe(outcome Outcome) {
 	if t.Observer != nil {
 		t.Observer.Proxied(outcome)
 	}

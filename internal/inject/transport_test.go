@@ -31,19 +31,19 @@ const connectURL = "https://gw.example/fitbit/authorize"
 
 type outcomes struct {
 	mu sync.Mutex
-	n  map[string]int
+	n  map[Outcome]int
 }
 
-func (o *outcomes) Proxied(outcome string) {
+func (o *outcomes) Proxied(outcome Outcome) {
 	o.mu.Lock()
 	if o.n == nil {
-		o.n = map[string]int{}
+		o.n = map[Outcome]int{}
 	}
 	o.n[outcome]++
 	o.mu.Unlock()
 }
 
-func (o *outcomes) get(outcome string) int {
+func (o *outcomes) get(outcome Outcome) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.n[outcome]

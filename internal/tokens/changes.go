@@ -140,7 +140,10 @@ func FollowChanges(ctx context.Context, feed tokenstore.ChangeFeed, interval tim
 		}
 	}
 	var sub tokenstore.ChangeSubscription
-	trusted := time.Now() // the cache reflects the store as of about now
+	// When the cache last reflected the store. It is measured against
+	// intervals of real waits (Next's, sleep's), so on the wall clock, not
+	// on the managers' Config.Now.
+	trusted := time.Now()
 	failing := false
 	fail := func(err error) {
 		if !failing {

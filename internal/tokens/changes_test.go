@@ -250,7 +250,7 @@ func TestPeerNeedsReauthSeen(t *testing.T) {
 		rec := p.connect(t, p.a, "alice", "ALICE1")
 		mustToken(t, p.b, "alice")
 		p.sim.RevokeUser("ALICE1")
-		if _, err := p.a.Refresh(context.Background(), "alice", rec.AccessToken); !errors.Is(err, ErrNeedsReauth) {
+		if _, err := p.a.Refresh(context.Background(), "alice", newEntry(rec, false)); !errors.Is(err, ErrNeedsReauth) {
 			t.Fatalf("A: %v", err)
 		}
 		eventuallyGetFails(t, "B answers needs_reauth", p.b, "alice", ErrNeedsReauth)

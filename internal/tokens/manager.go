@@ -34,21 +34,25 @@ type StoreError struct{ Err error }
 func (e *StoreError) Error() string { return "token store: " + e.Err.Error() }
 func (e *StoreError) Unwrap() error { return e.Err }
 
-// Refresh outcomes, as reported to the Observer.
+// Result is the outcome of a refresh, as reported to the Observer (the
+// result label of the refresh metrics).
+type Result string
+
+// Refresh results.
 const (
-	ResultOK           = "ok"            // the provider issued a new pair and it is stored
-	ResultPeer         = "peer"          // another request or instance had already refreshed
-	ResultRecovered    = "recovered"     // a refresh that died mid-way was completed
-	ResultInvalidGrant = "invalid_grant" // refresh token dead: needs_reauth
-	ResultTransient    = "transient"     // timeout, 5xx, 429 past the retry budget: old pair kept
-	ResultError        = "error"         // other provider error: old pair kept
-	ResultStoreError   = "store_error"   // the store failed; a new pair is held in memory
+	ResultOK           Result = "ok"            // the provider issued a new pair and it is stored
+	ResultPeer         Result = "peer"          // another request or instance had already refreshed
+	ResultRecovered    Result = "recovered"     // a refresh that died mid-way was completed
+	ResultInvalidGrant Result = "invalid_grant" // refresh token dead: needs_reauth
+	ResultTransient    Result = "transient"     // timeout, 5xx, 429 past the retry budget: old pair kept
+	ResultError        Result = "error"         // other provider error: old pair kept
+	ResultStoreError   Result = "store_error"   // the store failed; a new pair is held in memory
 )
 
 // Observer receives refresh outcomes (metrics). took is the token-endpoint
 // time, zero when it was not called.
 type Observer interface {
-	Refreshed(result string, took time.Duration)
+	Refreshed(result Result, took time.Duration)
 }
 
 // Config configures a Manager.
@@ -76,7 +80,12 @@ type Config struct {
 	Instance string
 	Logger   *zap.Logger
 	Observer Observer
-	Now      func() time.Time
+	// Now is the clock of the connections: expiries, refresh markers,
+	// revocation schedules, cache ages. Durations of real waits (the retry
+	// budget, token-endpoint latency, the change feed's staleness) are
+	// measured on the wall clock, beside the timers they wait with.
+	// Default time.Now.
+	Now func() time.Time
 	// Context bounds background work (persisting held pairs); default
 	// context.Background().
 	Context context.Context
@@ -235,7 +244,7 @@ func (m *Manager) Get(ctx context.Context, identity string) (*Entry, error) {
 	case e.rec.Status == tokenstore.StatusNeedsReauth:
 		return e, ErrNeedsReauth
 	case e.unsaved || !now.Add(m.cfg.Skew).Before(e.rec.Expiry):
-		return m.Refresh(ctx, identity, e.rec.AccessToken)
+		return m.Refresh(ctx, identity, e)
 	}
 	return e, nil
 }
@@ -382,7 +391,7 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnectio
 		if d.Reason == RevokeUnavailable {
 			now := m.cfg.Now()
 			p := &pendingRevoke{Provider: m.name, UserID: rec.UserID, IdentityHash: rec.IdentityHash, Token: revokeToken(rec),
-				Cause: "disconnect", Since: now, NextAt: now, Attempts: 1, LastError: d.Message}
+				Cause: causeDisconnect, Since: now, NextAt: now, Attempts: 1, LastError: d.Message}
 			if err := m.queueRevoke(ctx, p); err != nil {
 				log.Error("could not queue the retry of a failed revocation; deleting the connection all the same", zap.Error(err))
 			} else {
@@ -396,14 +405,14 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnectio
 	}
 	m.cache.remove(identity)
 	m.publish(ctx, key)
-	log.Info("disconnected", zap.Bool("revoked", d.Revoked), zap.String("reason", d.Reason), zap.String("detail", d.Message), zap.Bool("retry_queued", d.RetryQueued))
+	log.Info("disconnected", zap.Bool("revoked", d.Revoked), zap.String("reason", string(d.Reason)), zap.String("detail", d.Message), zap.Bool("retry_queued", d.RetryQueued))
 	return d, nil
 }
 
 // Cached reports how many connections are held in memory.
 func (m *Manager) Cached() int { return m.cache.len() }
 
-func (m *Manager) observe(result string, took time.Duration) {
+func (m *Manager) observe(result Result, took time.Duration) {
 	if o := *m.observer.Load(); o != nil {
 		o.Refreshed(result, took)
 	}

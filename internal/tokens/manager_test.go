@@ -71,20 +71,20 @@ func (s *recStore) index(ev string) int {
 // results is an Observer that remembers and announces every result.
 type results struct {
 	mu  sync.Mutex
-	got []string
-	ch  chan string
+	got []Result
+	ch  chan Result
 }
 
-func newResults() *results { return &results{ch: make(chan string, 1000)} }
+func newResults() *results { return &results{ch: make(chan Result, 1000)} }
 
-func (r *results) Refreshed(result string, took time.Duration) {
+func (r *results) Refreshed(result Result, took time.Duration) {
 	r.mu.Lock()
 	r.got = append(r.got, result)
 	r.mu.Unlock()
 	r.ch <- result
 }
 
-func (r *results) count(result string) int {
+func (r *results) count(result Result) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
@@ -342,7 +342,7 @@ func TestRefreshOfStaleTokenUsesPeerResult(t *testing.T) {
 	e := newEnv(t)
 	// Another instance has already refreshed: the store holds a fresh pair.
 	cur := e.connect(t, "alice", "AAAAAA", 8*time.Hour)
-	got, err := e.m.Refresh(context.Background(), "alice", "the-token-that-upstream-rejected")
+	got, err := e.m.Refresh(context.Background(), "alice", newEntry(&tokenstore.Record{AccessToken: "the-token-that-upstream-rejected"}, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +356,7 @@ func TestRefreshOfStaleTokenUsesPeerResult(t *testing.T) {
 		t.Fatalf("observer %v", e.obs.got)
 	}
 	// Refresh of the current token does refresh.
-	got2, err := e.m.Refresh(context.Background(), "alice", cur.AccessToken)
+	got2, err := e.m.Refresh(context.Background(), "alice", newEntry(cur, false))
 	if err != nil || got2.AccessToken() == cur.AccessToken {
 		t.Fatalf("refresh of current token: %v", err)
 	}
@@ -393,7 +393,7 @@ func TestInvalidGrantMarksNeedsReauth(t *testing.T) {
 	if _, err := m2.Get(ctx, "alice"); !errors.Is(err, ErrNeedsReauth) {
 		t.Fatalf("new manager: %v", err)
 	}
-	if _, err := m2.Refresh(ctx, "alice", old.AccessToken); !errors.Is(err, ErrNeedsReauth) {
+	if _, err := m2.Refresh(ctx, "alice", newEntry(old, false)); !errors.Is(err, ErrNeedsReauth) {
 		t.Fatalf("Refresh: %v", err)
 	}
 	if s := e.sim.Stats(); s.InvalidGrants != 1 || s.Refreshes != 0 {

@@ -26,6 +26,10 @@ package tokens
 // markers without waiting for the next request, which could come after the
 // grace window. A new pair the store refuses to take is held in memory,
 // never used, and written again with backoff until it is stored.
+//
+// A refreshAttempt carries one run through these steps: run (1, 2), mark
+// (3), callTokenEndpoint (4), persist (5), and failed for a refresh the
+// provider did not complete.
 
 import (
 	"context"
@@ -39,24 +43,28 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
-// Refresh makes sure the connection's access token is no longer stale (the
-// one the caller holds, or saw rejected), sharing one refresh among all
-// concurrent callers of one connection in this process, and taking the
-// connection's lock against other processes. The refresh runs to its end
-// even if every caller gives up: abandoning it after the provider rotated
-// the pair would lose the refresh token.
-func (m *Manager) Refresh(ctx context.Context, identity, stale string) (*Entry, error) {
-	key := m.key(identity)
-	ch := m.flight.DoChan(flightKey(key), func() (any, error) {
+// Refresh makes sure identity's access token is no longer stale: stale is
+// the entry the caller holds and found expiring, or saw rejected (nil if it
+// holds none). It shares one refresh among all concurrent callers of one
+// connection in this process, and takes the connection's lock against other
+// processes. The refresh runs to its end even if every caller gives up:
+// abandoning it after the provider rotated the pair would lose the refresh
+// token.
+func (m *Manager) Refresh(ctx context.Context, identity string, stale *Entry) (*Entry, error) {
+	a := &refreshAttempt{m: m, key: m.key(identity), identity: identity}
+	if stale != nil {
+		a.stale = stale.AccessToken()
+	}
+	ch := m.flight.DoChan(flightKey(a.key), func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.RefreshTimeout)
 		defer cancel()
-		return m.refresh(rctx, key, identity, stale)
+		return a.run(rctx)
 	})
 	select {
 	case r := <-ch:
 		e, _ := r.Val.(*Entry)
 		if e == nil && r.Err == nil {
-			// Defensive: every path of refresh returns an entry or an error.
+			// Defensive: every path of run returns an entry or an error.
 			return nil, &StoreError{Err: errors.New("refresh ended without a result; retry")}
 		}
 		return e, r.Err
@@ -67,20 +75,46 @@ func (m *Manager) Refresh(ctx context.Context, identity, stale string) (*Entry, 
 
 func flightKey(key tokenstore.Key) string { return "refresh\x00" + key.String() }
 
-// refresh runs the protocol for key. identity is "" when unknown (the
-// recovery sweep): then nothing is cached.
-func (m *Manager) refresh(ctx context.Context, key tokenstore.Key, identity, stale string) (*Entry, error) {
-	lock, err := m.cfg.Store.LockConnection(ctx, key)
+// refreshAttempt is one run of the protocol for one connection. run does
+// steps 1 to 5; the recovery sweep, which takes the lock itself, starts at
+// redeem. The first fields are set when the attempt is made; redeem sets
+// the rest, afresh for each pair it redeems.
+type refreshAttempt struct {
+	m        *Manager
+	key      tokenstore.Key
+	identity string // "" when unknown (the recovery sweep): nothing is cached
+	stale    string // the access token the caller found stale; "" if none
+	lock     tokenstore.Lock
+
+	log *zap.Logger
+	// recovering: the record read under the lock carries the marker of an
+	// unfinished refresh of its refresh token, whose request is repeated.
+	recovering bool
+	// marked is the record as stored with the write-ahead marker.
+	marked *tokenstore.Record
+	// took is the time spent at the token endpoint, retries included.
+	took time.Duration
+	// issuedFrom, if set, is when the pair the provider answers may really
+	// have been issued: a grace-window replay counts its lifetime from then.
+	issuedFrom time.Time
+}
+
+// run takes the connection's lock (step 1), stores a held pair or uses a
+// peer's (step 2), and redeems the refresh token (steps 3 to 5).
+func (a *refreshAttempt) run(ctx context.Context) (*Entry, error) {
+	m := a.m
+	lock, err := m.cfg.Store.LockConnection(ctx, a.key)
 	if err != nil {
 		m.observe(ResultStoreError, 0)
 		return nil, &StoreError{Err: err}
 	}
 	defer lock.Unlock(context.WithoutCancel(ctx))
+	a.lock = lock
 
 	// A pair refreshed earlier whose write failed lives only here: store it
 	// before anything else, and never refresh over it.
-	if held := m.heldEntry(identity); held != nil {
-		e, err := m.saveHeld(ctx, key, identity, held)
+	if held := m.heldEntry(a.identity); held != nil {
+		e, err := m.saveHeld(ctx, a.key, a.identity, held)
 		if err != nil {
 			m.observe(ResultStoreError, 0)
 			return nil, err
@@ -90,96 +124,118 @@ func (m *Manager) refresh(ctx context.Context, key tokenstore.Key, identity, sta
 		}
 	}
 
-	rec, err := m.cfg.Store.LoadConnection(ctx, key)
+	rec, err := m.cfg.Store.LoadConnection(ctx, a.key)
 	if err != nil {
-		if (errors.Is(err, tokenstore.ErrNotFound) || errors.Is(err, tokenstore.ErrUnreadable)) && identity != "" {
-			m.cache.remove(identity)
+		if (errors.Is(err, tokenstore.ErrNotFound) || errors.Is(err, tokenstore.ErrUnreadable)) && a.identity != "" {
+			m.cache.remove(a.identity)
 		}
-		return nil, m.storeErr(key, err)
+		return nil, m.storeErr(a.key, err)
 	}
 	if rec.Status == tokenstore.StatusNeedsReauth {
-		return m.cached(identity, rec), ErrNeedsReauth
+		return m.cached(a.identity, rec), ErrNeedsReauth
 	}
-	if rec.Refreshing == nil && rec.AccessToken != stale && m.fresh(rec) {
+	if rec.Refreshing == nil && rec.AccessToken != a.stale && m.fresh(rec) {
 		m.observe(ResultPeer, 0)
-		return m.cached(identity, rec), nil
+		return m.cached(a.identity, rec), nil
 	}
-	e, err := m.redeem(ctx, key, identity, rec, lock)
+	e, err := a.redeem(ctx, rec)
 	if err == nil && !e.unsaved && !m.fresh(e.rec) {
 		// A recovered pair can be stale already: replayed from the grace
 		// window long after it was issued (its holder died, the lock took a
 		// while to go stale). Rotate once more before anyone uses it.
-		if rec, err = m.cfg.Store.LoadConnection(ctx, key); err != nil {
-			return nil, m.storeErr(key, err)
+		if rec, err = m.cfg.Store.LoadConnection(ctx, a.key); err != nil {
+			return nil, m.storeErr(a.key, err)
 		}
-		return m.redeem(ctx, key, identity, rec, lock)
+		return a.redeem(ctx, rec)
 	}
 	return e, err
 }
 
-// redeem runs steps 3 to 5 for rec, whose lock the caller holds.
-func (m *Manager) redeem(ctx context.Context, key tokenstore.Key, identity string, rec *tokenstore.Record, lock tokenstore.Lock) (*Entry, error) {
-	log := m.log.Load().With(zap.String("provider", m.name), zap.String("identity_hash", key.IdentityHash), zap.String("user_id", rec.UserID))
-	recovering := rec.Refreshing != nil && rec.Refreshing.TokenHash == tokenstore.TokenHash(rec.RefreshToken)
-	marked := rec
-	if recovering {
-		log.Warn("found an unfinished refresh; repeating its identical request",
+// redeem runs steps 3 to 5 for rec, whose lock the attempt holds.
+func (a *refreshAttempt) redeem(ctx context.Context, rec *tokenstore.Record) (*Entry, error) {
+	a.log = a.m.log.Load().With(zap.String("provider", a.m.name), zap.String("identity_hash", a.key.IdentityHash), zap.String("user_id", rec.UserID))
+	a.recovering = rec.Refreshing != nil && rec.Refreshing.TokenHash == tokenstore.TokenHash(rec.RefreshToken)
+	a.marked, a.took, a.issuedFrom = rec, 0, time.Time{}
+	if a.recovering {
+		a.log.Warn("found an unfinished refresh; repeating its identical request",
 			zap.Time("started", rec.Refreshing.Since), zap.String("by", rec.Refreshing.Instance))
-	} else {
-		marked = rec.Clone()
-		marked.Refreshing = &tokenstore.RefreshMarker{Since: m.cfg.Now(), TokenHash: tokenstore.TokenHash(rec.RefreshToken), Instance: m.cfg.Instance}
-		if err := m.cfg.Store.SaveConnection(ctx, marked); err != nil {
-			// Nothing was sent: the old pair is intact.
-			m.observe(ResultStoreError, 0)
-			log.Error("could not write the refresh marker; not refreshing", zap.Error(err))
-			return nil, &StoreError{Err: err}
-		}
+	} else if err := a.mark(ctx, rec); err != nil {
+		return nil, err
 	}
+	grant, result, err := a.callTokenEndpoint(ctx, rec)
+	select {
+	case <-a.lock.Lost():
+		a.log.Warn("lost the connection lock during the refresh; the version check decides whose pair stands")
+	default:
+	}
+	if err != nil {
+		return a.failed(ctx, err)
+	}
+	return a.persist(ctx, grant, result)
+}
 
-	start := time.Now()
-	client := m.cfg.Provider
-	// Before a retry that follows only answered failures (nothing can have
-	// been issued yet), move the marker's Since up: a recovery then counts a
-	// replayed pair's lifetime from the attempt that may really have issued it.
-	beforeRetry := func(ctx context.Context) {
-		mk := marked.Clone()
-		mk.Refreshing.Since = m.cfg.Now()
-		if m.cfg.Store.SaveConnection(ctx, mk) == nil {
-			marked = mk
-		}
+// mark is step 3: it stores rec with a marker naming the refresh token
+// about to be redeemed.
+func (a *refreshAttempt) mark(ctx context.Context, rec *tokenstore.Record) error {
+	m := a.m
+	marked := rec.Clone()
+	marked.Refreshing = &tokenstore.RefreshMarker{Since: m.cfg.Now(), TokenHash: tokenstore.TokenHash(rec.RefreshToken), Instance: m.cfg.Instance}
+	if err := m.cfg.Store.SaveConnection(ctx, marked); err != nil {
+		// Nothing was sent: the old pair is intact.
+		m.observe(ResultStoreError, 0)
+		a.log.Error("could not write the refresh marker; not refreshing", zap.Error(err))
+		return &StoreError{Err: err}
 	}
-	grant, unanswered, err := m.withRetries(ctx, log, beforeRetry, func(ctx context.Context) (*provider.Grant, error) {
-		return client.Refresh(ctx, marked.RefreshToken)
+	a.marked = marked
+	return nil
+}
+
+// callTokenEndpoint is step 4: it redeems the marked refresh token, and
+// when the provider refuses it, asks the provider's recovery endpoint (if
+// enabled). It sets took and issuedFrom. rec is the record as read under the
+// lock.
+func (a *refreshAttempt) callTokenEndpoint(ctx context.Context, rec *tokenstore.Record) (*provider.Grant, Result, error) {
+	m := a.m
+	client := m.cfg.Provider
+	// took feeds the token-endpoint latency metric: a duration of real
+	// requests and real timers, so it is measured on the wall clock, not on
+	// Config.Now (which tests freeze or move by hand).
+	start := time.Now()
+	grant, unanswered, err := a.withRetries(ctx, a.moveMarkerUp, func(ctx context.Context) (*provider.Grant, error) {
+		return client.Refresh(ctx, a.marked.RefreshToken)
 	})
 	// A pair answered after an unanswered attempt (or for a refresh that
 	// died) may be a grace-window replay of an earlier issue: its lifetime
 	// started then, not now.
-	issuedFrom := unanswered
-	if recovering {
-		issuedFrom = rec.Refreshing.Since
+	a.issuedFrom = unanswered
+	if a.recovering {
+		a.issuedFrom = rec.Refreshing.Since
 	}
-	recovered := recovering
+	recovered := a.recovering
 	if err != nil && provider.IsInvalidGrant(err) && m.cfg.Recover {
-		log.Warn("refresh token refused; asking the provider's recovery endpoint", zap.Error(err))
-		grant, _, err = m.withRetries(ctx, log, nil, func(ctx context.Context) (*provider.Grant, error) {
-			return client.Recover(ctx, marked.RefreshToken)
+		a.log.Warn("refresh token refused; asking the provider's recovery endpoint", zap.Error(err))
+		grant, _, err = a.withRetries(ctx, nil, func(ctx context.Context) (*provider.Grant, error) {
+			return client.Recover(ctx, a.marked.RefreshToken)
 		})
-		recovered, issuedFrom = err == nil, time.Time{}
+		recovered, a.issuedFrom = err == nil, time.Time{}
 	}
-	took := time.Since(start)
-	select {
-	case <-lock.Lost():
-		log.Warn("lost the connection lock during the refresh; the version check decides whose pair stands")
-	default:
-	}
-	if err != nil {
-		return m.failed(ctx, key, identity, marked, err, took, log)
-	}
-	result := ResultOK
+	a.took = time.Since(start)
 	if recovered {
-		result = ResultRecovered
+		return grant, ResultRecovered, err
 	}
-	return m.persist(ctx, key, identity, marked, grant, issuedFrom, result, took, log)
+	return grant, ResultOK, err
+}
+
+// moveMarkerUp runs before a retry that follows only answered failures
+// (nothing can have been issued yet): it moves the marker's Since up, so
+// that a recovery counts a replayed pair's lifetime from the attempt that
+// may really have issued it.
+func (a *refreshAttempt) moveMarkerUp(ctx context.Context) {
+	mk := a.marked.Clone()
+	mk.Refreshing.Since = a.m.cfg.Now()
+	if a.m.cfg.Store.SaveConnection(ctx, mk) == nil {
+		a.marked = mk
+	}
 }
 
 // withRetries calls f until it succeeds, fails for good, or the retry
@@ -188,7 +244,11 @@ func (m *Manager) redeem(ctx context.Context, key tokenstore.Key, identity strin
 // every attempt was answered): the provider may have acted on it.
 // beforeRetry, if set, runs before each retry while every earlier attempt
 // was answered.
-func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, beforeRetry func(context.Context), f func(context.Context) (*provider.Grant, error)) (*provider.Grant, time.Time, error) {
+func (a *refreshAttempt) withRetries(ctx context.Context, beforeRetry func(context.Context), f func(context.Context) (*provider.Grant, error)) (*provider.Grant, time.Time, error) {
+	m := a.m
+	// The budget is spent in real requests and real timers, so it is
+	// counted on the wall clock; when an attempt was sent is a time of the
+	// connection's (compared with its expiry), so it is Config.Now's.
 	deadline := time.Now().Add(m.cfg.RetryBudget)
 	backoff := 250 * time.Millisecond
 	var unanswered time.Time
@@ -205,7 +265,7 @@ func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, beforeRetry 
 		if time.Now().Add(wait).After(deadline) {
 			return nil, unanswered, err
 		}
-		log.Info("token endpoint failed transiently; retrying the identical request", zap.Int("attempt", attempt), zap.Duration("in", wait), zap.Error(err))
+		a.log.Info("token endpoint failed transiently; retrying the identical request", zap.Int("attempt", attempt), zap.Duration("in", wait), zap.Error(err))
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -220,19 +280,21 @@ func (m *Manager) withRetries(ctx context.Context, log *zap.Logger, beforeRetry 
 	}
 }
 
-// persist saves the new pair (marker cleared) before anyone may use it.
-func (m *Manager) persist(ctx context.Context, key tokenstore.Key, identity string, marked *tokenstore.Record, g *provider.Grant, issuedFrom time.Time, result string, took time.Duration, log *zap.Logger) (*Entry, error) {
-	next := marked.Clone()
+// persist is step 5: it saves the new pair (marker cleared) before anyone
+// may use it.
+func (a *refreshAttempt) persist(ctx context.Context, g *provider.Grant, result Result) (*Entry, error) {
+	m := a.m
+	next := a.marked.Clone()
 	next.AccessToken, next.RefreshToken, next.Expiry = g.AccessToken, g.RefreshToken, g.Expiry
 	switch {
 	case !g.TokenExpiry.IsZero() && g.TokenExpiry.Before(next.Expiry):
 		// The token says when it expires (a Fitbit JWT's exp): exact even for
 		// a pair replayed from the grace window.
 		next.Expiry = g.TokenExpiry
-	case g.TokenExpiry.IsZero() && !issuedFrom.IsZero() && g.ExpiresIn > 0:
+	case g.TokenExpiry.IsZero() && !a.issuedFrom.IsZero() && g.ExpiresIn > 0:
 		// Possibly a replay of a pair issued earlier (it carries the original
 		// expires_in): count its lifetime from then.
-		if early := issuedFrom.Add(g.ExpiresIn); early.Before(next.Expiry) {
+		if early := a.issuedFrom.Add(g.ExpiresIn); early.Before(next.Expiry) {
 			next.Expiry = early
 		}
 	}
@@ -252,72 +314,73 @@ func (m *Manager) persist(ctx context.Context, key tokenstore.Key, identity stri
 	err := m.saveWithBackoff(ctx, next, 5)
 	switch {
 	case err == nil:
-		m.observe(result, took)
-		log.Info("refreshed access token", zap.String("result", result), zap.Time("expiry", next.Expiry))
-		return m.cached(identity, next), nil
+		m.observe(result, a.took)
+		a.log.Info("refreshed access token", zap.String("result", string(result)), zap.Time("expiry", next.Expiry))
+		return m.cached(a.identity, next), nil
 	case errors.Is(err, tokenstore.ErrConflict):
 		// Another writer got in while this refresh ran (our lease lapsed):
 		// the stored version stands, whatever it holds.
-		cur, lerr := m.cfg.Store.LoadConnection(ctx, key)
+		cur, lerr := m.cfg.Store.LoadConnection(ctx, a.key)
 		if lerr != nil {
-			return nil, m.storeErr(key, lerr)
+			return nil, m.storeErr(a.key, lerr)
 		}
-		m.observe(ResultPeer, took)
-		log.Warn("a newer version was stored while refreshing; using it")
-		return m.cached(identity, cur), nil
+		m.observe(ResultPeer, a.took)
+		a.log.Warn("a newer version was stored while refreshing; using it")
+		return m.cached(a.identity, cur), nil
 	}
 	// The provider has rotated the pair: the old refresh token is dead and
 	// the new one exists only here. Hold it, never use it until stored, and
 	// keep writing it in the background.
-	m.observe(ResultStoreError, took)
-	log.Error("refreshed pair could not be stored; holding it in memory and retrying", zap.Error(err))
+	m.observe(ResultStoreError, a.took)
+	a.log.Error("refreshed pair could not be stored; holding it in memory and retrying", zap.Error(err))
 	held := newEntry(next, true)
-	if identity != "" {
-		m.cache.put(identity, held)
+	if a.identity != "" {
+		m.cache.put(a.identity, held)
 	}
-	go m.persistLater(key, identity, held)
+	go m.persistLater(a.key, a.identity, held)
 	return nil, &StoreError{Err: err}
 }
 
 // failed handles a refresh the provider did not complete.
-func (m *Manager) failed(ctx context.Context, key tokenstore.Key, identity string, marked *tokenstore.Record, err error, took time.Duration, log *zap.Logger) (*Entry, error) {
+func (a *refreshAttempt) failed(ctx context.Context, err error) (*Entry, error) {
+	m := a.m
 	switch {
 	case provider.IsInvalidGrant(err):
-		m.observe(ResultInvalidGrant, took)
-		log.Warn("refresh token rejected; connection needs reauthorization", zap.Error(err))
-		dead := marked.Clone()
+		m.observe(ResultInvalidGrant, a.took)
+		a.log.Warn("refresh token rejected; connection needs reauthorization", zap.Error(err))
+		dead := a.marked.Clone()
 		dead.Status = tokenstore.StatusNeedsReauth
 		dead.Refreshing = nil
 		if serr := m.cfg.Store.SaveConnection(ctx, dead); errors.Is(serr, tokenstore.ErrConflict) {
 			// Someone stored a newer pair (a reconnect, a peer's recovery):
 			// never overwrite it with a dead one.
-			if cur, lerr := m.cfg.Store.LoadConnection(ctx, key); lerr == nil {
+			if cur, lerr := m.cfg.Store.LoadConnection(ctx, a.key); lerr == nil {
 				if cur.Status == tokenstore.StatusNeedsReauth {
-					return m.cached(identity, cur), ErrNeedsReauth
+					return m.cached(a.identity, cur), ErrNeedsReauth
 				}
-				return m.cached(identity, cur), nil
+				return m.cached(a.identity, cur), nil
 			}
 		} else if serr != nil {
-			log.Error("could not mark connection needs_reauth", zap.Error(serr))
+			a.log.Error("could not mark connection needs_reauth", zap.Error(serr))
 		} else {
-			m.publish(ctx, key)
+			m.publish(ctx, a.key)
 		}
-		return m.cached(identity, dead), ErrNeedsReauth
+		return m.cached(a.identity, dead), ErrNeedsReauth
 	case provider.IsTransient(err):
 		// No usable answer: the provider may or may not have rotated. The
 		// marker stays, so the next holder of the lock (or the recovery
 		// sweep) repeats the identical request.
-		m.observe(ResultTransient, took)
-		log.Error("refresh failed transiently past the retry budget; keeping the current pair", zap.Error(err))
+		m.observe(ResultTransient, a.took)
+		a.log.Error("refresh failed transiently past the retry budget; keeping the current pair", zap.Error(err))
 		return nil, err
 	default:
 		// A definite refusal (e.g. invalid_client): nothing rotated.
-		m.observe(ResultError, took)
-		log.Error("refresh refused; keeping the current pair", zap.Error(err))
-		clean := marked.Clone()
+		m.observe(ResultError, a.took)
+		a.log.Error("refresh refused; keeping the current pair", zap.Error(err))
+		clean := a.marked.Clone()
 		clean.Refreshing = nil
-		if m.cfg.Store.SaveConnection(ctx, clean) == nil && identity != "" {
-			m.cached(identity, clean)
+		if m.cfg.Store.SaveConnection(ctx, clean) == nil && a.identity != "" {
+			m.cached(a.identity, clean)
 		}
 		return nil, err
 	}
@@ -389,7 +452,7 @@ func (m *Manager) persistLater(key tokenstore.Key, identity string, held *Entry)
 		case <-t.C:
 		}
 		if identity != "" {
-			if cur := m.cache.get(identity, time.Now()); cur != held {
+			if cur := m.cache.get(identity, m.cfg.Now()); cur != held {
 				return // stored by a request meanwhile (saveHeld)
 			}
 		}
@@ -448,7 +511,8 @@ func (m *Manager) RecoverUnfinished(ctx context.Context, wait time.Duration) (in
 			}
 			rctx, rcancel := context.WithTimeout(ctx, m.cfg.RefreshTimeout)
 			defer rcancel()
-			return m.redeem(rctx, key, "", rec, lock)
+			a := &refreshAttempt{m: m, key: key, lock: lock}
+			return a.redeem(rctx, rec)
 		})
 		if r := <-ch; r.Err == nil && r.Val != nil {
 			done++

@@ -42,22 +42,32 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
-// Why a disconnect did not revoke the tokens at the provider
-// (Disconnection.Reason).
+// RevokeReason says why a disconnect did not revoke the tokens at the
+// provider (Disconnection.Reason); "" when it did.
+type RevokeReason string
+
 const (
 	// RevokeProviderGone: the provider answered 410 Gone; it has turned its
 	// API off, and the tokens with it.
-	RevokeProviderGone = "provider_gone"
+	RevokeProviderGone RevokeReason = "provider_gone"
 	// RevokeRejected: the provider refused the request for good (e.g.
 	// invalid_client after the client secret was rotated, 401, 403). Not
 	// retried.
-	RevokeRejected = "rejected"
+	RevokeRejected RevokeReason = "rejected"
 	// RevokeUnavailable: no answer, a timeout, 429 or 5xx. Retried in the
 	// background.
-	RevokeUnavailable = "unavailable"
+	RevokeUnavailable RevokeReason = "unavailable"
 	// RevokeUnreadable: the stored record could not be opened, so there was
 	// no token to revoke.
-	RevokeUnreadable = "record_unreadable"
+	RevokeUnreadable RevokeReason = "record_unreadable"
+)
+
+// revokeCause is why a revocation was queued (pendingRevoke.Cause, stored).
+type revokeCause string
+
+const (
+	causeDisconnect revokeCause = "disconnect" // the user disconnected
+	causeReplaced   revokeCause = "replaced"   // another account's connection replaced it
 )
 
 // Entry kind of a pending revocation.
@@ -87,7 +97,7 @@ type Disconnection struct {
 	// Reason says why not, when a connection existed and was not revoked:
 	// RevokeProviderGone, RevokeRejected, RevokeUnavailable or
 	// RevokeUnreadable.
-	Reason string
+	Reason RevokeReason
 	// Message is a scrubbed sentence for humans, when Reason is set.
 	Message string
 	// RetryQueued: the revocation will be retried in the background.
@@ -97,15 +107,15 @@ type Disconnection struct {
 // pendingRevoke is the value of a revoke_retry entry. It holds a token, and
 // is sealed by the store like a connection.
 type pendingRevoke struct {
-	Provider     string    `json:"provider"`
-	UserID       string    `json:"user_id,omitempty"`
-	IdentityHash string    `json:"identity_hash"`
-	Token        string    `json:"token"`
-	Cause        string    `json:"cause"` // "disconnect", or "replaced" by another account's connection
-	Since        time.Time `json:"since"`
-	NextAt       time.Time `json:"next_at"`
-	Attempts     int       `json:"attempts"` // made so far, the first included
-	LastError    string    `json:"last_error,omitempty"`
+	Provider     string      `json:"provider"`
+	UserID       string      `json:"user_id,omitempty"`
+	IdentityHash string      `json:"identity_hash"`
+	Token        string      `json:"token"`
+	Cause        revokeCause `json:"cause"`
+	Since        time.Time   `json:"since"`
+	NextAt       time.Time   `json:"next_at"`
+	Attempts     int         `json:"attempts"` // made so far, the first included
+	LastError    string      `json:"last_error,omitempty"`
 }
 
 // id names the entry after what revoking it would kill: the provider user
@@ -126,7 +136,7 @@ func revokeLockKey(provider, id string) tokenstore.Key {
 }
 
 // revokeOutcome classifies what the provider answered a revocation.
-func (m *Manager) revokeOutcome(err error) (reason, message string) {
+func (m *Manager) revokeOutcome(err error) (reason RevokeReason, message string) {
 	if err == nil {
 		return "", ""
 	}
@@ -209,7 +219,7 @@ func (m *Manager) revokeReplaced(ctx context.Context, old, rec *tokenstore.Recor
 	}
 	now := m.cfg.Now()
 	p := &pendingRevoke{Provider: m.name, UserID: old.UserID, IdentityHash: old.IdentityHash, Token: revokeToken(old),
-		Cause: "replaced", Since: now, NextAt: now}
+		Cause: causeReplaced, Since: now, NextAt: now}
 	log := m.log.Load().With(zap.String("provider", m.name), zap.String("identity_hash", old.IdentityHash),
 		zap.String("user_id", old.UserID), zap.String("new_user_id", rec.UserID))
 	if err := m.queueRevoke(ctx, p); err != nil {
@@ -272,7 +282,7 @@ func (m *Manager) retryRevocation(ctx context.Context, id string) bool {
 		return false
 	}
 	log := m.log.Load().With(zap.String("provider", m.name), zap.String("identity_hash", p.IdentityHash),
-		zap.String("user_id", p.UserID), zap.String("cause", p.Cause))
+		zap.String("user_id", p.UserID), zap.String("cause", string(p.Cause)))
 	now := m.cfg.Now()
 	if now.Before(p.NextAt) {
 		return false
@@ -300,7 +310,7 @@ func (m *Manager) retryRevocation(ctx context.Context, id string) bool {
 		return false
 	default:
 		log.Error("gave up revoking the tokens at the provider; they stay valid there until the user revokes the app's access",
-			zap.Int("attempts", p.Attempts), zap.String("reason", reason), zap.String("error", message))
+			zap.Int("attempts", p.Attempts), zap.String("reason", string(reason)), zap.String("error", message))
 	}
 	if err := m.cfg.Store.DeleteEntry(ctx, revokeRetryKind, id); err != nil {
 		log.Warn("could not delete a finished revocation; a later sweep will find the token already revoked", zap.Error(err))

@@ -222,7 +222,7 @@ func TestDisconnectWhenRevokeFails(t *testing.T) {
 		for _, tc := range []struct {
 			name   string
 			fault  fitbitsim.RevokeFault
-			reason string
+			reason RevokeReason
 			retry  bool
 		}{
 			{"gone", fitbitsim.RevokeGone, RevokeProviderGone, false},
