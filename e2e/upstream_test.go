@@ -9,10 +9,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
@@ -238,4 +240,47 @@ func adaptCaddyfile(t *testing.T, cfg string) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A configured fitbit app that fails to provision is reported as itself,
+// not as a missing global option, whichever module loads it first.
+func TestBadEncryptionKeyIsNotReportedAsMissingApp(t *testing.T) {
+	e := newEnv(t, options{})
+	cfg := e.caddyfile(options{})
+	bad := regexp.MustCompile(`encryption_key \S+`).ReplaceAllString(cfg, "encryption_key not-a-key")
+	if bad == cfg {
+		t.Fatal("the config names no encryption_key to replace")
+	}
+	// Caddy provisions apps in map order, so the http app (and with it the
+	// fitbit transport, which loads the fitbit app) comes first in about
+	// half of the loads: try enough of them to see both orders.
+	for range 12 {
+		msg := loadRefused(t, bad)
+		if !strings.Contains(msg, "encryption_keys") || strings.Contains(msg, "not configured") {
+			t.Fatalf("load error %q: want the key's own error, not a missing app", msg)
+		}
+	}
+}
+
+// loadRefused posts a config that must fail to load and returns Caddy's
+// error. After a failed load Caddy's admin endpoint may reset the next
+// connection while it settles, so a transport error is retried (bounded).
+func loadRefused(t *testing.T, config string) string {
+	t.Helper()
+	for try := 0; ; try++ {
+		resp, err := http.Post("http://localhost:2999/load", "text/caddyfile", strings.NewReader(config))
+		if err != nil {
+			if try == 50 {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Fatal("the config loaded")
+		}
+		return string(b)
+	}
 }

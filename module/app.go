@@ -537,8 +537,13 @@ func (a *App) successorOf(reg provider.Registration) (title, connectURL string) 
 // fitbitApp fetches the fitbit app from ctx, provisioning it if needed.
 func fitbitApp(ctx caddy.Context) (*App, error) {
 	v, err := ctx.AppIfConfigured("fitbit")
-	if err != nil {
+	if errors.Is(err, caddy.ErrNotConfigured) {
 		return nil, fmt.Errorf("the fitbit app is not configured: add a fitbit { … } global option (Caddyfile) or apps.fitbit (JSON): %w", err)
+	}
+	if err != nil {
+		// The app is configured but failed to provision (a bad encryption
+		// key, say): its own error says why, whichever module asked first.
+		return nil, err
 	}
 	return v.(*App), nil
 }
