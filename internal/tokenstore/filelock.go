@@ -70,12 +70,8 @@ func (fl *fileLocks) lock(ctx context.Context, name string) (*fileLock, error) {
 		}
 		l.removeIfStale()
 		wait := fileLockPoll/2 + rand.N(fileLockPoll)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -188,4 +184,16 @@ func (l *fileLock) Unlock(context.Context) error {
 		}
 	})
 	return err
+}
+
+// sleep waits for d, or until ctx is done (its error).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -100,12 +100,8 @@ type storageChanges struct {
 // Next implements ChangeSubscription: a StorageStore cannot be woken, so it
 // waits out wait and lists.
 func (c *storageChanges) Next(ctx context.Context, wait time.Duration) ([]Key, error) {
-	t := time.NewTimer(wait)
-	select {
-	case <-ctx.Done():
-		t.Stop()
-		return nil, ctx.Err()
-	case <-t.C:
+	if err := sleep(ctx, wait); err != nil {
+		return nil, err
 	}
 	now := c.s.now()
 	names, err := c.list(ctx, now)
