@@ -428,7 +428,7 @@ func (f *Flow) Status(w http.ResponseWriter, r *http.Request, identity string) {
 
 func (f *Flow) status(ctx context.Context, mgr *tokens.Manager, identity string) (*Status, error) {
 	name := mgr.Provider().Reg.Name
-	st := &Status{Provider: name, ConnectURL: f.ConnectURLFor(name), GoneSince: timePtr(mgr.GoneSince())}
+	st := &Status{Provider: name, ConnectURL: f.ConnectURLFor(name), GoneSince: timePtr(mgr.Provider().Gone.Since())}
 	rec, err := mgr.Lookup(ctx, identity)
 	switch {
 	case errors.Is(err, tokens.ErrNotConnected):

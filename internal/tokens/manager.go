@@ -105,31 +105,6 @@ type Manager struct {
 	flight   singleflight.Group
 	log      atomic.Pointer[zap.Logger]
 	observer atomic.Pointer[Observer]
-	gone     atomic.Int64 // unix seconds when the provider last answered 410 Gone
-}
-
-// MarkGone records that the provider answered 410 Gone: it has turned the
-// API off. Status pages show it.
-func (m *Manager) MarkGone() {
-	if m.gone.Load() == 0 {
-		m.log.Load().Warn("the provider answered 410 Gone: its API is turned off", zap.String("provider", m.name))
-	}
-	m.gone.Store(m.cfg.Now().Unix())
-}
-
-// ClearGone records that the provider answered normally again.
-func (m *Manager) ClearGone() {
-	if m.gone.Load() != 0 {
-		m.gone.Store(0)
-	}
-}
-
-// GoneSince is when the provider last answered 410 Gone (zero: never).
-func (m *Manager) GoneSince() time.Time {
-	if s := m.gone.Load(); s != 0 {
-		return time.Unix(s, 0)
-	}
-	return time.Time{}
 }
 
 // Entry is an immutable snapshot of a connection as the proxy uses it.
