@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 )
 
@@ -93,7 +93,7 @@ func (r *run) request(identity string, post bool, seq int64) outcome {
 			return fail("200 but not this identity's profile (want %s): %.300s", want, body)
 		}
 	case resp.StatusCode == http.StatusBadGateway, resp.StatusCode == http.StatusServiceUnavailable, resp.StatusCode == http.StatusGatewayTimeout:
-		it, ok := fitbiterr.Parse(body)
+		it, ok := apierror.Parse(body)
 		if !ok || it.ErrorType == "" {
 			return fail("%d without Fitbit's error envelope: %.300s", resp.StatusCode, body)
 		}

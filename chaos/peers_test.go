@@ -23,7 +23,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redistest"
 )
@@ -167,7 +167,7 @@ func runPeers(t *testing.T, bin, store string) {
 	// The old access token still works at the API: B must stop on its own.
 	waitFor(t, "B answers not_connected after the disconnect on A", func() (bool, string) {
 		code, user, errType := profileAt(t, b)
-		return code == http.StatusUnauthorized && errType == fitbiterr.NotConnected, fmt.Sprintf("%d %s %s", code, user, errType)
+		return code == http.StatusUnauthorized && errType == apierror.NotConnected, fmt.Sprintf("%d %s %s", code, user, errType)
 	})
 
 	// Reconnect on A with another account; B had cached nothing since, so
@@ -213,7 +213,7 @@ func profileAt(t *testing.T, base string) (code int, user, errType string) {
 	if resp.StatusCode == http.StatusOK && json.Unmarshal(body, &prof) == nil {
 		return resp.StatusCode, prof.User.EncodedID, ""
 	}
-	it, _ := fitbiterr.Parse(body)
+	it, _ := apierror.Parse(body)
 	return resp.StatusCode, "", it.ErrorType
 }
 

@@ -27,7 +27,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/caddy-fitbit/caddy-fitbit"
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 )
 
@@ -293,7 +293,7 @@ func errorType(m map[string]any) string {
 
 func errorMessage(m map[string]any) string {
 	b, _ := json.Marshal(m)
-	it, _ := fitbiterr.Parse(b)
+	it, _ := apierror.Parse(b)
 	return it.Message
 }
 

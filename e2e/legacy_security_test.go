@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redistest"
 )
 
@@ -135,7 +135,7 @@ func TestLegacyTokenEndpointRateLimit(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	it, ok := fitbiterr.Parse(b)
+	it, ok := apierror.Parse(b)
 	retry, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 	if resp.StatusCode != http.StatusTooManyRequests || !ok || it.ErrorType != "oauth" || retry < 1 || retry > 30 {
 		t.Fatalf("over the rate: %d %s Retry-After %q", resp.StatusCode, b, resp.Header.Get("Retry-After"))

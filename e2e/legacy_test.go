@@ -16,7 +16,7 @@ import (
 
 	dghubble "github.com/dghubble/oauth1"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/oauth1"
 )
 
@@ -191,7 +191,7 @@ func TestLegacyOAuth1Rejections(t *testing.T) {
 		t.Helper()
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		it, ok := fitbiterr.Parse(b)
+		it, ok := apierror.Parse(b)
 		if resp.StatusCode != 401 || !ok || it.ErrorType != "oauth" || it.FieldName != field {
 			t.Fatalf("got %d %s, want 401 oauth %s", resp.StatusCode, b, field)
 		}
@@ -277,7 +277,7 @@ func TestLegacyOAuth1RevokedAuthorization(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	it, ok := fitbiterr.Parse(b)
+	it, ok := apierror.Parse(b)
 	if resp.StatusCode != 401 || !ok || it.ErrorType != "oauth" || it.FieldName != "oauth_access_token" ||
 		strings.Contains(string(b), "/fitbit/authorize") || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "OAuth ") {
 		t.Fatalf("after revocation: %d %s (%s)", resp.StatusCode, b, resp.Header.Get("WWW-Authenticate"))

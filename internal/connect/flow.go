@@ -22,9 +22,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -154,7 +155,7 @@ func (f *Flow) unknownProvider(w http.ResponseWriter) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{ErrorType: fitbiterr.InvalidRequest, FieldName: "provider",
+	apierror.Write(w, http.StatusBadRequest, apierror.Item{ErrorType: apierror.InvalidRequest, FieldName: "provider",
 		Message: "unknown provider; this gateway has: " + strings.Join(names, ", ")})
 }
 
@@ -296,7 +297,7 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 			page(w, http.StatusOK, "Not connected", "You did not allow access, so nothing was connected. You can start again from the app at any time.")
 			return
 		}
-		page(w, http.StatusBadGateway, title+" refused", title+" answered the authorization with an error: "+fitbiterr.Scrub(trim(oauthErr+" "+q.Get("error_description"), 200)))
+		page(w, http.StatusBadGateway, title+" refused", title+" answered the authorization with an error: "+redact.Scrub(trim(oauthErr+" "+q.Get("error_description"), 200)))
 		return
 	}
 	if code == "" {
@@ -406,7 +407,7 @@ func (f *Flow) Status(w http.ResponseWriter, r *http.Request, identity string) {
 	st, err := f.status(r.Context(), mgr, identity)
 	if err != nil {
 		f.log().Error("status: store read failed", zap.Error(err))
-		fitbiterr.Write(w, http.StatusServiceUnavailable, fitbiterr.Item{ErrorType: fitbiterr.ConnectionStoreFailure, Message: "the gateway's token store is unavailable; retry shortly"})
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.Item{ErrorType: apierror.ConnectionStoreFailure, Message: "the gateway's token store is unavailable; retry shortly"})
 		return
 	}
 	if len(f.Others) > 0 && r.URL.Query().Get("provider") == "" {
@@ -417,7 +418,7 @@ func (f *Flow) Status(w http.ResponseWriter, r *http.Request, identity string) {
 			o, err := f.status(r.Context(), m, identity)
 			if err != nil {
 				f.log().Error("status: store read failed", zap.Error(err))
-				fitbiterr.Write(w, http.StatusServiceUnavailable, fitbiterr.Item{ErrorType: fitbiterr.ConnectionStoreFailure, Message: "the gateway's token store is unavailable; retry shortly"})
+				apierror.Write(w, http.StatusServiceUnavailable, apierror.Item{ErrorType: apierror.ConnectionStoreFailure, Message: "the gateway's token store is unavailable; retry shortly"})
 				return
 			}
 			st.Providers[o.Provider] = o
@@ -477,7 +478,7 @@ type RevokeError struct {
 // (see Disconnection), and 503 only when the store could not delete it.
 func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity string) {
 	if r.Method == http.MethodPost && !sameOrigin(r) {
-		fitbiterr.Write(w, http.StatusForbidden, fitbiterr.Item{ErrorType: fitbiterr.InvalidRequest, Message: "cross-site disconnect refused: POST from the gateway's own origin or without an Origin header"})
+		apierror.Write(w, http.StatusForbidden, apierror.Item{ErrorType: apierror.InvalidRequest, Message: "cross-site disconnect refused: POST from the gateway's own origin or without an Origin header"})
 		return
 	}
 	mgr, ok := f.admit(w, r, identity, http.MethodPost)
@@ -487,22 +488,22 @@ func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity strin
 	d, err := mgr.Disconnect(r.Context(), identity)
 	if err != nil {
 		f.log().Error("disconnect: the store could not delete the connection", zap.String("identity_hash", tokenstore.IdentityHash(identity)), zap.Error(err))
-		fitbiterr.Write(w, http.StatusServiceUnavailable, fitbiterr.Item{ErrorType: fitbiterr.ConnectionStoreFailure, Message: "the gateway's token store is unavailable, so the connection is not deleted yet; retry shortly"})
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.Item{ErrorType: apierror.ConnectionStoreFailure, Message: "the gateway's token store is unavailable, so the connection is not deleted yet; retry shortly"})
 		return
 	}
 	ans := Disconnection{Provider: mgr.Provider().Reg.Name, Disconnected: true, WasConnected: d.Existed}
 	if d.Existed {
 		ans.Revoked = &d.Revoked
 		if d.Reason != "" {
-			ans.RevokeError = &RevokeError{Reason: d.Reason, Message: fitbiterr.Scrub(d.Message), RetryQueued: d.RetryQueued}
+			ans.RevokeError = &RevokeError{Reason: d.Reason, Message: redact.Scrub(d.Message), RetryQueued: d.RetryQueued}
 		}
 	}
 	writeJSON(w, http.StatusOK, ans)
 }
 
 func (f *Flow) unauthenticated(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", fitbiterr.Challenge(""))
-	fitbiterr.Write(w, http.StatusUnauthorized, fitbiterr.Item{ErrorType: fitbiterr.Unauthenticated,
+	w.Header().Set("WWW-Authenticate", apierror.Challenge(""))
+	apierror.Write(w, http.StatusUnauthorized, apierror.Item{ErrorType: apierror.Unauthenticated,
 		Message: "the gateway could not identify you; authenticate to the gateway first"})
 }
 
@@ -578,5 +579,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func methodNotAllowed(w http.ResponseWriter, allow string) {
 	w.Header().Set("Allow", allow)
-	fitbiterr.Write(w, http.StatusMethodNotAllowed, fitbiterr.Item{ErrorType: fitbiterr.InvalidRequest, Message: "use " + allow})
+	apierror.Write(w, http.StatusMethodNotAllowed, apierror.Item{ErrorType: apierror.InvalidRequest, Message: "use " + allow})
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
@@ -55,17 +55,17 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if rs.exceeded {
 		s.stats.api429.Add(1)
 		rec.Header().Set("Retry-After", strconv.Itoa(rs.reset))
-		fitbiterr.Write(rec, http.StatusTooManyRequests, fitbiterr.Item{
-			ErrorType: fitbiterr.System, FieldName: "n/a", Message: "Too Many Requests"})
+		apierror.Write(rec, http.StatusTooManyRequests, apierror.Item{
+			ErrorType: apierror.System, FieldName: "n/a", Message: "Too Many Requests"})
 		return
 	}
 	if rc.ReadErr != nil {
-		fitbiterr.Write(rec, http.StatusBadRequest, fitbiterr.Item{
+		apierror.Write(rec, http.StatusBadRequest, apierror.Item{
 			ErrorType: "request", Message: "The request body could not be read."})
 		return
 	}
 	if rc.TooLarge {
-		fitbiterr.Write(rec, http.StatusRequestEntityTooLarge, fitbiterr.Item{
+		apierror.Write(rec, http.StatusRequestEntityTooLarge, apierror.Item{
 			ErrorType: "request", Message: "The request body is too large."})
 		return
 	}
@@ -105,15 +105,15 @@ func (s *Server) route(w http.ResponseWriter, r *apiRequest) {
 			return
 		}
 		if m[1] != "-" && m[1] != r.user {
-			fitbiterr.Write(w, http.StatusForbidden, fitbiterr.Item{
-				ErrorType: fitbiterr.InsufficientPermissions,
+			apierror.Write(w, http.StatusForbidden, apierror.Item{
+				ErrorType: apierror.InsufficientPermissions,
 				Message:   "Only the owner of this resource can access it. The token belongs to a different user. " + visit,
 			})
 			return
 		}
 		if rt.scope != "" && !slices.Contains(r.token.scopes, rt.scope) {
-			fitbiterr.Write(w, http.StatusForbidden, fitbiterr.Item{
-				ErrorType: fitbiterr.InsufficientScope,
+			apierror.Write(w, http.StatusForbidden, apierror.Item{
+				ErrorType: apierror.InsufficientScope,
 				Message:   "This application does not have permission to access " + collectionNames[rt.scope] + " data. " + visit,
 			})
 			return
@@ -121,7 +121,7 @@ func (s *Server) route(w http.ResponseWriter, r *apiRequest) {
 		rt.handle(s, w, r, m)
 		return
 	}
-	fitbiterr.Write(w, http.StatusNotFound, fitbiterr.Item{
+	apierror.Write(w, http.StatusNotFound, apierror.Item{
 		ErrorType: "not_found", FieldName: "n/a", Message: "The API you are requesting could not be found."})
 }
 
@@ -132,7 +132,7 @@ func (s *Server) resolveDate(w http.ResponseWriter, d string) (time.Time, bool) 
 	}
 	t, err := time.Parse(time.DateOnly, d)
 	if err != nil {
-		fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{
+		apierror.Write(w, http.StatusBadRequest, apierror.Item{
 			ErrorType: "validation", FieldName: "date", Message: "Invalid date:" + d})
 		return time.Time{}, false
 	}
@@ -178,14 +178,14 @@ func (s *Server) getHeart(w http.ResponseWriter, r *apiRequest, m []string) {
 	}
 	d, ok := heartDetail[level]
 	if !ok {
-		fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{
+		apierror.Write(w, http.StatusBadRequest, apierror.Item{
 			ErrorType: "validation", FieldName: "detail-level",
 			Message: "Invalid detail-level: " + level + ". Allowed values: 1sec, 1min, 5min, 15min."})
 		return
 	}
 	if !s.cfg.IntradayApproved && s.cfg.AppType != PersonalApp {
-		fitbiterr.Write(w, http.StatusForbidden, fitbiterr.Item{
-			ErrorType: fitbiterr.InsufficientPermissions,
+		apierror.Write(w, http.StatusForbidden, apierror.Item{
+			ErrorType: apierror.InsufficientPermissions,
 			Message:   "API client is not authorized by Fitbit to access the resource requested. " + visit,
 		})
 		return
@@ -263,7 +263,7 @@ func (s *Server) logActivity(w http.ResponseWriter, r *apiRequest, _ []string) {
 }
 
 func validation(w http.ResponseWriter, field, msg string) {
-	fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{ErrorType: "validation", FieldName: field, Message: msg})
+	apierror.Write(w, http.StatusBadRequest, apierror.Item{ErrorType: "validation", FieldName: field, Message: msg})
 }
 
 // echoResponse is the body of the (non-Fitbit) echo endpoint.

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 )
 
 // Faults injects failures into POST /oauth2/token (refresh_token and
@@ -108,8 +108,8 @@ type RevokeFault struct {
 // rotated since the tokens were issued, an outage.
 var (
 	RevokeGone          = RevokeFault{Status: http.StatusGone, ErrorType: "gone"}
-	RevokeInvalidClient = RevokeFault{Status: http.StatusBadRequest, ErrorType: fitbiterr.InvalidClient}
-	RevokeUnavailable   = RevokeFault{Status: http.StatusServiceUnavailable, ErrorType: fitbiterr.System}
+	RevokeInvalidClient = RevokeFault{Status: http.StatusBadRequest, ErrorType: apierror.InvalidClient}
+	RevokeUnavailable   = RevokeFault{Status: http.StatusServiceUnavailable, ErrorType: apierror.System}
 )
 
 // FailNextRevokes queues f for the next n requests to the revoke endpoint,
@@ -139,7 +139,7 @@ func (s *Server) revokeFault(w http.ResponseWriter) bool {
 	f := fs.revokes[0]
 	fs.revokes = fs.revokes[1:]
 	fs.mu.Unlock()
-	fitbiterr.Write(w, f.Status, fitbiterr.Item{ErrorType: f.ErrorType, Message: "Injected revoke fault. " + visit})
+	apierror.Write(w, f.Status, apierror.Item{ErrorType: f.ErrorType, Message: "Injected revoke fault. " + visit})
 	return true
 }
 
@@ -249,7 +249,7 @@ func (s *Server) serveFaulted(w http.ResponseWriter, r *http.Request, form url.V
 		if !s.faultDelay(r.Context(), p.delay) {
 			return
 		}
-		fitbiterr.Write(w, p.status, fitbiterr.Item{ErrorType: fitbiterr.System, Message: http.StatusText(p.status)})
+		apierror.Write(w, p.status, apierror.Item{ErrorType: apierror.System, Message: http.StatusText(p.status)})
 	case opDropBefore:
 		s.stats.faultsDropBefore.Add(1)
 		s.logPresented(form, EventFaultDropBefore)

@@ -3,7 +3,7 @@ package fitbitsim
 import (
 	"net/http"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 )
 
 // SetGone turns the simulated Web API and OAuth endpoints off, as Fitbit
@@ -13,6 +13,6 @@ func (s *Server) SetGone(gone bool) { s.gone.Store(gone) }
 
 // serveGone answers a request while the API is turned off.
 func serveGone(w http.ResponseWriter) {
-	fitbiterr.Write(w, http.StatusGone, fitbiterr.Item{ErrorType: "gone",
+	apierror.Write(w, http.StatusGone, apierror.Item{ErrorType: "gone",
 		Message: "The Fitbit Web API has been turned off. Use the Google Health API: https://developers.google.com/health"})
 }

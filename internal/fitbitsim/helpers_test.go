@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 )
 
@@ -32,9 +32,9 @@ func start(t *testing.T, cfg Config) (*Server, *simtest.Clock) {
 }
 
 // item is the single item of a Fitbit error envelope.
-func item(t *testing.T, r response) fitbiterr.Item {
+func item(t *testing.T, r response) apierror.Item {
 	t.Helper()
-	var env fitbiterr.Envelope
+	var env apierror.Envelope
 	if err := json.Unmarshal(r.Body, &env); err != nil || len(env.Errors) != 1 || env.Success {
 		t.Fatalf("not a Fitbit error envelope: %d %s", r.Status, r.Body)
 	}
@@ -84,7 +84,7 @@ func login(t *testing.T, s *Server, scope string) TokenResponse {
 	return tokens(t, exchange(t, s, getCode(t, s, scope)))
 }
 
-func wantError(t *testing.T, r response, status int, errorType string) fitbiterr.Item {
+func wantError(t *testing.T, r response, status int, errorType string) apierror.Item {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)

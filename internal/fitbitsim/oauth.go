@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
@@ -18,27 +18,27 @@ const visit = "Visit https://dev.fitbit.com/docs/oauth2 for more information on 
 const maxOAuthBody = 64 << 10
 
 func missingParams(w http.ResponseWriter, names ...string) {
-	fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{
-		ErrorType: fitbiterr.InvalidRequest,
+	apierror.Write(w, http.StatusBadRequest, apierror.Item{
+		ErrorType: apierror.InvalidRequest,
 		Message:   "Missing parameters: " + strings.Join(names, ", ") + ". " + visit,
 	})
 }
 
 func invalidRequest(w http.ResponseWriter, msg string) {
-	fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{ErrorType: fitbiterr.InvalidRequest, Message: msg + " " + visit})
+	apierror.Write(w, http.StatusBadRequest, apierror.Item{ErrorType: apierror.InvalidRequest, Message: msg + " " + visit})
 }
 
 func invalidClient(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="api.fitbit.com"`)
-	fitbiterr.Write(w, http.StatusUnauthorized, fitbiterr.Item{
-		ErrorType: fitbiterr.InvalidClient,
+	apierror.Write(w, http.StatusUnauthorized, apierror.Item{
+		ErrorType: apierror.InvalidClient,
 		Message:   "Invalid authorization header. Client id invalid. " + visit,
 	})
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
-	fitbiterr.Write(w, http.StatusMethodNotAllowed, fitbiterr.Item{
+	apierror.Write(w, http.StatusMethodNotAllowed, apierror.Item{
 		ErrorType: "method_not_allowed",
 		Message:   "HTTP method " + r.Method + " is not supported by this URL.",
 	})
@@ -132,7 +132,7 @@ func (s *Server) tokenGrant(w http.ResponseWriter, r *http.Request, form url.Val
 	case "":
 		missingParams(w, "grant_type")
 	default:
-		fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{
+		apierror.Write(w, http.StatusBadRequest, apierror.Item{
 			ErrorType: "unsupported_grant_type",
 			Message:   "The grant type " + gt + " is not supported. " + visit,
 		})
@@ -141,8 +141,8 @@ func (s *Server) tokenGrant(w http.ResponseWriter, r *http.Request, form url.Val
 
 func (s *Server) invalidCode(w http.ResponseWriter, code string) {
 	s.stats.invalidGrants.Add(1)
-	fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{
-		ErrorType: fitbiterr.InvalidGrant,
+	apierror.Write(w, http.StatusBadRequest, apierror.Item{
+		ErrorType: apierror.InvalidGrant,
 		Message:   "Authorization code invalid: " + code + " " + visit,
 	})
 }
@@ -237,8 +237,8 @@ func (s *Server) refreshGrant(w http.ResponseWriter, form url.Values) {
 		s.stats.refreshReuseRejected.Add(1)
 	}
 	s.stats.invalidGrants.Add(1)
-	fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{
-		ErrorType: fitbiterr.InvalidGrant,
+	apierror.Write(w, http.StatusBadRequest, apierror.Item{
+		ErrorType: apierror.InvalidGrant,
 		Message:   "Refresh token invalid: " + tok + ". " + visit,
 	})
 }
@@ -280,7 +280,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	}
 	if user == "" {
-		fitbiterr.Write(w, http.StatusNotFound, fitbiterr.Item{
+		apierror.Write(w, http.StatusNotFound, apierror.Item{
 			ErrorType: "not_found",
 			Message:   "The token was not found. " + visit,
 		})
@@ -341,9 +341,9 @@ func writeAccessError(w http.ResponseWriter, tok string, st accessStatus) {
 	if len(tok) > maxTokenLen {
 		tok = tok[:maxTokenLen]
 	}
-	it := fitbiterr.Item{ErrorType: fitbiterr.InvalidToken, Message: "Access token invalid: " + tok + ". " + visit}
+	it := apierror.Item{ErrorType: apierror.InvalidToken, Message: "Access token invalid: " + tok + ". " + visit}
 	if st == accessExpired {
-		it = fitbiterr.Item{ErrorType: fitbiterr.ExpiredToken, Message: "Access token expired: " + tok + ". " + visit}
+		it = apierror.Item{ErrorType: apierror.ExpiredToken, Message: "Access token expired: " + tok + ". " + visit}
 	}
-	fitbiterr.Write(w, http.StatusUnauthorized, it)
+	apierror.Write(w, http.StatusUnauthorized, it)
 }

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
@@ -30,8 +30,8 @@ func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) {
 	}
 	// Only an authenticated app learns whether it has the feature.
 	if !s.recovery.Load() {
-		fitbiterr.Write(w, http.StatusForbidden, fitbiterr.Item{
-			ErrorType: fitbiterr.InsufficientPermissions,
+		apierror.Write(w, http.StatusForbidden, apierror.Item{
+			ErrorType: apierror.InsufficientPermissions,
 			Message:   recoveryDisabledMessage,
 		})
 		return
@@ -43,8 +43,8 @@ func (s *Server) handleRecover(w http.ResponseWriter, r *http.Request) {
 	body, ok := s.recoverChain(s.cfg.ClientID, tok, life)
 	if !ok {
 		s.stats.invalidGrants.Add(1)
-		fitbiterr.Write(w, http.StatusBadRequest, fitbiterr.Item{
-			ErrorType: fitbiterr.InvalidGrant,
+		apierror.Write(w, http.StatusBadRequest, apierror.Item{
+			ErrorType: apierror.InvalidGrant,
 			Message:   "Refresh token invalid: " + tok + ". " + visit,
 		})
 		return

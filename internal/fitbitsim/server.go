@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
@@ -204,8 +204,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A bug in the simulator must not take the test process down; answer
 	// like an upstream failure instead.
 	defer simkit.RecoverPanic(w, func(w http.ResponseWriter, v any) {
-		fitbiterr.Write(w, http.StatusInternalServerError, fitbiterr.Item{
-			ErrorType: fitbiterr.System, Message: fmt.Sprintf("fitbitsim internal error: %v", v)})
+		apierror.Write(w, http.StatusInternalServerError, apierror.Item{
+			ErrorType: apierror.System, Message: fmt.Sprintf("fitbitsim internal error: %v", v)})
 	})
 	if s.gone.Load() {
 		serveGone(w)
@@ -220,7 +220,7 @@ const jsonType = "application/json;charset=UTF-8"
 // writeJSON sends v as a JSON body the way Fitbit does.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	simkit.WriteJSON(w, status, jsonType, v, func(w http.ResponseWriter) {
-		fitbiterr.Write(w, http.StatusInternalServerError, fitbiterr.Item{ErrorType: fitbiterr.System, Message: "encoding error"})
+		apierror.Write(w, http.StatusInternalServerError, apierror.Item{ErrorType: apierror.System, Message: "encoding error"})
 	})
 }
 

@@ -12,7 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
 )
 
 // Fitbit echoes the rejected access token in its 401 messages ("Access token
@@ -20,7 +21,7 @@ import (
 // and the token is cut out before the app sees it; the app never held it.
 // Other responses are scrubbed as they stream (scrub).
 
-// readError reads and decodes an error body of at most fitbiterr.MaxBody
+// readError reads and decodes an error body of at most apierror.MaxBody
 // bytes. A gzip body is decoded (the rebuilt response goes out plain); any
 // other content coding cannot be inspected and is refused.
 func readError(resp *http.Response) ([]byte, error) {
@@ -40,12 +41,12 @@ func readError(resp *http.Response) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("upstream error body in content coding %q cannot be checked for credentials", enc)
 	}
-	b, err := io.ReadAll(io.LimitReader(r, fitbiterr.MaxBody+1))
+	b, err := io.ReadAll(io.LimitReader(r, apierror.MaxBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("upstream error body: %w", err)
 	}
-	if len(b) > fitbiterr.MaxBody {
-		return nil, fmt.Errorf("upstream error body larger than %d bytes", fitbiterr.MaxBody)
+	if len(b) > apierror.MaxBody {
+		return nil, fmt.Errorf("upstream error body larger than %d bytes", apierror.MaxBody)
 	}
 	// A gzip stream that its headers do not declare (or a second layer
 	// inside a declared one) hides the token from the check, and a client
@@ -63,7 +64,7 @@ var gzipMagic = []byte{0x1f, 0x8b}
 // rebuild gives resp the already-read, decoded body b, with token cut out.
 func rebuild(resp *http.Response, b []byte, token string) *http.Response {
 	if token != "" && bytes.Contains(b, []byte(token)) {
-		b = bytes.ReplaceAll(b, []byte(token), []byte(fitbiterr.Redacted))
+		b = bytes.ReplaceAll(b, []byte(token), []byte(redact.Redacted))
 	}
 	scrubHeader(resp.Header, token)
 	resp.Body = io.NopCloser(bytes.NewReader(b))
@@ -130,7 +131,7 @@ func scrubHeader(h http.Header, token string) {
 			}
 			for _, f := range forms {
 				if strings.Contains(v, f) {
-					v = strings.ReplaceAll(v, f, fitbiterr.Redacted)
+					v = strings.ReplaceAll(v, f, redact.Redacted)
 					vs[i] = v
 				}
 			}
@@ -207,8 +208,8 @@ func (s *scrubber) Close() error { return s.r.Close() }
 
 // mask stands in for a token of n bytes: [REDACTED] padded with '*' to n.
 func mask(n int) string {
-	if n < len(fitbiterr.Redacted) {
+	if n < len(redact.Redacted) {
 		return strings.Repeat("*", n)
 	}
-	return fitbiterr.Redacted + strings.Repeat("*", n-len(fitbiterr.Redacted))
+	return redact.Redacted + strings.Repeat("*", n-len(redact.Redacted))
 }

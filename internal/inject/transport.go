@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
@@ -115,13 +115,13 @@ type Transport struct {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Upstream != nil && !t.Upstream(req) {
 		t.observe(OutcomeUpstreamRefused)
-		return t.fail(req, http.StatusBadGateway, fitbiterr.UpstreamNotAllowed,
+		return t.fail(req, http.StatusBadGateway, apierror.UpstreamNotAllowed,
 			"the gateway sends "+t.title()+" credentials only to "+t.title()+"'s API, and this request was routed to another host; the gateway's configuration must be fixed (allow_upstream)"), nil
 	}
 	identity := t.Identity(req)
 	if identity == "" {
 		t.observe(OutcomeUnauthenticated)
-		return t.fail(req, http.StatusUnauthorized, fitbiterr.Unauthenticated,
+		return t.fail(req, http.StatusUnauthorized, apierror.Unauthenticated,
 			"the gateway could not identify the caller; authenticate to the gateway (the configured identity placeholder was empty)"), nil
 	}
 	ctx := req.Context()
@@ -138,12 +138,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	body, replayable, err := t.bufferBody(req)
 	if errors.Is(err, errBodyTimeout) {
 		t.observe(OutcomeBodyTimeout)
-		return t.fail(req, http.StatusRequestTimeout, fitbiterr.RequestTimeout, fmt.Sprintf(
+		return t.fail(req, http.StatusRequestTimeout, apierror.RequestTimeout, fmt.Sprintf(
 			"the request body did not arrive within %s; the gateway buffers bodies of up to %d bytes so it can replay them after renewing the access token: send the body at once", t.replayBodyTimeout(), t.maxReplay())), nil
 	}
 	if err != nil {
 		t.observe(OutcomeBadRequest)
-		return t.fail(req, http.StatusBadRequest, fitbiterr.InvalidRequest, "could not read the request body: "+err.Error()), nil
+		return t.fail(req, http.StatusBadRequest, apierror.InvalidRequest, "could not read the request body: "+err.Error()), nil
 	}
 	resp, err := t.Base.RoundTrip(req)
 	if err != nil {
@@ -169,7 +169,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.observe(OutcomeUpstreamError)
 		return t.unreadable(req, resp.StatusCode, err), nil
 	}
-	it, _ := fitbiterr.Parse(errBody)
+	it, _ := apierror.Parse(errBody)
 	if !t.refreshOn(it.ErrorType) {
 		t.observe(OutcomeProxied)
 		return rebuild(resp, errBody, conn.AccessToken()), nil
@@ -180,7 +180,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if !replayable {
 		t.observe(OutcomeNotReplayed)
-		return t.fail(req, http.StatusUnauthorized, fitbiterr.ReplayImpossible, fmt.Sprintf(
+		return t.fail(req, http.StatusUnauthorized, apierror.ReplayImpossible, fmt.Sprintf(
 			"the access token expired while this request was sent; the gateway renewed it, but the request body is larger than the %d-byte replay buffer, so it was not replayed: send the request again", t.maxReplay())), nil
 	}
 	// The first round trip may still hold req (net/http can read a request
@@ -215,13 +215,13 @@ func (t *Transport) redacted(req *http.Request, resp *http.Response, token strin
 // unreadable stands in for an upstream error response whose body could not
 // be checked for credentials: its status is kept, its body is not passed on.
 func (t *Transport) unreadable(req *http.Request, status int, err error) *http.Response {
-	return t.fail(req, status, fitbiterr.UpstreamUnavailable, "Fitbit answered "+strconv.Itoa(status)+" with a body the gateway would not pass on: "+err.Error())
+	return t.fail(req, status, apierror.UpstreamUnavailable, "Fitbit answered "+strconv.Itoa(status)+" with a body the gateway would not pass on: "+err.Error())
 }
 
 // refreshOn reports whether a 401 with errorType means a stale token.
 func (t *Transport) refreshOn(errorType string) bool {
 	if t.RefreshOn == nil {
-		return errorType == fitbiterr.ExpiredToken || errorType == fitbiterr.InvalidToken
+		return errorType == apierror.ExpiredToken || errorType == apierror.InvalidToken
 	}
 	return slices.Contains(t.RefreshOn, errorType)
 }
@@ -248,7 +248,7 @@ func (t *Transport) gone(req *http.Request) *http.Response {
 	if t.SuccessorURL != "" {
 		msg += "; connect " + t.SuccessorTitle + " at " + t.SuccessorURL + " and use its API through the gateway"
 	}
-	r := t.fail(req, http.StatusGone, fitbiterr.ProviderGone, msg)
+	r := t.fail(req, http.StatusGone, apierror.ProviderGone, msg)
 	if t.SuccessorURL != "" {
 		r.Header.Set("Link", "<"+t.SuccessorURL+">; rel=\"successor-version\"")
 	}
@@ -363,7 +363,7 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 		default:
 			t.observe(OutcomeNeedsReauth)
 		}
-		r := t.failItem(req, http.StatusUnauthorized, fitbiterr.Item{ErrorType: fitbiterr.OAuth, FieldName: "oauth_access_token",
+		r := t.failItem(req, http.StatusUnauthorized, apierror.Item{ErrorType: apierror.OAuth, FieldName: "oauth_access_token",
 			Message: "oauth_problem=token_revoked: " + t.title() + " no longer accepts this user's authorization; sign the user in again"})
 		r.Header.Set("WWW-Authenticate", `OAuth realm="`+t.title()+`"`)
 		r.Header.Del("Link")
@@ -374,28 +374,28 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 		if t.Migrated != nil {
 			if name, url, ok := t.Migrated(req.Context(), t.Identity(req)); ok {
 				t.observe(OutcomeMigrated)
-				r := t.fail(req, http.StatusUnauthorized, fitbiterr.ProviderMigrated,
+				r := t.fail(req, http.StatusUnauthorized, apierror.ProviderMigrated,
 					"this identity has moved from "+t.title()+" to "+name+": call that provider's API through the gateway instead (its connection is managed at "+url+")")
 				r.Header.Set("Link", "<"+url+">; rel=\"authorize\"")
 				return r
 			}
 		}
 		t.observe(OutcomeNotConnected)
-		return t.fail(req, http.StatusUnauthorized, fitbiterr.NotConnected,
+		return t.fail(req, http.StatusUnauthorized, apierror.NotConnected,
 			"this identity has not connected a "+t.title()+" account; open "+t.ConnectURL+" in a browser to connect")
 	case unreadable:
 		// Not a store outage: retrying cannot help. The manager logged the
 		// cause; the app learns what the user must do.
 		t.observe(OutcomeUnreadable)
-		return t.fail(req, http.StatusUnauthorized, fitbiterr.RecordUnreadable,
+		return t.fail(req, http.StatusUnauthorized, apierror.RecordUnreadable,
 			"the gateway cannot read this identity's stored "+t.title()+" connection (its encryption key was removed or the record was altered); open "+t.ConnectURL+" in a browser to connect again")
 	case errors.Is(err, tokens.ErrNeedsReauth):
 		t.observe(OutcomeNeedsReauth)
-		return t.fail(req, http.StatusUnauthorized, fitbiterr.ReauthorizationNeeded,
+		return t.fail(req, http.StatusUnauthorized, apierror.ReauthorizationNeeded,
 			"Fitbit no longer accepts this connection (the user revoked access or the refresh token was invalidated); open "+t.ConnectURL+" in a browser to connect again")
 	case errors.As(err, &se):
 		t.observe(OutcomeStore)
-		return t.fail(req, http.StatusServiceUnavailable, fitbiterr.ConnectionStoreFailure,
+		return t.fail(req, http.StatusServiceUnavailable, apierror.ConnectionStoreFailure,
 			"the gateway's token store is unavailable; retry shortly")
 	case errors.As(err, &te) && te.Status == http.StatusGone:
 		return t.gone(req)
@@ -405,24 +405,24 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 		if te.Timeout {
 			status = http.StatusGatewayTimeout
 		}
-		return t.fail(req, status, fitbiterr.UpstreamUnavailable,
+		return t.fail(req, status, apierror.UpstreamUnavailable,
 			"could not renew the access token at Fitbit ("+te.Error()+"); the connection is kept, retry shortly")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		t.observe(OutcomeCanceled)
-		return t.fail(req, http.StatusGatewayTimeout, fitbiterr.UpstreamUnavailable, "the request was canceled while the access token was being renewed")
+		return t.fail(req, http.StatusGatewayTimeout, apierror.UpstreamUnavailable, "the request was canceled while the access token was being renewed")
 	default:
 		t.observe(OutcomeTokenEndpoint)
-		return t.fail(req, http.StatusBadGateway, fitbiterr.UpstreamUnavailable, "could not obtain an access token; retry shortly")
+		return t.fail(req, http.StatusBadGateway, apierror.UpstreamUnavailable, "could not obtain an access token; retry shortly")
 	}
 }
 
 // fail builds a response in Fitbit's error envelope.
 func (t *Transport) fail(req *http.Request, status int, errorType, message string) *http.Response {
-	return t.failItem(req, status, fitbiterr.Item{ErrorType: errorType, Message: message})
+	return t.failItem(req, status, apierror.Item{ErrorType: errorType, Message: message})
 }
 
-func (t *Transport) failItem(req *http.Request, status int, it fitbiterr.Item) *http.Response {
-	body := fitbiterr.Marshal(it)
+func (t *Transport) failItem(req *http.Request, status int, it apierror.Item) *http.Response {
+	body := apierror.Marshal(it)
 	h := http.Header{
 		"Content-Type":   {"application/json;charset=UTF-8"},
 		"Content-Length": {strconv.Itoa(len(body))},
@@ -431,7 +431,7 @@ func (t *Transport) failItem(req *http.Request, status int, it fitbiterr.Item) *
 	if status == http.StatusUnauthorized {
 		// HTTP requires a challenge on a 401. Not "Bearer" or "Basic": the
 		// app cannot answer this one itself, and a browser must not prompt.
-		h.Set("WWW-Authenticate", fitbiterr.Challenge(t.ConnectURL))
+		h.Set("WWW-Authenticate", apierror.Challenge(t.ConnectURL))
 		if t.ConnectURL != "" {
 			h.Set("Link", "<"+t.ConnectURL+">; rel=\"authorize\"")
 		}

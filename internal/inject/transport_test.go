@@ -20,9 +20,10 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -158,9 +159,9 @@ func roundTrip(t testing.TB, rt http.RoundTripper, req *http.Request) answer {
 	return answer{resp.StatusCode, resp.Header, b}
 }
 
-func envelope(t testing.TB, a answer) fitbiterr.Item {
+func envelope(t testing.TB, a answer) apierror.Item {
 	t.Helper()
-	var env fitbiterr.Envelope
+	var env apierror.Envelope
 	if err := json.Unmarshal(a.body, &env); err != nil || len(env.Errors) != 1 || env.Success {
 		t.Fatalf("not a Fitbit envelope: %d %s", a.status, a.body)
 	}
@@ -207,13 +208,13 @@ func TestGatewayErrors(t *testing.T) {
 	f := newFixture(t)
 	// No identity.
 	a := roundTrip(t, f.tr, newReq(t, "GET", f.sim.APIBase()+"/1/user/-/profile.json", "", nil))
-	if it := envelope(t, a); a.status != 401 || it.ErrorType != fitbiterr.Unauthenticated {
+	if it := envelope(t, a); a.status != 401 || it.ErrorType != apierror.Unauthenticated {
 		t.Fatalf("%d %+v", a.status, it)
 	}
 	// Not connected: names where to connect.
 	a = roundTrip(t, f.tr, newReq(t, "POST", f.sim.APIBase()+"/1/user/-/echo", "carol", strings.NewReader("x=1")))
 	it := envelope(t, a)
-	if a.status != 401 || it.ErrorType != fitbiterr.NotConnected || !strings.Contains(it.Message, connectURL) {
+	if a.status != 401 || it.ErrorType != apierror.NotConnected || !strings.Contains(it.Message, connectURL) {
 		t.Fatalf("%d %+v", a.status, it)
 	}
 	if a.header.Get("Link") != "<"+connectURL+">; rel=\"authorize\"" || !strings.HasPrefix(a.header.Get("Content-Type"), "application/json") {
@@ -223,7 +224,7 @@ func TestGatewayErrors(t *testing.T) {
 	f.connect(t, "dave", "DDDDDD")
 	f.sim.RevokeUser("DDDDDD")
 	a = roundTrip(t, f.tr, newReq(t, "GET", f.sim.APIBase()+"/1/user/-/profile.json", "dave", nil))
-	if it := envelope(t, a); a.status != 401 || it.ErrorType != fitbiterr.ReauthorizationNeeded || !strings.Contains(it.Message, connectURL) {
+	if it := envelope(t, a); a.status != 401 || it.ErrorType != apierror.ReauthorizationNeeded || !strings.Contains(it.Message, connectURL) {
 		t.Fatalf("%d %+v", a.status, it)
 	}
 	if f.sim.Stats().APIRequests != 1 {
@@ -312,7 +313,7 @@ func TestOversizeBodyStreamedNotReplayed(t *testing.T) {
 			req.ContentLength = n
 			a := roundTrip(t, f.tr, req)
 			it := envelope(t, a)
-			if a.status != 401 || it.ErrorType != fitbiterr.ReplayImpossible || !strings.Contains(it.Message, "4096") {
+			if a.status != 401 || it.ErrorType != apierror.ReplayImpossible || !strings.Contains(it.Message, "4096") {
 				t.Fatalf("%d %+v", a.status, it)
 			}
 			if strings.Contains(string(a.body), old.AccessToken) {
@@ -386,7 +387,7 @@ func TestUpstreamErrorBodiesRedacted(t *testing.T) {
 			if a.status != status {
 				t.Fatalf("status %d", a.status)
 			}
-			if strings.Contains(string(a.body), rec.AccessToken) || strings.Count(string(a.body), fitbiterr.Redacted) != 2 {
+			if strings.Contains(string(a.body), rec.AccessToken) || strings.Count(string(a.body), redact.Redacted) != 2 {
 				t.Fatalf("body %s", a.body)
 			}
 			if a.header.Get("Content-Length") != strconv.Itoa(len(a.body)) {
@@ -422,7 +423,7 @@ func TestGzipErrorBodyDecodedAndRedacted(t *testing.T) {
 		t.Fatalf("%d %v", a.status, a.header)
 	}
 	it := envelope(t, a)
-	if it.Message != "token "+fitbiterr.Redacted || strings.Contains(string(a.body), rec.AccessToken) {
+	if it.Message != "token "+redact.Redacted || strings.Contains(string(a.body), rec.AccessToken) {
 		t.Fatalf("body %s", a.body)
 	}
 }
@@ -457,7 +458,7 @@ func TestUncheckableErrorBodyNeverPassed(t *testing.T) {
 			req.Header.Set("Accept-Encoding", "gzip, br")
 			a := roundTrip(t, f.tr, req)
 			it := envelope(t, a)
-			if a.status != 403 || it.ErrorType != fitbiterr.UpstreamUnavailable || a.header.Get("Content-Encoding") != "" {
+			if a.status != 403 || it.ErrorType != apierror.UpstreamUnavailable || a.header.Get("Content-Encoding") != "" {
 				t.Fatalf("%d %v %s", a.status, a.header, a.body)
 			}
 			if leaks(a.body, rec.AccessToken) {
@@ -593,7 +594,7 @@ func TestDeterministicBodyReadError(t *testing.T) {
 	req := newReq(t, "POST", f.sim.APIBase()+"/1/user/-/echo", "alice", chunked{io.MultiReader(strings.NewReader("abc"), errReader{})})
 	req.ContentLength = -1
 	a := roundTrip(t, f.tr, req)
-	if it := envelope(t, a); a.status != 400 || it.ErrorType != fitbiterr.InvalidRequest {
+	if it := envelope(t, a); a.status != 400 || it.ErrorType != apierror.InvalidRequest {
 		t.Fatalf("%d %+v", a.status, it)
 	}
 	if f.sim.Stats().APIRequests != 0 || f.obs.get(OutcomeBadRequest) != 1 {
@@ -684,7 +685,7 @@ func TestRefusesUpstreamNotAllowed(t *testing.T) {
 	})
 	f.tr.Upstream = func(r *http.Request) bool { return r.URL.Host == "api.example" }
 	a := roundTrip(t, f.tr, newReq(t, "GET", "http://elsewhere.example/1/user/-/profile.json", "alice", nil))
-	if it := envelope(t, a); a.status != 502 || it.ErrorType != fitbiterr.UpstreamNotAllowed {
+	if it := envelope(t, a); a.status != 502 || it.ErrorType != apierror.UpstreamNotAllowed {
 		t.Fatalf("to a host not allowed: %d %s", a.status, a.body)
 	}
 	if sent != 0 || f.obs.get(OutcomeUpstreamRefused) != 1 {
@@ -737,7 +738,7 @@ func TestReplayBodyTimeoutEndsATrickle(t *testing.T) {
 	req := newReq(t, "POST", f.sim.APIBase()+"/1/user/-/foods/log.json", "alice", io.NopCloser(&trickle{left: 26, now: &now}))
 	req.ContentLength = 26
 	a := roundTrip(t, f.tr, req)
-	if it := envelope(t, a); a.status != http.StatusRequestTimeout || it.ErrorType != fitbiterr.RequestTimeout || !strings.Contains(it.Message, "5s") {
+	if it := envelope(t, a); a.status != http.StatusRequestTimeout || it.ErrorType != apierror.RequestTimeout || !strings.Contains(it.Message, "5s") {
 		t.Fatalf("trickled body: %d %s", a.status, a.body)
 	}
 	if sent != 0 || f.obs.get(OutcomeBodyTimeout) != 1 {
@@ -775,7 +776,7 @@ func TestReplayBodyTimeoutEndsAStall(t *testing.T) {
 	}
 	req := newReq(t, "POST", f.sim.APIBase()+"/1/user/-/foods/log.json", "alice", io.NopCloser(body))
 	a := roundTrip(t, f.tr, req)
-	if it := envelope(t, a); a.status != http.StatusRequestTimeout || it.ErrorType != fitbiterr.RequestTimeout {
+	if it := envelope(t, a); a.status != http.StatusRequestTimeout || it.ErrorType != apierror.RequestTimeout {
 		t.Fatalf("stalled body: %d %s", a.status, a.body)
 	}
 }

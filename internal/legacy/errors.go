@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/oauth1"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 )
@@ -38,7 +38,7 @@ func (e *Error) Write(w http.ResponseWriter, realm string) {
 	if e.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", ratelimit.RetryAfterHeader(e.RetryAfter))
 	}
-	fitbiterr.Write(w, e.Status, fitbiterr.Item{ErrorType: fitbiterr.OAuth, FieldName: e.FieldName, Message: e.Message})
+	apierror.Write(w, e.Status, apierror.Item{ErrorType: apierror.OAuth, FieldName: e.FieldName, Message: e.Message})
 }
 
 // Field names of the errors (Fitbit's).

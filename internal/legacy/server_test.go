@@ -23,7 +23,7 @@ import (
 	"github.com/caddyserver/certmagic"
 	dghubble "github.com/dghubble/oauth1"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/oauth1"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redisstore"
@@ -201,14 +201,14 @@ func decodeEcho(t *testing.T, resp *http.Response) echoed {
 }
 
 // wantOAuthError checks a Fitbit OAuth 1.0a error answer.
-func wantOAuthError(t *testing.T, resp *http.Response, status int, field string) fitbiterr.Item {
+func wantOAuthError(t *testing.T, resp *http.Response, status int, field string) apierror.Item {
 	t.Helper()
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != status {
 		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, b)
 	}
-	it, ok := fitbiterr.Parse(b)
+	it, ok := apierror.Parse(b)
 	if !ok || it.ErrorType != "oauth" || it.FieldName != field {
 		t.Fatalf("error %+v (%s), want errorType oauth fieldName %s", it, b, field)
 	}

@@ -13,7 +13,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
 )
 
 // Grant is what the token endpoint issued.
@@ -149,11 +150,11 @@ func (c *Client) identify(ctx context.Context, g *Grant) error {
 		return tokenError(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, fitbiterr.MaxBody))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, apierror.MaxBody))
 	if resp.StatusCode != http.StatusOK {
 		te := &TokenError{Status: resp.StatusCode, Message: "identity endpoint: " + http.StatusText(resp.StatusCode), Transient: resp.StatusCode == 429 || resp.StatusCode >= 500}
-		if it, ok := fitbiterr.Parse(body); ok {
-			te.Code, te.Message = fitbiterr.Scrub(it.ErrorType), "identity endpoint: "+fitbiterr.Scrub(it.Message)
+		if it, ok := apierror.Parse(body); ok {
+			te.Code, te.Message = redact.Scrub(it.ErrorType), "identity endpoint: "+redact.Scrub(it.Message)
 		}
 		return te
 	}
@@ -201,19 +202,19 @@ func (c *Client) Revoke(ctx context.Context, token string) error {
 		return tokenError(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, fitbiterr.MaxBody))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, apierror.MaxBody))
 	switch {
 	case resp.StatusCode/100 == 2, resp.StatusCode == http.StatusNotFound:
 		return nil
 	case resp.StatusCode == http.StatusBadRequest:
 		// RFC 7009 §2.2: an invalid token is not an error for revocation.
-		if it, ok := fitbiterr.Parse(body); ok && (it.ErrorType == fitbiterr.InvalidGrant || it.ErrorType == fitbiterr.InvalidToken) {
+		if it, ok := apierror.Parse(body); ok && (it.ErrorType == apierror.InvalidGrant || it.ErrorType == apierror.InvalidToken) {
 			return nil
 		}
 	}
 	te := &TokenError{Status: resp.StatusCode, Message: http.StatusText(resp.StatusCode), Transient: resp.StatusCode == 429 || resp.StatusCode >= 500}
-	if it, ok := fitbiterr.Parse(body); ok {
-		te.Code, te.Message = fitbiterr.Scrub(it.ErrorType), fitbiterr.Scrub(it.Message)
+	if it, ok := apierror.Parse(body); ok {
+		te.Code, te.Message = redact.Scrub(it.ErrorType), redact.Scrub(it.Message)
 	}
 	return te
 }

@@ -9,7 +9,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbiterr"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
 )
 
 // TokenError is a failure at the provider's token or revoke endpoint. Its
@@ -39,7 +40,7 @@ func (e *TokenError) Error() string {
 // dead: the user must connect again.
 func IsInvalidGrant(err error) bool {
 	var te *TokenError
-	return errors.As(err, &te) && te.Code == fitbiterr.InvalidGrant
+	return errors.As(err, &te) && te.Code == apierror.InvalidGrant
 }
 
 // IsTransient reports whether err is worth retrying with the same request.
@@ -61,21 +62,21 @@ func tokenError(err error) error {
 		if re.Response != nil {
 			te.Status = re.Response.StatusCode
 		}
-		if it, ok := fitbiterr.Parse(re.Body); ok {
+		if it, ok := apierror.Parse(re.Body); ok {
 			te.Code, te.Message = it.ErrorType, it.Message
 		} else if re.ErrorDescription != "" {
 			te.Message = re.ErrorDescription
 		} else if te.Status != 0 {
 			te.Message = http.StatusText(te.Status)
 		}
-		te.Message = fitbiterr.Scrub(te.Message)
+		te.Message = redact.Scrub(te.Message)
 		// The code comes from the provider's body as well: a garbled or
 		// hostile answer can put the rejected token there.
-		te.Code = fitbiterr.Scrub(te.Code)
+		te.Code = redact.Scrub(te.Code)
 		te.Transient = te.Status == http.StatusTooManyRequests || te.Status >= 500
 		return te
 	}
-	te := &TokenError{Transient: true, Message: fitbiterr.Scrub(err.Error())}
+	te := &TokenError{Transient: true, Message: redact.Scrub(err.Error())}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		te.Timeout = true

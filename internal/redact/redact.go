@@ -1,4 +1,6 @@
-package fitbiterr
+// Package redact scrubs credentials out of provider texts before they are
+// logged or shown to an app.
+package redact
 
 import (
 	"regexp"
@@ -16,6 +18,9 @@ var (
 	longRuns = regexp.MustCompile(`[A-Za-z0-9_\-+/]{32,}={0,2}`)
 )
 
+// maxText bounds the text scanned, as apierror.MaxBody bounds a parsed body.
+const maxText = 64 << 10
+
 // Redacted replaces a credential in scrubbed text.
 const Redacted = "[REDACTED]"
 
@@ -23,8 +28,8 @@ const Redacted = "[REDACTED]"
 // It is deliberately greedy: it may redact an innocent long word, but it must
 // never leave a token in a log line or an error shown to an app.
 func Scrub(msg string) string {
-	if len(msg) > MaxBody {
-		msg = msg[:MaxBody]
+	if len(msg) > maxText {
+		msg = msg[:maxText]
 	}
 	msg = afterLabel.ReplaceAllStringFunc(msg, func(s string) string {
 		m := afterLabel.FindStringSubmatch(s)

@@ -1,11 +1,12 @@
-// Package fitbiterr reads and writes Fitbit's error envelope,
+// Package apierror reads and writes the error bodies of the APIs the gateway
+// fronts. Today that is Fitbit's envelope,
 //
 //	{"errors":[{"errorType":"expired_token","message":"…"}],"success":false}
 //
-// and scrubs the credentials that Fitbit itself puts into those messages.
-// It also understands the Google-style envelope that some Fitbit responses
+// Scrubbing the credentials Fitbit puts into those messages is package redact's
+// job. Parse also understands the Google-style envelope that some Fitbit responses
 // have used since 2025 ({"error":{"code":…,"message":…,"status":…}}).
-package fitbiterr
+package apierror
 
 import (
 	"encoding/json"
