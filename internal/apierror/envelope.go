@@ -98,9 +98,14 @@ func Marshal(it Item) []byte {
 
 // Write sends one error in Fitbit's envelope with the given status.
 func Write(w http.ResponseWriter, status int, it Item) {
-	body := Marshal(it)
+	writeJSON(w, status, "application/json;charset=UTF-8", Marshal(it))
+}
+
+// writeJSON sends an error body that no cache may keep. contentType is each
+// API's own spelling, which clients have been seen to compare literally.
+func writeJSON(w http.ResponseWriter, status int, contentType string, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
