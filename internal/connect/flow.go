@@ -67,7 +67,7 @@ type Flow struct {
 	Tokens *tokens.Manager
 	// Others are further registrations by name (may be nil).
 	Others     map[string]*tokens.Manager
-	Store      tokenstore.Store
+	Store      Store
 	Prefix     string // URL prefix of the endpoints, e.g. "/fitbit"
 	ReturnTo   *ReturnTo
 	PendingTTL time.Duration
