@@ -1,7 +1,7 @@
 // Package redisstore is a tokenstore.Store over Redis (6.2 or later).
 //
 // Values are sealed with a *tokenstore.Keyring exactly as
-// tokenstore.StorageStore seals them: the JSON of the record (or pending
+// storagestore.Store seals them: the JSON of the record (or pending
 // authorization), with the Redis key string as the associated data. Keys hold
 // only hashes, never a raw identity or state:
 //
@@ -12,7 +12,7 @@
 //
 // SaveConnection is a single Lua script: compare the stored version, write
 // the new version and sealed record, and add or remove the refreshing-set
-// member, all atomically. So unlike StorageStore the compare-and-set holds
+// member, all atomically. So unlike storagestore.Store the compare-and-set holds
 // across instances even for a writer whose lock lease has expired.
 //
 // With Redis Cluster every key of a store must live in one hash slot (the
@@ -448,9 +448,7 @@ func (s *Store) ListRefreshing(ctx context.Context) ([]tokenstore.Key, error) {
 	}
 	var keys []tokenstore.Key
 	for _, m := range members {
-		provider, idHash, ok := strings.Cut(m, "/")
-		k := tokenstore.Key{Provider: provider, IdentityHash: idHash}
-		if ok && k.Validate() == nil {
+		if k, ok := tokenstore.ParseKey(m); ok {
 			keys = append(keys, k)
 		}
 	}

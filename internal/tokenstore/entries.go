@@ -21,11 +21,11 @@ const MaxEntrySize = 16 << 10
 // An expires of zero means the entry never expires. An expired entry reads as
 // missing everywhere: GetEntry and TakeEntry return ErrNotFound (TakeEntry
 // deletes it), AddEntry replaces it. Expiry is judged by the store's clock
-// (StorageStore.Now, the Redis store's Now), to the millisecond.
+// (storagestore.Store.Now, the Redis store's Now), to the millisecond.
 //
 // Both stores keep an entry in the form SealEntry makes, under
 //
-//	<prefix>/entries/<kind>/<EntryIDHash(id)>   StorageStore
+//	<prefix>/entries/<kind>/<EntryIDHash(id)>   storagestore.Store
 //	<prefix>:entry:<kind>:<EntryIDHash(id)>     Redis store
 type Entries interface {
 	// PutEntry stores value under kind/id, replacing any entry there.
