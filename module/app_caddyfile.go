@@ -153,7 +153,7 @@ func (a *App) unmarshalProvider(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	name := d.Val()
-	c := &ProviderConfig{}
+	c := &Provider{}
 	if d.NextArg() {
 		c.Preset = d.Val()
 		if d.NextArg() {
@@ -187,7 +187,7 @@ func (a *App) unmarshalProvider(d *caddyfile.Dispenser) error {
 		*target = args[0]
 	}
 	if a.Providers == nil {
-		a.Providers = map[string]*ProviderConfig{}
+		a.Providers = map[string]*Provider{}
 	}
 	a.Providers[name] = c
 	return nil

@@ -59,9 +59,7 @@ func (Transport) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// HTTPTransport returns the wrapped HTTP transport, creating it if needed.
-func (t *Transport) HTTPTransport() *reverseproxy.HTTPTransport { return t.http() }
-
+// http returns the wrapped HTTP transport, creating it if needed.
 func (t *Transport) http() *reverseproxy.HTTPTransport {
 	if t.HTTP == nil {
 		t.HTTP = new(reverseproxy.HTTPTransport)
@@ -76,7 +74,7 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := app.Manager(t.Provider)
+	mgr, err := app.manager(t.Provider)
 	if err != nil {
 		return err
 	}
@@ -104,7 +102,7 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		Base:              t.HTTP,
 		Tokens:            mgr,
 		Identity:          identityFunc(t.Identity),
-		ConnectURL:        app.ConnectURLFor(reg.Name),
+		ConnectURL:        app.connectURLFor(reg.Name),
 		MaxReplayBody:     t.MaxReplayBody,
 		ReplayBodyTimeout: time.Duration(t.ReplayBodyTimeout),
 		BodyDeadline:      bodyDeadline,
@@ -189,9 +187,12 @@ func (t *Transport) unmarshalOption(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// SetOption sets the subdirective name (provider, identity,
-// max_replay_body, replay_body_timeout, allow_upstream) from its arguments;
-// the fitbit_proxy shortcut uses it.
+// SetOption sets one of the transport's own subdirectives (provider,
+// identity, max_replay_body, replay_body_timeout, allow_upstream) from its
+// arguments. It is the transport's Caddyfile surface for the fitbit_proxy
+// shortcut, which finds these subdirectives among reverse_proxy's own and
+// hands them here; a transport fitbit block reads them through
+// UnmarshalCaddyfile.
 func (t *Transport) SetOption(name string, args []string) error {
 	if name == "allow_upstream" {
 		if len(args) == 0 {
