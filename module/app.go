@@ -15,7 +15,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -102,6 +101,8 @@ type App struct {
 	stateKey string
 	logger   *zap.Logger
 	oauth1   map[string]legacy.Consumer
+	// The fitbit_auth handlers of this config (see connectURLFor).
+	connects *connectEndpoints
 }
 
 // ProviderConfig is one provider registration: the OAuth 2.0 client the
@@ -187,6 +188,7 @@ type settings struct {
 // shared state.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.connects = new(connectEndpoints)
 	repl := caddy.NewReplacer()
 	expand := func(s string) string { return strings.TrimSpace(repl.ReplaceKnown(s, "")) }
 
@@ -535,20 +537,46 @@ func (a *App) newReturnTo() *connect.ReturnTo {
 	return rt
 }
 
-// connectURLFor is the connect URL of the registration name quoted to apps.
+// connectURLFor is where users connect to the registration name, the one
+// answer quoted in the proxy's errors and in every status endpoint:
+// connect_url when set; else the authorize endpoint of a fitbit_auth handler
+// of this config (one whose default is name, else the first by prefix); else
+// /fitbit/authorize. It is asked at request time, when every handler of the
+// config has been provisioned, whatever their order.
 func (a *App) connectURLFor(name string) string {
-	u := a.ConnectURL
-	if u == "" {
-		u = "/fitbit/authorize"
+	if a.ConnectURL != "" {
+		return connect.URL(a.ConnectURL, name, a.state.defaultName)
 	}
-	if name == "" || name == a.state.defaultName {
-		return u
+	a.connects.mu.Lock()
+	served := slices.SortedFunc(slices.Values(a.connects.list), func(x, y connectEndpoint) int { return strings.Compare(x.prefix, y.prefix) })
+	a.connects.mu.Unlock()
+	for _, e := range served {
+		if e.provider == name {
+			return e.prefix + "/authorize"
+		}
 	}
-	sep := "?"
-	if strings.Contains(u, "?") {
-		sep = "&"
+	if len(served) > 0 {
+		return connect.URL(served[0].prefix+"/authorize", name, served[0].provider)
 	}
-	return u + sep + "provider=" + url.QueryEscape(name)
+	return connect.URL("/fitbit/authorize", name, a.state.defaultName)
+}
+
+// connectEndpoint is a fitbit_auth handler: its prefix and the registration
+// it serves by default.
+type connectEndpoint struct{ prefix, provider string }
+
+// connectEndpoints are the fitbit_auth handlers of one config.
+type connectEndpoints struct {
+	mu   sync.Mutex
+	list []connectEndpoint
+}
+
+// servesConnect records a fitbit_auth handler of this config, for
+// connectURLFor.
+func (a *App) servesConnect(prefix, provider string) {
+	a.connects.mu.Lock()
+	defer a.connects.mu.Unlock()
+	a.connects.list = append(a.connects.list, connectEndpoint{prefix, provider})
 }
 
 // migratedFrom returns the bridging check for registration name: for an

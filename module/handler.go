@@ -64,7 +64,10 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 		Gate:       app.browserGate(ctx.Logger()),
 		MaxPending: app.maxPending(),
 		ClientIP:   clientIP,
+		// The app's connect URL, which the proxy's errors quote too.
+		ConnectURLs: app.connectURLFor,
 	}
+	app.servesConnect(h.Prefix, h.flow.DefaultProvider())
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -49,6 +50,11 @@ type Transport struct {
 	HTTP *reverseproxy.HTTPTransport `json:"http,omitempty"`
 
 	inject inject.Transport
+	// connectURLs resolves the connect URLs on the first request (see
+	// App.connectURLFor): fitbit_auth handlers may be provisioned after
+	// this transport.
+	connectURLs *sync.Once
+	resolve     func()
 }
 
 // CaddyModule returns the Caddy module information.
@@ -102,7 +108,6 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		Base:              t.HTTP,
 		Tokens:            mgr,
 		Identity:          identityFunc(t.Identity),
-		ConnectURL:        app.connectURLFor(reg.Name),
 		MaxReplayBody:     t.MaxReplayBody,
 		ReplayBodyTimeout: time.Duration(t.ReplayBodyTimeout),
 		BodyDeadline:      bodyDeadline,
@@ -111,12 +116,17 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		RefreshOn:         reg.Preset.RefreshOn,
 		Migrated:          app.migratedFrom(reg.Name),
 	}
-	t.inject.SuccessorTitle, t.inject.SuccessorURL = app.successorOf(reg)
+	t.connectURLs = new(sync.Once)
+	t.resolve = func() {
+		t.inject.ConnectURL = app.connectURLFor(reg.Name)
+		t.inject.SuccessorTitle, t.inject.SuccessorURL = app.successorOf(reg)
+	}
 	return nil
 }
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.connectURLs.Do(t.resolve)
 	return t.inject.RoundTrip(req)
 }
 

@@ -80,8 +80,12 @@ type Flow struct {
 	// ClientIP returns the client's address (in Caddy: the client_ip
 	// variable, which honours trusted_proxies). Default: the peer address.
 	ClientIP func(*http.Request) string
-	Logger   *zap.Logger
-	Now      func() time.Time
+	// ConnectURLs names where users connect to a registration, for the
+	// status endpoint: in Caddy the fitbit app's one answer, which the
+	// proxy's errors quote too. Nil: this flow's own authorize endpoint.
+	ConnectURLs func(name string) string
+	Logger      *zap.Logger
+	Now         func() time.Time
 }
 
 func (f *Flow) now() time.Time {
@@ -117,16 +121,30 @@ func (f *Flow) byName(name string) (*tokens.Manager, bool) {
 	return m, ok
 }
 
-// ConnectURL is the path where a user starts connecting to the default
-// provider.
-func (f *Flow) ConnectURL() string { return f.Prefix + "/authorize" }
+// DefaultProvider names the registration this flow serves when a request
+// names none.
+func (f *Flow) DefaultProvider() string { return f.Tokens.Provider().Reg.Name }
 
-// ConnectURLFor is the connect path of the registration name.
+// ConnectURLFor is where a user connects to the registration name.
 func (f *Flow) ConnectURLFor(name string) string {
-	if name == f.Tokens.Provider().Reg.Name {
-		return f.ConnectURL()
+	if f.ConnectURLs != nil {
+		return f.ConnectURLs(name)
 	}
-	return f.Prefix + "/authorize?provider=" + url.QueryEscape(name)
+	return URL(f.Prefix+"/authorize", name, f.DefaultProvider())
+}
+
+// URL is the connect URL of registration name at authorize, the authorize
+// endpoint (or the operator's connect page) whose default registration is
+// def: the others are chosen with ?provider=.
+func URL(authorize, name, def string) string {
+	if name == "" || name == def {
+		return authorize
+	}
+	sep := "?"
+	if strings.Contains(authorize, "?") {
+		sep = "&"
+	}
+	return authorize + sep + "provider=" + url.QueryEscape(name)
 }
 
 // admit checks a request to an endpoint that acts for identity: an allowed
