@@ -92,13 +92,11 @@ func (s *StorageStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "prefix":
-			if !d.NextArg() {
-				return d.ArgErr()
+			prefix, err := singleArg(d)
+			if err != nil {
+				return err
 			}
-			s.Prefix = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			s.Prefix = prefix
 		case "storage":
 			raw, err := unmarshalStorage(d)
 			if err != nil {
