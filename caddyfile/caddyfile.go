@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -21,7 +20,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/module"
 )
 
@@ -166,46 +164,18 @@ func providerRoutes(h httpcaddyfile.Helper, opts map[string][]string) ([]provide
 			return nil, fmt.Errorf("fitbit_proxy: reading the fitbit global option: %w", err)
 		}
 	}
-	type reg struct {
-		name, base string
-		preset     *provider.Preset
-	}
-	var regs []reg
-	if app.ClientID != "" || len(app.Providers) == 0 {
-		regs = append(regs, reg{provider.Fitbit.Name, app.Endpoints.APIBase, &provider.Fitbit})
-	}
-	names := make([]string, 0, len(app.Providers))
-	for n := range app.Providers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		c := app.Providers[n]
-		if c == nil {
-			continue
-		}
-		presetName := c.Preset
-		if presetName == "" {
-			presetName = n
-		}
-		p, ok := provider.Presets[presetName]
-		if !ok {
-			return nil, h.Errf("fitbit_proxy: provider %s: unknown preset %q", n, presetName)
-		}
-		regs = append(regs, reg{n, c.Endpoints.APIBase, p})
+	regs, err := app.ProxyRoutes()
+	if err != nil {
+		return nil, h.Errf("fitbit_proxy: %v", err)
 	}
 	var routes []providerRoute
 	for i, r := range regs {
-		if want := opts["provider"]; len(want) == 1 && want[0] != r.name {
+		if want := opts["provider"]; len(want) == 1 && want[0] != r.Provider {
 			continue
 		}
-		base := r.base
-		if base == "" {
-			base = r.preset.Endpoints.APIBase
-		}
-		pr := providerRoute{provider: r.name, base: base}
+		pr := providerRoute{provider: r.Provider, base: r.APIBase}
 		if i > 0 && len(opts["provider"]) == 0 {
-			for _, prefix := range r.preset.PathPrefixes {
+			for _, prefix := range r.PathPrefixes {
 				pr.paths = append(pr.paths, prefix+"*")
 			}
 			routes = append([]providerRoute{pr}, routes...) // path routes before the catch-all
@@ -244,7 +214,8 @@ func proxyHandler(h httpcaddyfile.Helper, dispenser *caddyfile.Dispenser, opts m
 	// For an https 'to', reverse_proxy's parser enabled TLS on its own http
 	// transport; carry those settings over to the fitbit transport's.
 	if rp.TransportRaw != nil {
-		if err := json.Unmarshal(rp.TransportRaw, transport.HTTPTransport()); err != nil {
+		transport.HTTP = new(reverseproxy.HTTPTransport)
+		if err := json.Unmarshal(rp.TransportRaw, transport.HTTP); err != nil {
 			return nil, h.Errf("fitbit_proxy: carrying over transport settings: %v", err)
 		}
 		rp.TransportRaw = nil

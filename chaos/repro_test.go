@@ -20,6 +20,7 @@ import (
 	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -30,14 +31,14 @@ func reproGate(t *testing.T) {
 	}
 }
 
-func reproStore(t *testing.T, dir string) *tokenstore.StorageStore {
+func reproStore(t *testing.T, dir string) *storagestore.Store {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	keys, err := tokenstore.ParseKeys([]string{base64.StdEncoding.EncodeToString(key)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, keys, "fitbit")
+	return storagestore.New(&certmagic.FileStorage{Path: dir}, keys, "fitbit")
 }
 
 // A request's Refresh that joins the recovery sweep's singleflight for the
@@ -90,7 +91,7 @@ func init() {
 		return
 	}
 	keys, _ := tokenstore.ParseKeys([]string{base64.StdEncoding.EncodeToString(make([]byte, 32))})
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, keys, "fitbit")
+	store := storagestore.New(&certmagic.FileStorage{Path: dir}, keys, "fitbit")
 	if _, err := store.LockConnection(context.Background(), tokenstore.KeyOf("fitbit", "alice")); err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)

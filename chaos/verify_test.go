@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -226,7 +227,7 @@ func (r *run) checkFileStore() string {
 		r.t.Errorf("store check: %v", err)
 		return ""
 	}
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: r.v.fileStore}, keys, "fitbit")
+	store := storagestore.New(&certmagic.FileStorage{Path: r.v.fileStore}, keys, "fitbit")
 	ctx := context.Background()
 	marked := 0
 	// A sweep may still be finishing a refresh; give it a moment.

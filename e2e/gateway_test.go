@@ -441,3 +441,25 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// With fitbit_auth under another prefix and no connect_url, the proxy's 401
+// and the status endpoint name the same connect URL: that handler's.
+func TestConnectURLFollowsTheAuthPrefix(t *testing.T) {
+	e := newEnv(t, options{Site: `basic_auth {
+		alice ` + hashes["alice"] + `
+		bob ` + hashes["bob"] + `
+	}
+	fitbit_auth /connect
+	fitbit_proxy`})
+	code, m := e.get("bob", "/1/user/-/profile.json")
+	if code != 401 || errorType(m) != "not_connected" || !strings.Contains(errorMessage(m), "/connect/authorize") {
+		t.Fatalf("unconnected: %d %v", code, m)
+	}
+	resp, _ := e.do(e.app("bob"), "GET", "/1/user/-/profile.json", nil, nil)
+	if c := resp.Header.Get("WWW-Authenticate"); !strings.Contains(c, `connect_url="/connect/authorize"`) {
+		t.Fatalf("401 challenge: %q", c)
+	}
+	if code, st := e.get("bob", "/connect/status"); code != 200 || st["connect_url"] != "/connect/authorize" {
+		t.Fatalf("status: %d %v", code, st)
+	}
+}

@@ -13,9 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,22 +43,9 @@ func init() {
 // transport. Its state survives config reloads as long as the settings that
 // shape it do not change.
 type App struct {
-	// OAuth 2.0 client ID of the app registered at dev.fitbit.com. Placeholders
-	// such as {env.FITBIT_CLIENT_ID} are expanded.
-	ClientID string `json:"client_id,omitempty"`
-	// Client secret (server apps only). Use a placeholder:
-	// {env.FITBIT_CLIENT_SECRET} or {file./run/secrets/fitbit}.
-	ClientSecret string `json:"client_secret,omitempty"`
-	// "server" (default: HTTP Basic to the token endpoint), "client" or
-	// "personal" (client_id in the body, no secret).
-	AppType string `json:"app_type,omitempty"`
-	// Scopes to request. Default: activity heartrate profile sleep.
-	Scopes []string `json:"scopes,omitempty"`
-	// The callback URL exactly as registered with the provider, e.g.
-	// https://gateway.example.com/fitbit/callback.
-	RedirectURI string `json:"redirect_uri,omitempty"`
-	// Overrides of the provider's endpoints; default: Fitbit's.
-	Endpoints provider.Endpoints `json:"endpoints,omitzero"`
+	// The Fitbit registration, at the top level of the app: its fields sit
+	// flat beside the others in JSON (client_id, redirect_uri, …).
+	ProviderConfig
 	// Base64 AES-256 keys (32 bytes each): the first encrypts, all decrypt.
 	// Use placeholders. Make one with: openssl rand -base64 32
 	EncryptionKeys []string `json:"encryption_keys,omitempty"`
@@ -96,7 +84,7 @@ type App struct {
 	// is omitted when client_id is empty and providers are given): e.g.
 	// "google_health" for the Google Health API. An identity may connect to
 	// each; apps reach each through its own API paths.
-	Providers map[string]*ProviderConfig `json:"providers,omitempty"`
+	Providers map[string]*Provider `json:"providers,omitempty"`
 	// Shorthand for a "storage" store: the Caddy storage module (default:
 	// Caddy's configured storage, the file system unless configured
 	// otherwise)…
@@ -113,18 +101,39 @@ type App struct {
 	stateKey string
 	logger   *zap.Logger
 	oauth1   map[string]legacy.Consumer
+	// The fitbit_auth handlers of this config (see connectURLFor).
+	connects *connectEndpoints
 }
 
-// ProviderConfig is one more provider registration.
+// ProviderConfig is one provider registration: the OAuth 2.0 client the
+// gateway is at the provider, and the provider's endpoints. Placeholders in
+// every string are expanded.
 type ProviderConfig struct {
+	// OAuth 2.0 client ID of the app registered with the provider (at
+	// dev.fitbit.com for Fitbit), e.g. {env.FITBIT_CLIENT_ID}.
+	ClientID string `json:"client_id,omitempty"`
+	// Client secret (server apps only). Use a placeholder:
+	// {env.FITBIT_CLIENT_SECRET} or {file./run/secrets/fitbit}.
+	ClientSecret string `json:"client_secret,omitempty"`
+	// "server" (default: HTTP Basic to the token endpoint), "client" or
+	// "personal" (client_id in the body, no secret).
+	AppType string `json:"app_type,omitempty"`
+	// Scopes to request. Default: the preset's (Fitbit: activity heartrate
+	// profile sleep).
+	Scopes []string `json:"scopes,omitempty"`
+	// The callback URL exactly as registered with the provider, e.g.
+	// https://gateway.example.com/fitbit/callback.
+	RedirectURI string `json:"redirect_uri,omitempty"`
+	// Overrides of the provider's endpoints; default: the preset's.
+	Endpoints provider.Endpoints `json:"endpoints,omitzero"`
+}
+
+// Provider is one more provider registration, under providers: a preset
+// and its registration.
+type Provider struct {
 	// Preset: "fitbit" or "google_health". Default: the registration name.
-	Preset       string             `json:"preset,omitempty"`
-	ClientID     string             `json:"client_id,omitempty"`
-	ClientSecret string             `json:"client_secret,omitempty"`
-	AppType      string             `json:"app_type,omitempty"`
-	Scopes       []string           `json:"scopes,omitempty"`
-	RedirectURI  string             `json:"redirect_uri,omitempty"`
-	Endpoints    provider.Endpoints `json:"endpoints,omitzero"`
+	Preset string `json:"preset,omitempty"`
+	ProviderConfig
 }
 
 // CaddyModule returns the Caddy module information.
@@ -179,6 +188,7 @@ type settings struct {
 // shared state.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.connects = new(connectEndpoints)
 	repl := caddy.NewReplacer()
 	expand := func(s string) string { return strings.TrimSpace(repl.ReplaceKnown(s, "")) }
 
@@ -255,47 +265,26 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// registrations resolves the provider registrations, the default (the
-// top-level Fitbit one, when configured) first, and validates them all.
-func (a *App) registrations(expand func(string) string) ([]provider.Registration, error) {
-	var regs []provider.Registration
+// configured is one provider registration as configured, placeholders
+// not yet expanded.
+type configured struct {
+	name   string
+	preset *provider.Preset
+	ProviderConfig
+}
+
+// configuredProviders decides which provider registrations the app has and
+// which is the default: the top-level Fitbit one when client_id is set or
+// no providers are given, then the providers by name. The default comes
+// first. Provision and the Caddyfile's fitbit_proxy (through ProxyRoutes)
+// both read the registrations from here.
+func (a *App) configuredProviders() ([]configured, error) {
+	var regs []configured
 	var errs []error
-	add := func(name, presetName string, c ProviderConfig) {
-		preset, ok := provider.Presets[presetName]
-		if !ok {
-			errs = append(errs, fmt.Errorf("provider %q: unknown preset %q (want fitbit or google_health)", name, presetName))
-			return
-		}
-		reg := provider.Registration{
-			Name:         name,
-			ClientID:     expand(c.ClientID),
-			ClientSecret: expand(c.ClientSecret),
-			AppType:      provider.AppType(expand(c.AppType)),
-			Scopes:       c.Scopes,
-			RedirectURL:  expand(c.RedirectURI),
-			Endpoints: provider.Endpoints{
-				AuthURL:    expand(c.Endpoints.AuthURL),
-				TokenURL:   expand(c.Endpoints.TokenURL),
-				RevokeURL:  expand(c.Endpoints.RevokeURL),
-				APIBase:    expand(c.Endpoints.APIBase),
-				RecoverURL: expand(c.Endpoints.RecoverURL),
-			},
-		}.WithDefaults(*preset)
-		if err := reg.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("provider %s: %w", name, err))
-		}
-		regs = append(regs, reg)
-	}
 	if a.ClientID != "" || len(a.Providers) == 0 {
-		add(provider.Fitbit.Name, provider.Fitbit.Name, ProviderConfig{ClientID: a.ClientID, ClientSecret: a.ClientSecret,
-			AppType: a.AppType, Scopes: a.Scopes, RedirectURI: a.RedirectURI, Endpoints: a.Endpoints})
+		regs = append(regs, configured{provider.Fitbit.Name, &provider.Fitbit, a.ProviderConfig})
 	}
-	names := make([]string, 0, len(a.Providers))
-	for name := range a.Providers {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(a.Providers)) {
 		c := a.Providers[name]
 		if c == nil {
 			continue
@@ -308,9 +297,77 @@ func (a *App) registrations(expand func(string) string) ([]provider.Registration
 		if presetName == "" {
 			presetName = name
 		}
-		add(name, presetName, *c)
+		preset, ok := provider.Presets[presetName]
+		if !ok {
+			errs = append(errs, fmt.Errorf("provider %q: unknown preset %q (want fitbit or google_health)", name, presetName))
+			continue
+		}
+		regs = append(regs, configured{name, preset, c.ProviderConfig})
 	}
 	return regs, errors.Join(errs...)
+}
+
+// registrations resolves the provider registrations, the default first,
+// and validates them all.
+func (a *App) registrations(expand func(string) string) ([]provider.Registration, error) {
+	confs, err := a.configuredProviders()
+	errs := []error{err}
+	regs := make([]provider.Registration, 0, len(confs))
+	for _, c := range confs {
+		reg := provider.Registration{
+			Name:         c.name,
+			ClientID:     expand(c.ClientID),
+			ClientSecret: expand(c.ClientSecret),
+			AppType:      provider.AppType(expand(c.AppType)),
+			Scopes:       c.Scopes,
+			RedirectURL:  expand(c.RedirectURI),
+			Endpoints: provider.Endpoints{
+				AuthURL:    expand(c.Endpoints.AuthURL),
+				TokenURL:   expand(c.Endpoints.TokenURL),
+				RevokeURL:  expand(c.Endpoints.RevokeURL),
+				APIBase:    expand(c.Endpoints.APIBase),
+				RecoverURL: expand(c.Endpoints.RecoverURL),
+			},
+		}.WithDefaults(*c.preset)
+		if err := reg.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("provider %s: %w", c.name, err))
+		}
+		regs = append(regs, reg)
+	}
+	return regs, errors.Join(errs...)
+}
+
+// ProxyRoute is one provider registration as the fitbit_proxy shortcut
+// routes to it when the Caddyfile is adapted, before placeholders are
+// expanded.
+type ProxyRoute struct {
+	// Provider is the registration's name.
+	Provider string
+	// APIBase is the registration's api_base as configured, else its
+	// preset's.
+	APIBase string
+	// PathPrefixes are the API paths of the registration's preset, e.g.
+	// /v4/ for Google Health.
+	PathPrefixes []string
+}
+
+// ProxyRoutes lists the app's provider registrations for fitbit_proxy, the
+// default first. It reads the configuration only, so it works at adapt
+// time; an unknown preset, or Fitbit configured twice, is an error.
+func (a *App) ProxyRoutes() ([]ProxyRoute, error) {
+	confs, err := a.configuredProviders()
+	if err != nil {
+		return nil, err
+	}
+	routes := make([]ProxyRoute, len(confs))
+	for i, c := range confs {
+		base := c.Endpoints.APIBase
+		if base == "" {
+			base = c.preset.Endpoints.APIBase
+		}
+		routes[i] = ProxyRoute{Provider: c.name, APIBase: base, PathPrefixes: c.preset.PathPrefixes}
+	}
+	return routes, nil
 }
 
 func newState(s settings, store tokenstore.Store) *state {
@@ -435,20 +492,20 @@ func (a *App) Cleanup() error {
 	return err
 }
 
-// Manager returns the token manager of the provider registration name, or
+// manager returns the token manager of the provider registration name, or
 // of the default registration for "".
-func (a *App) Manager(name string) (*tokens.Manager, error) {
+func (a *App) manager(name string) (*tokens.Manager, error) {
 	if name == "" {
 		name = a.state.defaultName
 	}
 	if m, ok := a.state.managers[name]; ok {
 		return m, nil
 	}
-	return nil, fmt.Errorf("fitbit app has no provider %q (configured: %s)", name, strings.Join(a.ProviderNames(), ", "))
+	return nil, fmt.Errorf("fitbit app has no provider %q (configured: %s)", name, strings.Join(a.providerNames(), ", "))
 }
 
-// ProviderNames lists the registrations, the default first.
-func (a *App) ProviderNames() []string {
+// providerNames lists the registrations, the default first.
+func (a *App) providerNames() []string {
 	names := []string{a.state.defaultName}
 	var rest []string
 	for n := range a.state.managers {
@@ -460,8 +517,8 @@ func (a *App) ProviderNames() []string {
 	return append(names, rest...)
 }
 
-// Others returns every registration's manager but name's.
-func (a *App) Others(name string) map[string]*tokens.Manager {
+// others returns every registration's manager but name's.
+func (a *App) others(name string) map[string]*tokens.Manager {
 	others := map[string]*tokens.Manager{}
 	for n, m := range a.state.managers {
 		if n != name {
@@ -471,36 +528,62 @@ func (a *App) Others(name string) map[string]*tokens.Manager {
 	return others
 }
 
-// Store returns the token store.
-func (a *App) Store() tokenstore.Store { return a.state.store }
+// store returns the token store.
+func (a *App) store() tokenstore.Store { return a.state.store }
 
-// NewReturnTo returns the return_to allow-list.
-func (a *App) NewReturnTo() *connect.ReturnTo {
+// newReturnTo returns the return_to allow-list.
+func (a *App) newReturnTo() *connect.ReturnTo {
 	rt, _ := connect.NewReturnTo(a.returnToAllowed()) // validated in Provision
 	return rt
 }
 
-// ConnectURLFor is the connect URL of the registration name quoted to apps.
-func (a *App) ConnectURLFor(name string) string {
-	u := a.ConnectURL
-	if u == "" {
-		u = "/fitbit/authorize"
+// connectURLFor is where users connect to the registration name, the one
+// answer quoted in the proxy's errors and in every status endpoint:
+// connect_url when set; else the authorize endpoint of a fitbit_auth handler
+// of this config (one whose default is name, else the first by prefix); else
+// /fitbit/authorize. It is asked at request time, when every handler of the
+// config has been provisioned, whatever their order.
+func (a *App) connectURLFor(name string) string {
+	if a.ConnectURL != "" {
+		return connect.URL(a.ConnectURL, name, a.state.defaultName)
 	}
-	if name == "" || name == a.state.defaultName {
-		return u
+	a.connects.mu.Lock()
+	served := slices.SortedFunc(slices.Values(a.connects.list), func(x, y connectEndpoint) int { return strings.Compare(x.prefix, y.prefix) })
+	a.connects.mu.Unlock()
+	for _, e := range served {
+		if e.provider == name {
+			return e.prefix + "/authorize"
+		}
 	}
-	sep := "?"
-	if strings.Contains(u, "?") {
-		sep = "&"
+	if len(served) > 0 {
+		return connect.URL(served[0].prefix+"/authorize", name, served[0].provider)
 	}
-	return u + sep + "provider=" + url.QueryEscape(name)
+	return connect.URL("/fitbit/authorize", name, a.state.defaultName)
+}
+
+// connectEndpoint is a fitbit_auth handler: its prefix and the registration
+// it serves by default.
+type connectEndpoint struct{ prefix, provider string }
+
+// connectEndpoints are the fitbit_auth handlers of one config.
+type connectEndpoints struct {
+	mu   sync.Mutex
+	list []connectEndpoint
+}
+
+// servesConnect records a fitbit_auth handler of this config, for
+// connectURLFor.
+func (a *App) servesConnect(prefix, provider string) {
+	a.connects.mu.Lock()
+	defer a.connects.mu.Unlock()
+	a.connects.list = append(a.connects.list, connectEndpoint{prefix, provider})
 }
 
 // migratedFrom returns the bridging check for registration name: for an
 // identity not connected there, the first other provider (by name) it has a
 // healthy connection to.
 func (a *App) migratedFrom(name string) func(ctx context.Context, identity string) (string, string, bool) {
-	others := a.Others(name)
+	others := a.others(name)
 	if len(others) == 0 {
 		return nil
 	}
@@ -513,7 +596,7 @@ func (a *App) migratedFrom(name string) func(ctx context.Context, identity strin
 		for _, n := range names {
 			m := others[n]
 			if rec, err := m.Lookup(ctx, identity); err == nil && rec.Status == tokenstore.StatusOK {
-				return m.Provider().Reg.Title(), a.ConnectURLFor(n), true
+				return m.Provider().Reg.Title(), a.connectURLFor(n), true
 			}
 		}
 		return "", "", false
@@ -528,7 +611,7 @@ func (a *App) successorOf(reg provider.Registration) (title, connectURL string) 
 	}
 	for n, m := range a.state.managers {
 		if p := m.Provider().Reg.Preset; p != nil && p.Name == reg.Preset.Successor {
-			return m.Provider().Reg.Title(), a.ConnectURLFor(n)
+			return m.Provider().Reg.Title(), a.connectURLFor(n)
 		}
 	}
 	return "", ""

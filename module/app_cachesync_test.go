@@ -23,7 +23,7 @@ func TestCacheSyncIntervalValidated(t *testing.T) {
 		{-time.Second, false},
 	} {
 		ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
-		a := &App{ClientID: "23ABCD", ClientSecret: "secret", RedirectURI: "https://gw.example/fitbit/callback",
+		a := &App{ProviderConfig: ProviderConfig{ClientID: "23ABCD", ClientSecret: "secret", RedirectURI: "https://gw.example/fitbit/callback"},
 			EncryptionKeys:    []string{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
 			StorageRaw:        []byte(`{"module":"file_system","root":"` + t.TempDir() + `"}`),
 			CacheSyncInterval: caddy.Duration(tc.interval)}

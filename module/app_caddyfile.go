@@ -47,103 +47,114 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	for d.NextBlock(0) {
-		name := d.Val()
-		switch name {
-		case "client_id", "client_secret", "app_type", "redirect_uri", "authorize_url", "token_url",
-			"revoke_url", "api_base", "recover_url", "connect_url", "storage_prefix":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			*a.stringOption(name) = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "scopes", "encryption_key", "encryption_keys", "return_to_allowed":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			switch name {
-			case "scopes":
-				a.Scopes = append(a.Scopes, args...)
-			case "return_to_allowed":
-				a.ReturnToAllowed = append(a.ReturnToAllowed, args...)
-			default:
-				a.EncryptionKeys = append(a.EncryptionKeys, args...)
-			}
-		case "cache_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n < 0 {
-				return d.Errf("cache_size %q: want a whole number", d.Val())
-			}
-			a.CacheSize = n
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "refresh_token_recovery":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			a.RefreshTokenRecovery = true
-		case "refresh_skew", "token_timeout", "token_retry_budget", "recovery_interval", "cache_sync_interval":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			dur, err := caddy.ParseDuration(d.Val())
-			if err != nil {
-				return d.Errf("%s %q: %v", name, d.Val(), err)
-			}
-			*map[string]*caddy.Duration{
-				"refresh_skew": &a.RefreshSkew, "token_timeout": &a.TokenTimeout,
-				"token_retry_budget": &a.TokenRetryBudget, "recovery_interval": &a.RecoveryInterval,
-				"cache_sync_interval": &a.CacheSyncInterval,
-			}[name] = caddy.Duration(dur)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "storage":
-			raw, err := unmarshalStorage(d)
-			if err != nil {
-				return err
-			}
-			a.StorageRaw = raw
-		case "provider":
-			if err := a.unmarshalProvider(d); err != nil {
-				return err
-			}
-		case "store":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			modName := d.Val()
-			mod, err := caddyfile.UnmarshalModule(d, "fitbit.stores."+modName)
-			if err != nil {
-				return err
-			}
-			a.StoreRaw = caddyconfig.JSONModuleObject(mod, "module", modName, nil)
-		case "oauth1_consumer":
-			args := d.RemainingArgs()
-			if len(args) < 2 || len(args) > 3 {
-				return d.Errf("fitbit: oauth1_consumer takes <key> <secret> [<callback>]")
-			}
-			c := OAuth1Consumer{Key: args[0], Secret: args[1]}
-			if len(args) == 3 {
-				c.Callback = args[2]
-			}
-			a.OAuth1Consumers = append(a.OAuth1Consumers, c)
-		case "rate_limits":
-			rl, err := unmarshalRateLimits(d)
-			if err != nil {
-				return err
-			}
-			a.RateLimits = rl
-		default:
-			return d.Errf("fitbit: unknown option %q", name)
+		if err := a.unmarshalOption(d); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// unmarshalOption reads the option at d: a string, a list or a duration,
+// else one with its own syntax.
+func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
+	name := d.Val()
+	if target := a.stringOption(name); target != nil {
+		val, err := singleArg(d)
+		if err != nil {
+			return err
+		}
+		*target = val
+		return nil
+	}
+	if target := a.listOption(name); target != nil {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
+		}
+		*target = append(*target, args...)
+		return nil
+	}
+	if target := a.durationOption(name); target != nil {
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		dur, err := caddy.ParseDuration(d.Val())
+		if err != nil {
+			return d.Errf("%s %q: %v", name, d.Val(), err)
+		}
+		*target = caddy.Duration(dur)
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		return nil
+	}
+	switch name {
+	case "cache_size":
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		n, err := strconv.Atoi(d.Val())
+		if err != nil || n < 0 {
+			return d.Errf("cache_size %q: want a whole number", d.Val())
+		}
+		a.CacheSize = n
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	case "refresh_token_recovery":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		a.RefreshTokenRecovery = true
+	case "storage":
+		raw, err := unmarshalStorage(d)
+		if err != nil {
+			return err
+		}
+		a.StorageRaw = raw
+	case "provider":
+		return a.unmarshalProvider(d)
+	case "store":
+		return a.unmarshalStore(d)
+	case "oauth1_consumer":
+		return a.unmarshalOAuth1Consumer(d)
+	case "rate_limits":
+		rl, err := unmarshalRateLimits(d)
+		if err != nil {
+			return err
+		}
+		a.RateLimits = rl
+	default:
+		return d.Errf("fitbit: unknown option %q", name)
+	}
+	return nil
+}
+
+// unmarshalStore reads "store <module> { … }".
+func (a *App) unmarshalStore(d *caddyfile.Dispenser) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	modName := d.Val()
+	mod, err := caddyfile.UnmarshalModule(d, "fitbit.stores."+modName)
+	if err != nil {
+		return err
+	}
+	a.StoreRaw = caddyconfig.JSONModuleObject(mod, "module", modName, nil)
+	return nil
+}
+
+// unmarshalOAuth1Consumer reads "oauth1_consumer <key> <secret> [<callback>]".
+func (a *App) unmarshalOAuth1Consumer(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) < 2 || len(args) > 3 {
+		return d.Errf("fitbit: oauth1_consumer takes <key> <secret> [<callback>]")
+	}
+	c := OAuth1Consumer{Key: args[0], Secret: args[1]}
+	if len(args) == 3 {
+		c.Callback = args[2]
+	}
+	a.OAuth1Consumers = append(a.OAuth1Consumers, c)
 	return nil
 }
 
@@ -153,7 +164,7 @@ func (a *App) unmarshalProvider(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	name := d.Val()
-	c := &ProviderConfig{}
+	c := &Provider{}
 	if d.NextArg() {
 		c.Preset = d.Val()
 		if d.NextArg() {
@@ -187,12 +198,13 @@ func (a *App) unmarshalProvider(d *caddyfile.Dispenser) error {
 		*target = args[0]
 	}
 	if a.Providers == nil {
-		a.Providers = map[string]*ProviderConfig{}
+		a.Providers = map[string]*Provider{}
 	}
 	a.Providers[name] = c
 	return nil
 }
 
+// stringOption is the field of a one-argument string option.
 func (a *App) stringOption(name string) *string {
 	switch name {
 	case "client_id":
@@ -215,9 +227,32 @@ func (a *App) stringOption(name string) *string {
 		return &a.Endpoints.RecoverURL
 	case "connect_url":
 		return &a.ConnectURL
-	default: // storage_prefix
+	case "storage_prefix":
 		return &a.StoragePrefix
 	}
+	return nil
+}
+
+// listOption is the list an option of one or more arguments appends to.
+func (a *App) listOption(name string) *[]string {
+	switch name {
+	case "scopes":
+		return &a.Scopes
+	case "return_to_allowed":
+		return &a.ReturnToAllowed
+	case "encryption_key", "encryption_keys":
+		return &a.EncryptionKeys
+	}
+	return nil
+}
+
+// durationOption is the field of a duration option.
+func (a *App) durationOption(name string) *caddy.Duration {
+	return map[string]*caddy.Duration{
+		"refresh_skew": &a.RefreshSkew, "token_timeout": &a.TokenTimeout,
+		"token_retry_budget": &a.TokenRetryBudget, "recovery_interval": &a.RecoveryInterval,
+		"cache_sync_interval": &a.CacheSyncInterval,
+	}[name]
 }
 
 var _ caddyfile.Unmarshaler = (*App)(nil)

@@ -48,7 +48,7 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := app.Manager(h.Provider)
+	mgr, err := app.manager(h.Provider)
 	if err != nil {
 		return err
 	}
@@ -56,15 +56,18 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 	warnConstantIdentity(ctx, h.Identity)
 	h.flow = &connect.Flow{
 		Tokens:     mgr,
-		Others:     app.Others(mgr.Provider().Reg.Name),
-		Store:      app.Store(),
+		Others:     app.others(mgr.Provider().Reg.Name),
+		Store:      app.store(),
 		Prefix:     h.Prefix,
-		ReturnTo:   app.NewReturnTo(),
+		ReturnTo:   app.newReturnTo(),
 		Logger:     ctx.Logger(),
-		Gate:       app.BrowserGate(ctx.Logger()),
-		MaxPending: app.MaxPending(),
+		Gate:       app.browserGate(ctx.Logger()),
+		MaxPending: app.maxPending(),
 		ClientIP:   clientIP,
+		// The app's connect URL, which the proxy's errors quote too.
+		ConnectURLs: app.connectURLFor,
 	}
+	app.servesConnect(h.Prefix, h.flow.DefaultProvider())
 	return nil
 }
 

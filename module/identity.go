@@ -8,9 +8,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultIdentity is the placeholder naming the caller: whatever Caddy
+// defaultIdentity is the placeholder naming the caller: whatever Caddy
 // authentication module ran (basic_auth, forward_auth, a JWT plugin) sets it.
-const DefaultIdentity = "{http.auth.user.id}"
+const defaultIdentity = "{http.auth.user.id}"
 
 // identityFunc compiles an identity expression into a function of the
 // request. It returns "" — which every caller refuses as unauthenticated —
@@ -24,7 +24,7 @@ const DefaultIdentity = "{http.auth.user.id}"
 // no string building per request.
 func identityFunc(expr string) func(*http.Request) string {
 	if expr == "" {
-		expr = DefaultIdentity
+		expr = defaultIdentity
 	}
 	if key, ok := singlePlaceholder(expr); ok {
 		return func(r *http.Request) string {

@@ -71,7 +71,7 @@ func TestIdentityFuncWithoutReplacer(t *testing.T) {
 
 // The default expression is on the hot path of every proxied request.
 func TestIdentityFuncSinglePlaceholderAllocatesNothing(t *testing.T) {
-	f := identityFunc(DefaultIdentity)
+	f := identityFunc(defaultIdentity)
 	r := request("alice", nil)
 	if n := testing.AllocsPerRun(100, func() { _ = f(r) }); n != 0 {
 		t.Fatalf("single-placeholder identity allocates %v times per request", n)

@@ -117,7 +117,7 @@ func (h *OAuth1Handler) Provision(ctx caddy.Context) error {
 	if len(app.oauth1) == 0 {
 		return errors.New("fitbit_oauth1: the fitbit app has no oauth1_consumers")
 	}
-	mgr, err := app.Manager(h.Provider)
+	mgr, err := app.manager(h.Provider)
 	if err != nil {
 		return err
 	}
@@ -129,26 +129,26 @@ func (h *OAuth1Handler) Provision(ctx caddy.Context) error {
 	}
 	flow := &connect.Flow{
 		Tokens:   mgr,
-		Store:    app.Store(),
+		Store:    app.store(),
 		Prefix:   h.ConnectPrefix,
-		ReturnTo: app.NewReturnTo(),
+		ReturnTo: app.newReturnTo(),
 		Logger:   ctx.Logger(),
 		// No Gate: the legacy authorize step that calls Begin has passed
 		// the browser gate already.
-		MaxPending: app.MaxPending(),
+		MaxPending: app.maxPending(),
 	}
 	h.server = &legacy.Server{
 		Consumers:     app.oauth1,
-		Entries:       app.Store(),
+		Entries:       app.store(),
 		Connector:     connector{flow: flow, mgr: mgr},
 		Prefix:        h.Prefix,
 		PublicURL:     public,
 		TimestampSkew: time.Duration(h.TimestampSkew),
 		Logger:        ctx.Logger(),
 		Observe:       registerMetrics(ctx).OAuth1,
-		BrowserGate:   app.BrowserGate(ctx.Logger()),
-		TokenGate:     app.TokenGate(ctx.Logger()),
-		Failures:      app.FailureLimits(),
+		BrowserGate:   app.browserGate(ctx.Logger()),
+		TokenGate:     app.tokenGate(ctx.Logger()),
+		Failures:      app.failureLimits(),
 		ClientIP:      clientIP,
 	}
 	h.server.Init()

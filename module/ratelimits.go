@@ -106,29 +106,29 @@ func newLimiter(store tokenstore.Store) ratelimit.Limiter {
 	return ratelimit.NewMemory(0)
 }
 
-// BrowserGate bounds the browser steps of connect and legacy flows.
-func (a *App) BrowserGate(logger *zap.Logger) *ratelimit.Gate {
+// browserGate bounds the browser steps of connect and legacy flows.
+func (a *App) browserGate(logger *zap.Logger) *ratelimit.Gate {
 	rl := a.RateLimits.orZero()
 	return &ratelimit.Gate{Limiter: a.state.limiter, Name: "browser", Logger: logger,
 		PerIP: rl.BrowserPerIP.or(defaultBrowserPerIP), PerIdentity: rl.BrowserPerIdentity.or(defaultBrowserPerIdentity)}
 }
 
-// TokenGate bounds the OAuth 1.0a token endpoints.
-func (a *App) TokenGate(logger *zap.Logger) *ratelimit.Gate {
+// tokenGate bounds the OAuth 1.0a token endpoints.
+func (a *App) tokenGate(logger *zap.Logger) *ratelimit.Gate {
 	rl := a.RateLimits.orZero()
 	return &ratelimit.Gate{Limiter: a.state.limiter, Name: "oauth1_token", Logger: logger,
 		PerIP: rl.TokenPerIP.or(defaultTokenPerIP), PerIdentity: rl.TokenPerIdentity.or(defaultTokenPerIdentity)}
 }
 
-// FailureLimits bound failed OAuth 1.0a attempts.
-func (a *App) FailureLimits() legacy.FailureLimits {
+// failureLimits bound failed OAuth 1.0a attempts.
+func (a *App) failureLimits() legacy.FailureLimits {
 	rl := a.RateLimits.orZero()
 	return legacy.FailureLimits{Limiter: a.state.limiter,
 		PerConsumer: rl.FailuresPerConsumer.or(defaultFailuresPerConsumer), PerToken: rl.FailuresPerToken.or(defaultFailuresPerToken)}
 }
 
-// MaxPending caps an identity's authorizations in flight.
-func (a *App) MaxPending() int {
+// maxPending caps an identity's authorizations in flight.
+func (a *App) maxPending() int {
 	if n := a.RateLimits.orZero().MaxPendingPerIdentity; n > 0 {
 		return n
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/certmagic"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -46,7 +47,7 @@ func (StorageStore) CaddyModule() caddy.ModuleInfo {
 
 // Provision loads the storage module.
 func (s *StorageStore) Provision(ctx caddy.Context) error {
-	if err := tokenstore.ValidatePrefix(s.Prefix); err != nil {
+	if err := storagestore.ValidatePrefix(s.Prefix); err != nil {
 		return fmt.Errorf("fitbit store: prefix: %w", err)
 	}
 	if s.StorageRaw == nil {
@@ -66,7 +67,7 @@ func (s *StorageStore) Provision(ctx caddy.Context) error {
 
 // TokenStore implements StoreModule.
 func (s *StorageStore) TokenStore(_ caddy.Context, keys *tokenstore.Keyring) (tokenstore.Store, error) {
-	return tokenstore.NewStorageStore(s.storage, keys, s.Prefix), nil
+	return storagestore.New(s.storage, keys, s.Prefix), nil
 }
 
 // id tells configurations apart for the reload fingerprint.
@@ -91,13 +92,11 @@ func (s *StorageStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "prefix":
-			if !d.NextArg() {
-				return d.ArgErr()
+			prefix, err := singleArg(d)
+			if err != nil {
+				return err
 			}
-			s.Prefix = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			s.Prefix = prefix
 		case "storage":
 			raw, err := unmarshalStorage(d)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -50,6 +51,11 @@ type Transport struct {
 	HTTP *reverseproxy.HTTPTransport `json:"http,omitempty"`
 
 	inject inject.Transport
+	// connectURLs resolves the connect URLs on the first request (see
+	// App.connectURLFor): fitbit_auth handlers may be provisioned after
+	// this transport.
+	connectURLs *sync.Once
+	resolve     func()
 }
 
 // CaddyModule returns the Caddy module information.
@@ -60,9 +66,7 @@ func (Transport) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// HTTPTransport returns the wrapped HTTP transport, creating it if needed.
-func (t *Transport) HTTPTransport() *reverseproxy.HTTPTransport { return t.http() }
-
+// http returns the wrapped HTTP transport, creating it if needed.
 func (t *Transport) http() *reverseproxy.HTTPTransport {
 	if t.HTTP == nil {
 		t.HTTP = new(reverseproxy.HTTPTransport)
@@ -77,7 +81,7 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := app.Manager(t.Provider)
+	mgr, err := app.manager(t.Provider)
 	if err != nil {
 		return err
 	}
@@ -109,7 +113,6 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 			ctx.Logger().Warn("the provider answered 410 Gone: its API is turned off", zap.String("provider", reg.Name))
 		},
 		Identity:          identityFunc(t.Identity),
-		ConnectURL:        app.ConnectURLFor(reg.Name),
 		MaxReplayBody:     t.MaxReplayBody,
 		ReplayBodyTimeout: time.Duration(t.ReplayBodyTimeout),
 		BodyDeadline:      bodyDeadline,
@@ -118,12 +121,17 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		RefreshOn:         reg.Preset.RefreshOn,
 		Migrated:          app.migratedFrom(reg.Name),
 	}
-	t.inject.SuccessorTitle, t.inject.SuccessorURL = app.successorOf(reg)
+	t.connectURLs = new(sync.Once)
+	t.resolve = func() {
+		t.inject.ConnectURL = app.connectURLFor(reg.Name)
+		t.inject.SuccessorTitle, t.inject.SuccessorURL = app.successorOf(reg)
+	}
 	return nil
 }
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.connectURLs.Do(t.resolve)
 	return t.inject.RoundTrip(req)
 }
 
@@ -194,9 +202,12 @@ func (t *Transport) unmarshalOption(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// SetOption sets the subdirective name (provider, identity,
-// max_replay_body, replay_body_timeout, allow_upstream) from its arguments;
-// the fitbit_proxy shortcut uses it.
+// SetOption sets one of the transport's own subdirectives (provider,
+// identity, max_replay_body, replay_body_timeout, allow_upstream) from its
+// arguments. It is the transport's Caddyfile surface for the fitbit_proxy
+// shortcut, which finds these subdirectives among reverse_proxy's own and
+// hands them here; a transport fitbit block reads them through
+// UnmarshalCaddyfile.
 func (t *Transport) SetOption(name string, args []string) error {
 	if name == "allow_upstream" {
 		if len(args) == 0 {

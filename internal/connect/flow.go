@@ -68,7 +68,7 @@ type Flow struct {
 	Tokens *tokens.Manager
 	// Others are further registrations by name (may be nil).
 	Others     map[string]*tokens.Manager
-	Store      tokenstore.Store
+	Store      Store
 	Prefix     string // URL prefix of the endpoints, e.g. "/fitbit"
 	ReturnTo   *ReturnTo
 	PendingTTL time.Duration
@@ -81,8 +81,12 @@ type Flow struct {
 	// ClientIP returns the client's address (in Caddy: the client_ip
 	// variable, which honours trusted_proxies). Default: the peer address.
 	ClientIP func(*http.Request) string
-	Logger   *zap.Logger
-	Now      func() time.Time
+	// ConnectURLs names where users connect to a registration, for the
+	// status endpoint: in Caddy the fitbit app's one answer, which the
+	// proxy's errors quote too. Nil: this flow's own authorize endpoint.
+	ConnectURLs func(name string) string
+	Logger      *zap.Logger
+	Now         func() time.Time
 }
 
 func (f *Flow) now() time.Time {
@@ -118,16 +122,30 @@ func (f *Flow) byName(name string) (*tokens.Manager, bool) {
 	return m, ok
 }
 
-// ConnectURL is the path where a user starts connecting to the default
-// provider.
-func (f *Flow) ConnectURL() string { return f.Prefix + "/authorize" }
+// DefaultProvider names the registration this flow serves when a request
+// names none.
+func (f *Flow) DefaultProvider() string { return f.Tokens.Provider().Reg.Name }
 
-// ConnectURLFor is the connect path of the registration name.
+// ConnectURLFor is where a user connects to the registration name.
 func (f *Flow) ConnectURLFor(name string) string {
-	if name == f.Tokens.Provider().Reg.Name {
-		return f.ConnectURL()
+	if f.ConnectURLs != nil {
+		return f.ConnectURLs(name)
 	}
-	return f.Prefix + "/authorize?provider=" + url.QueryEscape(name)
+	return URL(f.Prefix+"/authorize", name, f.DefaultProvider())
+}
+
+// URL is the connect URL of registration name at authorize, the authorize
+// endpoint (or the operator's connect page) whose default registration is
+// def: the others are chosen with ?provider=.
+func URL(authorize, name, def string) string {
+	if name == "" || name == def {
+		return authorize
+	}
+	sep := "?"
+	if strings.Contains(authorize, "?") {
+		sep = "&"
+	}
+	return authorize + sep + "provider=" + url.QueryEscape(name)
 }
 
 // admit checks a request to an endpoint that acts for identity: an allowed
@@ -255,43 +273,15 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 		page(w, http.StatusBadRequest, "Invalid callback", "The callback is missing its state or carries malformed parameters. Start again from the app.")
 		return
 	}
-	p, err := f.Store.TakePending(r.Context(), state)
-	switch {
-	case errors.Is(err, tokenstore.ErrExpired):
-		page(w, http.StatusBadRequest, "Expired", "This connection attempt took too long and expired. Start again from the app.")
-		return
-	case errors.Is(err, tokenstore.ErrNotFound):
-		page(w, http.StatusBadRequest, "Unknown or used link", "This callback does not belong to a connection attempt in progress (it was already used, or never started here). Start again from the app.")
-		return
-	case err != nil:
-		f.log().Error("could not read pending authorization", zap.Error(err))
-		page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection attempt. Please try again shortly.")
-		return
-	}
-	f.finished(r.Context(), p)
-	// Only the cookie the redirect URI's scheme implies: under https a
-	// plain fitbit_connect cookie may have been planted, and is ignored.
-	redirectURI := p.RedirectURI
-	if redirectURI == "" {
-		if m, ok := f.byName(p.Provider); ok {
-			redirectURI = m.Provider().Reg.RedirectURL
-		}
-	}
-	c, _ := r.Cookie(bindingCookie(redirectURI, f.Prefix).Name)
-	if c == nil || subtle.ConstantTimeCompare([]byte(hashHex(c.Value)), []byte(p.BrowserHash)) != 1 {
-		page(w, http.StatusForbidden, "Wrong browser", "This connection was started in another browser (or its cookie was blocked). Start again from the app in this browser.")
-		return
-	}
-	mgr, ok := f.byName(p.Provider)
+	p, ok := f.takePending(w, r, state)
 	if !ok {
-		page(w, http.StatusBadRequest, "Unknown provider", "This connection attempt was for a provider this gateway no longer has. Start again from the app.")
+		return
+	}
+	mgr, ok := f.checkCaller(w, r, p, identity)
+	if !ok {
 		return
 	}
 	title := mgr.Provider().Reg.Title()
-	if identity != "" && subtle.ConstantTimeCompare([]byte(identity), []byte(p.Identity)) != 1 {
-		page(w, http.StatusForbidden, "Different account", "You are signed in to the gateway as someone other than the person who started this connection. Start again from the app.")
-		return
-	}
 	if oauthErr != "" {
 		if oauthErr == "access_denied" {
 			page(w, http.StatusOK, "Not connected", "You did not allow access, so nothing was connected. You can start again from the app at any time.")
@@ -304,6 +294,74 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 		page(w, http.StatusBadRequest, "Invalid callback", "The callback carries neither a code nor an error. Start again from the app.")
 		return
 	}
+	if !f.exchangeAndStore(w, r, mgr, p, code) {
+		return
+	}
+	if p.Next != "" && isLocalPath(p.Next) {
+		http.Redirect(w, r, p.Next, http.StatusSeeOther)
+		return
+	}
+	if p.ReturnTo != "" && f.ReturnTo.Allowed(p.ReturnTo) {
+		http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)
+		return
+	}
+	page(w, http.StatusOK, "Connected", "Your "+title+" account is connected. You can close this window and return to the app.")
+}
+
+// takePending takes the pending authorization of state out of the store,
+// exactly once; it answers the request itself when there is none.
+func (f *Flow) takePending(w http.ResponseWriter, r *http.Request, state string) (*tokenstore.Pending, bool) {
+	p, err := f.Store.TakePending(r.Context(), state)
+	switch {
+	case errors.Is(err, tokenstore.ErrExpired):
+		page(w, http.StatusBadRequest, "Expired", "This connection attempt took too long and expired. Start again from the app.")
+		return nil, false
+	case errors.Is(err, tokenstore.ErrNotFound):
+		page(w, http.StatusBadRequest, "Unknown or used link", "This callback does not belong to a connection attempt in progress (it was already used, or never started here). Start again from the app.")
+		return nil, false
+	case err != nil:
+		f.log().Error("could not read pending authorization", zap.Error(err))
+		page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection attempt. Please try again shortly.")
+		return nil, false
+	}
+	f.finished(r.Context(), p)
+	return p, true
+}
+
+// checkCaller admits the callback of p only from the browser that started
+// it (its binding cookie), for a provider this gateway still has, and, when
+// the caller is signed in, for the identity that started it. It returns that
+// provider's manager, or answers the request itself.
+func (f *Flow) checkCaller(w http.ResponseWriter, r *http.Request, p *tokenstore.Pending, identity string) (*tokens.Manager, bool) {
+	// Only the cookie the redirect URI's scheme implies: under https a
+	// plain fitbit_connect cookie may have been planted, and is ignored.
+	redirectURI := p.RedirectURI
+	if redirectURI == "" {
+		if m, ok := f.byName(p.Provider); ok {
+			redirectURI = m.Provider().Reg.RedirectURL
+		}
+	}
+	c, _ := r.Cookie(bindingCookie(redirectURI, f.Prefix).Name)
+	if c == nil || subtle.ConstantTimeCompare([]byte(hashHex(c.Value)), []byte(p.BrowserHash)) != 1 {
+		page(w, http.StatusForbidden, "Wrong browser", "This connection was started in another browser (or its cookie was blocked). Start again from the app in this browser.")
+		return nil, false
+	}
+	mgr, ok := f.byName(p.Provider)
+	if !ok {
+		page(w, http.StatusBadRequest, "Unknown provider", "This connection attempt was for a provider this gateway no longer has. Start again from the app.")
+		return nil, false
+	}
+	if identity != "" && subtle.ConstantTimeCompare([]byte(identity), []byte(p.Identity)) != 1 {
+		page(w, http.StatusForbidden, "Different account", "You are signed in to the gateway as someone other than the person who started this connection. Start again from the app.")
+		return nil, false
+	}
+	return mgr, true
+}
+
+// exchangeAndStore trades code for tokens and stores them as p's identity's
+// connection; it answers the request itself when either fails.
+func (f *Flow) exchangeAndStore(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, p *tokenstore.Pending, code string) bool {
+	title := mgr.Provider().Reg.Title()
 	grant, err := mgr.Provider().Exchange(r.Context(), code, p.Verifier)
 	if err != nil {
 		f.log().Warn("code exchange failed", zap.String("identity_hash", tokenstore.IdentityHash(p.Identity)), zap.Error(err))
@@ -312,9 +370,8 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 			status = http.StatusBadRequest
 		}
 		page(w, status, "Could not connect", title+" did not accept the authorization ("+err.Error()+"). Start again from the app.")
-		return
+		return false
 	}
-	now := f.now()
 	rec := &tokenstore.Record{
 		Provider:     p.Provider,
 		IdentityHash: tokenstore.IdentityHash(p.Identity),
@@ -325,25 +382,17 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 		TokenType:    grant.TokenType,
 		Expiry:       grant.Expiry,
 		Status:       tokenstore.StatusOK,
-		ConnectedAt:  now,
+		ConnectedAt:  f.now(),
 		Extra:        grant.Extra,
 	}
 	if err := mgr.Connect(r.Context(), p.Identity, rec); err != nil {
 		f.log().Error("could not store new connection", zap.String("identity_hash", rec.IdentityHash), zap.Error(err))
 		page(w, http.StatusServiceUnavailable, "Try again", title+" accepted, but the gateway could not store the connection. Start again from the app.")
-		return
+		return false
 	}
 	f.log().Info("connected", zap.String("provider", p.Provider), zap.String("identity_hash", rec.IdentityHash),
 		zap.String("user_id", rec.UserID), zap.Strings("scopes", rec.Scopes))
-	if p.Next != "" && isLocalPath(p.Next) {
-		http.Redirect(w, r, p.Next, http.StatusSeeOther)
-		return
-	}
-	if p.ReturnTo != "" && f.ReturnTo.Allowed(p.ReturnTo) {
-		http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)
-		return
-	}
-	page(w, http.StatusOK, "Connected", "Your "+title+" account is connected. You can close this window and return to the app.")
+	return true
 }
 
 // Health is the state of a connection as the status endpoint reports it:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -20,7 +21,7 @@ const redirect = "http://gw.test/fitbit/callback"
 
 type fixture struct {
 	sim   *fitbitsim.Server
-	store *tokenstore.StorageStore
+	store *storagestore.Store
 	flow  *Flow
 	clock time.Time
 	dir   string // the store's
@@ -40,7 +41,7 @@ func newFixtureAt(t testing.TB, redirect string) *fixture {
 		t.Fatal(err)
 	}
 	fx := &fixture{sim: sim, clock: time.Now(), dir: t.TempDir()}
-	fx.store = tokenstore.NewStorageStore(&certmagic.FileStorage{Path: fx.dir}, keys, "")
+	fx.store = storagestore.New(&certmagic.FileStorage{Path: fx.dir}, keys, "")
 	fx.store.Now = func() time.Time { return fx.clock }
 	reg := provider.Registration{
 		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(), RedirectURL: redirect,

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -48,7 +49,7 @@ func (fx *fixture) pendingFiles(t *testing.T) int {
 // peer is a second instance of the flow over the fixture's storage.
 func (fx *fixture) peer() Flow {
 	keys, _ := tokenstore.NewKeyring([][]byte{make([]byte, 32)})
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: fx.dir}, keys, "")
+	store := storagestore.New(&certmagic.FileStorage{Path: fx.dir}, keys, "")
 	store.Now = func() time.Time { return fx.clock }
 	peer := *fx.flow
 	peer.Store = store

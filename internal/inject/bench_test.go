@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -54,7 +55,7 @@ func BenchmarkRoundTripCachedBody(b *testing.B) {
 
 func benchmarkRoundTrip(b *testing.B, upstream http.RoundTripper) {
 	keys, _ := tokenstore.NewKeyring([][]byte{make([]byte, 32)})
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: b.TempDir()}, keys, "")
+	store := storagestore.New(&certmagic.FileStorage{Path: b.TempDir()}, keys, "")
 	reg := provider.Registration{ClientID: "id", ClientSecret: "s", RedirectURL: "http://x/cb"}.WithDefaults(provider.Fitbit)
 	mgr := tokens.New(tokens.Config{Provider: provider.NewClient(reg, nil), Store: store})
 	rec := &tokenstore.Record{Provider: "fitbit", IdentityHash: tokenstore.IdentityHash("alice"), UserID: "U",

@@ -24,6 +24,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -70,7 +71,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: t.TempDir()}, kr, "")
+	store := storagestore.New(&certmagic.FileStorage{Path: t.TempDir()}, kr, "")
 	reg := provider.Registration{
 		ClientID: sim.ClientID(), ClientSecret: sim.ClientSecret(),
 		RedirectURL: "https://gw.example/fitbit/callback",

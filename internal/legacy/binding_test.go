@@ -13,6 +13,7 @@ import (
 	dghubble "github.com/dghubble/oauth1"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -21,7 +22,7 @@ import (
 func (h *harness) peer() string {
 	h.t.Helper()
 	keys, _ := tokenstore.NewKeyring([][]byte{bytes.Repeat([]byte{9}, tokenstore.KeySize)})
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: h.dir}, keys, "")
+	store := storagestore.New(&certmagic.FileStorage{Path: h.dir}, keys, "")
 	store.Now = h.clock
 	peer := &legacy.Server{Consumers: h.srv.Consumers, Entries: store, Connector: h.conn, Now: h.clock}
 	peer.Init()

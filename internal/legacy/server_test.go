@@ -28,6 +28,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/oauth1"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redisstore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redistest"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -80,7 +81,7 @@ type harness struct {
 	gateway *httptest.Server
 	app     *httptest.Server // the legacy app's callback
 	now     atomic.Int64     // the server's clock offset, seconds
-	store   *tokenstore.StorageStore
+	store   *storagestore.Store
 	dir     string
 
 	mu        sync.Mutex
@@ -94,7 +95,7 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.store = tokenstore.NewStorageStore(&certmagic.FileStorage{Path: h.dir}, keys, "")
+	h.store = storagestore.New(&certmagic.FileStorage{Path: h.dir}, keys, "")
 	h.store.Now = h.clock
 	h.srv = &legacy.Server{
 		Consumers: map[string]legacy.Consumer{consumerKey: {Key: consumerKey, Secret: consumerSecret}},
@@ -617,7 +618,7 @@ func TestNonceIsUsedOnceAcrossInstances(t *testing.T) {
 	keys, _ := tokenstore.NewKeyring([][]byte{bytes.Repeat([]byte{9}, tokenstore.KeySize)})
 	peer := &legacy.Server{
 		Consumers: h.srv.Consumers,
-		Entries:   tokenstore.NewStorageStore(&certmagic.FileStorage{Path: h.dir}, keys, ""),
+		Entries:   storagestore.New(&certmagic.FileStorage{Path: h.dir}, keys, ""),
 		Connector: h.conn,
 	}
 	peer.Init()

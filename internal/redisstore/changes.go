@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -124,8 +123,7 @@ func (c *changes) Next(ctx context.Context, wait time.Duration) ([]tokenstore.Ke
 			}
 			c.last, c.seq = msg.ID, n
 			change, _ := msg.Values["c"].(string)
-			provider, idHash, ok := strings.Cut(change, "/")
-			if k := (tokenstore.Key{Provider: provider, IdentityHash: idHash}); ok && k.Validate() == nil {
+			if k, ok := tokenstore.ParseKey(change); ok {
 				keys = append(keys, k)
 			}
 		}

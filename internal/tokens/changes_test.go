@@ -17,6 +17,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redisstore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redistest"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -100,8 +101,8 @@ var storePairs = map[string]func(t *testing.T) (tokenstore.Store, tokenstore.Sto
 		k := sha256.Sum256([]byte("tokens test key"))
 		kr, _ := tokenstore.NewKeyring([][]byte{k[:]})
 		dir := t.TempDir()
-		return tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, kr, ""),
-			tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, kr, "")
+		return storagestore.New(&certmagic.FileStorage{Path: dir}, kr, ""),
+			storagestore.New(&certmagic.FileStorage{Path: dir}, kr, "")
 	},
 	"redis": func(t *testing.T) (tokenstore.Store, tokenstore.Store) {
 		addr := redistest.Start(t)

@@ -55,10 +55,22 @@ type Observer interface {
 	Refreshed(result Result, took time.Duration)
 }
 
+// Store is what the manager needs of the token store: the connections and
+// their change feed, and entries for the durable retries of revocations
+// (revoke.go). Any tokenstore.Store has it.
+type Store interface {
+	tokenstore.ConnectionStore
+	tokenstore.ChangeFeed
+	PutEntry(ctx context.Context, kind, id string, value []byte, expires time.Time) error
+	GetEntry(ctx context.Context, kind, id string) ([]byte, error)
+	DeleteEntry(ctx context.Context, kind, id string) error
+	ListEntries(ctx context.Context, kind string, limit int) ([][]byte, error)
+}
+
 // Config configures a Manager.
 type Config struct {
 	Provider       *provider.Client
-	Store          tokenstore.Store
+	Store          Store
 	CacheSize      int           // connections kept decrypted in memory; default 10000
 	Skew           time.Duration // refresh this long before expiry; default 5m
 	RefreshTimeout time.Duration // one refresh, lock wait and retries included; default 60s

@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -112,7 +113,7 @@ func newStore(t *testing.T) tokenstore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tokenstore.NewStorageStore(&certmagic.FileStorage{Path: t.TempDir()}, kr, "")
+	return storagestore.New(&certmagic.FileStorage{Path: t.TempDir()}, kr, "")
 }
 
 func simReg(sim *fitbitsim.Server, base string) provider.Registration {

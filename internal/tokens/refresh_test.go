@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -50,7 +51,7 @@ func newCluster(t *testing.T) *cluster {
 
 // instance is a new Manager over the shared store, with its own cache.
 func (c *cluster) instance(t *testing.T, recover bool) *Manager {
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
+	store := storagestore.New(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	return New(Config{Provider: provider.NewClient(c.reg, nil), Store: store, Observer: c.obs,
@@ -71,7 +72,7 @@ func (c *cluster) connect(t *testing.T, m *Manager) fitbitsim.TokenResponse {
 
 func (c *cluster) stored(t *testing.T) *tokenstore.Record {
 	t.Helper()
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
+	store := storagestore.New(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
 	rec, err := store.LoadConnection(context.Background(), tokenstore.KeyOf("fitbit", "alice"))
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +159,7 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 // pair Fitbit issued, which no one has seen.
 func (c *cluster) crashMidRefresh(t *testing.T) fitbitsim.TokenResponse {
 	t.Helper()
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
+	store := storagestore.New(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
 	ctx := context.Background()
 	rec := c.stored(t)
 	rec.Refreshing = &tokenstore.RefreshMarker{Since: c.clock.Now(), TokenHash: tokenstore.TokenHash(rec.RefreshToken), Instance: "dead"}
@@ -247,7 +248,7 @@ func TestDeadRefreshPastGraceWithoutRecoveryNeedsReauth(t *testing.T) {
 	if rec := c.stored(t); rec.Status != tokenstore.StatusNeedsReauth || rec.Refreshing != nil {
 		t.Fatalf("stored %v", rec)
 	}
-	if keys, _ := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: c.dir}, c.keys, "").ListRefreshing(context.Background()); len(keys) != 0 {
+	if keys, _ := storagestore.New(&certmagic.FileStorage{Path: c.dir}, c.keys, "").ListRefreshing(context.Background()); len(keys) != 0 {
 		t.Fatalf("marker index left: %v", keys)
 	}
 }
@@ -276,7 +277,7 @@ func TestSweepSkipsRefreshInProgress(t *testing.T) {
 		done <- err
 	}()
 	// Wait until a's marker is in.
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
+	store := storagestore.New(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		if keys, _ := store.ListRefreshing(context.Background()); len(keys) == 1 {
 			break
@@ -307,7 +308,7 @@ func TestRecoveredStalePairIsRotatedAgain(t *testing.T) {
 	lost := c.crashMidRefresh(t)
 	c.clock.Add(90 * time.Second) // the pair's minute is over; the grace window (2 min) is not
 
-	store := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
+	store := storagestore.New(&certmagic.FileStorage{Path: c.dir}, c.keys, "")
 	survivor := New(Config{Provider: provider.NewClient(c.reg, nil), Store: store, Now: c.clock.Now, Skew: 10 * time.Second})
 	e, err := survivor.Get(context.Background(), "alice")
 	if err != nil {

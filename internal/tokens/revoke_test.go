@@ -21,6 +21,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redisstore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redistest"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore/storetest"
 )
@@ -63,10 +64,10 @@ func backends(t *testing.T) []backend {
 		dir := t.TempDir()
 		return backing{
 			open: func(t *testing.T, keys *tokenstore.Keyring) tokenstore.Store {
-				return tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, keys, "")
+				return storagestore.New(&certmagic.FileStorage{Path: dir}, keys, "")
 			},
 			tamper: func(t *testing.T, st tokenstore.Store, k tokenstore.Key) {
-				key, err := st.(*tokenstore.StorageStore).ConnectionKey(k)
+				key, err := st.(*storagestore.Store).ConnectionKey(k)
 				if err != nil {
 					t.Fatal(err)
 				}

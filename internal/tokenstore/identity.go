@@ -32,9 +32,9 @@ func ValidateProvider(name string) error {
 	return nil
 }
 
-// validIdentityHash reports whether s is what IdentityHash returns
+// IsIdentityHash reports whether s is what IdentityHash returns
 // (64 lowercase hex digits).
-func validIdentityHash(s string) bool {
+func IsIdentityHash(s string) bool {
 	if len(s) != 2*sha256.Size {
 		return false
 	}

@@ -118,7 +118,7 @@ func TestValidateProvider(t *testing.T) {
 
 func TestIdentityHash(t *testing.T) {
 	h := IdentityHash("alice")
-	if !validIdentityHash(h) || h == IdentityHash("alice ") || h != IdentityHash("alice") {
+	if !IsIdentityHash(h) || h == IdentityHash("alice ") || h != IdentityHash("alice") {
 		t.Fatalf("IdentityHash: %s", h)
 	}
 	if strings.Contains(h, "alice") {

@@ -1,21 +1,20 @@
-// Package tokenstore stores per-user OAuth connections and pending
-// authorizations durably and encrypted (AES-256-GCM, the storage key as
-// associated data), and gives the refresh protocol what it needs to be safe
+// Package tokenstore is the contract of the token stores: what they keep
+// (connections, pending authorizations, entries), the interfaces a backend
+// implements and its consumers use, the keyring that encrypts it all
+// (AES-256-GCM, the storage key as associated data) and the codec every
+// backend shares. It gives the refresh protocol what it needs to be safe
 // across instances: a per-connection lock, compare-and-set on a record
 // version, and an index of refreshes in flight (the write-ahead markers).
 //
-// Storage keys never contain a raw identity or state, only SHA-256 hashes:
-//
-//	<prefix>/connections/<provider>/<IdentityHash(identity)>
-//	<prefix>/refreshing/<provider>/<IdentityHash(identity)>
-//	<prefix>/pending/<hex SHA-256(state)>
-//	<prefix>/changes/<time>.<random>.<provider>.<IdentityHash(identity)>
+// A backend stores only what the codec (codec.go) sealed, under keys made of
+// hashes, never a raw identity or state: see storagestore and redisstore.
 package tokenstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -57,7 +56,7 @@ func (k Key) Validate() error {
 	if err := ValidateProvider(k.Provider); err != nil {
 		return err
 	}
-	if !validIdentityHash(k.IdentityHash) {
+	if !IsIdentityHash(k.IdentityHash) {
 		return errors.New("tokenstore: identity hash must be 64 lowercase hex digits (use IdentityHash)")
 	}
 	return nil
@@ -65,6 +64,14 @@ func (k Key) Validate() error {
 
 // String is a loggable form (it holds only hashes).
 func (k Key) String() string { return k.Provider + "/" + k.IdentityHash }
+
+// ParseKey is the inverse of Key.String, for stores that list keys in that
+// form; ok is false for anything that is not a valid key.
+func ParseKey(s string) (k Key, ok bool) {
+	provider, idHash, found := strings.Cut(s, "/")
+	k = Key{Provider: provider, IdentityHash: idHash}
+	return k, found && k.Validate() == nil
+}
 
 // KeyOfRecord is the key rec is stored under.
 func KeyOfRecord(rec *Record) Key { return Key{Provider: rec.Provider, IdentityHash: rec.IdentityHash} }
@@ -82,13 +89,25 @@ type Lock interface {
 	Unlock(ctx context.Context) error
 }
 
-// Store is durable storage for connections, pending authorizations and
-// entries, and the feed of connection changes between the instances sharing
-// it. Implementations: StorageStore (any Caddy storage) and the Redis store.
+// Store is what a backend implements: durable storage for connections,
+// pending authorizations and entries, and the feed of connection changes
+// between the instances sharing it. Implementations: storagestore.Store (any
+// Caddy storage) and the Redis store; storetest is their conformance suite.
+//
+// Consumers take less: each package declares the few methods it uses (the
+// token manager, the connect flow, the legacy front), as x/oauth2's
+// Transport takes a TokenSource.
 type Store interface {
+	ConnectionStore
+	PendingStore
 	Entries
 	ChangeFeed
+}
 
+// ConnectionStore keeps the connections, and what the refresh protocol
+// needs to be safe across instances: a per-connection lock, compare-and-set
+// on the record version, and the index of refreshes in flight.
+type ConnectionStore interface {
 	// LoadConnection returns the connection, ErrNotFound, or an error
 	// matching ErrUnreadable when one is stored that cannot be opened.
 	LoadConnection(ctx context.Context, key Key) (*Record, error)
@@ -97,7 +116,7 @@ type Store interface {
 	// version; otherwise it writes nothing and returns ErrConflict. A record
 	// with a Refreshing marker is also listed by ListRefreshing until a
 	// version without one is saved. The compare-and-set is atomic across
-	// instances in the Redis store; in StorageStore only among writers that
+	// instances in the Redis store; in storagestore.Store only among writers that
 	// hold the connection's lock (as the refresh protocol's always do).
 	SaveConnection(ctx context.Context, rec *Record) error
 	// DeleteConnection removes the connection, readable or not; nil when
@@ -111,7 +130,11 @@ type Store interface {
 	// refreshes that were started and may not have finished. It may list a
 	// connection whose marker is already gone; check again under the lock.
 	ListRefreshing(ctx context.Context) ([]Key, error)
+}
 
+// PendingStore keeps the authorizations in flight between a connect
+// flow's authorize and its callback.
+type PendingStore interface {
 	// PutPending stores p under a key derived from p.State.
 	PutPending(ctx context.Context, p *Pending) error
 	// TakePending returns and deletes the pending authorization for state.

@@ -42,6 +42,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/oauth1"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redisstore"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -136,7 +137,7 @@ http://:%d {
 	if err := os.RemoveAll(storeDir); err != nil { // sealed with an earlier run's key
 		log.Fatal(err)
 	}
-	seed(tokenstore.NewStorageStore(&certmagic.FileStorage{Path: storeDir}, keys, ""), tokens)
+	seed(storagestore.New(&certmagic.FileStorage{Path: storeDir}, keys, ""), tokens)
 	ePort := mustPort()
 	targets = append(targets, startCaddy(work, "e", "gateway, fitbit_oauth1, file-system store", ePort,
 		gatewayConfig(work, "e", ePort, upstream, keyB64, "storage file_system {\n\t\t\troot "+storeDir+"\n\t\t}")))

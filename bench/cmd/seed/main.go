@@ -23,12 +23,13 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
 func main() {
 	root := flag.String("root", "", "file storage root (the gateway's `storage file_system { root … }`)")
-	prefix := flag.String("prefix", tokenstore.DefaultPrefix, "storage prefix (storage_prefix)")
+	prefix := flag.String("prefix", storagestore.DefaultPrefix, "storage prefix (storage_prefix)")
 	key := flag.String("key", "", "base64 AES-256 encryption key (as in the gateway config)")
 	provider := flag.String("provider", "fitbit", "provider registration name")
 	n := flag.Int("n", 1000, "number of connections")
@@ -50,7 +51,7 @@ func main() {
 	if !*fsync {
 		storage = &fastStorage{FileStorage: &certmagic.FileStorage{Path: *root}}
 	}
-	store := tokenstore.NewStorageStore(storage, keys, *prefix)
+	store := storagestore.New(storage, keys, *prefix)
 	ctx := context.Background()
 	now := time.Now()
 	exp := now.Add(*expiry)

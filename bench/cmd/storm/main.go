@@ -34,6 +34,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/bench/internal/benchutil"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -46,7 +47,7 @@ var (
 
 type env struct {
 	sim    *fitbitsim.Server
-	store  *tokenstore.StorageStore
+	store  *storagestore.Store
 	url    string
 	client *http.Client
 	ctx    context.Context
@@ -75,7 +76,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	e := &env{sim: sim, store: tokenstore.NewStorageStore(&certmagic.FileStorage{Path: storeDir}, keys, ""), ctx: context.Background()}
+	e := &env{sim: sim, store: storagestore.New(&certmagic.FileStorage{Path: storeDir}, keys, ""), ctx: context.Background()}
 
 	port, err := benchutil.FreePort()
 	if err != nil {

@@ -25,7 +25,7 @@ func (s *suite) testChanges(t *testing.T) {
 }
 
 // changeWait is what the tests pass to Next: short, so that a store that
-// waits it out and then looks (StorageStore) is read often.
+// waits it out and then looks (storagestore.Store) is read often.
 const changeWait = 50 * time.Millisecond
 
 func mustSubscribe(t *testing.T, st tokenstore.Store) tokenstore.ChangeSubscription {

@@ -45,7 +45,7 @@ type Options struct {
 
 	// SaveNeedsLock says that SaveConnection's compare-and-set is atomic
 	// across handles only while the writer holds the connection's lock
-	// (StorageStore: read, compare and write under the storage lock). The
+	// (storagestore.Store: read, compare and write under the storage lock). The
 	// suite then skips concurrent writers across handles that do not hold
 	// the lock. Concurrent writers on one handle, and writers holding the
 	// lock, are checked either way.
@@ -57,7 +57,7 @@ type Options struct {
 	LockHandoff time.Duration
 
 	// SetNow, if set, makes now the clock of both handles that the most
-	// recent newStore call returned (StorageStore.Now, the Redis store's
+	// recent newStore call returned (storagestore.Store.Now, the Redis store's
 	// Now). The entry tests then move a fake clock instead of sleeping,
 	// which also checks that expiry follows the store's clock, not timers
 	// of the backend's own. Without it they use the real clock.
@@ -572,7 +572,7 @@ func (s *suite) testUnreadable(t *testing.T) {
 }
 
 // TamperFile flips the last bit of the value stored under key in a
-// certmagic.FileStorage rooted at dir: an Options.Tamper for StorageStore.
+// certmagic.FileStorage rooted at dir: an Options.Tamper for storagestore.Store.
 func TamperFile(t *testing.T, dir, key string) {
 	t.Helper()
 	name := (&certmagic.FileStorage{Path: dir}).Filename(key)

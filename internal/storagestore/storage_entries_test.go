@@ -1,10 +1,11 @@
-package tokenstore
+package storagestore
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"os"
 	"path/filepath"
 	"sort"
@@ -47,8 +48,8 @@ func TestSealEntryFormat(t *testing.T) {
 	if v, err := kr.OpenEntry(key, stored, now.Add(-time.Nanosecond)); err != nil || string(v) != "value" {
 		t.Fatalf("just before expiry: %q, %v", v, err)
 	}
-	if _, err := kr.OpenEntry(key, stored, now); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("at expiry: %v, want ErrNotFound", err)
+	if _, err := kr.OpenEntry(key, stored, now); !errors.Is(err, tokenstore.ErrNotFound) {
+		t.Fatalf("at expiry: %v, want tokenstore.ErrNotFound", err)
 	}
 	if v, err := kr.OpenEntry(key, mustSealEntry(t, kr, key, nil, time.Time{}), now); err != nil || v == nil || len(v) != 0 {
 		t.Fatalf("empty value: %v (nil: %v), %v", v, v == nil, err)
@@ -60,7 +61,7 @@ func TestSealEntryFormat(t *testing.T) {
 	clear(never[:entryHeaderSize])
 	other := mustKeyring(t, testKey("other"))
 	for name, tc := range map[string]struct {
-		kr     *Keyring
+		kr     *tokenstore.Keyring
 		key    string
 		stored []byte
 	}{
@@ -70,13 +71,13 @@ func TestSealEntryFormat(t *testing.T) {
 		"truncated":       {kr, key, stored[:entryHeaderSize-1]},
 		"header only":     {kr, key, stored[:entryHeaderSize]},
 	} {
-		if _, err := tc.kr.OpenEntry(tc.key, tc.stored, now.Add(-time.Hour)); !errors.Is(err, ErrDecrypt) {
-			t.Errorf("%s: %v, want ErrDecrypt", name, err)
+		if _, err := tc.kr.OpenEntry(tc.key, tc.stored, now.Add(-time.Hour)); !errors.Is(err, tokenstore.ErrDecrypt) {
+			t.Errorf("%s: %v, want tokenstore.ErrDecrypt", name, err)
 		}
 	}
 }
 
-func mustSealEntry(t *testing.T, kr *Keyring, key string, value []byte, expires time.Time) []byte {
+func mustSealEntry(t *testing.T, kr *tokenstore.Keyring, key string, value []byte, expires time.Time) []byte {
 	t.Helper()
 	b, err := kr.SealEntry(key, value, expires)
 	if err != nil {
@@ -119,11 +120,11 @@ func TestEntryFileLayout(t *testing.T) {
 		t.Fatalf("AddEntry over an expired entry = %v, %v", added, err)
 	}
 	// One file named by the id's hash; no temporary files left behind.
-	if names := entryDir(t, dir, "nonce"); len(names) != 1 || names[0] != EntryIDHash(id) {
+	if names := entryDir(t, dir, "nonce"); len(names) != 1 || names[0] != tokenstore.EntryIDHash(id) {
 		t.Fatalf("entry directory holds %q, want only the id's hash", names)
 	}
 	key, err := st.EntryKey("nonce", id)
-	if err != nil || key != "fitbit/entries/nonce/"+EntryIDHash(id) {
+	if err != nil || key != "fitbit/entries/nonce/"+tokenstore.EntryIDHash(id) {
 		t.Fatalf("EntryKey = %q, %v", key, err)
 	}
 	info, err := os.Stat(filepath.Join(dir, filepath.FromSlash(key)))
@@ -166,15 +167,15 @@ func TestEntryUndecryptable(t *testing.T) {
 			}
 		}
 		_, err := st.GetEntry(ctx, "nonce", id)
-		check("GetEntry", err, ErrDecrypt)
+		check("GetEntry", err, tokenstore.ErrDecrypt)
 		// AddEntry fails safe: it may be a live nonce.
 		if added, err := st.AddEntry(ctx, "nonce", id, []byte("mine"), exp); err != nil || added {
 			t.Errorf("%s: AddEntry = %v, %v; want false, nil", name, added, err)
 		}
 		_, err = st.TakeEntry(ctx, "nonce", id)
-		check("TakeEntry", err, ErrDecrypt)
+		check("TakeEntry", err, tokenstore.ErrDecrypt)
 		_, err = st.GetEntry(ctx, "nonce", id)
-		check("GetEntry after TakeEntry (which deletes)", err, ErrNotFound)
+		check("GetEntry after TakeEntry (which deletes)", err, tokenstore.ErrNotFound)
 	}
 }
 
@@ -202,7 +203,7 @@ func TestPurgeExpiredEntries(t *testing.T) {
 	if err := st.SaveConnection(ctx, sampleRecord("alice")); err != nil {
 		t.Fatal(err)
 	}
-	// Entries sealed with a key this instance lacks are left alone while
+	// tokenstore.Entries sealed with a key this instance lacks are left alone while
 	// young, purged when old; names that are not an id's hash are not ours.
 	stranger, _ := newTestStore(t, dir, testKey("other instance"))
 	for _, id := range []string{"young", "old"} {
@@ -230,7 +231,7 @@ func TestPurgeExpiredEntries(t *testing.T) {
 			t.Fatalf("live entry %s purged: %v", id, err)
 		}
 	}
-	want := []string{".add-123.tmp", EntryIDHash("e2"), EntryIDHash("e3"), "README", EntryIDHash("young")}
+	want := []string{".add-123.tmp", tokenstore.EntryIDHash("e2"), tokenstore.EntryIDHash("e3"), "README", tokenstore.EntryIDHash("young")}
 	sort.Strings(want)
 	if got := entryDir(t, dir, "nonce"); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after purge the directory holds %q, want %q", got, want)
@@ -241,7 +242,7 @@ func TestPurgeExpiredEntries(t *testing.T) {
 	if names := entryDir(t, dir, "token"); len(names) != 1 {
 		t.Fatalf("purge touched another kind: %q", names)
 	}
-	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); err != nil {
+	if _, err := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice")); err != nil {
 		t.Fatalf("purge touched a connection: %v", err)
 	}
 	if _, err := st.PurgeExpiredEntries(ctx, "No/Kind", now); err == nil {
@@ -258,7 +259,7 @@ func TestAddEntryReplaceRacesPurge(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	var stores []*StorageStore
+	var stores []*Store
 	for range 4 {
 		st, _ := newTestStore(t, dir)
 		st.Now = clock

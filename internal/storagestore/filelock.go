@@ -1,4 +1,4 @@
-package tokenstore
+package storagestore
 
 import (
 	"context"
@@ -163,7 +163,7 @@ func (l *fileLock) keepFresh() {
 	}
 }
 
-// Lost implements Lock.
+// Lost implements tokenstore.Lock.
 func (l *fileLock) Lost() <-chan struct{} { return l.lost }
 
 // Unlock implements Lock: it stops the refresher and removes the lock file

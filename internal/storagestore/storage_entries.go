@@ -1,10 +1,11 @@
-package tokenstore
+package storagestore
 
 import (
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"io/fs"
 	"os"
 	"path"
@@ -15,8 +16,8 @@ import (
 	"github.com/caddyserver/certmagic"
 )
 
-// Entries in a StorageStore: one storage value per entry, in the form
-// Keyring.SealEntry makes.
+// tokenstore.Entries in a Store: one storage value per entry, in the form
+// tokenstore.Keyring.SealEntry makes.
 //
 // AddEntry must be atomic across processes, and it runs for every signed
 // legacy request, so on a certmagic.FileStorage it needs no lock: it links a
@@ -28,19 +29,19 @@ import (
 // entry's lock too. PutEntry does not: a PutEntry racing an AddEntry of the
 // same id may be lost.
 
-var _ Entries = (*StorageStore)(nil)
+var _ tokenstore.Entries = (*Store)(nil)
 
 // EntryKey returns the storage key of entry kind/id.
-func (s *StorageStore) EntryKey(kind, id string) (string, error) {
-	if err := ValidateEntry(kind, id, nil); err != nil {
+func (s *Store) EntryKey(kind, id string) (string, error) {
+	if err := tokenstore.ValidateEntry(kind, id, nil); err != nil {
 		return "", err
 	}
-	return path.Join(s.prefix, "entries", kind, EntryIDHash(id)), nil
+	return path.Join(s.prefix, "entries", kind, tokenstore.EntryIDHash(id)), nil
 }
 
 // entryKey validates a call and returns its storage key.
-func (s *StorageStore) entryKey(ctx context.Context, kind, id string, value []byte) (string, error) {
-	if err := ValidateEntry(kind, id, value); err != nil {
+func (s *Store) entryKey(ctx context.Context, kind, id string, value []byte) (string, error) {
+	if err := tokenstore.ValidateEntry(kind, id, value); err != nil {
 		return "", err
 	}
 	if err := ctx.Err(); err != nil {
@@ -49,8 +50,8 @@ func (s *StorageStore) entryKey(ctx context.Context, kind, id string, value []by
 	return s.EntryKey(kind, id)
 }
 
-// PutEntry implements Entries.
-func (s *StorageStore) PutEntry(ctx context.Context, kind, id string, value []byte, expires time.Time) error {
+// PutEntry implements tokenstore.Entries.
+func (s *Store) PutEntry(ctx context.Context, kind, id string, value []byte, expires time.Time) error {
 	key, err := s.entryKey(ctx, kind, id, value)
 	if err != nil {
 		return err
@@ -68,13 +69,13 @@ func (s *StorageStore) PutEntry(ctx context.Context, kind, id string, value []by
 	return nil
 }
 
-// AddEntry implements Entries. On a certmagic.FileStorage a new entry is
+// AddEntry implements tokenstore.Entries. On a certmagic.FileStorage a new entry is
 // linked into place without any lock (see the top of this file); elsewhere
 // the check and the write happen under the storage's lock. Either way a
 // stored entry this instance cannot decrypt counts as present: it may be a
 // live one sealed with a key this instance lacks (during a key rollout), and
 // for a nonce guard refusing is the safe mistake.
-func (s *StorageStore) AddEntry(ctx context.Context, kind, id string, value []byte, expires time.Time) (bool, error) {
+func (s *Store) AddEntry(ctx context.Context, kind, id string, value []byte, expires time.Time) (bool, error) {
 	key, err := s.entryKey(ctx, kind, id, value)
 	if err != nil {
 		return false, err
@@ -161,7 +162,7 @@ func linkEntry(tmp, name string) (bool, error) {
 
 // addLocked is AddEntry's slow path: under the entry's lock, check again,
 // and write unless a live entry is there.
-func (s *StorageStore) addLocked(ctx context.Context, key string, write func() (bool, error)) (bool, error) {
+func (s *Store) addLocked(ctx context.Context, key string, write func() (bool, error)) (bool, error) {
 	unlock, err := s.lockEntry(ctx, key)
 	if err != nil {
 		return false, err
@@ -175,24 +176,24 @@ func (s *StorageStore) addLocked(ctx context.Context, key string, write func() (
 
 // entryLive reports whether key holds an entry that AddEntry must not
 // replace: one unexpired now, or one this instance cannot decrypt.
-func (s *StorageStore) entryLive(ctx context.Context, key string) (bool, error) {
+func (s *Store) entryLive(ctx context.Context, key string) (bool, error) {
 	_, err := s.loadEntry(ctx, key)
 	switch {
-	case err == nil, errors.Is(err, ErrDecrypt):
+	case err == nil, errors.Is(err, tokenstore.ErrDecrypt):
 		return true, nil
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, tokenstore.ErrNotFound):
 		return false, nil
 	default:
 		return false, err
 	}
 }
 
-// loadEntry returns the value under key, ErrNotFound if there is none or it
-// has expired, or an error wrapping ErrDecrypt.
-func (s *StorageStore) loadEntry(ctx context.Context, key string) ([]byte, error) {
+// loadEntry returns the value under key, tokenstore.ErrNotFound if there is none or it
+// has expired, or an error wrapping tokenstore.ErrDecrypt.
+func (s *Store) loadEntry(ctx context.Context, key string) ([]byte, error) {
 	stored, err := s.storage.Load(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
+		return nil, tokenstore.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tokenstore: loading entry %s: %w", key, err)
@@ -200,9 +201,9 @@ func (s *StorageStore) loadEntry(ctx context.Context, key string) ([]byte, error
 	return s.openEntry(key, stored, s.now())
 }
 
-func (s *StorageStore) openEntry(key string, stored []byte, now time.Time) ([]byte, error) {
+func (s *Store) openEntry(key string, stored []byte, now time.Time) ([]byte, error) {
 	value, err := s.keys.OpenEntry(key, stored, now)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, tokenstore.ErrNotFound) {
 		return nil, fmt.Errorf("entry %s: %w", key, err)
 	}
 	return value, err
@@ -212,8 +213,8 @@ func (s *StorageStore) openEntry(key string, stored []byte, now time.Time) ([]by
 // filelock.go on a FileStorage, else the storage's own lock. The returned
 // unlock ignores ctx's cancellation; an unlock that fails leaves a lock that
 // goes stale on its own, and must not undo what was done under it.
-func (s *StorageStore) lockEntry(ctx context.Context, key string) (unlock func(), err error) {
-	// Lock names are flat (see lockName).
+func (s *Store) lockEntry(ctx context.Context, key string) (unlock func(), err error) {
+	// tokenstore.Lock names are flat (see lockName).
 	name := strings.ReplaceAll(key, "/", "_")
 	if s.files != nil {
 		fl, err := s.files.lock(ctx, name)
@@ -228,9 +229,9 @@ func (s *StorageStore) lockEntry(ctx context.Context, key string) (unlock func()
 	return func() { _ = s.storage.Unlock(context.WithoutCancel(ctx), name) }, nil
 }
 
-// GetEntry implements Entries. A value it cannot decrypt is an error
-// wrapping ErrDecrypt.
-func (s *StorageStore) GetEntry(ctx context.Context, kind, id string) ([]byte, error) {
+// GetEntry implements tokenstore.Entries. A value it cannot decrypt is an error
+// wrapping tokenstore.ErrDecrypt.
+func (s *Store) GetEntry(ctx context.Context, kind, id string) ([]byte, error) {
 	key, err := s.entryKey(ctx, kind, id, nil)
 	if err != nil {
 		return nil, err
@@ -239,16 +240,16 @@ func (s *StorageStore) GetEntry(ctx context.Context, kind, id string) ([]byte, e
 }
 
 // TakeEntry implements Entries: the load and the delete happen under the
-// entry's lock, like TakePending's. An id with no entry returns ErrNotFound
+// entry's lock, like TakePending's. An id with no entry returns tokenstore.ErrNotFound
 // without taking any lock. A value it cannot decrypt is deleted all the same
-// and an error wrapping ErrDecrypt returned.
-func (s *StorageStore) TakeEntry(ctx context.Context, kind, id string) ([]byte, error) {
+// and an error wrapping tokenstore.ErrDecrypt returned.
+func (s *Store) TakeEntry(ctx context.Context, kind, id string) ([]byte, error) {
 	key, err := s.entryKey(ctx, kind, id, nil)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := s.storage.Load(ctx, key); errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
+		return nil, tokenstore.ErrNotFound
 	} else if err != nil {
 		return nil, fmt.Errorf("tokenstore: loading entry %s: %w", key, err)
 	}
@@ -257,13 +258,13 @@ func (s *StorageStore) TakeEntry(ctx context.Context, kind, id string) ([]byte, 
 		return nil, err
 	}
 	if !removed {
-		return nil, ErrNotFound // someone else took it
+		return nil, tokenstore.ErrNotFound // someone else took it
 	}
 	return s.openEntry(key, stored, s.now())
 }
 
-// DeleteEntry implements Entries.
-func (s *StorageStore) DeleteEntry(ctx context.Context, kind, id string) error {
+// DeleteEntry implements tokenstore.Entries.
+func (s *Store) DeleteEntry(ctx context.Context, kind, id string) error {
 	key, err := s.entryKey(ctx, kind, id, nil)
 	if err != nil {
 		return err
@@ -275,7 +276,7 @@ func (s *StorageStore) DeleteEntry(ctx context.Context, kind, id string) error {
 // removeEntry deletes the entry under key if there is one and remove, given
 // what is stored, agrees, all under the entry's lock (see the top of this
 // file). It returns what was stored and whether it deleted it.
-func (s *StorageStore) removeEntry(ctx context.Context, key string, remove func(stored []byte) bool) (stored []byte, removed bool, err error) {
+func (s *Store) removeEntry(ctx context.Context, key string, remove func(stored []byte) bool) (stored []byte, removed bool, err error) {
 	mu := s.stripe(key)
 	mu.Lock()
 	defer mu.Unlock()
@@ -301,9 +302,9 @@ func (s *StorageStore) removeEntry(ctx context.Context, key string, remove func(
 	return stored, true, nil
 }
 
-// ListEntries implements Entries.
-func (s *StorageStore) ListEntries(ctx context.Context, kind string, limit int) ([][]byte, error) {
-	if err := ValidateEntryKind(kind); err != nil {
+// ListEntries implements tokenstore.Entries.
+func (s *Store) ListEntries(ctx context.Context, kind string, limit int) ([][]byte, error) {
+	if err := tokenstore.ValidateEntryKind(kind); err != nil {
 		return nil, err
 	}
 	dir := path.Join(s.prefix, "entries", kind)
@@ -319,14 +320,14 @@ func (s *StorageStore) ListEntries(ctx context.Context, kind string, limit int) 
 		if limit > 0 && len(values) == limit {
 			break
 		}
-		if !validIdentityHash(path.Base(key)) {
+		if !tokenstore.IsIdentityHash(path.Base(key)) {
 			continue // not an entry: a temporary file mid-write
 		}
 		value, err := s.loadEntry(ctx, key)
 		switch {
 		case err == nil:
 			values = append(values, value)
-		case errors.Is(err, ErrNotFound), errors.Is(err, ErrDecrypt):
+		case errors.Is(err, tokenstore.ErrNotFound), errors.Is(err, tokenstore.ErrDecrypt):
 		default:
 			return values, err
 		}
@@ -334,16 +335,16 @@ func (s *StorageStore) ListEntries(ctx context.Context, kind string, limit int) 
 	return values, nil
 }
 
-// PurgeExpiredEntries implements Entries. Like PurgeExpiredPending it also
+// PurgeExpiredEntries implements tokenstore.Entries. Like PurgeExpiredPending it also
 // deletes entries it cannot decrypt once they are older than 24 hours, and
 // per-entry failures do not stop the sweep.
-func (s *StorageStore) PurgeExpiredEntries(ctx context.Context, kind string, now time.Time) (int, error) {
-	if err := ValidateEntryKind(kind); err != nil {
+func (s *Store) PurgeExpiredEntries(ctx context.Context, kind string, now time.Time) (int, error) {
+	if err := tokenstore.ValidateEntryKind(kind); err != nil {
 		return 0, err
 	}
 	purgeable := func(key string, stored []byte) bool {
 		_, err := s.keys.OpenEntry(key, stored, now)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, tokenstore.ErrNotFound) {
 			return true
 		}
 		return err != nil && s.orphaned(ctx, key, now)
@@ -367,7 +368,7 @@ func (s *StorageStore) PurgeExpiredEntries(ctx context.Context, kind string, now
 
 // orphaned reports whether the value under key, which cannot be decrypted,
 // is old enough at now to delete (see orphanPendingAge).
-func (s *StorageStore) orphaned(ctx context.Context, key string, now time.Time) bool {
+func (s *Store) orphaned(ctx context.Context, key string, now time.Time) bool {
 	info, err := s.storage.Stat(ctx, key)
 	return err == nil && !info.Modified.IsZero() && now.Sub(info.Modified) > orphanPendingAge
 }
@@ -376,7 +377,7 @@ func (s *StorageStore) orphaned(ctx context.Context, key string, now time.Time) 
 // dir whose name is 64 hex digits (others are not ours, e.g. a temporary
 // file mid-write) and counts those it deleted. Per-key failures do not stop
 // the sweep; the first is returned with the count.
-func (s *StorageStore) purgeDir(ctx context.Context, dir string, purge func(key string) (bool, error)) (int, error) {
+func (s *Store) purgeDir(ctx context.Context, dir string, purge func(key string) (bool, error)) (int, error) {
 	keys, err := s.storage.List(ctx, dir, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
@@ -394,7 +395,7 @@ func (s *StorageStore) purgeDir(ctx context.Context, dir string, purge func(key 
 			firstErr = cmp.Or(firstErr, ctx.Err())
 			break
 		}
-		if !validIdentityHash(path.Base(key)) {
+		if !tokenstore.IsIdentityHash(path.Base(key)) {
 			continue
 		}
 		switch deleted, err := purge(key); {

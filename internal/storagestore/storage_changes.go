@@ -1,4 +1,4 @@
-package tokenstore
+package storagestore
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"io/fs"
 	"path"
 	"strconv"
@@ -13,7 +14,7 @@ import (
 	"time"
 )
 
-// The change feed of a StorageStore is a directory of empty markers, one per
+// The change feed of a Store is a directory of empty markers, one per
 // change, grouped in buckets of changeBucket by the publisher's clock:
 //
 //	<prefix>/changes/<unix seconds / 10>/<unix nanos>.<random>.<provider>.<idhash>
@@ -31,7 +32,7 @@ import (
 //
 // A subscriber that has not listed for changeGap (a long pause, a storage
 // outage) may have missed a bucket that left its window meanwhile: Next then
-// reports ErrChangesMissed. Clocks of instances must agree within about
+// reports tokenstore.ErrChangesMissed. Clocks of instances must agree within about
 // changeGap/2.
 const (
 	changeBucket    = 10 * time.Second
@@ -43,16 +44,16 @@ const (
 	changeSweepEvery = time.Minute
 )
 
-func (s *StorageStore) changesDir() string { return path.Join(s.prefix, "changes") }
+func (s *Store) changesDir() string { return path.Join(s.prefix, "changes") }
 
 func changeBucketOf(t time.Time) int64 { return t.Unix() / int64(changeBucket/time.Second) }
 
-func (s *StorageStore) changeBucketDir(b int64) string {
+func (s *Store) changeBucketDir(b int64) string {
 	return path.Join(s.changesDir(), strconv.FormatInt(b, 10))
 }
 
 // PublishChange implements ChangeFeed.
-func (s *StorageStore) PublishChange(ctx context.Context, k Key) error {
+func (s *Store) PublishChange(ctx context.Context, k tokenstore.Key) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
@@ -68,17 +69,17 @@ func (s *StorageStore) PublishChange(ctx context.Context, k Key) error {
 }
 
 // parseChange returns the key a marker name names.
-func parseChange(name string) (Key, bool) {
+func parseChange(name string) (tokenstore.Key, bool) {
 	parts := strings.Split(name, ".")
 	if len(parts) != 4 {
-		return Key{}, false // e.g. a storage's temporary file
+		return tokenstore.Key{}, false // e.g. a storage's temporary file
 	}
-	k := Key{Provider: parts[2], IdentityHash: parts[3]}
+	k := tokenstore.Key{Provider: parts[2], IdentityHash: parts[3]}
 	return k, k.Validate() == nil
 }
 
 // SubscribeChanges implements ChangeFeed.
-func (s *StorageStore) SubscribeChanges(ctx context.Context) (ChangeSubscription, error) {
+func (s *Store) SubscribeChanges(ctx context.Context) (tokenstore.ChangeSubscription, error) {
 	sub := &storageChanges{s: s}
 	now := s.now()
 	names, err := sub.list(ctx, now)
@@ -91,15 +92,15 @@ func (s *StorageStore) SubscribeChanges(ctx context.Context) (ChangeSubscription
 }
 
 type storageChanges struct {
-	s      *StorageStore
+	s      *Store
 	seen   map[string]struct{} // marker names in the window at the last listing
 	listed time.Time           // the last successful listing, by the store's clock
 	swept  time.Time
 }
 
-// Next implements ChangeSubscription: a StorageStore cannot be woken, so it
+// Next implements ChangeSubscription: a Store cannot be woken, so it
 // waits out wait and lists.
-func (c *storageChanges) Next(ctx context.Context, wait time.Duration) ([]Key, error) {
+func (c *storageChanges) Next(ctx context.Context, wait time.Duration) ([]tokenstore.Key, error) {
 	if err := sleep(ctx, wait); err != nil {
 		return nil, err
 	}
@@ -109,7 +110,7 @@ func (c *storageChanges) Next(ctx context.Context, wait time.Duration) ([]Key, e
 		return nil, err
 	}
 	missed := now.Sub(c.listed) > changeGap
-	var keys []Key
+	var keys []tokenstore.Key
 	for name := range names {
 		if _, ok := c.seen[name]; ok {
 			continue
@@ -124,7 +125,7 @@ func (c *storageChanges) Next(ctx context.Context, wait time.Duration) ([]Key, e
 		c.sweep(ctx, now)
 	}
 	if missed {
-		return nil, ErrChangesMissed
+		return nil, tokenstore.ErrChangesMissed
 	}
 	return keys, nil
 }
@@ -163,7 +164,7 @@ func (c *storageChanges) sweep(ctx context.Context, now time.Time) {
 // FileStorage.List fails when a file vanishes between reading the directory
 // and looking at the file (a peer's temporary file renamed into place, a
 // bucket swept), so a listing that failed with "not exist" is tried again.
-func (s *StorageStore) listRetrying(ctx context.Context, dir string) ([]string, error) {
+func (s *Store) listRetrying(ctx context.Context, dir string) ([]string, error) {
 	for attempt := 1; ; attempt++ {
 		keys, err := s.storage.List(ctx, dir, false)
 		if err == nil {

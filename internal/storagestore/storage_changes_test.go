@@ -1,8 +1,9 @@
-package tokenstore
+package storagestore
 
 import (
 	"context"
 	"errors"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,18 +17,18 @@ import (
 
 // changeStores returns two StorageStores over one directory, on one fake
 // clock, and the directory.
-func changeStores(t *testing.T) (a, b *StorageStore, clk *simtest.Clock, dir string) {
+func changeStores(t *testing.T) (a, b *Store, clk *simtest.Clock, dir string) {
 	t.Helper()
 	dir = t.TempDir()
 	clk = simtest.NewClock()
 	kr := mustKeyring(t, testKey("changes"))
-	a = NewStorageStore(&certmagic.FileStorage{Path: dir}, kr, "")
-	b = NewStorageStore(&certmagic.FileStorage{Path: dir}, kr, "")
+	a = New(&certmagic.FileStorage{Path: dir}, kr, "")
+	b = New(&certmagic.FileStorage{Path: dir}, kr, "")
 	a.Now, b.Now = clk.Now, clk.Now
 	return a, b, clk, dir
 }
 
-func next(t *testing.T, sub ChangeSubscription) ([]Key, error) {
+func next(t *testing.T, sub tokenstore.ChangeSubscription) ([]tokenstore.Key, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -35,7 +36,7 @@ func next(t *testing.T, sub ChangeSubscription) ([]Key, error) {
 }
 
 // wantChange fails t unless the next read of sub delivers exactly k.
-func wantChange(t *testing.T, what string, sub ChangeSubscription, k Key) {
+func wantChange(t *testing.T, what string, sub tokenstore.ChangeSubscription, k tokenstore.Key) {
 	t.Helper()
 	if keys, err := next(t, sub); err != nil || len(keys) != 1 || keys[0] != k {
 		t.Fatalf("%s: got %v %v, want %s", what, keys, err, k)
@@ -52,7 +53,7 @@ func TestStorageChangesGapReportsMissed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := KeyOf("fitbit", "alice")
+	k := tokenstore.KeyOf("fitbit", "alice")
 	if err := a.PublishChange(ctx, k); err != nil {
 		t.Fatal(err)
 	}
@@ -61,12 +62,12 @@ func TestStorageChangesGapReportsMissed(t *testing.T) {
 
 	// Away for longer than the window: the change published meanwhile is in
 	// a bucket the subscriber no longer lists.
-	if err := a.PublishChange(ctx, KeyOf("fitbit", "bob")); err != nil {
+	if err := a.PublishChange(ctx, tokenstore.KeyOf("fitbit", "bob")); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(changeLookback + changeBucket)
-	if keys, err := next(t, sub); !errors.Is(err, ErrChangesMissed) {
-		t.Fatalf("after a gap of %v: %v %v, want ErrChangesMissed", changeLookback+changeBucket, keys, err)
+	if keys, err := next(t, sub); !errors.Is(err, tokenstore.ErrChangesMissed) {
+		t.Fatalf("after a gap of %v: %v %v, want tokenstore.ErrChangesMissed", changeLookback+changeBucket, keys, err)
 	}
 	// It goes on from the present.
 	clk.Advance(time.Second)
@@ -91,7 +92,7 @@ func TestStorageChangesLateMarkerDelivered(t *testing.T) {
 		t.Fatalf("nothing published: %v %v", keys, err)
 	}
 	a.Now = func() time.Time { return clk.Now().Add(-changeLookback / 2) }
-	k := KeyOf("fitbit", "alice")
+	k := tokenstore.KeyOf("fitbit", "alice")
 	if err := a.PublishChange(ctx, k); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func TestStorageChangesSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.PublishChange(ctx, KeyOf("fitbit", "alice")); err != nil {
+	if err := a.PublishChange(ctx, tokenstore.KeyOf("fitbit", "alice")); err != nil {
 		t.Fatal(err)
 	}
 	buckets := func() int {
@@ -126,7 +127,7 @@ func TestStorageChangesSweep(t *testing.T) {
 		if _, err := next(t, sub); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.PublishChange(ctx, KeyOf("fitbit", "bob")); err != nil {
+		if err := a.PublishChange(ctx, tokenstore.KeyOf("fitbit", "bob")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,12 +159,12 @@ func TestStorageChangesIgnoresStrayFiles(t *testing.T) {
 	if err := os.MkdirAll(bucket, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"x.tmp123", "1.2.fitbit.nothex", "1.2.Fit!bit." + IdentityHash("a")} {
+	for _, name := range []string{"x.tmp123", "1.2.fitbit.nothex", "1.2.Fit!bit." + tokenstore.IdentityHash("a")} {
 		if err := os.WriteFile(filepath.Join(bucket, name), nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	k := KeyOf("fitbit", "alice")
+	k := tokenstore.KeyOf("fitbit", "alice")
 	if err := a.PublishChange(ctx, k); err != nil {
 		t.Fatal(err)
 	}

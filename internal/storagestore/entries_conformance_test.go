@@ -1,4 +1,4 @@
-package tokenstore_test
+package storagestore_test
 
 import (
 	"bytes"
@@ -7,11 +7,12 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore/storetest"
 )
 
-// otherStorage hides that it is a FileStorage, so a StorageStore over it
+// otherStorage hides that it is a FileStorage, so a Store over it
 // takes the path of every other Caddy storage: the storage's own locks, no
 // linking.
 type otherStorage struct{ *certmagic.FileStorage }
@@ -24,15 +25,15 @@ func TestStorageStoreEntriesFakeClock(t *testing.T) {
 		"OtherStorage": func(fs *certmagic.FileStorage) certmagic.Storage { return otherStorage{fs} },
 	} {
 		t.Run(name, func(t *testing.T) {
-			var a, b *tokenstore.StorageStore
+			var a, b *storagestore.Store
 			newStore := func(t *testing.T) (tokenstore.Store, tokenstore.Store) {
 				fs := &certmagic.FileStorage{Path: t.TempDir()}
 				keys, err := tokenstore.NewKeyring([][]byte{bytes.Repeat([]byte{9}, tokenstore.KeySize)})
 				if err != nil {
 					t.Fatal(err)
 				}
-				a = tokenstore.NewStorageStore(wrap(fs), keys, "")
-				b = tokenstore.NewStorageStore(wrap(fs), keys, "")
+				a = storagestore.New(wrap(fs), keys, "")
+				b = storagestore.New(wrap(fs), keys, "")
 				return a, b
 			}
 			setNow := func(t *testing.T, now func() time.Time) { a.Now, b.Now = now, now }

@@ -1,4 +1,4 @@
-package tokenstore_test
+package storagestore_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore/storetest"
 )
@@ -18,15 +19,15 @@ import (
 // instances sharing a storage would have them.
 func TestStorageStoreConformance(t *testing.T) {
 	var dir string // the backing directory of the latest newStore call
-	var latest *tokenstore.StorageStore
+	var latest *storagestore.Store
 	newStore := func(t *testing.T) (tokenstore.Store, tokenstore.Store) {
 		dir = t.TempDir()
 		keys, err := tokenstore.NewKeyring([][]byte{bytes.Repeat([]byte{7}, tokenstore.KeySize)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, keys, "")
-		b := tokenstore.NewStorageStore(&certmagic.FileStorage{Path: dir}, keys, "")
+		a := storagestore.New(&certmagic.FileStorage{Path: dir}, keys, "")
+		b := storagestore.New(&certmagic.FileStorage{Path: dir}, keys, "")
 		latest = a
 		return a, b
 	}

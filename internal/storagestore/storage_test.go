@@ -1,4 +1,4 @@
-package tokenstore
+package storagestore
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -22,17 +23,17 @@ import (
 	"github.com/caddyserver/certmagic"
 )
 
-func newTestStore(t testing.TB, dir string, keys ...[]byte) (*StorageStore, *certmagic.FileStorage) {
+func newTestStore(t testing.TB, dir string, keys ...[]byte) (*Store, *certmagic.FileStorage) {
 	t.Helper()
 	if len(keys) == 0 {
 		keys = [][]byte{testKey("store")}
 	}
 	fsys := &certmagic.FileStorage{Path: dir}
-	return NewStorageStore(fsys, mustKeyring(t, keys...), ""), fsys
+	return New(fsys, mustKeyring(t, keys...), ""), fsys
 }
 
-func samplePending(state, identity string, expires time.Time) *Pending {
-	return &Pending{
+func samplePending(state, identity string, expires time.Time) *tokenstore.Pending {
+	return &tokenstore.Pending{
 		State:       state,
 		Provider:    "fitbit",
 		Identity:    identity,
@@ -47,7 +48,7 @@ func samplePending(state, identity string, expires time.Time) *Pending {
 func TestConnectionRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	st, _ := newTestStore(t, t.TempDir())
-	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); !errors.Is(err, ErrNotFound) {
+	if _, err := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice")); !errors.Is(err, tokenstore.ErrNotFound) {
 		t.Fatalf("empty store: %v", err)
 	}
 	rec := sampleRecord("alice")
@@ -57,7 +58,7 @@ func TestConnectionRoundTrip(t *testing.T) {
 	if rec.Version != 1 {
 		t.Fatalf("version after first save = %d", rec.Version)
 	}
-	got, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice"))
+	got, err := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +66,10 @@ func TestConnectionRoundTrip(t *testing.T) {
 		t.Fatalf("loaded %s\nwant   %s", mustJSON(got), mustJSON(rec))
 	}
 	// One record per provider per identity; identities are separate.
-	if _, err := st.LoadConnection(ctx, KeyOf("google_health", "alice")); !errors.Is(err, ErrNotFound) {
+	if _, err := st.LoadConnection(ctx, tokenstore.KeyOf("google_health", "alice")); !errors.Is(err, tokenstore.ErrNotFound) {
 		t.Fatalf("other provider: %v", err)
 	}
-	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "bob")); !errors.Is(err, ErrNotFound) {
+	if _, err := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "bob")); !errors.Is(err, tokenstore.ErrNotFound) {
 		t.Fatalf("other identity: %v", err)
 	}
 	g := sampleRecord("alice")
@@ -76,16 +77,16 @@ func TestConnectionRoundTrip(t *testing.T) {
 	if err := st.SaveConnection(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteConnection(ctx, KeyOf("fitbit", "alice")); err != nil {
+	if err := st.DeleteConnection(ctx, tokenstore.KeyOf("fitbit", "alice")); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteConnection(ctx, KeyOf("fitbit", "alice")); err != nil {
+	if err := st.DeleteConnection(ctx, tokenstore.KeyOf("fitbit", "alice")); err != nil {
 		t.Fatalf("second delete: %v", err)
 	}
-	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); !errors.Is(err, ErrNotFound) {
+	if _, err := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice")); !errors.Is(err, tokenstore.ErrNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
-	if _, err := st.LoadConnection(ctx, KeyOf("google_health", "alice")); err != nil {
+	if _, err := st.LoadConnection(ctx, tokenstore.KeyOf("google_health", "alice")); err != nil {
 		t.Fatalf("other provider's record deleted too: %v", err)
 	}
 }
@@ -95,8 +96,8 @@ func TestVersionCompareAndSet(t *testing.T) {
 	st, _ := newTestStore(t, t.TempDir())
 	rec := sampleRecord("alice")
 	rec.Version = 42
-	if err := st.SaveConnection(ctx, rec); !errors.Is(err, ErrConflict) {
-		t.Fatalf("first save claiming version 42: %v, want ErrConflict", err)
+	if err := st.SaveConnection(ctx, rec); !errors.Is(err, tokenstore.ErrConflict) {
+		t.Fatalf("first save claiming version 42: %v, want tokenstore.ErrConflict", err)
 	}
 	rec.Version = 0 // nothing stored yet
 	for want := uint64(1); want <= 3; want++ {
@@ -108,14 +109,14 @@ func TestVersionCompareAndSet(t *testing.T) {
 			t.Fatalf("version = %d, want %d", rec.Version, want)
 		}
 	}
-	got, _ := st.LoadConnection(ctx, KeyOf("fitbit", "alice"))
+	got, _ := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice"))
 	if got.Version != 3 || got.AccessToken != "access-3" {
 		t.Fatalf("loaded version %d token %q", got.Version, got.AccessToken)
 	}
 	stale := got.Clone()
 	stale.Version = 2
-	if err := st.SaveConnection(ctx, stale); !errors.Is(err, ErrConflict) {
-		t.Fatalf("stale save: %v, want ErrConflict", err)
+	if err := st.SaveConnection(ctx, stale); !errors.Is(err, tokenstore.ErrConflict) {
+		t.Fatalf("stale save: %v, want tokenstore.ErrConflict", err)
 	}
 
 	// Of concurrent writers that read version 3, exactly one wins.
@@ -130,7 +131,7 @@ func TestVersionCompareAndSet(t *testing.T) {
 			switch err := st.SaveConnection(ctx, r); {
 			case err == nil:
 				wins.Add(1)
-			case errors.Is(err, ErrConflict):
+			case errors.Is(err, tokenstore.ErrConflict):
 				conflicts.Add(1)
 			default:
 				t.Error(err)
@@ -141,7 +142,7 @@ func TestVersionCompareAndSet(t *testing.T) {
 	if wins.Load() != 1 || conflicts.Load() != 19 {
 		t.Fatalf("%d wins, %d conflicts; want 1 and 19", wins.Load(), conflicts.Load())
 	}
-	if got, _ := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); got.Version != 4 {
+	if got, _ := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice")); got.Version != 4 {
 		t.Fatalf("version = %d, want 4", got.Version)
 	}
 }
@@ -156,16 +157,16 @@ func TestRefreshingIndex(t *testing.T) {
 	if err := st.SaveConnection(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	rec.Refreshing = &RefreshMarker{Since: time.Now(), TokenHash: TokenHash(rec.RefreshToken)}
+	rec.Refreshing = &tokenstore.RefreshMarker{Since: time.Now(), TokenHash: tokenstore.TokenHash(rec.RefreshToken)}
 	if err := st.SaveConnection(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := st.ListRefreshing(ctx)
-	if err != nil || len(keys) != 1 || keys[0] != KeyOf("fitbit", "alice") {
+	if err != nil || len(keys) != 1 || keys[0] != tokenstore.KeyOf("fitbit", "alice") {
 		t.Fatalf("while refreshing: %v %v", keys, err)
 	}
 	got, _ := st.LoadConnection(ctx, keys[0])
-	if got.Refreshing == nil || got.Refreshing.TokenHash != TokenHash(secretRefresh) {
+	if got.Refreshing == nil || got.Refreshing.TokenHash != tokenstore.TokenHash(secretRefresh) {
 		t.Fatalf("marker not stored: %+v", got.Refreshing)
 	}
 	rec.Refreshing = nil
@@ -176,9 +177,9 @@ func TestRefreshingIndex(t *testing.T) {
 		t.Fatalf("after clearing: %v", keys)
 	}
 	// Deleting a marked connection drops its index entry too.
-	rec.Refreshing = &RefreshMarker{Since: time.Now()}
+	rec.Refreshing = &tokenstore.RefreshMarker{Since: time.Now()}
 	_ = st.SaveConnection(ctx, rec)
-	_ = st.DeleteConnection(ctx, KeyOfRecord(rec))
+	_ = st.DeleteConnection(ctx, tokenstore.KeyOfRecord(rec))
 	if keys, _ := st.ListRefreshing(ctx); len(keys) != 0 {
 		t.Fatalf("after delete: %v", keys)
 	}
@@ -189,13 +190,13 @@ func TestLockConnectionExcludes(t *testing.T) {
 	dir := t.TempDir()
 	st, _ := newTestStore(t, dir)
 	other, _ := newTestStore(t, dir) // another instance on the same storage
-	k := KeyOf("fitbit", "alice")
+	k := tokenstore.KeyOf("fitbit", "alice")
 	l, err := st.LockConnection(ctx, k)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Another connection's lock is independent.
-	l2, err := other.LockConnection(ctx, KeyOf("fitbit", "bob"))
+	l2, err := other.LockConnection(ctx, tokenstore.KeyOf("fitbit", "bob"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,12 +242,12 @@ func TestLockConnectionExcludes(t *testing.T) {
 func TestSaveConnectionValidates(t *testing.T) {
 	ctx := context.Background()
 	st, _ := newTestStore(t, t.TempDir())
-	for name, mutate := range map[string]func(*Record){
-		"bad provider":      func(r *Record) { r.Provider = "../../etc" },
-		"no provider":       func(r *Record) { r.Provider = "" },
-		"no identity hash":  func(r *Record) { r.IdentityHash = "" },
-		"raw identity":      func(r *Record) { r.IdentityHash = "alice" },
-		"traversal in hash": func(r *Record) { r.IdentityHash = "../" + r.IdentityHash[3:] },
+	for name, mutate := range map[string]func(*tokenstore.Record){
+		"bad provider":      func(r *tokenstore.Record) { r.Provider = "../../etc" },
+		"no provider":       func(r *tokenstore.Record) { r.Provider = "" },
+		"no identity hash":  func(r *tokenstore.Record) { r.IdentityHash = "" },
+		"raw identity":      func(r *tokenstore.Record) { r.IdentityHash = "alice" },
+		"traversal in hash": func(r *tokenstore.Record) { r.IdentityHash = "../" + r.IdentityHash[3:] },
 	} {
 		rec := sampleRecord("alice")
 		mutate(rec)
@@ -257,10 +258,10 @@ func TestSaveConnectionValidates(t *testing.T) {
 	if err := st.SaveConnection(ctx, nil); err == nil {
 		t.Error("nil record accepted")
 	}
-	if _, err := st.LoadConnection(ctx, Key{Provider: "fitbit"}); err == nil {
+	if _, err := st.LoadConnection(ctx, tokenstore.Key{Provider: "fitbit"}); err == nil {
 		t.Error("empty identity hash accepted")
 	}
-	if _, err := st.LoadConnection(ctx, KeyOf("../fitbit", "alice")); err == nil {
+	if _, err := st.LoadConnection(ctx, tokenstore.KeyOf("../fitbit", "alice")); err == nil {
 		t.Error("bad provider accepted")
 	}
 }
@@ -274,24 +275,24 @@ func TestAssociatedDataBindsStorageKey(t *testing.T) {
 	if err := st.SaveConnection(ctx, sampleRecord("alice")); err != nil {
 		t.Fatal(err)
 	}
-	aliceKey, _ := st.ConnectionKey(Key{"fitbit", IdentityHash("alice")})
-	bobKey, _ := st.ConnectionKey(Key{"fitbit", IdentityHash("bob")})
+	aliceKey, _ := st.ConnectionKey(tokenstore.Key{Provider: "fitbit", IdentityHash: tokenstore.IdentityHash("alice")})
+	bobKey, _ := st.ConnectionKey(tokenstore.Key{Provider: "fitbit", IdentityHash: tokenstore.IdentityHash("bob")})
 	copyFile(t, fsys.Filename(aliceKey), fsys.Filename(bobKey))
-	_, err := st.LoadConnection(ctx, KeyOf("fitbit", "bob"))
-	if !errors.Is(err, ErrDecrypt) {
-		t.Fatalf("alice's record under bob's key: got %v, want ErrDecrypt", err)
+	_, err := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "bob"))
+	if !errors.Is(err, tokenstore.ErrDecrypt) {
+		t.Fatalf("alice's record under bob's key: got %v, want tokenstore.ErrDecrypt", err)
 	}
 	if strings.Contains(err.Error(), secretAccess) || strings.Contains(err.Error(), "alice") {
 		t.Fatalf("error leaks: %v", err)
 	}
 	// Same for a different provider.
-	otherKey, _ := st.ConnectionKey(Key{"google_health", IdentityHash("alice")})
+	otherKey, _ := st.ConnectionKey(tokenstore.Key{Provider: "google_health", IdentityHash: tokenstore.IdentityHash("alice")})
 	copyFile(t, fsys.Filename(aliceKey), fsys.Filename(otherKey))
-	if _, err := st.LoadConnection(ctx, KeyOf("google_health", "alice")); !errors.Is(err, ErrDecrypt) {
-		t.Fatalf("record under another provider: got %v, want ErrDecrypt", err)
+	if _, err := st.LoadConnection(ctx, tokenstore.KeyOf("google_health", "alice")); !errors.Is(err, tokenstore.ErrDecrypt) {
+		t.Fatalf("record under another provider: got %v, want tokenstore.ErrDecrypt", err)
 	}
 	// Save refuses to overwrite what it cannot read (it may be a token).
-	if err := st.SaveConnection(ctx, sampleRecord("bob")); !errors.Is(err, ErrDecrypt) {
+	if err := st.SaveConnection(ctx, sampleRecord("bob")); !errors.Is(err, tokenstore.ErrDecrypt) {
 		t.Fatalf("save over unreadable value: got %v", err)
 	}
 
@@ -301,8 +302,8 @@ func TestAssociatedDataBindsStorageKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyFile(t, fsys.Filename(st.pendingKey("state-1")), fsys.Filename(st.pendingKey("state-2")))
-	if _, err := st.TakePending(ctx, "state-2"); !errors.Is(err, ErrDecrypt) {
-		t.Fatalf("moved pending: got %v, want ErrDecrypt", err)
+	if _, err := st.TakePending(ctx, "state-2"); !errors.Is(err, tokenstore.ErrDecrypt) {
+		t.Fatalf("moved pending: got %v, want tokenstore.ErrDecrypt", err)
 	}
 	if p, err := st.TakePending(ctx, "state-1"); err != nil || p.Identity != "alice" {
 		t.Fatalf("original pending: %v %v", p, err)
@@ -326,12 +327,12 @@ func copyFile(t *testing.T, from, to string) {
 func TestCorruptedValues(t *testing.T) {
 	ctx := context.Background()
 	st, fsys := newTestStore(t, t.TempDir())
-	key, _ := st.ConnectionKey(Key{"fitbit", IdentityHash("alice")})
+	key, _ := st.ConnectionKey(tokenstore.Key{Provider: "fitbit", IdentityHash: tokenstore.IdentityHash("alice")})
 	for name, val := range map[string][]byte{
 		"empty":       {},
 		"garbage":     []byte("this is not a sealed value at all, just garbage bytes"),
 		"version 9":   append([]byte{9}, bytes.Repeat([]byte{0}, 40)...),
-		"truncated":   {sealVersion, 1, 2, 3},
+		"truncated":   {1, 1, 2, 3}, // sealed format version 1, cut short
 		"plain json":  []byte(`{"provider":"fitbit"}`),
 		"sealed junk": mustSeal(t, st.keys, []byte("not json"), key),
 		"wrong owner": mustSeal(t, st.keys, []byte(mustJSON(sampleRecord("bob"))), key),
@@ -339,20 +340,20 @@ func TestCorruptedValues(t *testing.T) {
 		if err := fsys.Store(ctx, key, val); err != nil {
 			t.Fatal(err)
 		}
-		_, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice"))
-		if !errors.Is(err, ErrDecrypt) {
-			t.Errorf("%s: got %v, want ErrDecrypt", name, err)
+		_, err := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice"))
+		if !errors.Is(err, tokenstore.ErrDecrypt) {
+			t.Errorf("%s: got %v, want tokenstore.ErrDecrypt", name, err)
 		}
 	}
 	if err := fsys.Store(ctx, key, append([]byte{9}, bytes.Repeat([]byte{0}, 40)...)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); err == nil || !strings.Contains(err.Error(), "unknown sealed format version 9") {
+	if _, err := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice")); err == nil || !strings.Contains(err.Error(), "unknown sealed format version 9") {
 		t.Errorf("unknown version error unclear: %v", err)
 	}
 }
 
-func mustSeal(t *testing.T, kr *Keyring, pt []byte, key string) []byte {
+func mustSeal(t *testing.T, kr *tokenstore.Keyring, pt []byte, key string) []byte {
 	t.Helper()
 	b, err := kr.Seal(pt, []byte(key))
 	if err != nil {
@@ -370,18 +371,18 @@ func TestStoreKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	stB, _ := newTestStore(t, dir, keyB)
-	if _, err := stB.LoadConnection(ctx, KeyOf("fitbit", "alice")); !errors.Is(err, ErrDecrypt) {
-		t.Fatalf("B alone: got %v, want ErrDecrypt", err)
+	if _, err := stB.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice")); !errors.Is(err, tokenstore.ErrDecrypt) {
+		t.Fatalf("B alone: got %v, want tokenstore.ErrDecrypt", err)
 	}
 	stBA, _ := newTestStore(t, dir, keyB, keyA)
-	rec, err := stBA.LoadConnection(ctx, KeyOf("fitbit", "alice"))
+	rec, err := stBA.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice"))
 	if err != nil {
 		t.Fatalf("[B, A]: %v", err)
 	}
 	if err := stBA.SaveConnection(ctx, rec); err != nil { // rewrites under B
 		t.Fatal(err)
 	}
-	if got, err := stB.LoadConnection(ctx, KeyOf("fitbit", "alice")); err != nil || got.RefreshToken != secretRefresh || got.Version != 2 {
+	if got, err := stB.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice")); err != nil || got.RefreshToken != secretRefresh || got.Version != 2 {
 		t.Fatalf("B alone after rewrite: %v %v", got, err)
 	}
 }
@@ -456,20 +457,20 @@ func TestPendingRoundTripAndSingleUse(t *testing.T) {
 	if !reflect.DeepEqual(got, p) {
 		t.Fatalf("took %+v\nwant %+v", mustJSON(got), mustJSON(p))
 	}
-	if _, err := st.TakePending(ctx, "s1"); !errors.Is(err, ErrNotFound) {
+	if _, err := st.TakePending(ctx, "s1"); !errors.Is(err, tokenstore.ErrNotFound) {
 		t.Fatalf("second take: %v", err)
 	}
 	for _, s := range []string{"", "forged", "../../etc/passwd"} {
-		if _, err := st.TakePending(ctx, s); !errors.Is(err, ErrNotFound) {
+		if _, err := st.TakePending(ctx, s); !errors.Is(err, tokenstore.ErrNotFound) {
 			t.Fatalf("take %q: %v", s, err)
 		}
 	}
-	for name, bad := range map[string]*Pending{
+	for name, bad := range map[string]*tokenstore.Pending{
 		"nil":         nil,
 		"no state":    samplePending("", "alice", time.Now().Add(time.Hour)),
 		"no identity": samplePending("s", "", time.Now().Add(time.Hour)),
 		"no expiry":   samplePending("s", "alice", time.Time{}),
-		"bad provider": func() *Pending {
+		"bad provider": func() *tokenstore.Pending {
 			p := samplePending("s", "alice", time.Now().Add(time.Hour))
 			p.Provider = "a/b"
 			return p
@@ -493,10 +494,10 @@ func TestTakePendingExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"old", "edge"} {
-		if _, err := st.TakePending(ctx, s); !errors.Is(err, ErrExpired) {
-			t.Fatalf("%s: got %v, want ErrExpired", s, err)
+		if _, err := st.TakePending(ctx, s); !errors.Is(err, tokenstore.ErrExpired) {
+			t.Fatalf("%s: got %v, want tokenstore.ErrExpired", s, err)
 		}
-		if _, err := st.TakePending(ctx, s); !errors.Is(err, ErrNotFound) {
+		if _, err := st.TakePending(ctx, s); !errors.Is(err, tokenstore.ErrNotFound) {
 			t.Fatalf("%s: expired entry not deleted: %v", s, err)
 		}
 	}
@@ -540,7 +541,7 @@ func TestPurgeExpiredPending(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("purge of old undecryptable: %d %v, want 1", n, err)
 	}
-	if _, err := st.LoadConnection(ctx, KeyOf("fitbit", "alice")); err != nil {
+	if _, err := st.LoadConnection(ctx, tokenstore.KeyOf("fitbit", "alice")); err != nil {
 		t.Fatalf("purge touched a connection: %v", err)
 	}
 }
@@ -569,7 +570,7 @@ func TestTakePendingConcurrent(t *testing.T) {
 				mu.Lock()
 				wins++
 				mu.Unlock()
-			case errors.Is(err, ErrNotFound):
+			case errors.Is(err, tokenstore.ErrNotFound):
 			default:
 				t.Errorf("unexpected: %v %v", p, err)
 			}
@@ -583,7 +584,7 @@ func TestTakePendingConcurrent(t *testing.T) {
 }
 
 // Cross-process exactly-once: 4 processes (this test binary re-executed),
-// each with several goroutines and its own StorageStore over the same
+// each with several goroutines and its own Store over the same
 // FileStorage directory, race TakePending for one state.
 const (
 	childEnvDir   = "TOKENSTORE_TAKE_CHILD_DIR"
@@ -650,7 +651,7 @@ func TestHelperTakePendingProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("helper process for TestTakePendingAcrossProcesses")
 	}
-	kr, err := ParseKeys([]string{os.Getenv(childEnvKey)})
+	kr, err := tokenstore.ParseKeys([]string{os.Getenv(childEnvKey)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -658,7 +659,7 @@ func TestHelperTakePendingProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := NewStorageStore(&certmagic.FileStorage{Path: dir}, kr, "")
+	st := New(&certmagic.FileStorage{Path: dir}, kr, "")
 	state := os.Getenv(childEnvState)
 	time.Sleep(time.Until(time.Unix(0, startNanos)))
 
@@ -674,7 +675,7 @@ func TestHelperTakePendingProcess(t *testing.T) {
 			switch {
 			case err == nil && p.Identity == "alice" && p.State == state:
 				results <- "won"
-			case errors.Is(err, ErrNotFound):
+			case errors.Is(err, tokenstore.ErrNotFound):
 				results <- "notfound"
 			default:
 				results <- fmt.Sprintf("error %v", err)

@@ -1,12 +1,24 @@
-package tokenstore
+// Package storagestore is a tokenstore.Store over any Caddy storage module
+// (certmagic.Storage; Caddy's file system storage by default), beside the
+// Redis store in redisstore. It moves bytes only: what is stored is sealed
+// by tokenstore's codec, and both stores pass tokenstore/storetest.
+//
+// Storage keys never contain a raw identity or state, only SHA-256 hashes:
+//
+//	<prefix>/connections/<provider>/<IdentityHash(identity)>
+//	<prefix>/refreshing/<provider>/<IdentityHash(identity)>
+//	<prefix>/pending/<hex SHA-256(state)>
+//	<prefix>/entries/<kind>/<EntryIDHash(id)>
+//	<prefix>/changes/<time>.<random>.<provider>.<IdentityHash(identity)>
+package storagestore
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"hash/fnv"
 	"io/fs"
 	"path"
@@ -26,12 +38,12 @@ const DefaultPrefix = "fitbit"
 // alone: during a key rollout another instance may hold a key this one lacks.
 const orphanPendingAge = 24 * time.Hour
 
-// StorageStore is a Store over a certmagic.Storage (Caddy's configured
+// Store is a Store over a certmagic.Storage (Caddy's configured
 // storage; certmagic.FileStorage by default, whose locks work across
 // processes).
-type StorageStore struct {
+type Store struct {
 	storage certmagic.Storage
-	keys    *Keyring
+	keys    *tokenstore.Keyring
 	prefix  string
 
 	// Now is the clock used by TakePending to judge expiry; time.Now when
@@ -55,19 +67,19 @@ type localLock struct {
 	refs int
 }
 
-var _ Store = (*StorageStore)(nil)
+var _ tokenstore.Store = (*Store)(nil)
 
-// NewStorageStore returns a Store that keeps its values under prefix
+// New returns a Store that keeps its values under prefix
 // (DefaultPrefix when empty; surrounding slashes are trimmed) in storage,
 // sealed with keys. Changing the prefix makes existing values unreadable, as
 // the storage key is the associated data. Validate a configured prefix with
 // ValidatePrefix first.
-func NewStorageStore(storage certmagic.Storage, keys *Keyring, prefix string) *StorageStore {
+func New(storage certmagic.Storage, keys *tokenstore.Keyring, prefix string) *Store {
 	prefix = strings.Trim(prefix, "/")
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	s := &StorageStore{storage: storage, keys: keys, prefix: prefix, locks: map[string]*localLock{}}
+	s := &Store{storage: storage, keys: keys, prefix: prefix, locks: map[string]*localLock{}}
 	if fs, ok := storage.(*certmagic.FileStorage); ok {
 		// See filelock.go for why certmagic's file locks are not used.
 		s.files = &fileLocks{dir: filepath.Join(fs.Path, "locks", "caddy-fitbit")}
@@ -97,10 +109,10 @@ func ValidatePrefix(prefix string) error {
 }
 
 // Prefix returns the storage key prefix in use.
-func (s *StorageStore) Prefix() string { return s.prefix }
+func (s *Store) Prefix() string { return s.prefix }
 
 // ConnectionKey returns the storage key of a connection.
-func (s *StorageStore) ConnectionKey(k Key) (string, error) {
+func (s *Store) ConnectionKey(k tokenstore.Key) (string, error) {
 	if err := k.Validate(); err != nil {
 		return "", err
 	}
@@ -108,28 +120,28 @@ func (s *StorageStore) ConnectionKey(k Key) (string, error) {
 }
 
 // refreshingKey is the index entry of a connection with a refresh marker.
-func (s *StorageStore) refreshingKey(k Key) string {
+func (s *Store) refreshingKey(k tokenstore.Key) string {
 	return path.Join(s.prefix, "refreshing", k.Provider, k.IdentityHash)
 }
 
 // lockName names the connection's storage lock. certmagic's FileStorage
 // keeps its locks in a flat directory, so the name has no slashes.
-func (s *StorageStore) lockName(k Key) string {
+func (s *Store) lockName(k tokenstore.Key) string {
 	return strings.ReplaceAll(s.prefix, "/", "_") + "_conn_" + k.Provider + "_" + k.IdentityHash
 }
 
-func (s *StorageStore) pendingKey(state string) string {
+func (s *Store) pendingKey(state string) string {
 	sum := sha256.Sum256([]byte(state))
 	return path.Join(s.prefix, "pending", hex.EncodeToString(sum[:]))
 }
 
-func (s *StorageStore) stripe(key string) *sync.Mutex {
+func (s *Store) stripe(key string) *sync.Mutex {
 	h := fnv.New32a()
 	h.Write([]byte(key))
 	return &s.stripes[h.Sum32()%uint32(len(s.stripes))]
 }
 
-func (s *StorageStore) now() time.Time {
+func (s *Store) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
@@ -137,7 +149,7 @@ func (s *StorageStore) now() time.Time {
 }
 
 // LoadConnection implements Store.
-func (s *StorageStore) LoadConnection(ctx context.Context, k Key) (*Record, error) {
+func (s *Store) LoadConnection(ctx context.Context, k tokenstore.Key) (*tokenstore.Record, error) {
 	key, err := s.ConnectionKey(k)
 	if err != nil {
 		return nil, err
@@ -145,27 +157,15 @@ func (s *StorageStore) LoadConnection(ctx context.Context, k Key) (*Record, erro
 	return s.loadRecord(ctx, key, k.Provider, k.IdentityHash)
 }
 
-func (s *StorageStore) loadRecord(ctx context.Context, key, provider, idHash string) (*Record, error) {
+func (s *Store) loadRecord(ctx context.Context, key, provider, idHash string) (*tokenstore.Record, error) {
 	sealed, err := s.storage.Load(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
+		return nil, tokenstore.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tokenstore: loading connection %s: %w", key, err)
 	}
-	plain, err := s.keys.Open(sealed, []byte(key))
-	if err != nil {
-		return nil, Unreadable(key, err)
-	}
-	var rec Record
-	if err := json.Unmarshal(plain, &rec); err != nil {
-		// The JSON error could quote stored bytes; do not include it.
-		return nil, Unreadable(key, fmt.Errorf("%w: decrypted value is not a valid record", ErrDecrypt))
-	}
-	if rec.Provider != provider || rec.IdentityHash != idHash {
-		return nil, Unreadable(key, fmt.Errorf("%w: record names a different provider or identity", ErrDecrypt))
-	}
-	return &rec, nil
+	return s.keys.OpenRecord(key, sealed, tokenstore.Key{Provider: provider, IdentityHash: idHash})
 }
 
 // SaveConnection implements Store. The compare-and-set is a read, compare
@@ -178,11 +178,11 @@ func (s *StorageStore) loadRecord(ctx context.Context, key, provider, idHash str
 // It refuses to overwrite a stored value it cannot decrypt, as that value
 // may hold the only copy of a refresh token: fix the keyring, or
 // DeleteConnection first.
-func (s *StorageStore) SaveConnection(ctx context.Context, rec *Record) error {
+func (s *Store) SaveConnection(ctx context.Context, rec *tokenstore.Record) error {
 	if rec == nil {
 		return errors.New("tokenstore: SaveConnection: record is nil")
 	}
-	k := KeyOfRecord(rec)
+	k := tokenstore.KeyOfRecord(rec)
 	key, err := s.ConnectionKey(k)
 	if err != nil {
 		return err
@@ -197,21 +197,17 @@ func (s *StorageStore) SaveConnection(ctx context.Context, rec *Record) error {
 	switch {
 	case err == nil:
 		stored, wasRefreshing = old.Version, old.Refreshing != nil
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, tokenstore.ErrNotFound):
 	default:
 		return fmt.Errorf("tokenstore: not overwriting an existing value that cannot be read (fix the keyring, or delete the connection): %w", err)
 	}
 	if stored != rec.Version {
-		return ErrConflict
+		return tokenstore.ErrConflict
 	}
 
 	c := rec.Clone()
 	c.Version = stored + 1
-	plain, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("tokenstore: encoding record: %w", err)
-	}
-	sealed, err := s.keys.Seal(plain, []byte(key))
+	sealed, err := s.keys.SealRecord(key, c)
 	if err != nil {
 		return err
 	}
@@ -235,7 +231,7 @@ func (s *StorageStore) SaveConnection(ctx context.Context, rec *Record) error {
 }
 
 // DeleteConnection implements Store.
-func (s *StorageStore) DeleteConnection(ctx context.Context, k Key) error {
+func (s *Store) DeleteConnection(ctx context.Context, k tokenstore.Key) error {
 	key, err := s.ConnectionKey(k)
 	if err != nil {
 		return err
@@ -256,7 +252,7 @@ func (s *StorageStore) DeleteConnection(ctx context.Context, k Key) error {
 // certmagic.FileStorage is a lock file kept fresh while held and taken over
 // once stale (about 10 s after its holder died). Same-process callers queue
 // on a mutex first, so only one of them polls the storage.
-func (s *StorageStore) LockConnection(ctx context.Context, k Key) (Lock, error) {
+func (s *Store) LockConnection(ctx context.Context, k tokenstore.Key) (tokenstore.Lock, error) {
 	if err := k.Validate(); err != nil {
 		return nil, err
 	}
@@ -283,7 +279,7 @@ func (s *StorageStore) LockConnection(ctx context.Context, k Key) (Lock, error) 
 	return &storageLock{s: s, name: name, local: local}, nil
 }
 
-func (s *StorageStore) acquireLocal(name string) *localLock {
+func (s *Store) acquireLocal(name string) *localLock {
 	s.locksMu.Lock()
 	defer s.locksMu.Unlock()
 	l := s.locks[name]
@@ -295,7 +291,7 @@ func (s *StorageStore) acquireLocal(name string) *localLock {
 	return l
 }
 
-func (s *StorageStore) releaseLocal(name string, l *localLock, held bool) {
+func (s *Store) releaseLocal(name string, l *localLock, held bool) {
 	if held {
 		<-l.sem
 	}
@@ -307,14 +303,14 @@ func (s *StorageStore) releaseLocal(name string, l *localLock, held bool) {
 }
 
 type storageLock struct {
-	s     *StorageStore
+	s     *Store
 	name  string
 	local *localLock
 	file  *fileLock // on a FileStorage; else the storage's own lock
 	once  sync.Once
 }
 
-// Lost implements Lock. Storage modules' locks cannot report a lost lease.
+// Lost implements tokenstore.Lock. Storage modules' locks cannot report a lost lease.
 func (l *storageLock) Lost() <-chan struct{} {
 	if l.file != nil {
 		return l.file.Lost()
@@ -336,7 +332,7 @@ func (l *storageLock) Unlock(ctx context.Context) error {
 }
 
 // ListRefreshing implements Store.
-func (s *StorageStore) ListRefreshing(ctx context.Context) ([]Key, error) {
+func (s *Store) ListRefreshing(ctx context.Context) ([]tokenstore.Key, error) {
 	dir := path.Join(s.prefix, "refreshing")
 	names, err := s.storage.List(ctx, dir, true)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -345,12 +341,9 @@ func (s *StorageStore) ListRefreshing(ctx context.Context) ([]Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenstore: listing %s: %w", dir, err)
 	}
-	var keys []Key
+	var keys []tokenstore.Key
 	for _, name := range names {
-		rel := strings.TrimPrefix(name, dir+"/")
-		provider, idHash, ok := strings.Cut(rel, "/")
-		k := Key{Provider: provider, IdentityHash: idHash}
-		if ok && k.Validate() == nil {
+		if k, ok := tokenstore.ParseKey(strings.TrimPrefix(name, dir+"/")); ok {
 			keys = append(keys, k)
 		}
 	}
@@ -358,16 +351,12 @@ func (s *StorageStore) ListRefreshing(ctx context.Context) ([]Key, error) {
 }
 
 // PutPending implements Store.
-func (s *StorageStore) PutPending(ctx context.Context, p *Pending) error {
-	if err := p.validate(); err != nil {
+func (s *Store) PutPending(ctx context.Context, p *tokenstore.Pending) error {
+	if err := p.Validate(); err != nil {
 		return err
 	}
 	key := s.pendingKey(p.State)
-	plain, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("tokenstore: encoding pending: %w", err)
-	}
-	sealed, err := s.keys.Seal(plain, []byte(key))
+	sealed, err := s.keys.SealPending(key, p)
 	if err != nil {
 		return err
 	}
@@ -380,14 +369,14 @@ func (s *StorageStore) PutPending(ctx context.Context, p *Pending) error {
 // TakePending implements Store. Load and Delete happen under a storage lock
 // named after the key, with a re-check after locking; same-process callers
 // are also serialised in memory first. A state with no entry returns
-// ErrNotFound without taking any lock, so forged states cost one read.
-func (s *StorageStore) TakePending(ctx context.Context, state string) (*Pending, error) {
+// tokenstore.ErrNotFound without taking any lock, so forged states cost one read.
+func (s *Store) TakePending(ctx context.Context, state string) (*tokenstore.Pending, error) {
 	if state == "" {
-		return nil, ErrNotFound
+		return nil, tokenstore.ErrNotFound
 	}
 	key := s.pendingKey(state)
 	if _, err := s.storage.Load(ctx, key); errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
+		return nil, tokenstore.ErrNotFound
 	} else if err != nil {
 		return nil, fmt.Errorf("tokenstore: loading pending %s: %w", key, err)
 	}
@@ -402,24 +391,12 @@ func (s *StorageStore) TakePending(ctx context.Context, state string) (*Pending,
 	}
 	// From here the entry is gone from storage and this caller is the only
 	// one that ever got it.
-	plain, err := s.keys.Open(sealed, []byte(key))
-	if err != nil {
-		return nil, fmt.Errorf("pending %s: %w", key, err)
-	}
-	var p Pending
-	if err := json.Unmarshal(plain, &p); err != nil {
-		return nil, fmt.Errorf("%w: pending %s: decrypted value is not a valid pending authorization", ErrDecrypt, key)
-	}
-	p.State = state
-	if !s.now().Before(p.Expires) {
-		return nil, ErrExpired
-	}
-	return &p, nil
+	return s.keys.OpenPending(key, sealed, state, s.now())
 }
 
 // takeLocked loads and deletes key under the storage lock and returns the
-// sealed value, or ErrNotFound if someone else took it first.
-func (s *StorageStore) takeLocked(ctx context.Context, key string) (sealed []byte, err error) {
+// sealed value, or tokenstore.ErrNotFound if someone else took it first.
+func (s *Store) takeLocked(ctx context.Context, key string) (sealed []byte, err error) {
 	lock := key + ".take"
 	if err := s.storage.Lock(ctx, lock); err != nil {
 		return nil, fmt.Errorf("tokenstore: locking pending %s: %w", key, err)
@@ -436,7 +413,7 @@ func (s *StorageStore) takeLocked(ctx context.Context, key string) (sealed []byt
 
 	sealed, err = s.storage.Load(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNotFound
+		return nil, tokenstore.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tokenstore: loading pending %s: %w", key, err)
@@ -450,7 +427,7 @@ func (s *StorageStore) takeLocked(ctx context.Context, key string) (sealed []byt
 // PurgeExpiredPending implements Store. It also deletes entries it cannot
 // decrypt once they are older than 24 hours. Per-entry failures do not stop
 // the sweep; the first is returned with the count.
-func (s *StorageStore) PurgeExpiredPending(ctx context.Context, now time.Time) (int, error) {
+func (s *Store) PurgeExpiredPending(ctx context.Context, now time.Time) (int, error) {
 	return s.purgeDir(ctx, path.Join(s.prefix, "pending"), func(key string) (bool, error) {
 		expired, err := s.pendingExpired(ctx, key, now)
 		if err != nil || !expired {
@@ -463,7 +440,7 @@ func (s *StorageStore) PurgeExpiredPending(ctx context.Context, now time.Time) (
 	})
 }
 
-func (s *StorageStore) pendingExpired(ctx context.Context, key string, now time.Time) (bool, error) {
+func (s *Store) pendingExpired(ctx context.Context, key string, now time.Time) (bool, error) {
 	sealed, err := s.storage.Load(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil // taken meanwhile
@@ -471,10 +448,11 @@ func (s *StorageStore) pendingExpired(ctx context.Context, key string, now time.
 	if err != nil {
 		return false, fmt.Errorf("tokenstore: loading pending %s: %w", key, err)
 	}
-	var p Pending
-	plain, err := s.keys.Open(sealed, []byte(key))
-	if err == nil && json.Unmarshal(plain, &p) == nil {
-		return !now.Before(p.Expires), nil
+	switch _, err := s.keys.OpenPending(key, sealed, "", now); {
+	case errors.Is(err, tokenstore.ErrExpired):
+		return true, nil
+	case err == nil:
+		return false, nil
 	}
 	return s.orphaned(ctx, key, now), nil
 }
