@@ -236,6 +236,13 @@ type DailyRollUpRequest struct {
 		End   *CivilDateTime `json:"end"`
 	} `json:"range"`
 	WindowSizeDays json.Number `json:"windowSizeDays,omitempty"`
+	// The discovery document's DailyRollUpDataPointsRequest also has these;
+	// they are accepted (unknown fields are rejected) and, as the
+	// simulator has one data source and answers at most 90 windows at
+	// once, not acted on.
+	DataSourceFamily string      `json:"dataSourceFamily,omitempty"`
+	PageSize         json.Number `json:"pageSize,omitempty"`
+	PageToken        string      `json:"pageToken,omitempty"`
 }
 
 func (c *CivilDateTime) toTime() (time.Time, bool) {
