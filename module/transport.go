@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/dustin/go-humanize"
+	"go.uber.org/zap"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
 )
@@ -101,8 +102,12 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("fitbit transport: http: %w", err)
 	}
 	t.inject = inject.Transport{
-		Base:              t.HTTP,
-		Tokens:            mgr,
+		Base:     t.HTTP,
+		Tokens:   mgr,
+		Provider: mgr.Provider(),
+		OnGone: func() {
+			ctx.Logger().Warn("the provider answered 410 Gone: its API is turned off", zap.String("provider", reg.Name))
+		},
 		Identity:          identityFunc(t.Identity),
 		ConnectURL:        app.ConnectURLFor(reg.Name),
 		MaxReplayBody:     t.MaxReplayBody,

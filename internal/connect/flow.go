@@ -67,7 +67,7 @@ type Flow struct {
 	Tokens *tokens.Manager
 	// Others are further registrations by name (may be nil).
 	Others     map[string]*tokens.Manager
-	Store      tokenstore.Store
+	Store      Store
 	Prefix     string // URL prefix of the endpoints, e.g. "/fitbit"
 	ReturnTo   *ReturnTo
 	PendingTTL time.Duration
@@ -428,7 +428,7 @@ func (f *Flow) Status(w http.ResponseWriter, r *http.Request, identity string) {
 
 func (f *Flow) status(ctx context.Context, mgr *tokens.Manager, identity string) (*Status, error) {
 	name := mgr.Provider().Reg.Name
-	st := &Status{Provider: name, ConnectURL: f.ConnectURLFor(name), GoneSince: timePtr(mgr.GoneSince())}
+	st := &Status{Provider: name, ConnectURL: f.ConnectURLFor(name), GoneSince: timePtr(mgr.Provider().Gone.Since())}
 	rec, err := mgr.Lookup(ctx, identity)
 	switch {
 	case errors.Is(err, tokens.ErrNotConnected):

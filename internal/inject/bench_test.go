@@ -62,7 +62,7 @@ func benchmarkRoundTrip(b *testing.B, upstream http.RoundTripper) {
 	if err := mgr.Connect(context.Background(), "alice", rec); err != nil {
 		b.Fatal(err)
 	}
-	tr := &Transport{Base: upstream, Tokens: mgr, Identity: func(*http.Request) string { return "alice" }}
+	tr := &Transport{Base: upstream, Tokens: mgr, Provider: mgr.Provider(), Identity: func(*http.Request) string { return "alice" }}
 	req, _ := http.NewRequest("GET", "http://api.fitbit.com/1/user/-/profile.json", nil)
 	req.Header.Set("Authorization", "Basic YWxpY2U6cHc=")
 	req.Header.Set("Cookie", "c=1")

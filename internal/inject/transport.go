@@ -62,8 +62,15 @@ const DefaultReplayBodyTimeout = 10 * time.Second
 // Transport injects the connection's credentials. Base does the actual round
 // trip (in Caddy, the reverse proxy's HTTP transport).
 type Transport struct {
-	Base   http.RoundTripper
-	Tokens *tokens.Manager
+	Base http.RoundTripper
+	// Tokens hands out the connection of an identity (a *tokens.Manager).
+	Tokens TokenSource
+	// Provider is the registration the tokens are for: its title names it
+	// in messages, and its Gone state is marked on a 410.
+	Provider *provider.Client
+	// OnGone, if set, is called when the provider answers 410 Gone for the
+	// first time since it last answered normally (the module logs it).
+	OnGone func()
 	// Identity returns the caller's identity, "" when unauthenticated.
 	Identity func(*http.Request) string
 	// ConnectURL is where a user connects, for error messages.
@@ -147,7 +154,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		_, _ = readError(resp)
 		return t.gone(req), nil
 	}
-	t.Tokens.ClearGone() // one atomic load unless it was gone
+	t.Provider.Gone.Clear() // one atomic load unless it was gone
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.observe(OutcomeProxied)
 		if resp.StatusCode >= 400 {
@@ -219,14 +226,24 @@ func (t *Transport) refreshOn(errorType string) bool {
 	return slices.Contains(t.RefreshOn, errorType)
 }
 
+// clock is the transport's clock: Now, or time.Now.
+func (t *Transport) clock() func() time.Time {
+	if t.Now == nil {
+		return time.Now
+	}
+	return t.Now
+}
+
 // title names the provider to people.
-func (t *Transport) title() string { return t.Tokens.Provider().Reg.Title() }
+func (t *Transport) title() string { return t.Provider.Reg.Title() }
 
 // gone answers a request to a provider that has turned its API off: no
 // refresh, no retry, a clear way forward.
 func (t *Transport) gone(req *http.Request) *http.Response {
 	t.observe(OutcomeGone)
-	t.Tokens.MarkGone()
+	if t.Provider.Gone.Mark(t.clock()()) && t.OnGone != nil {
+		t.OnGone()
+	}
 	msg := t.title() + " has turned this API off (410 Gone)"
 	if t.SuccessorURL != "" {
 		msg += "; connect " + t.SuccessorTitle + " at " + t.SuccessorURL + " and use its API through the gateway"
@@ -260,10 +277,7 @@ func (t *Transport) bufferBody(req *http.Request) (body []byte, replayable bool,
 	if req.ContentLength > max {
 		return nil, false, nil
 	}
-	now := t.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := t.clock()
 	deadline := now().Add(t.replayBodyTimeout())
 	if t.BodyDeadline != nil {
 		if lift := t.BodyDeadline(req, deadline); lift != nil {

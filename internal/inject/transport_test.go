@@ -84,6 +84,7 @@ func newFixture(t testing.TB) *fixture {
 	tr := &Transport{
 		Base:       base,
 		Tokens:     m,
+		Provider:   m.Provider(),
 		Identity:   func(r *http.Request) string { return r.Header.Get("X-Test-Identity") },
 		ConnectURL: connectURL,
 		Observer:   obs,

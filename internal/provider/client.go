@@ -39,6 +39,9 @@ type Client struct {
 	conf        *oauth2.Config
 	recoverConf *oauth2.Config // conf, with the recovery URL as token URL
 	http        *http.Client
+	// Gone is whether the provider has turned its API off, shared by
+	// everything that talks to it.
+	Gone Gone
 }
 
 // DefaultTimeout bounds one call to the token or revoke endpoint.

@@ -31,7 +31,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -376,22 +375,14 @@ func (s *Store) LoadConnection(ctx context.Context, k tokenstore.Key) (*tokensto
 	if err != nil || version == 0 {
 		return nil, tokenstore.Unreadable(key, fmt.Errorf("%w: the stored version is not a positive integer", tokenstore.ErrDecrypt))
 	}
-	plain, err := s.keys.Open([]byte(ds), []byte(key))
+	rec, err := s.keys.OpenRecord(key, []byte(ds), k)
 	if err != nil {
-		return nil, tokenstore.Unreadable(key, err)
-	}
-	var rec tokenstore.Record
-	if err := json.Unmarshal(plain, &rec); err != nil {
-		// The JSON error could quote decrypted bytes; do not include it.
-		return nil, tokenstore.Unreadable(key, fmt.Errorf("%w: decrypted value is not a valid record", tokenstore.ErrDecrypt))
-	}
-	if rec.Provider != k.Provider || rec.IdentityHash != k.IdentityHash {
-		return nil, tokenstore.Unreadable(key, fmt.Errorf("%w: record names a different provider or identity", tokenstore.ErrDecrypt))
+		return nil, err
 	}
 	if rec.Version != version {
 		return nil, tokenstore.Unreadable(key, fmt.Errorf("%w: the sealed record (version %d) does not match the stored version %d", tokenstore.ErrDecrypt, rec.Version, version))
 	}
-	return &rec, nil
+	return rec, nil
 }
 
 // SaveConnection implements tokenstore.Store with one Lua script (saveScript):
@@ -415,11 +406,7 @@ func (s *Store) SaveConnection(ctx context.Context, rec *tokenstore.Record) erro
 	}
 	c := rec.Clone()
 	c.Version = rec.Version + 1
-	plain, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("redisstore: encoding record: %w", err)
-	}
-	sealed, err := s.keys.Seal(plain, []byte(key))
+	sealed, err := s.keys.SealRecord(key, c)
 	if err != nil {
 		return err
 	}
@@ -473,41 +460,17 @@ func (s *Store) ListRefreshing(ctx context.Context) ([]tokenstore.Key, error) {
 // PutPending implements tokenstore.Store. The entry gets a Redis TTL of its
 // remaining life plus a minute, so Redis deletes it without a sweep.
 func (s *Store) PutPending(ctx context.Context, p *tokenstore.Pending) error {
-	if err := validatePending(p); err != nil {
+	if err := p.Validate(); err != nil {
 		return err
 	}
 	key := s.PendingKey(p.State)
-	plain, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("redisstore: encoding pending: %w", err)
-	}
-	sealed, err := s.keys.Seal(plain, []byte(key))
+	sealed, err := s.keys.SealPending(key, p)
 	if err != nil {
 		return err
 	}
 	ttl := max(p.Expires.Sub(s.now()), 0) + pendingMargin
 	if err := s.client.Set(ctx, key, sealed, ttl).Err(); err != nil {
 		return fmt.Errorf("redisstore: storing pending %s: %w", key, err)
-	}
-	return nil
-}
-
-// validatePending mirrors the checks StorageStore makes.
-func validatePending(p *tokenstore.Pending) error {
-	if p == nil {
-		return errors.New("redisstore: pending is nil")
-	}
-	if p.State == "" {
-		return errors.New("redisstore: pending has an empty state")
-	}
-	if err := tokenstore.ValidateProvider(p.Provider); err != nil {
-		return err
-	}
-	if p.Identity == "" {
-		return errors.New("redisstore: pending has an empty identity")
-	}
-	if p.Expires.IsZero() {
-		return errors.New("redisstore: pending has no expiry")
 	}
 	return nil
 }
@@ -526,19 +489,7 @@ func (s *Store) TakePending(ctx context.Context, state string) (*tokenstore.Pend
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: taking pending %s: %w", key, err)
 	}
-	plain, err := s.keys.Open(sealed, []byte(key))
-	if err != nil {
-		return nil, fmt.Errorf("pending %s: %w", key, err)
-	}
-	var p tokenstore.Pending
-	if err := json.Unmarshal(plain, &p); err != nil {
-		return nil, fmt.Errorf("%w: pending %s: decrypted value is not a valid pending authorization", tokenstore.ErrDecrypt, key)
-	}
-	p.State = state
-	if !s.now().Before(p.Expires) {
-		return nil, tokenstore.ErrExpired
-	}
-	return &p, nil
+	return s.keys.OpenPending(key, sealed, state, s.now())
 }
 
 // PurgeExpiredPending implements tokenstore.Store. It deletes nothing and

@@ -55,10 +55,22 @@ type Observer interface {
 	Refreshed(result Result, took time.Duration)
 }
 
+// Store is what the manager needs of the token store: the connections and
+// their change feed, and entries for the durable retries of revocations
+// (revoke.go). Any tokenstore.Store has it.
+type Store interface {
+	tokenstore.ConnectionStore
+	tokenstore.ChangeFeed
+	PutEntry(ctx context.Context, kind, id string, value []byte, expires time.Time) error
+	GetEntry(ctx context.Context, kind, id string) ([]byte, error)
+	DeleteEntry(ctx context.Context, kind, id string) error
+	ListEntries(ctx context.Context, kind string, limit int) ([][]byte, error)
+}
+
 // Config configures a Manager.
 type Config struct {
 	Provider       *provider.Client
-	Store          tokenstore.Store
+	Store          Store
 	CacheSize      int           // connections kept decrypted in memory; default 10000
 	Skew           time.Duration // refresh this long before expiry; default 5m
 	RefreshTimeout time.Duration // one refresh, lock wait and retries included; default 60s
@@ -105,31 +117,6 @@ type Manager struct {
 	flight   singleflight.Group
 	log      atomic.Pointer[zap.Logger]
 	observer atomic.Pointer[Observer]
-	gone     atomic.Int64 // unix seconds when the provider last answered 410 Gone
-}
-
-// MarkGone records that the provider answered 410 Gone: it has turned the
-// API off. Status pages show it.
-func (m *Manager) MarkGone() {
-	if m.gone.Load() == 0 {
-		m.log.Load().Warn("the provider answered 410 Gone: its API is turned off", zap.String("provider", m.name))
-	}
-	m.gone.Store(m.cfg.Now().Unix())
-}
-
-// ClearGone records that the provider answered normally again.
-func (m *Manager) ClearGone() {
-	if m.gone.Load() != 0 {
-		m.gone.Store(0)
-	}
-}
-
-// GoneSince is when the provider last answered 410 Gone (zero: never).
-func (m *Manager) GoneSince() time.Time {
-	if s := m.gone.Load(); s != 0 {
-		return time.Unix(s, 0)
-	}
-	return time.Time{}
 }
 
 // Entry is an immutable snapshot of a connection as the proxy uses it.

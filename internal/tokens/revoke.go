@@ -147,7 +147,9 @@ func (m *Manager) revokeOutcome(err error) (reason RevokeReason, message string)
 	}
 	switch {
 	case te.Status == http.StatusGone:
-		m.MarkGone()
+		if m.cfg.Provider.Gone.Mark(m.cfg.Now()) {
+			m.log.Load().Warn("the provider answered 410 Gone: its API is turned off", zap.String("provider", m.name))
+		}
 		return RevokeProviderGone, title + " answered 410 Gone: its API is turned off"
 	case te.Transient && te.Status == 0:
 		return RevokeUnavailable, title + " did not answer the revocation (" + te.Message + ")"

@@ -3,7 +3,6 @@ package tokenstore
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -92,63 +91,4 @@ func EntryIDHash(id string) string {
 // entryExpired reports whether an entry with expiry expires is gone at now.
 func entryExpired(expires, now time.Time) bool {
 	return !expires.IsZero() && !now.Before(expires)
-}
-
-// entryHeaderSize is the length of the expiry header of a stored entry.
-const entryHeaderSize = 8
-
-// SealEntry returns the stored form of an entry under the storage key key:
-// an 8-byte header, the expiry in big-endian Unix milliseconds (0: never),
-// then value sealed with key and the header as associated data. The header
-// is in the clear so that a Redis script can judge expiry without the
-// keyring; the associated data keeps anyone without the keyring from
-// altering it or moving the value to another key. The expiry is rounded up
-// to the millisecond: an entry may live up to a millisecond longer than
-// asked, never shorter (a nonce guard must not lapse early).
-func (k *Keyring) SealEntry(key string, value []byte, expires time.Time) ([]byte, error) {
-	var header [entryHeaderSize]byte
-	if !expires.IsZero() {
-		ms := expires.UnixMilli() // floor
-		if expires.After(time.UnixMilli(ms)) {
-			ms++
-		}
-		// 0 would mean never: an expiry at or before 1970 is long past.
-		binary.BigEndian.PutUint64(header[:], uint64(max(ms, 1)))
-	}
-	sealed, err := k.Seal(value, entryAD(key, header[:]))
-	if err != nil {
-		return nil, err
-	}
-	return append(header[:], sealed...), nil
-}
-
-// OpenEntry returns the value of an entry that SealEntry stored under key,
-// or ErrNotFound if it has expired at now. Every other failure wraps
-// ErrDecrypt; none says anything about the value.
-func (k *Keyring) OpenEntry(key string, stored []byte, now time.Time) ([]byte, error) {
-	if len(stored) < entryHeaderSize {
-		return nil, fmt.Errorf("%w: entry is truncated", ErrDecrypt)
-	}
-	header := stored[:entryHeaderSize]
-	value, err := k.Open(stored[entryHeaderSize:], entryAD(key, header))
-	if err != nil {
-		return nil, err
-	}
-	var expires time.Time
-	if ms := binary.BigEndian.Uint64(header); ms != 0 {
-		expires = time.UnixMilli(int64(ms))
-	}
-	if entryExpired(expires, now) {
-		return nil, ErrNotFound
-	}
-	if value == nil {
-		value = []byte{} // present, if empty
-	}
-	return value, nil
-}
-
-// entryAD is the associated data of an entry: the storage key, then the
-// header (fixed length, so the split is unambiguous).
-func entryAD(key string, header []byte) []byte {
-	return append([]byte(key), header...)
 }

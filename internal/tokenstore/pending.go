@@ -29,7 +29,9 @@ type Pending struct {
 	Expires     time.Time `json:"expires"`
 }
 
-func (p *Pending) validate() error {
+// Validate checks what every store requires of a pending authorization
+// before it stores one.
+func (p *Pending) Validate() error {
 	if p == nil {
 		return errors.New("tokenstore: pending is nil")
 	}

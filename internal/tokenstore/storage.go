@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -153,19 +152,7 @@ func (s *StorageStore) loadRecord(ctx context.Context, key, provider, idHash str
 	if err != nil {
 		return nil, fmt.Errorf("tokenstore: loading connection %s: %w", key, err)
 	}
-	plain, err := s.keys.Open(sealed, []byte(key))
-	if err != nil {
-		return nil, Unreadable(key, err)
-	}
-	var rec Record
-	if err := json.Unmarshal(plain, &rec); err != nil {
-		// The JSON error could quote stored bytes; do not include it.
-		return nil, Unreadable(key, fmt.Errorf("%w: decrypted value is not a valid record", ErrDecrypt))
-	}
-	if rec.Provider != provider || rec.IdentityHash != idHash {
-		return nil, Unreadable(key, fmt.Errorf("%w: record names a different provider or identity", ErrDecrypt))
-	}
-	return &rec, nil
+	return s.keys.OpenRecord(key, sealed, Key{Provider: provider, IdentityHash: idHash})
 }
 
 // SaveConnection implements Store. The compare-and-set is a read, compare
@@ -207,11 +194,7 @@ func (s *StorageStore) SaveConnection(ctx context.Context, rec *Record) error {
 
 	c := rec.Clone()
 	c.Version = stored + 1
-	plain, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("tokenstore: encoding record: %w", err)
-	}
-	sealed, err := s.keys.Seal(plain, []byte(key))
+	sealed, err := s.keys.SealRecord(key, c)
 	if err != nil {
 		return err
 	}
@@ -359,15 +342,11 @@ func (s *StorageStore) ListRefreshing(ctx context.Context) ([]Key, error) {
 
 // PutPending implements Store.
 func (s *StorageStore) PutPending(ctx context.Context, p *Pending) error {
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return err
 	}
 	key := s.pendingKey(p.State)
-	plain, err := json.Marshal(p)
-	if err != nil {
-		return fmt.Errorf("tokenstore: encoding pending: %w", err)
-	}
-	sealed, err := s.keys.Seal(plain, []byte(key))
+	sealed, err := s.keys.SealPending(key, p)
 	if err != nil {
 		return err
 	}
@@ -402,19 +381,7 @@ func (s *StorageStore) TakePending(ctx context.Context, state string) (*Pending,
 	}
 	// From here the entry is gone from storage and this caller is the only
 	// one that ever got it.
-	plain, err := s.keys.Open(sealed, []byte(key))
-	if err != nil {
-		return nil, fmt.Errorf("pending %s: %w", key, err)
-	}
-	var p Pending
-	if err := json.Unmarshal(plain, &p); err != nil {
-		return nil, fmt.Errorf("%w: pending %s: decrypted value is not a valid pending authorization", ErrDecrypt, key)
-	}
-	p.State = state
-	if !s.now().Before(p.Expires) {
-		return nil, ErrExpired
-	}
-	return &p, nil
+	return s.keys.OpenPending(key, sealed, state, s.now())
 }
 
 // takeLocked loads and deletes key under the storage lock and returns the
@@ -471,10 +438,11 @@ func (s *StorageStore) pendingExpired(ctx context.Context, key string, now time.
 	if err != nil {
 		return false, fmt.Errorf("tokenstore: loading pending %s: %w", key, err)
 	}
-	var p Pending
-	plain, err := s.keys.Open(sealed, []byte(key))
-	if err == nil && json.Unmarshal(plain, &p) == nil {
-		return !now.Before(p.Expires), nil
+	switch _, err := s.keys.OpenPending(key, sealed, "", now); {
+	case errors.Is(err, ErrExpired):
+		return true, nil
+	case err == nil:
+		return false, nil
 	}
 	return s.orphaned(ctx, key, now), nil
 }

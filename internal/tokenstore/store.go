@@ -82,13 +82,25 @@ type Lock interface {
 	Unlock(ctx context.Context) error
 }
 
-// Store is durable storage for connections, pending authorizations and
-// entries, and the feed of connection changes between the instances sharing
-// it. Implementations: StorageStore (any Caddy storage) and the Redis store.
+// Store is what a backend implements: durable storage for connections,
+// pending authorizations and entries, and the feed of connection changes
+// between the instances sharing it. Implementations: StorageStore (any
+// Caddy storage) and the Redis store; storetest is their conformance suite.
+//
+// Consumers take less: each package declares the few methods it uses (the
+// token manager, the connect flow, the legacy front), as x/oauth2's
+// Transport takes a TokenSource.
 type Store interface {
+	ConnectionStore
+	PendingStore
 	Entries
 	ChangeFeed
+}
 
+// ConnectionStore keeps the connections, and what the refresh protocol
+// needs to be safe across instances: a per-connection lock, compare-and-set
+// on the record version, and the index of refreshes in flight.
+type ConnectionStore interface {
 	// LoadConnection returns the connection, ErrNotFound, or an error
 	// matching ErrUnreadable when one is stored that cannot be opened.
 	LoadConnection(ctx context.Context, key Key) (*Record, error)
@@ -111,7 +123,11 @@ type Store interface {
 	// refreshes that were started and may not have finished. It may list a
 	// connection whose marker is already gone; check again under the lock.
 	ListRefreshing(ctx context.Context) ([]Key, error)
+}
 
+// PendingStore keeps the authorizations in flight between a connect
+// flow's authorize and its callback.
+type PendingStore interface {
 	// PutPending stores p under a key derived from p.State.
 	PutPending(ctx context.Context, p *Pending) error
 	// TakePending returns and deletes the pending authorization for state.
