@@ -106,7 +106,9 @@ type Transport struct {
 
 // RoundTrip implements http.RoundTripper. Errors of the gateway's own (no
 // identity, not connected, refresh failed) are answered with a response in
-// Fitbit's error envelope rather than an error, so the reverse proxy neither
+// the error dialect of the API path the caller used (provider.DialectOf:
+// Fitbit's envelope on /1/…, google.rpc.Status on /v4/…) rather than an
+// error, so the reverse proxy neither
 // retries them nor counts them against the upstream's health.
 //
 // The request is modified in place: Caddy's reverse proxy hands each
@@ -215,7 +217,7 @@ func (t *Transport) redacted(req *http.Request, resp *http.Response, token strin
 // unreadable stands in for an upstream error response whose body could not
 // be checked for credentials: its status is kept, its body is not passed on.
 func (t *Transport) unreadable(req *http.Request, status int, err error) *http.Response {
-	return t.fail(req, status, apierror.UpstreamUnavailable, "Fitbit answered "+strconv.Itoa(status)+" with a body the gateway would not pass on: "+err.Error())
+	return t.fail(req, status, apierror.UpstreamUnavailable, t.title()+" answered "+strconv.Itoa(status)+" with a body the gateway would not pass on: "+err.Error())
 }
 
 // refreshOn reports whether a 401 with errorType means a stale token.
@@ -224,6 +226,15 @@ func (t *Transport) refreshOn(errorType string) bool {
 		return errorType == apierror.ExpiredToken || errorType == apierror.InvalidToken
 	}
 	return slices.Contains(t.RefreshOn, errorType)
+}
+
+// dialect is the registration's own error dialect, for paths of no
+// built-in API.
+func (t *Transport) dialect() apierror.Dialect {
+	if p := t.Provider.Reg.Preset; p != nil {
+		return p.Dialect
+	}
+	return apierror.Fitbit
 }
 
 // clock is the transport's clock: Now, or time.Now.
@@ -392,7 +403,7 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 	case errors.Is(err, tokens.ErrNeedsReauth):
 		t.observe(OutcomeNeedsReauth)
 		return t.fail(req, http.StatusUnauthorized, apierror.ReauthorizationNeeded,
-			"Fitbit no longer accepts this connection (the user revoked access or the refresh token was invalidated); open "+t.ConnectURL+" in a browser to connect again")
+			t.title()+" no longer accepts this connection (the user revoked access or the refresh token was invalidated); open "+t.ConnectURL+" in a browser to connect again")
 	case errors.As(err, &se):
 		t.observe(OutcomeStore)
 		return t.fail(req, http.StatusServiceUnavailable, apierror.ConnectionStoreFailure,
@@ -416,15 +427,20 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 	}
 }
 
-// fail builds a response in Fitbit's error envelope.
+// fail builds a response in the dialect of the caller's API path.
 func (t *Transport) fail(req *http.Request, status int, errorType, message string) *http.Response {
 	return t.failItem(req, status, apierror.Item{ErrorType: errorType, Message: message})
 }
 
 func (t *Transport) failItem(req *http.Request, status int, it apierror.Item) *http.Response {
-	body := apierror.Marshal(it)
+	dialect := provider.DialectOf(req.URL.Path, t.dialect())
+	var metadata map[string]string
+	if status == http.StatusUnauthorized && t.ConnectURL != "" {
+		metadata = map[string]string{"connect_url": t.ConnectURL, "provider": t.Provider.Reg.Name}
+	}
+	body := dialect.Body(status, it, metadata)
 	h := http.Header{
-		"Content-Type":   {"application/json;charset=UTF-8"},
+		"Content-Type":   {dialect.ContentType()},
 		"Content-Length": {strconv.Itoa(len(body))},
 		"Cache-Control":  {"no-store"},
 	}

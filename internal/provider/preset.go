@@ -3,6 +3,8 @@ package provider
 import (
 	"slices"
 	"strings"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 )
 
 // Preset is a provider as data: its endpoints and the ways it differs from
@@ -40,6 +42,9 @@ type Preset struct {
 	// PathPrefixes are the API paths this provider serves; a request for
 	// another provider's paths is routed there.
 	PathPrefixes []string
+	// Dialect is the error language of the API under PathPrefixes: the
+	// gateway's own errors on those paths are written in it.
+	Dialect apierror.Dialect
 	// MapScopes rewrites configured scopes into the provider's own (e.g.
 	// Fitbit scope names into Google Health scope URLs); nil keeps them.
 	MapScopes func([]string) []string
@@ -63,6 +68,7 @@ var Fitbit = Preset{
 	Scopes:       []string{"activity", "heartrate", "profile", "sleep"},
 	RefreshOn:    []string{"expired_token", "invalid_token"},
 	PathPrefixes: []string{"/1/", "/1.1/", "/1.2/"},
+	Dialect:      apierror.Fitbit,
 	Successor:    "google_health",
 }
 
@@ -88,11 +94,28 @@ var GoogleHealth = Preset{
 	IdentityExtra:     map[string]string{"legacyUserId": "legacy_user_id"},
 	RefreshOn:         []string{"UNAUTHENTICATED"},
 	PathPrefixes:      []string{"/v4/"},
+	Dialect:           apierror.Google,
 	MapScopes:         GoogleScopes,
 }
 
 // Presets are the built-in providers by name.
 var Presets = map[string]*Preset{Fitbit.Name: &Fitbit, GoogleHealth.Name: &GoogleHealth}
+
+// DialectOf is the error dialect of an API path: that of the built-in
+// preset whose PathPrefixes hold it, else fallback (the registration's
+// own). The path decides, not the registration, because the caller parses
+// the API it called: a Fitbit path answered from a Google Health
+// connection still speaks Fitbit.
+func DialectOf(path string, fallback apierror.Dialect) apierror.Dialect {
+	for _, p := range [...]*Preset{&Fitbit, &GoogleHealth} {
+		for _, prefix := range p.PathPrefixes {
+			if strings.HasPrefix(path, prefix) {
+				return p.Dialect
+			}
+		}
+	}
+	return fallback
+}
 
 // googleScopeBase prefixes every Google Health scope.
 const googleScopeBase = "https://www.googleapis.com/auth/googlehealth."
