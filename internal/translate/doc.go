@@ -14,6 +14,15 @@
 //     beside it.
 //   - units.go picks the unit system from Accept-Language as Fitbit did and
 //     converts Google's fixed units (millimetres, grams) with Fitbit's rounding.
+//   - google.go is the Engine: it makes the Google calls through the
+//     generated client, splitting long ranges at Google's per-call caps and
+//     counting every call against MaxGoogleCalls (checked before calling, so
+//     a refused Fitbit call costs only the settings read), and builds
+//     Fitbit's JSON in the user's days (the time zone from Google's settings).
+//     Days Google omits (off the wrist) are 0, as Fitbit answered them.
+//     Google calls per Fitbit call: profile 3; daily summary 1 + 3;
+//     a time series 1 + ⌈days / cap⌉ (cap 90, or 14 for calories), plus
+//     any further pages.
 //
 // Public references: the Fitbit Web API reference,
 // https://dev.fitbit.com/build/reference/web-api/ , and the Google Health API,
