@@ -1,17 +1,26 @@
 package fitbitsim
 
 import (
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
-// handleAuthorize simulates Fitbit's consent page.
+// authParams are the authorization request's parameters, none of which
+// may repeat.
+var authParams = []string{"client_id", "redirect_uri", "response_type", "scope", "state",
+	"code_challenge", "code_challenge_method", "prompt"}
+
+// authError is an error of an authorization request that goes back to the
+// client's redirect URI.
+type authError struct{ code, desc string }
+
+// handleAuthorize simulates Fitbit's consent page: the client and its
+// redirect URI first (their errors on a page of the simulator's own), then
+// the request (its errors redirected), the user's consent, and a code.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
@@ -19,119 +28,123 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	for _, p := range []string{"client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method", "prompt"} {
-		if len(q[p]) > 1 {
-			errorPage(w, http.StatusBadRequest, "parameter "+p+" repeated")
-			return
-		}
+	if p, ok := simkit.Repeated(q, authParams...); ok {
+		errorPage(w, http.StatusBadRequest, "parameter "+p+" repeated")
+		return
 	}
-
 	// Until client_id and redirect_uri are checked, nothing may redirect.
-	clientID := q.Get("client_id")
-	if clientID == "" {
-		errorPage(w, http.StatusBadRequest, "missing client_id")
+	redirect, given, msg := s.checkClient(q)
+	if msg != "" {
+		errorPage(w, http.StatusBadRequest, msg)
 		return
 	}
-	if !simkit.Equal(clientID, s.cfg.ClientID) {
-		errorPage(w, http.StatusBadRequest, "invalid client_id")
-		return
-	}
-	redirect, given := q.Get("redirect_uri"), q.Has("redirect_uri")
-	switch {
-	case !given && len(s.cfg.RedirectURIs) == 1:
-		redirect = s.cfg.RedirectURIs[0]
-	case !given:
-		errorPage(w, http.StatusBadRequest, "missing redirect_uri")
-		return
-	case len(s.cfg.RedirectURIs) > 0:
-		if !slices.Contains(s.cfg.RedirectURIs, redirect) {
-			errorPage(w, http.StatusBadRequest, "redirect_uri does not match a registered redirect URI")
-			return
-		}
-	default:
-		if !simkit.AbsoluteHTTPURL(redirect) {
-			errorPage(w, http.StatusBadRequest, "invalid redirect_uri")
-			return
-		}
-	}
-
 	state, hasState := q.Get("state"), q.Has("state")
-	fail := func(code, desc string) {
-		redirectTo(w, redirect, [][2]string{{"error", code}, {"error_description", desc}}, state, hasState)
+	fail := func(e authError) {
+		redirectTo(w, redirect, [][2]string{{"error", e.code}, {"error_description", e.desc}}, state, hasState)
 	}
-	switch rt := q.Get("response_type"); rt {
-	case "code":
-	case "":
-		fail("invalid_request", "Missing parameter: response_type")
-		return
-	default:
-		fail("unsupported_response_type", "Unsupported response_type: "+rt)
+	requested, challenge, bad := s.checkRequest(q)
+	if bad != nil {
+		fail(*bad)
 		return
 	}
-	scopeParam := q.Get("scope")
-	if strings.TrimSpace(scopeParam) == "" {
-		fail("invalid_request", "Missing parameter: scope")
-		return
-	}
-	requested, unknown := parseScopes(scopeParam)
-	if unknown != "" {
-		fail("invalid_scope", "Invalid scope: "+unknown)
-		return
-	}
-	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
-	switch {
-	case challenge == "" && method != "":
-		fail("invalid_request", "Missing parameter: code_challenge")
-		return
-	case challenge == "" && s.cfg.AppType != ServerApp:
-		fail("invalid_request", "Missing parameter: code_challenge")
-		return
-	case challenge != "" && method != "S256":
-		fail("invalid_request", "Invalid code_challenge_method: only S256 is supported")
-		return
-	case challenge != "" && !simkit.ValidChallenge(challenge, method):
-		fail("invalid_request", "Invalid code_challenge")
-		return
-	}
-	switch q.Get("prompt") {
-	case "", "none", "consent", "login", "login consent", "consent login":
-	default:
-		fail("invalid_request", "Invalid prompt")
-		return
-	}
-
 	c := s.Consent.Ask(r, requested)
 	granted, ok := c.Grants(requested)
 	if !ok {
 		s.stats.denials.Add(1)
-		fail("access_denied", "The user denied the request.")
+		fail(authError{"access_denied", "The user denied the request."})
 		return
 	}
-	user := c.User(s.cfg.DefaultUser)
-
-	code := simkit.RandomHex(20)
-	s.Issued.Add(code)
-	now := s.now()
-	s.mu.Lock()
-	s.pruneCodesLocked(now)
-	s.codes[simkit.SecretKey(code)] = &authCode{
+	code := s.issueCode(&authCode{
 		clientID:      s.cfg.ClientID,
 		redirectURI:   redirect,
 		redirectGiven: given,
 		challenge:     challenge,
-		userID:        user,
+		userID:        c.User(s.cfg.DefaultUser),
 		scopes:        granted,
-		expires:       now.Add(codeLifetime),
-	}
-	s.mu.Unlock()
-	s.stats.authorizations.Add(1)
+	})
 	redirectTo(w, redirect, [][2]string{{"code", code}}, state, hasState)
 }
 
-// pruneCodesLocked forgets codes that expired long enough ago that nobody
-// can be confused by "unknown" instead of "expired".
-func (s *Server) pruneCodesLocked(now time.Time) {
-	maps.DeleteFunc(s.codes, func(_ [32]byte, c *authCode) bool { return now.After(c.expires.Add(time.Hour)) })
+// checkClient checks client_id and redirect_uri, which must be right
+// before anything can be redirected. It returns the redirect URI to use
+// (the only registered one when none was given), whether one was given,
+// and the error page's message ("" when both are right).
+func (s *Server) checkClient(q url.Values) (redirect string, given bool, msg string) {
+	clientID := q.Get("client_id")
+	switch {
+	case clientID == "":
+		return "", false, "missing client_id"
+	case !simkit.Equal(clientID, s.cfg.ClientID):
+		return "", false, "invalid client_id"
+	}
+	redirect, given = q.Get("redirect_uri"), q.Has("redirect_uri")
+	if !given {
+		if len(s.cfg.RedirectURIs) == 1 {
+			return s.cfg.RedirectURIs[0], false, ""
+		}
+		return "", false, "missing redirect_uri"
+	}
+	switch simkit.CheckRedirect(s.cfg.RedirectURIs, redirect) {
+	case simkit.RedirectUnregistered:
+		return "", true, "redirect_uri does not match a registered redirect URI"
+	case simkit.RedirectInvalid:
+		return "", true, "invalid redirect_uri"
+	}
+	return redirect, true, ""
+}
+
+// checkRequest checks the rest of the request once the redirect URI can be
+// trusted: response_type, scope, PKCE and prompt. It returns the requested
+// scopes and the code challenge, or the error to redirect.
+func (s *Server) checkRequest(q url.Values) (requested []string, challenge string, bad *authError) {
+	invalid := func(desc string) *authError { return &authError{"invalid_request", desc} }
+	switch rt := q.Get("response_type"); rt {
+	case "code":
+	case "":
+		return nil, "", invalid("Missing parameter: response_type")
+	default:
+		return nil, "", &authError{"unsupported_response_type", "Unsupported response_type: " + rt}
+	}
+	scopeParam := q.Get("scope")
+	if strings.TrimSpace(scopeParam) == "" {
+		return nil, "", invalid("Missing parameter: scope")
+	}
+	requested, unknown := parseScopes(scopeParam)
+	if unknown != "" {
+		return nil, "", &authError{"invalid_scope", "Invalid scope: " + unknown}
+	}
+	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
+	switch {
+	case challenge == "" && method != "":
+		return nil, "", invalid("Missing parameter: code_challenge")
+	case challenge == "" && s.cfg.AppType != ServerApp:
+		return nil, "", invalid("Missing parameter: code_challenge")
+	case challenge != "" && method != "S256":
+		return nil, "", invalid("Invalid code_challenge_method: only S256 is supported")
+	case challenge != "" && !simkit.ValidChallenge(challenge, method):
+		return nil, "", invalid("Invalid code_challenge")
+	}
+	switch q.Get("prompt") {
+	case "", "none", "consent", "login", "login consent", "consent login":
+	default:
+		return nil, "", invalid("Invalid prompt")
+	}
+	return requested, challenge, nil
+}
+
+// issueCode stores c, valid for codeLifetime from now, under a new code,
+// and returns the code.
+func (s *Server) issueCode(c *authCode) string {
+	code := simkit.RandomHex(20)
+	s.Issued.Add(code)
+	now := s.now()
+	c.expires = now.Add(codeLifetime)
+	s.mu.Lock()
+	simkit.PruneCodes(s.codes, now, func(c *authCode) time.Time { return c.expires })
+	s.codes[simkit.SecretKey(code)] = c
+	s.mu.Unlock()
+	s.stats.authorizations.Add(1)
+	return code
 }
 
 // redirectTo sends a 302 to base with params (in order), then state, then

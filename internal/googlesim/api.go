@@ -104,7 +104,10 @@ var routes = []route{
 	{regexp.MustCompile(`^/v4/users/([^/]+)/echo$`), nil, "", fixedArea("-"), (*Server).echo},
 }
 
-// serveAPI routes, authenticates, rate-limits and records a data request.
+// serveAPI routes, authenticates, rate-limits and records a data request,
+// in the order Google's front end answers: an unknown method before
+// authentication, then credentials, quota, the body, and the caller's
+// right to the user and the data type.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.stats.apiRequests.Add(1)
 	// Recorded, with its status, before the response leaves, so a test that
@@ -113,24 +116,38 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	defer rc.Finish() // a handler that wrote nothing answered 200
 	rec := rc.W
 
-	// Like Google's front end, an unknown method is answered before
-	// authentication.
-	var rt *route
-	var m []string
-	for i := range routes {
-		if m = routes[i].pattern.FindStringSubmatch(r.URL.Path); m != nil {
-			if routes[i].methods == nil || slices.Contains(routes[i].methods, r.Method) {
-				rt = &routes[i]
-			}
-			break
-		}
-	}
+	rt, m := matchRoute(r)
 	if rt == nil {
 		s.stats.api404.Add(1)
 		writeStatus(rec, http.StatusNotFound, "NOT_FOUND", MsgNotFound, nil)
 		return
 	}
+	at := s.authenticate(rec, r, rc, rt.rpc)
+	if at == nil || !s.withinQuota(rec, at.userID, rt.rpc) || !bodyRead(rec, rc) ||
+		!s.mayRead(rec, at, rt, m) {
+		return
+	}
+	rt.handle(s, rec, &apiRequest{Request: r, user: at.userID, pathUser: m[1], token: at, body: rc.Body}, m)
+}
 
+// matchRoute finds r's route and its path's submatches; nil when no route
+// has r's path and method.
+func matchRoute(r *http.Request) (*route, []string) {
+	for i := range routes {
+		if m := routes[i].pattern.FindStringSubmatch(r.URL.Path); m != nil {
+			if routes[i].methods == nil || slices.Contains(routes[i].methods, r.Method) {
+				return &routes[i], m
+			}
+			return nil, nil
+		}
+	}
+	return nil, nil
+}
+
+// authenticate returns the request's valid access token, or answers 401
+// and returns nil. A known token, even expired or revoked, is counted for
+// its user, and the request recorded as theirs.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rc *simkit.Recording, rpc string) *accessToken {
 	tok, hasBearer := simkit.BearerToken(r)
 	if !hasBearer {
 		tok = ""
@@ -138,64 +155,82 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	at, st := s.checkAccess(tok)
 	if at != nil {
 		rc.Req.UserID = at.userID
-		s.mu.Lock()
-		u := s.userLocked(at.userID)
-		u.stats.APIRequests++
-		if st != accessOK {
-			u.stats.API401++
-		}
-		s.mu.Unlock()
+		s.withUserStats(at.userID, func(u *UserStats) {
+			u.APIRequests++
+			if st != accessOK {
+				u.API401++
+			}
+		})
 	}
-	if st != accessOK {
-		s.stats.api401.Add(1)
-		switch st {
-		case accessMissing:
-			rec.Header().Set("WWW-Authenticate", googleRealm)
-			writeStatus(rec, http.StatusUnauthorized, "UNAUTHENTICATED", MsgMissingCreds, errorInfo("CREDENTIALS_MISSING", rt.rpc))
-		case accessExpired:
-			rec.Header().Set("WWW-Authenticate", googleRealm+`, error="invalid_token"`)
-			writeStatus(rec, http.StatusUnauthorized, "UNAUTHENTICATED", MsgUnauthenticated, errorInfo("ACCESS_TOKEN_EXPIRED", rt.rpc))
-		default:
-			rec.Header().Set("WWW-Authenticate", googleRealm+`, error="invalid_token"`)
-			writeStatus(rec, http.StatusUnauthorized, "UNAUTHENTICATED", MsgUnauthenticated, errorInfo("ACCESS_TOKEN_TYPE_UNSUPPORTED", rt.rpc))
-		}
-		return
+	if st == accessOK {
+		return at
 	}
+	s.stats.api401.Add(1)
+	switch st {
+	case accessMissing:
+		w.Header().Set("WWW-Authenticate", googleRealm)
+		writeStatus(w, http.StatusUnauthorized, "UNAUTHENTICATED", MsgMissingCreds, errorInfo("CREDENTIALS_MISSING", rpc))
+	case accessExpired:
+		w.Header().Set("WWW-Authenticate", googleRealm+`, error="invalid_token"`)
+		writeStatus(w, http.StatusUnauthorized, "UNAUTHENTICATED", MsgUnauthenticated, errorInfo("ACCESS_TOKEN_EXPIRED", rpc))
+	default:
+		w.Header().Set("WWW-Authenticate", googleRealm+`, error="invalid_token"`)
+		writeStatus(w, http.StatusUnauthorized, "UNAUTHENTICATED", MsgUnauthenticated, errorInfo("ACCESS_TOKEN_TYPE_UNSUPPORTED", rpc))
+	}
+	return nil
+}
 
-	if rs := s.takeRate(at.userID); rs.exceeded {
-		s.stats.api429.Add(1)
-		s.withUserStats(at.userID, func(u *UserStats) { u.API429++ })
-		rec.Header().Set("Retry-After", strconv.Itoa(rs.retryAfter))
-		writeStatus(rec, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", MsgQuota, errorInfo("RATE_LIMIT_EXCEEDED", rt.rpc))
-		return
+// withinQuota takes one request of user's per-minute quota, or answers 429
+// and reports false.
+func (s *Server) withinQuota(w http.ResponseWriter, user, rpc string) bool {
+	rs := s.takeRate(user)
+	if !rs.exceeded {
+		return true
 	}
-	if rc.ReadErr != nil {
-		invalidArgument(rec, "The request body could not be read.")
-		return
+	s.stats.api429.Add(1)
+	s.withUserStats(user, func(u *UserStats) { u.API429++ })
+	w.Header().Set("Retry-After", strconv.Itoa(rs.retryAfter))
+	writeStatus(w, http.StatusTooManyRequests, "RESOURCE_EXHAUSTED", MsgQuota, errorInfo("RATE_LIMIT_EXCEEDED", rpc))
+	return false
+}
+
+// bodyRead reports whether the request body was read whole, or answers
+// 400.
+func bodyRead(w http.ResponseWriter, rc *simkit.Recording) bool {
+	switch {
+	case rc.ReadErr != nil:
+		invalidArgument(w, "The request body could not be read.")
+	case rc.TooLarge:
+		invalidArgument(w, "Request payload size exceeds the limit: "+strconv.Itoa(MaxAPIBody)+" bytes.")
+	default:
+		return true
 	}
-	if rc.TooLarge {
-		invalidArgument(rec, "Request payload size exceeds the limit: "+strconv.Itoa(MaxAPIBody)+" bytes.")
-		return
-	}
+	return false
+}
+
+// mayRead reports whether the token may make the request: the path's user
+// is the token's, the data type is known and the token has its scope.
+// Otherwise it answers 403 or 400.
+func (s *Server) mayRead(w http.ResponseWriter, at *accessToken, rt *route, m []string) bool {
 	if m[1] != "me" && m[1] != at.userID {
-		s.forbidden(rec, at.userID, "PERMISSION_DENIED", "The caller does not have permission", nil)
-		return
+		s.forbidden(w, at.userID, "PERMISSION_DENIED", "The caller does not have permission", nil)
+		return false
 	}
 	area, known := rt.area(m)
 	if !known {
-		invalidArgument(rec, "Invalid data type: "+truncate(m[2], 64))
-		return
+		invalidArgument(w, "Invalid data type: "+truncate(m[2], 64))
+		return false
 	}
-	if !s.allowed(at.scopes, area) {
-		need := s.Scope(area, false)
-		if area == "" {
-			need = strings.Join(s.readScopes(), " ")
-		}
-		rec.Header().Set("WWW-Authenticate", googleRealm+`, error="insufficient_scope", scope="`+need+`"`)
-		s.forbidden(rec, at.userID, "PERMISSION_DENIED", MsgScopes, errorInfo("ACCESS_TOKEN_SCOPE_INSUFFICIENT", rt.rpc))
-		return
+	if s.allowed(at.scopes, area) {
+		return true
 	}
-	rt.handle(s, rec, &apiRequest{Request: r, user: at.userID, pathUser: m[1], token: at, body: rc.Body}, m)
+	need := s.Scope(area, false)
+	if area == "" {
+		need = strings.Join(s.readScopes(), " ")
+	}
+	w.Header().Set("WWW-Authenticate", googleRealm+`, error="insufficient_scope", scope="`+need+`"`)
+	s.forbidden(w, at.userID, "PERMISSION_DENIED", MsgScopes, errorInfo("ACCESS_TOKEN_SCOPE_INSUFFICIENT", rt.rpc))
+	return false
 }
 
 func (s *Server) forbidden(w http.ResponseWriter, user, status, msg string, details []ErrorInfo) {

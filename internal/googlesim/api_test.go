@@ -169,8 +169,9 @@ func TestIdentityProfileSettings(t *testing.T) {
 	if pa["name"] != "users/me/profile" || fmt.Sprint(pa) == fmt.Sprint(pb) {
 		t.Fatalf("profiles: %v / %v", pa, pb)
 	}
-	if _, ok := pa["heightMillimeters"].(string); !ok {
-		t.Fatalf("int64 not a string: %v", pa)
+	// The discovery document types the profile's lengths int32: JSON numbers.
+	if _, ok := pa["userConfiguredWalkingStrideLengthMm"].(float64); !ok {
+		t.Fatalf("int32 not a number: %v", pa)
 	}
 	if msd, ok := pa["membershipStartDate"].(map[string]any); !ok || msd["year"] == nil {
 		t.Fatalf("date not an object: %v", pa)

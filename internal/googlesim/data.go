@@ -281,27 +281,43 @@ func profileFor(user string, now time.Time) map[string]any {
 		age--
 	}
 	member := time.Date(between(r, 2012, 2024), time.Month(between(r, 1, 12)), between(r, 1, 28), 0, 0, 0, 0, time.UTC)
+	// Fields and types as health-api.json's Profile (revision 20261111):
+	// the lengths are int32, JSON numbers; there is no height field (height
+	// is a data type).
 	return map[string]any{
 		"age":                                 age,
 		"membershipStartDate":                 civilDate(member),
-		"heightMillimeters":                   i64(between(r, 1550, 1950)),
-		"userConfiguredWalkingStrideLengthMm": i64(strideMM(user)),
-		"userConfiguredRunningStrideLengthMm": i64(strideMM(user) * 13 / 10),
+		"userConfiguredWalkingStrideLengthMm": strideMM(user),
+		"userConfiguredRunningStrideLengthMm": strideMM(user) * 13 / 10,
+		"autoWalkingStrideLengthMm":           strideMM(user),
+		"autoRunningStrideLengthMm":           strideMM(user) * 13 / 10,
 	}
 }
 
 var zones = []string{"Europe/Berlin", "America/New_York", "Europe/London", "Asia/Tokyo", "America/Los_Angeles"}
 
+// settingsFor follows health-api.json's Settings (revision 20261111): the
+// enum values carry their type's prefix (DISTANCE_UNIT_KILOMETERS), there
+// is no startDayOfWeek, and utcOffset is a google-duration string.
 func settingsFor(user string) map[string]any {
 	r := rng(user, "settings")
 	imperial := r.IntN(3) == 0
-	units := map[string]any{"distanceUnit": "KILOMETERS", "weightUnit": "KILOGRAMS", "heightUnit": "CENTIMETERS", "temperatureUnit": "CELSIUS"}
+	units := map[string]any{"distanceUnit": "DISTANCE_UNIT_KILOMETERS", "weightUnit": "WEIGHT_UNIT_KILOGRAMS",
+		"heightUnit": "HEIGHT_UNIT_CENTIMETERS", "temperatureUnit": "TEMPERATURE_UNIT_CELSIUS",
+		"waterUnit": "WATER_UNIT_ML", "swimUnit": "SWIM_UNIT_METERS", "glucoseUnit": "GLUCOSE_UNIT_MMOL_L"}
 	if imperial {
-		units = map[string]any{"distanceUnit": "MILES", "weightUnit": "POUNDS", "heightUnit": "FEET_INCHES", "temperatureUnit": "FAHRENHEIT"}
+		units = map[string]any{"distanceUnit": "DISTANCE_UNIT_MILES", "weightUnit": "WEIGHT_UNIT_POUNDS",
+			"heightUnit": "HEIGHT_UNIT_INCHES", "temperatureUnit": "TEMPERATURE_UNIT_FAHRENHEIT",
+			"waterUnit": "WATER_UNIT_FL_OZ", "swimUnit": "SWIM_UNIT_YARDS", "glucoseUnit": "GLUCOSE_UNIT_MG_DL"}
 	}
 	units["timeZone"] = zones[r.IntN(len(zones))]
+	// The simulated data is UTC (see the package documentation), and so is
+	// the offset it reports.
+	units["utcOffset"] = "0s"
 	units["languageLocale"] = "en-US"
-	units["startDayOfWeek"] = []string{"MONDAY", "SUNDAY"}[r.IntN(2)]
+	units["autoStrideEnabled"] = true
+	units["strideLengthWalkingType"] = "STRIDE_LENGTH_TYPE_AUTO"
+	units["strideLengthRunningType"] = "STRIDE_LENGTH_TYPE_AUTO"
 	return units
 }
 

@@ -94,7 +94,10 @@
 //     {"name":"users/me/identity","healthUserId":…,"legacyUserId":…}, the
 //     legacy id from Config.LegacyUserIDs, omitted when unknown);
 //     GET users/me/profile (profile.readonly) and users/me/settings
-//     (settings.readonly) with plausible, ASSUMED fields;
+//     (settings.readonly) with the fields, JSON types and enum values of
+//     Google's discovery document (health/v4/health-api.json, checked by
+//     conformance_test.go with the generated client
+//     google.golang.org/api/health/v4), plausible values;
 //     GET users/me/dataTypes/{type}/dataPoints (the area's .readonly; list,
 //     newest first, pageSize/page_size (default 25, at most 10000, 25 for
 //     sleep and exercise), pageToken/page_token (opaque, bound to the data

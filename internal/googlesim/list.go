@@ -236,6 +236,13 @@ type DailyRollUpRequest struct {
 		End   *CivilDateTime `json:"end"`
 	} `json:"range"`
 	WindowSizeDays json.Number `json:"windowSizeDays,omitempty"`
+	// The discovery document's DailyRollUpDataPointsRequest also has these;
+	// they are accepted (unknown fields are rejected) and, as the
+	// simulator has one data source and answers at most 90 windows at
+	// once, not acted on.
+	DataSourceFamily string      `json:"dataSourceFamily,omitempty"`
+	PageSize         json.Number `json:"pageSize,omitempty"`
+	PageToken        string      `json:"pageToken,omitempty"`
 }
 
 func (c *CivilDateTime) toTime() (time.Time, bool) {
@@ -346,6 +353,8 @@ var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any
 		kcal := bmr*elapsed.Hours()/24 + float64(sumHourly(user, ws, we, now, hourlySteps))*0.04
 		return map[string]any{"kcalSum": round1(kcal)}
 	},
+	// HeartRateRollupValue's three fields are doubles in health-api.json,
+	// JSON numbers.
 	"heart-rate": func(user string, ws, we, now time.Time) map[string]any {
 		lo, hi, sum, n := math.MaxInt, 0, 0, 0
 		for t := ws; t.Before(we) && !t.After(now); t = t.Add(15 * time.Minute) {
@@ -355,7 +364,7 @@ var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any
 		if n == 0 {
 			return map[string]any{}
 		}
-		return map[string]any{"beatsPerMinuteAvg": round1(float64(sum) / float64(n)), "beatsPerMinuteMin": i64(lo), "beatsPerMinuteMax": i64(hi)}
+		return map[string]any{"beatsPerMinuteAvg": round1(float64(sum) / float64(n)), "beatsPerMinuteMin": float64(lo), "beatsPerMinuteMax": float64(hi)}
 	},
 }
 

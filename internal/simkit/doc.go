@@ -2,7 +2,8 @@
 // (internal/fitbitsim and internal/googlesim) share: what every simulated
 // Server has (Site: client credentials, the OAuth endpoints routed by exact
 // path, serving on loopback, consent, the request and issued-secret logs),
-// recovering from handler panics, recording requests, PKCE, random
+// recovering from handler panics, recording requests, the authorization
+// request's checks that are the same everywhere, PKCE, random
 // secrets, bearer tokens, redirects, JSON answers, the echo endpoint's
 // body, fixed rate-limit windows and deterministic test data.
 //

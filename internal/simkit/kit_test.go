@@ -227,3 +227,39 @@ func TestConsent(t *testing.T) {
 		t.Fatal("Deny is not a denial")
 	}
 }
+
+func TestAuthorizeChecks(t *testing.T) {
+	q := url.Values{"a": {"1"}, "b": {"1", "2"}}
+	if p, ok := Repeated(q, "a", "b"); !ok || p != "b" {
+		t.Fatalf("Repeated = %q, %v", p, ok)
+	}
+	if _, ok := Repeated(q, "a", "c"); ok {
+		t.Fatal("Repeated found a single parameter")
+	}
+	reg := []string{"https://app.example/cb"}
+	for _, c := range []struct {
+		registered []string
+		uri        string
+		want       RedirectCheck
+	}{
+		{reg, "https://app.example/cb", RedirectOK},
+		{reg, "https://app.example/cb2", RedirectUnregistered},
+		{nil, "http://127.0.0.1:9/cb", RedirectOK},
+		{nil, "/cb", RedirectInvalid},
+		{nil, "https://app.example/cb#x", RedirectInvalid},
+	} {
+		if got := CheckRedirect(c.registered, c.uri); got != c.want {
+			t.Errorf("CheckRedirect(%v, %q) = %v, want %v", c.registered, c.uri, got, c.want)
+		}
+	}
+	now := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	codes := map[[32]byte]time.Time{
+		{1}: now.Add(-CodeGrace - time.Second), // forgotten
+		{2}: now.Add(-CodeGrace),               // still told "expired"
+		{3}: now.Add(time.Minute),
+	}
+	PruneCodes(codes, now, func(exp time.Time) time.Time { return exp })
+	if _, ok := codes[[32]byte{1}]; ok || len(codes) != 2 {
+		t.Fatalf("PruneCodes left %d codes", len(codes))
+	}
+}

@@ -1,0 +1,221 @@
+package googlesim
+
+// The simulator against Google's own description of the API: the discovery
+// document health/v4/health-api.json and the client generated from it,
+// google.golang.org/api/health/v4 (the module version is go.mod's). Each
+// served method is called with the generated client, each answer decoded
+// strictly into the generated type (an unknown field fails), and every
+// value of a field the document gives an enum for is checked against it.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/api/googleapi"
+	health "google.golang.org/api/health/v4"
+	"google.golang.org/api/option"
+)
+
+// capture keeps the last answer's body, so the test can decode it again
+// strictly: the generated client's own decoding ignores unknown fields.
+type capture struct {
+	base  http.RoundTripper
+	token string
+	mu    sync.Mutex
+	body  []byte
+}
+
+func (c *capture) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.base.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.body = b
+	c.mu.Unlock()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return resp, nil
+}
+
+func (c *capture) last() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.body
+}
+
+// discovery is what the test reads of health-api.json.
+type discovery struct {
+	Revision string                     `json:"revision"`
+	Schemas  map[string]discoverySchema `json:"schemas"`
+}
+
+type discoverySchema struct {
+	Type                 string                     `json:"type"`
+	Ref                  string                     `json:"$ref"`
+	Enum                 []string                   `json:"enum"`
+	Properties           map[string]discoverySchema `json:"properties"`
+	Items                *discoverySchema           `json:"items"`
+	AdditionalProperties *discoverySchema           `json:"additionalProperties"`
+}
+
+func loadDiscovery(t *testing.T) *discovery {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "google.golang.org/api").Output()
+	if err != nil {
+		t.Fatalf("locating google.golang.org/api: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "health", "v4", "health-api.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d discovery
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	return &d
+}
+
+// checkEnums walks v (decoded JSON) along the schema named ref and reports
+// every enum value the document does not list, and every field it does not
+// define.
+func (d *discovery) checkEnums(t *testing.T, where string, ref string, v any) {
+	t.Helper()
+	d.walk(t, where, d.Schemas[ref], v)
+}
+
+func (d *discovery) walk(t *testing.T, where string, s discoverySchema, v any) {
+	t.Helper()
+	if s.Ref != "" {
+		s = d.Schemas[s.Ref]
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		for k, fv := range v {
+			ps, ok := s.Properties[k]
+			if !ok {
+				if s.AdditionalProperties != nil {
+					d.walk(t, where+"."+k, *s.AdditionalProperties, fv)
+					continue
+				}
+				t.Errorf("%s: field %q is not in the discovery document", where, k)
+				continue
+			}
+			d.walk(t, where+"."+k, ps, fv)
+		}
+	case []any:
+		if s.Items != nil {
+			for _, e := range v {
+				d.walk(t, where+"[]", *s.Items, e)
+			}
+		}
+	case string:
+		if len(s.Enum) > 0 && !slices.Contains(s.Enum, v) {
+			t.Errorf("%s: %q is not one of the document's enum values %v", where, v, s.Enum)
+		}
+	}
+}
+
+// strict decodes b into a new value of out's type, rejecting unknown
+// fields, and checks its enums against the schema of the same name.
+func strict(t *testing.T, d *discovery, what string, b []byte, out any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		t.Errorf("%s: %v in %s", what, err, truncate(string(b), 300))
+		return
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		t.Fatal(err)
+	}
+	d.checkEnums(t, what, reflect.TypeOf(out).Elem().Name(), generic)
+}
+
+func TestConformsToDiscovery(t *testing.T) {
+	d := loadDiscovery(t)
+	if d.Revision != "20261111" {
+		t.Logf("discovery revision %s (the simulator was checked against 20261111)", d.Revision)
+	}
+	s, _ := start(t, Config{})
+	var all []string
+	for _, a := range Areas {
+		all = append(all, a+".readonly")
+	}
+	tok := s.MintTokens("", all...)
+	c := &capture{base: http.DefaultTransport, token: tok.AccessToken}
+	ctx := context.Background()
+	svc, err := health.NewService(ctx, option.WithHTTPClient(&http.Client{Transport: c}), option.WithEndpoint(s.APIBase()+"/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := svc.Users.GetIdentity("users/me/identity").Do(); err != nil {
+		t.Fatalf("identity: %v", err)
+	}
+	strict(t, d, "identity", c.last(), &health.Identity{})
+	if _, err := svc.Users.GetProfile("users/me/profile").Do(); err != nil {
+		t.Fatalf("profile: %v", err)
+	}
+	strict(t, d, "profile", c.last(), &health.Profile{})
+	if _, err := svc.Users.GetSettings("users/me/settings").Do(); err != nil {
+		t.Fatalf("settings: %v", err)
+	}
+	strict(t, d, "settings", c.last(), &health.Settings{})
+
+	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "daily-resting-heart-rate",
+		"weight", "body-fat", "sleep"} {
+		call := svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/" + typ).PageSize(5)
+		if _, err := call.Do(); err != nil {
+			t.Errorf("list %s: %v", typ, err)
+			continue
+		}
+		strict(t, d, "list "+typ, c.last(), &health.ListDataPointsResponse{})
+	}
+
+	for _, typ := range []string{"steps", "distance", "floors", "heart-rate"} {
+		req := &health.DailyRollUpDataPointsRequest{
+			Range: &health.CivilTimeInterval{
+				Start: &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 17}},
+				End:   &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 20}},
+			},
+			WindowSizeDays: 1,
+		}
+		if _, err := svc.Users.DataTypes.DataPoints.DailyRollUp("users/me/dataTypes/"+typ, req).Do(); err != nil {
+			t.Errorf("dailyRollUp %s: %v", typ, err)
+			continue
+		}
+		strict(t, d, "dailyRollUp "+typ, c.last(), &health.DailyRollUpDataPointsResponse{})
+	}
+
+	// Errors are google.rpc.Status, which googleapi.CheckResponse reads.
+	_, err = svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/no-such-type").Do()
+	var ge *googleapi.Error
+	if !errors.As(err, &ge) || ge.Code != http.StatusBadRequest || !strings.Contains(string(c.last()), `"status":"INVALID_ARGUMENT"`) {
+		t.Errorf("unknown data type: %v", err)
+	}
+	c.token = "ya29.unknown"
+	_, err = svc.Users.GetIdentity("users/me/identity").Do()
+	if !errors.As(err, &ge) || ge.Code != http.StatusUnauthorized || len(ge.Details) == 0 {
+		t.Errorf("bad token: %v", err)
+	}
+}
