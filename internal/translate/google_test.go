@@ -1,0 +1,166 @@
+package translate
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	health "google.golang.org/api/health/v4"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+)
+
+// bearer adds a fixed access token, standing in for the gateway's injector.
+type bearer string
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+var simNow = time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
+
+func startEngine(t *testing.T) (*Engine, *googlesim.Server) {
+	t.Helper()
+	s, err := googlesim.Start(googlesim.Config{Now: func() time.Time { return simNow }, RateLimitPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	tok := s.MintTokens(s.Config().DefaultUser, s.AllScopes()...)
+	e, err := NewEngine(context.Background(), &http.Client{Transport: bearer(tok.AccessToken)}, s.URL(), func() time.Time { return simNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, s
+}
+
+func serve(t *testing.T, e *Engine, path string, u UnitSystem) *Answer {
+	t.Helper()
+	r, err := Parse(http.MethodGet, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := e.Serve(context.Background(), r, u)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return a
+}
+
+// TODO(googlesim): the simulated Google sends the profile's stride lengths
+// as strings, which the generated health.Profile (int64 without ,string)
+// refuses; until it conforms, the profile is tested against answers encoded
+// from the generated types.
+func TestProfile(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v any
+		switch r.URL.Path {
+		case "/v4/users/me/settings":
+			v = &health.Settings{TimeZone: "America/New_York", UtcOffset: "-18000s", AutoStrideEnabled: false, LanguageLocale: "en-US"}
+		case "/v4/users/me/identity":
+			v = &health.Identity{LegacyUserId: "ABC123", HealthUserId: "111"}
+		case "/v4/users/me/profile":
+			v = &health.Profile{Age: 41, UserConfiguredWalkingStrideLengthMm: 762, AutoRunningStrideLengthMm: 1016,
+				MembershipStartDate: &health.Date{Year: 2015, Month: 3, Day: 7}}
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	}))
+	defer srv.Close()
+	e, err := NewEngine(context.Background(), srv.Client(), srv.URL, func() time.Time { return simNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := serve(t, e, "/1/user/-/profile.json", US)
+	user := a.Body.(map[string]any)["user"].(map[string]any)
+	for k, want := range map[string]any{
+		"encodedId": "ABC123", "age": int64(41), "timezone": "America/New_York", "offsetFromUTCMillis": int64(-18000000),
+		"strideLengthWalking": 30.0, "strideLengthRunning": 40.0, "memberSince": "2015-03-07", "locale": "en_US",
+		"distanceUnit": "en_US",
+	} {
+		if user[k] != want {
+			t.Errorf("%s = %#v, want %#v", k, user[k], want)
+		}
+	}
+	if a.GoogleCalls != 3 {
+		t.Errorf("profile made %d Google calls, want 3", a.GoogleCalls)
+	}
+}
+
+func TestTimeSeriesSplitsAtGoogleCaps(t *testing.T) {
+	e, _ := startEngine(t)
+	for _, tc := range []struct {
+		path  string
+		key   string
+		days  int
+		calls int // settings + roll-ups
+	}{
+		{"/1/user/-/activities/steps/date/2026-11-19/2026-08-12.json", "", 0, 0},
+		{"/1/user/-/activities/steps/date/2026-08-12/2026-11-19.json", "activities-steps", 100, 1 + 2},
+		{"/1/user/-/activities/calories/date/2026-11-19/30d.json", "activities-calories", 30, 1 + 3},
+		{"/1/user/-/activities/tracker/distance/date/2026-11-19/1w.json", "activities-tracker-distance", 7, 1 + 1},
+	} {
+		if tc.key == "" {
+			if _, err := Parse(http.MethodGet, tc.path, nil); err == nil {
+				t.Errorf("%s: a reversed range was accepted", tc.path)
+			}
+			continue
+		}
+		a := serve(t, e, tc.path, Metric)
+		series := a.Body.(map[string]any)[tc.key].([]map[string]string)
+		if len(series) != tc.days || a.GoogleCalls != tc.calls {
+			t.Errorf("%s: %d days in %d calls, want %d in %d", tc.path, len(series), a.GoogleCalls, tc.days, tc.calls)
+			continue
+		}
+		for i := 1; i < len(series); i++ {
+			if series[i-1]["dateTime"] >= series[i]["dateTime"] {
+				t.Fatalf("%s: not oldest first at %d", tc.path, i)
+			}
+		}
+	}
+	// The split answer equals the one-day answers.
+	long := serve(t, e, "/1/user/-/activities/steps/date/2026-08-12/2026-11-19.json", Metric).Body.(map[string]any)["activities-steps"].([]map[string]string)
+	for _, i := range []int{0, 89, 90, 99} {
+		d := long[i]["dateTime"]
+		one := serve(t, e, "/1/user/-/activities/steps/date/"+d+"/1d.json", Metric).Body.(map[string]any)["activities-steps"].([]map[string]string)
+		if one[0]["value"] != long[i]["value"] {
+			t.Errorf("%s: %s in the range, %s alone", d, long[i]["value"], one[0]["value"])
+		}
+	}
+}
+
+func TestDailySummaryFromSim(t *testing.T) {
+	e, _ := startEngine(t)
+	a := serve(t, e, "/1/user/-/activities/date/2026-11-19.json", Metric)
+	sum := a.Body.(map[string]any)["summary"].(map[string]any)
+	steps := serve(t, e, "/1/user/-/activities/steps/date/2026-11-19/1d.json", Metric).Body.(map[string]any)["activities-steps"].([]map[string]string)
+	if got := formatValue(float64(sum["steps"].(int64)), 0); got != steps[0]["value"] || got == "0" {
+		t.Errorf("summary steps %s, series %s", got, steps[0]["value"])
+	}
+	if a.GoogleCalls != 4 {
+		t.Errorf("summary made %d Google calls, want 4", a.GoogleCalls)
+	}
+}
+
+func TestCallBound(t *testing.T) {
+	e, s := startEngine(t)
+	r, err := Parse(http.MethodGet, "/1/user/-/activities/calories/date/2023-11-26/2026-11-19.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ResetRequests()
+	if _, err := e.Serve(context.Background(), r, Metric); err != ErrTooManyCalls {
+		t.Fatalf("three years of calories: %v, want ErrTooManyCalls", err)
+	}
+	if n := s.Stats().APIRequests; n > 1 {
+		t.Errorf("%d Google calls made before refusing, want only settings", n)
+	}
+}

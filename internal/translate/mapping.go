@@ -1,0 +1,228 @@
+package translate
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Fidelity says how faithfully a Fitbit field is answered from Google.
+type Fidelity int
+
+const (
+	// Exact: the same value as Fitbit gave, after unit conversion.
+	Exact Fidelity = iota + 1
+	// Approximate: within Field.Tolerance, or a documented derivation.
+	Approximate
+	// Lost: Google has no source for it; the field is absent or as noted.
+	Lost
+)
+
+func (f Fidelity) String() string {
+	switch f {
+	case Exact:
+		return "exact"
+	case Approximate:
+		return "approximate"
+	case Lost:
+		return "lost"
+	}
+	return "unknown"
+}
+
+// Google Health API v4 methods the translation calls.
+const (
+	MethodList          = "list"
+	MethodRollUp        = "rollUp"
+	MethodDailyRollUp   = "dailyRollUp"
+	MethodReconcile     = "reconcile"
+	MethodGetIdentity   = "getIdentity"
+	MethodGetProfile    = "getProfile"
+	MethodGetSettings   = "getSettings"
+	MethodPairedDevices = "pairedDevices.list"
+	MethodCreate        = "create"
+	MethodBatchDelete   = "batchDelete"
+)
+
+// Call is one kind of Google call an endpoint makes; a long range may make
+// it several times (see Mapping.Calls and the per-call caps in google.go).
+type Call struct {
+	DataType string // the v4 data type, e.g. "steps"; empty for user-level methods
+	Method   string
+}
+
+func (c Call) String() string {
+	if c.DataType == "" {
+		return c.Method
+	}
+	return c.Method + " " + c.DataType
+}
+
+// Field is one Fitbit field and where its value comes from.
+type Field struct {
+	Fitbit    string
+	Google    string
+	Fidelity  Fidelity
+	Tolerance float64 // for Approximate: the largest difference, in Fitbit's unit; 0 when not numeric
+	Note      string
+}
+
+// Mapping is one endpoint: its Fitbit path, the Google calls, the fields.
+type Mapping struct {
+	Endpoint Endpoint
+	Path     string
+	Calls    []Call
+	Fields   []Field
+}
+
+// Table is the one mapping from Fitbit v1 to the Google Health API v4; the
+// README's translation table is rendered from it (Markdown).
+var Table = []Mapping{
+	{Profile, "/1/user/-/profile.json",
+		[]Call{{"", MethodGetIdentity}, {"", MethodGetProfile}, {"", MethodGetSettings}},
+		[]Field{
+			{"encodedId", "identity.legacyUserId", Exact, 0, ""},
+			{"age", "profile.age", Exact, 0, ""},
+			{"memberSince", "profile.membershipStartDate", Exact, 0, "as yyyy-MM-dd"},
+			{"timezone", "settings.timeZone", Exact, 0, "IANA name"},
+			{"offsetFromUTCMillis", "settings.utcOffset", Exact, 0, "seconds to milliseconds"},
+			{"strideLengthWalking, strideLengthRunning", "profile.*StrideLengthMm", Exact, 0, "the configured or automatic one, by settings; mm to cm or in"},
+			{"autoStrideEnabled", "settings.autoStrideEnabled", Exact, 0, ""},
+			{"distanceUnit, weightUnit, heightUnit, waterUnit, glucoseUnit", "settings.*Unit", Approximate, 0, "Google's unit enums mapped to Fitbit's unit-system names"},
+			{"locale, languageLocale", "settings.languageLocale", Approximate, 0, "en-US becomes en_US"},
+			{"fullName, displayName, firstName, lastName, avatar*, gender, dateOfBirth, aboutMe, city, country, clockTimeDisplayFormat, startDayOfWeek, topBadges, features", "", Lost, 0, "no v4 field; dateOfBirth is reduced to age"},
+		}},
+	{DailySummary, "/1/user/-/activities/date/{date}.json",
+		[]Call{{"steps", MethodDailyRollUp}, {"distance", MethodDailyRollUp}, {"floors", MethodDailyRollUp},
+			{"altitude", MethodDailyRollUp}, {"total-calories", MethodDailyRollUp}, {"active-energy-burned", MethodDailyRollUp},
+			{"active-minutes", MethodDailyRollUp}, {"sedentary-period", MethodDailyRollUp}, {"daily-resting-heart-rate", MethodList}},
+		[]Field{
+			{"summary.steps", "steps.countSum", Exact, 0, ""},
+			{"summary.distances[total], [tracker]", "distance.millimetersSum", Exact, 0, "km or mi; tracker is the same total"},
+			{"summary.distances[veryActive, moderatelyActive, lightlyActive, sedentaryActive, loggedActivities]", "", Lost, 0, "no distance per intensity"},
+			{"summary.floors", "floors.countSum", Exact, 0, ""},
+			{"summary.elevation", "altitude.gainMillimetersSum", Exact, 0, "m or ft"},
+			{"summary.caloriesOut", "total-calories.kcalSum", Exact, 1, "rounded to whole kcal"},
+			{"summary.activityCalories", "active-energy-burned.kcalSum", Approximate, 50, "Google's active energy is defined differently"},
+			{"summary.caloriesBMR", "total-calories minus active-energy-burned", Approximate, 50, "basal energy has no daily roll-up"},
+			{"summary.sedentaryMinutes", "sedentary-period.durationSum", Approximate, 30, ""},
+			{"summary.lightlyActiveMinutes, fairlyActiveMinutes, veryActiveMinutes", "active-minutes LIGHT, MODERATE, VIGOROUS", Approximate, 5, ""},
+			{"summary.restingHeartRate", "daily-resting-heart-rate.beatsPerMinute", Exact, 0, ""},
+			{"summary.marginalCalories, activeScore, customHeartRateZones", "", Lost, 0, ""},
+			{"goals", "", Lost, 0, "v4 has no goals"},
+		}},
+	{ActivityTimeSeries, "/1/user/-/activities/[tracker/]{resource}/date/{date}/{period|end}.json",
+		[]Call{{"{resource}", MethodDailyRollUp}},
+		[]Field{
+			{"activities-{resource}[].value", "dailyRollUp of the resource's data type, per civil day", Exact, 0, "as a string; days Google omits (off wrist) are 0, as Fitbit gave"},
+			{"tracker/ variants", "the same roll-up", Approximate, 0, "Google does not tell tracker from logged values apart"},
+		}},
+	{ActivityIntraday, "/1/user/-/activities/{resource}/date/{date}/1d/{detail}[/time/HH:mm/HH:mm].json",
+		[]Call{{"{resource}", MethodRollUp}},
+		[]Field{{"activities-{resource}-intraday.dataset[]", "rollUp windows of 60s, 300s or 900s", Exact, 0, "windows Google omits are 0"}}},
+	{HeartTimeSeries, "/1/user/-/activities/heart/date/{date}/{period|end}.json",
+		[]Call{{"daily-resting-heart-rate", MethodList}, {"daily-heart-rate-zones", MethodList}, {"time-in-heart-rate-zone", MethodDailyRollUp}},
+		[]Field{
+			{"value.restingHeartRate", "daily-resting-heart-rate.beatsPerMinute", Exact, 0, ""},
+			{"value.heartRateZones", "daily-heart-rate-zones and time-in-heart-rate-zone", Approximate, 2, "Google's zones are computed differently"},
+			{"value.customHeartRateZones", "", Lost, 0, "always []"},
+		}},
+	{HeartIntraday, "/1/user/-/activities/heart/date/{date}/1d/{detail}[/time/HH:mm/HH:mm].json",
+		[]Call{{"heart-rate", MethodRollUp}, {"heart-rate", MethodList}},
+		[]Field{{"activities-heart-intraday.dataset[]", "heart-rate.beatsPerMinuteAvg per window; raw samples for 1sec", Approximate, 1, "rounded to whole bpm"}}},
+	{SleepByDate, "/1.2/user/-/sleep/date/{date}.json",
+		[]Call{{"sleep", MethodList}},
+		[]Field{
+			{"dateOfSleep, startTime, endTime, duration", "sleep.interval", Exact, 0, "local times of the user's zone"},
+			{"minutesAsleep, minutesAwake, minutesToFallAsleep, minutesAfterWakeup, timeInBed", "sleep.summary", Exact, 0, ""},
+			{"levels.data, levels.shortData, levels.summary", "sleep.stages, shortAwakenings, stagesSummary", Exact, 0, ""},
+			{"logId", "data point name", Approximate, 0, "a stable number derived from Google's string id"},
+			{"efficiency", "minutesAsleep / timeInBed", Approximate, 5, ""},
+			{"levels.summary.*.thirtyDayAvgMinutes, infoCode", "", Lost, 0, ""},
+		}},
+	{SleepRange, "/1.2/user/-/sleep/date/{start}/{end}.json", []Call{{"sleep", MethodList}}, []Field{{"sleep[]", "as sleep by date", Exact, 0, "re-sorted oldest first"}}},
+	{SleepList, "/1.2/user/-/sleep/list.json", []Call{{"sleep", MethodList}}, []Field{{"sleep[], pagination", "as sleep by date", Exact, 0, "offset 0 only"}}},
+	{WeightLog, "/1/user/-/body/log/weight/date/{date}[/{period|end}].json",
+		[]Call{{"weight", MethodList}, {"body-fat", MethodList}},
+		[]Field{
+			{"weight", "weight.weightGrams", Exact, 0, "kg, lb or stone"},
+			{"date, time", "weight.sampleTime.civilTime", Exact, 0, ""},
+			{"fat", "body-fat.percentage at the same time", Approximate, 0, ""},
+			{"bmi", "weight / height²", Approximate, 0.1, "Google has no BMI"},
+			{"logId", "data point name", Approximate, 0, "a stable number derived from Google's string id"},
+			{"source", "weight.dataSource", Approximate, 0, ""},
+		}},
+	{FatLog, "/1/user/-/body/log/fat/date/{date}[/{period|end}].json", []Call{{"body-fat", MethodList}},
+		[]Field{{"fat, date, time", "body-fat.percentage, sampleTime", Exact, 0, ""}, {"logId", "data point name", Approximate, 0, ""}}},
+	{BodyTimeSeries, "/1/user/-/body/{weight|fat|bmi}/date/{date}/{period|end}.json",
+		[]Call{{"weight", MethodDailyRollUp}, {"body-fat", MethodDailyRollUp}},
+		[]Field{{"body-{resource}[].value", "the day's average", Approximate, 0.1, "bmi from weight / height²"}}},
+	{SpO2, "/1/user/-/spo2/date/{date}[/{end}].json", []Call{{"daily-oxygen-saturation", MethodList}},
+		[]Field{{"value.avg", "averagePercentage", Exact, 0, ""}, {"value.min, value.max", "lowerBoundPercentage, upperBoundPercentage", Approximate, 1, "Google's are bounds, not the night's extremes"}}},
+	{HRV, "/1/user/-/hrv/date/{date}[/{end}].json", []Call{{"daily-heart-rate-variability", MethodList}},
+		[]Field{{"value.dailyRmssd", "averageHeartRateVariabilityMilliseconds", Exact, 0, ""}, {"value.deepRmssd", "deepSleepRootMeanSquareOfSuccessiveDifferencesMilliseconds", Exact, 0, ""}}},
+	{BreathingRate, "/1/user/-/br/date/{date}[/{end}].json", []Call{{"daily-respiratory-rate", MethodList}},
+		[]Field{{"value.breathingRate", "breathsPerMinute", Exact, 0, ""}}},
+	{SkinTemperature, "/1/user/-/temp/skin/date/{date}[/{end}].json", []Call{{"daily-sleep-temperature-derivations", MethodList}},
+		[]Field{{"value.nightlyRelative", "the night's deviation from the baseline", Exact, 0, ""}, {"logType", "", Lost, 0, "always dedicated_temp_sensor"}}},
+	{CardioFitness, "/1/user/-/cardioscore/date/{date}[/{end}].json", []Call{{"daily-vo2-max", MethodList}},
+		[]Field{{"value.vo2Max", "the day's VO2 max", Approximate, 1, "Fitbit gave a range such as 44-48"}}},
+	{Devices, "/1/user/-/devices.json", []Call{{"", MethodPairedDevices}},
+		[]Field{
+			{"id, battery, batteryLevel, deviceVersion, type", "pairedDevices", Exact, 0, "id is the last segment of the name"},
+			{"lastSyncTime", "lastSyncTime", Exact, 0, "local time of the user's zone"},
+			{"mac, features", "macAddress, features", Approximate, 0, "formats differ"},
+		}},
+	{ExerciseList, "/1/user/-/activities/list.json", []Call{{"exercise", MethodList}},
+		[]Field{
+			{"activityName, startTime, duration, calories, distance, steps", "exercise", Exact, 0, ""},
+			{"logId", "data point name", Approximate, 0, ""},
+			{"activityTypeId, activityLevel, heartRateZones", "", Lost, 0, "no mapping from Google's exercise types"},
+		}},
+	{WeightCreate, "POST /1/user/-/body/log/weight.json", []Call{{"weight", MethodCreate}}, []Field{{"weight, date, time", "weight.weightGrams, sampleTime", Exact, 0, ""}}},
+	{WeightDelete, "DELETE /1/user/-/body/log/weight/{logId}.json", []Call{{"weight", MethodList}, {"weight", MethodBatchDelete}}, []Field{{"logId", "data point name", Exact, 0, "found among the logs"}}},
+	{FatCreate, "POST /1/user/-/body/log/fat.json", []Call{{"body-fat", MethodCreate}}, []Field{{"fat, date, time", "body-fat.percentage, sampleTime", Exact, 0, ""}}},
+	{FatDelete, "DELETE /1/user/-/body/log/fat/{logId}.json", []Call{{"body-fat", MethodList}, {"body-fat", MethodBatchDelete}}, []Field{{"logId", "data point name", Exact, 0, "found among the logs"}}},
+}
+
+// Lookup returns the endpoint's mapping, or nil.
+func Lookup(e Endpoint) *Mapping {
+	for i := range Table {
+		if Table[i].Endpoint == e {
+			return &Table[i]
+		}
+	}
+	return nil
+}
+
+// Markdown renders Table as a Markdown table, one row per field, in the
+// table's order, so the rendering is stable and diffs read as mapping changes.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("| Fitbit endpoint | Google calls | Fitbit field | Google source | fidelity | note |\n")
+	b.WriteString("|---|---|---|---|---|---|\n")
+	for _, m := range Table {
+		calls := make([]string, len(m.Calls))
+		for i, c := range m.Calls {
+			calls[i] = "`" + c.String() + "`"
+		}
+		for i, f := range m.Fields {
+			path, cs := "", ""
+			if i == 0 {
+				path, cs = "`"+m.Path+"`", strings.Join(calls, ", ")
+			}
+			fid := f.Fidelity.String()
+			if f.Fidelity == Approximate && f.Tolerance > 0 {
+				fid += fmt.Sprintf(" (±%g)", f.Tolerance)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", path, cs, cell(f.Fitbit), cell(f.Google), fid, cell(f.Note))
+		}
+	}
+	return b.String()
+}
+
+func cell(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return strings.ReplaceAll(s, "|", `\|`)
+}

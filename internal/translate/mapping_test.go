@@ -1,0 +1,43 @@
+package translate
+
+import (
+	"flag"
+	"os"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/mapping.md from Table")
+
+// TestMarkdownStable fails when the rendering of Table drifts from the
+// committed rendering; run with -update after changing Table on purpose.
+func TestMarkdownStable(t *testing.T) {
+	got := Markdown()
+	if got != Markdown() {
+		t.Fatal("two renderings differ")
+	}
+	const golden = "testdata/mapping.md"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("Markdown() drifted from %s; rerun with -update if on purpose", golden)
+	}
+}
+
+func TestEveryEndpointMapped(t *testing.T) {
+	for e := range endpointNames {
+		m := Lookup(e)
+		if m == nil || len(m.Calls) == 0 || len(m.Fields) == 0 {
+			t.Errorf("%v: no mapping, calls or fields", e)
+		}
+	}
+	if len(Table) != len(endpointNames) {
+		t.Errorf("Table has %d rows for %d endpoints", len(Table), len(endpointNames))
+	}
+}
