@@ -115,37 +115,18 @@ type Transport struct {
 // transport its own clone, and replacing the caller's credentials on that
 // clone saves a copy of every header map on the hot path.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.Upstream != nil && !t.Upstream(req) {
-		t.observe(OutcomeUpstreamRefused)
-		return t.fail(req, http.StatusBadGateway, apierror.UpstreamNotAllowed,
-			"the gateway sends "+t.title()+" credentials only to "+t.title()+"'s API, and this request was routed to another host; the gateway's configuration must be fixed (allow_upstream)"), nil
-	}
-	identity := t.Identity(req)
-	if identity == "" {
-		t.observe(OutcomeUnauthenticated)
-		return t.fail(req, http.StatusUnauthorized, apierror.Unauthenticated,
-			"the gateway could not identify the caller; authenticate to the gateway (the configured identity placeholder was empty)"), nil
+	identity, refused := t.admit(req)
+	if refused != nil {
+		return refused, nil
 	}
 	ctx := req.Context()
 	conn, err := t.Tokens.Get(ctx, identity)
 	if err != nil {
 		return t.tokenFailure(req, err), nil
 	}
-
-	h := req.Header
-	delete(h, "Proxy-Authorization") // canonical keys: no need for Del's canonicalisation
-	delete(h, "Cookie")
-	h["Authorization"] = []string{conn.Authorization()}
-
-	body, replayable, err := t.bufferBody(req)
-	if errors.Is(err, errBodyTimeout) {
-		t.observe(OutcomeBodyTimeout)
-		return t.fail(req, http.StatusRequestTimeout, apierror.RequestTimeout, fmt.Sprintf(
-			"the request body did not arrive within %s; the gateway buffers bodies of up to %d bytes so it can replay them after renewing the access token: send the body at once", t.replayBodyTimeout(), t.maxReplay())), nil
-	}
-	if err != nil {
-		t.observe(OutcomeBadRequest)
-		return t.fail(req, http.StatusBadRequest, apierror.InvalidRequest, "could not read the request body: "+err.Error()), nil
+	body, replayable, refused := t.prepare(req, conn)
+	if refused != nil {
+		return refused, nil
 	}
 	resp, err := t.Base.RoundTrip(req)
 	if err != nil {
@@ -164,8 +145,52 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return scrub(resp, conn.AccessToken()), nil
 	}
+	return t.refreshAndReplay(req, resp, identity, conn, body, replayable)
+}
 
-	// A 401: refresh and replay only for a token problem, and only once.
+// admit checks where the request goes and who sends it: the identity, or
+// the gateway's answer when the request must not go upstream.
+func (t *Transport) admit(req *http.Request) (identity string, refused *http.Response) {
+	if t.Upstream != nil && !t.Upstream(req) {
+		t.observe(OutcomeUpstreamRefused)
+		return "", t.fail(req, http.StatusBadGateway, apierror.UpstreamNotAllowed,
+			"the gateway sends "+t.title()+" credentials only to "+t.title()+"'s API, and this request was routed to another host; the gateway's configuration must be fixed (allow_upstream)")
+	}
+	identity = t.Identity(req)
+	if identity == "" {
+		t.observe(OutcomeUnauthenticated)
+		return "", t.fail(req, http.StatusUnauthorized, apierror.Unauthenticated,
+			"the gateway could not identify the caller; authenticate to the gateway (the configured identity placeholder was empty)")
+	}
+	return identity, nil
+}
+
+// prepare replaces the caller's credentials with the connection's and
+// buffers a small body so the request can be replayed after a refresh.
+func (t *Transport) prepare(req *http.Request, conn *tokens.Entry) (body []byte, replayable bool, refused *http.Response) {
+	h := req.Header
+	delete(h, "Proxy-Authorization") // canonical keys: no need for Del's canonicalisation
+	delete(h, "Cookie")
+	h["Authorization"] = []string{conn.Authorization()}
+
+	body, replayable, err := t.bufferBody(req)
+	if errors.Is(err, errBodyTimeout) {
+		t.observe(OutcomeBodyTimeout)
+		return nil, false, t.fail(req, http.StatusRequestTimeout, apierror.RequestTimeout, fmt.Sprintf(
+			"the request body did not arrive within %s; the gateway buffers bodies of up to %d bytes so it can replay them after renewing the access token: send the body at once", t.replayBodyTimeout(), t.maxReplay()))
+	}
+	if err != nil {
+		t.observe(OutcomeBadRequest)
+		return nil, false, t.fail(req, http.StatusBadRequest, apierror.InvalidRequest, "could not read the request body: "+err.Error())
+	}
+	return body, replayable, nil
+}
+
+// refreshAndReplay handles a 401 from upstream: for a stale token (the
+// preset's RefreshOn), one refresh and one replay with the same body;
+// anything else goes back to the caller, scrubbed.
+func (t *Transport) refreshAndReplay(req *http.Request, resp *http.Response, identity string, conn *tokens.Entry, body []byte, replayable bool) (*http.Response, error) {
+	ctx := req.Context()
 	errBody, err := readError(resp)
 	if err != nil {
 		t.observe(OutcomeUpstreamError)
