@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
@@ -184,7 +185,7 @@ func (h *OAuth1Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("http.auth.user.id", identity)
 	repl.Set("http.auth.user.fitbit_user_id", userID)
-	return next.ServeHTTP(w, r.WithContext(inject.ForOAuth1(r.Context())))
+	return next.ServeHTTP(w, r.WithContext(inject.WithDialect(r.Context(), apierror.OAuth1)))
 }
 
 // connector is the OAuth 2.0 side of the legacy flow: the connect flow of

@@ -19,6 +19,13 @@ const (
 	// Google is google.rpc.Status with an ErrorInfo
 	// (https://cloud.google.com/apis/design/errors, https://google.aip.dev/193).
 	Google
+	// OAuth1 is what a 2015 app that signs its calls with OAuth 1.0a
+	// parses: Fitbit's envelope, and for a token it can no longer use
+	// errorType oauth with an oauth_problem (as Fitbit answered, after
+	// https://oauth.googlecode.com/svn/spec/ext/problem_reporting/1.0/oauth_problem_reporting_spec.html),
+	// since such an app signs its user in again through its own OAuth 1.0a
+	// flow and a connect URL means nothing to it.
+	OAuth1
 )
 
 // Body encodes one gateway error in d. errorType is the gateway's (or

@@ -374,15 +374,24 @@ func upstreamOutcome(ctx context.Context) Outcome {
 	return OutcomeUpstreamError
 }
 
-// oauth1Key marks a request authenticated with a legacy OAuth 1.0a token.
-type oauth1Key struct{}
+// dialectKey holds the dialect a front chose for its callers.
+type dialectKey struct{}
 
-// ForOAuth1 marks ctx as a call authenticated with a legacy OAuth 1.0a
-// access token. A connection that is gone is then answered as Fitbit
-// answered a revoked OAuth 1.0a token (401, errorType oauth, fieldName
-// oauth_access_token): such an app signs its user in again through its own
-// OAuth 1.0a flow, and the gateway's connect URL means nothing to it.
-func ForOAuth1(ctx context.Context) context.Context { return context.WithValue(ctx, oauth1Key{}, true) }
+// WithDialect makes the gateway's errors for the request of ctx speak d,
+// whatever the path: a front that speaks another protocol to its callers
+// (the legacy OAuth 1.0a handler: apierror.OAuth1) selects its own.
+func WithDialect(ctx context.Context, d apierror.Dialect) context.Context {
+	return context.WithValue(ctx, dialectKey{}, d)
+}
+
+// dialectOf is the dialect of req's caller: the front's choice, else that
+// of the API path (provider.DialectOf), else the registration's.
+func (t *Transport) dialectOf(req *http.Request) apierror.Dialect {
+	if d, ok := req.Context().Value(dialectKey{}).(apierror.Dialect); ok {
+		return d
+	}
+	return provider.DialectOf(req.URL.Path, t.dialect())
+}
 
 // tokenFailure answers a request whose token could not be had.
 func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
@@ -390,7 +399,7 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 	var te *provider.TokenError
 	unreadable := errors.Is(err, tokenstore.ErrUnreadable)
 	gone := errors.Is(err, tokens.ErrNotConnected) || errors.Is(err, tokens.ErrNeedsReauth) || unreadable
-	if gone && req.Context().Value(oauth1Key{}) != nil {
+	if gone && t.dialectOf(req) == apierror.OAuth1 {
 		switch {
 		case errors.Is(err, tokens.ErrNotConnected):
 			t.observe(OutcomeNotConnected)
@@ -458,7 +467,7 @@ func (t *Transport) fail(req *http.Request, status int, errorType, message strin
 }
 
 func (t *Transport) failItem(req *http.Request, status int, it apierror.Item) *http.Response {
-	dialect := provider.DialectOf(req.URL.Path, t.dialect())
+	dialect := t.dialectOf(req)
 	var metadata map[string]string
 	if status == http.StatusUnauthorized && t.ConnectURL != "" {
 		metadata = map[string]string{"connect_url": t.ConnectURL, "provider": t.Provider.Reg.Name}

@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/htmlpage"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/oauth1"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -99,12 +99,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	t, err := s.loadRequest(ctx, token)
 	switch {
 	case errors.Is(err, tokenstore.ErrNotFound):
-		connect.Page(w, http.StatusBadRequest, "Unknown or expired link",
+		htmlpage.Write(w, http.StatusBadRequest, "Unknown or expired link",
 			"This authorization link is unknown, was already used, or is older than ten minutes. Start again from the app.")
 		return
 	case err != nil:
 		s.Logger.Error("could not read an OAuth 1.0a request token", zap.Error(err))
-		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the authorization. Please try again shortly.")
+		htmlpage.Write(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the authorization. Please try again shortly.")
 		return
 	}
 	if r.Method == http.MethodHead {
@@ -119,12 +119,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	switch owner, err := s.claim(ctx, w, r, token); {
 	case err != nil:
 		s.Logger.Error("could not claim an OAuth 1.0a request token", zap.Error(err))
-		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the authorization. Please try again shortly.")
+		htmlpage.Write(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the authorization. Please try again shortly.")
 		return
 	case owner == claimForeign:
 		s.Logger.Warn("oauth1 authorize link opened in a second browser; refused",
 			zap.String("consumer", t.Consumer), zap.String("identity_hash", tokenstore.IdentityHash(t.Identity)))
-		connect.Page(w, http.StatusForbidden, "Opened in another browser",
+		htmlpage.Write(w, http.StatusForbidden, "Opened in another browser",
 			"This sign-in link was already opened in another browser, and only that browser can finish it. "+
 				"If that was you, go back to it; otherwise start again from the app. Nothing was shared or changed.")
 		return
@@ -134,21 +134,21 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		s.Logger.Error("could not read the connection of an OAuth 1.0a request token", zap.Error(err))
-		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection. Please try again shortly.")
+		htmlpage.Write(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection. Please try again shortly.")
 		return
 	}
 	switch first, err := s.reveal(ctx, token); {
 	case err != nil:
 		s.Logger.Error("could not record the verifier of an OAuth 1.0a request token as shown", zap.Error(err))
-		connect.Page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not finish the authorization. Please try again shortly.")
+		htmlpage.Write(w, http.StatusServiceUnavailable, "Try again", "The gateway could not finish the authorization. Please try again shortly.")
 		return
 	case !first:
-		connect.Page(w, http.StatusBadRequest, "Already finished",
+		htmlpage.Write(w, http.StatusBadRequest, "Already finished",
 			"This sign-in was already finished and the app was given its code. If the app did not complete it, start again from the app.")
 		return
 	}
 	if t.Callback == "oob" {
-		connect.Page(w, http.StatusOK, "Connected",
+		htmlpage.Write(w, http.StatusOK, "Connected",
 			"Your account is connected. Enter this code in the app to finish: "+t.Verifier)
 		return
 	}

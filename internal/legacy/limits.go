@@ -10,7 +10,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"go.uber.org/zap"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/htmlpage"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 )
 
@@ -103,7 +103,7 @@ func tooManyRequests(retry time.Duration) *Error {
 // tooManyPage is the authorize step's answer over its rate.
 func tooManyPage(w http.ResponseWriter, retry time.Duration) {
 	w.Header().Set("Retry-After", ratelimit.RetryAfterHeader(retry))
-	connect.Page(w, http.StatusTooManyRequests, "Too many attempts",
+	htmlpage.Write(w, http.StatusTooManyRequests, "Too many attempts",
 		"There were too many sign-in attempts from here. Wait "+ratelimit.RetryAfterHeader(retry)+" seconds, then start again from the app.")
 }
 
