@@ -212,9 +212,8 @@ func (e *Engine) dailyValues(ctx context.Context, c *calls, st seriesType, start
 		req := &health.DailyRollUpDataPointsRequest{
 			Range:          &health.CivilTimeInterval{Start: civil(from), End: civil(to)},
 			WindowSizeDays: 1,
-			// No pageSize: the simulated Google refuses it (TODO(googlesim):
-			// accept pageSize, as the discovery document does); pages are
-			// followed either way.
+			// No pageSize: pages are followed until nextPageToken is
+			// empty, whatever page size Google picks.
 		}
 		for {
 			if err := c.take(); err != nil {

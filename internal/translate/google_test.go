@@ -52,10 +52,9 @@ func serve(t *testing.T, e *Engine, path string, u UnitSystem) *Answer {
 	return a
 }
 
-// TODO(googlesim): the simulated Google sends the profile's stride lengths
-// as strings, which the generated health.Profile (int64 without ,string)
-// refuses; until it conforms, the profile is tested against answers encoded
-// from the generated types.
+// TestProfile checks exact values against answers encoded from the
+// generated types; TestProfileFromSimulatedGoogle, the same path end to end
+// against the simulator.
 func TestProfile(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var v any
@@ -89,6 +88,18 @@ func TestProfile(t *testing.T) {
 		if user[k] != want {
 			t.Errorf("%s = %#v, want %#v", k, user[k], want)
 		}
+	}
+	if a.GoogleCalls != 3 {
+		t.Errorf("profile made %d Google calls, want 3", a.GoogleCalls)
+	}
+}
+
+func TestProfileFromSimulatedGoogle(t *testing.T) {
+	e, _ := startEngine(t)
+	a := serve(t, e, "/1/user/-/profile.json", Metric)
+	user, ok := a.Body.(map[string]any)["user"].(map[string]any)
+	if !ok || user["encodedId"] == "" || user["timezone"] == "" {
+		t.Fatalf("profile from the simulated Google: %#v", a.Body)
 	}
 	if a.GoogleCalls != 3 {
 		t.Errorf("profile made %d Google calls, want 3", a.GoogleCalls)
