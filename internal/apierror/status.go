@@ -11,9 +11,9 @@ import (
 // reason belongs", usually the service's name).
 const Domain = "caddy-fitbit.gateway"
 
-// errorInfoType is the type URL of google.rpc.ErrorInfo in JSON
+// ErrorInfoType is the type URL of google.rpc.ErrorInfo in JSON
 // (https://cloud.google.com/apis/design/errors#error_model).
-const errorInfoType = "type.googleapis.com/google.rpc.ErrorInfo"
+const ErrorInfoType = "type.googleapis.com/google.rpc.ErrorInfo"
 
 // Status is one error in the google.rpc.Status dialect of the Google APIs:
 // Code is the HTTP status, CodeName its google.rpc.Code name
@@ -27,18 +27,21 @@ type Status struct {
 	Metadata map[string]string
 }
 
-type statusBody struct {
-	Error statusJSON `json:"error"`
+// StatusBody is the JSON of a google.rpc.Status error answer.
+type StatusBody struct {
+	Error StatusJSON `json:"error"`
 }
 
-type statusJSON struct {
+// StatusJSON is the google.rpc.Status inside a StatusBody.
+type StatusJSON struct {
 	Code    int         `json:"code"`
 	Message string      `json:"message"`
 	Status  string      `json:"status"`
-	Details []errorInfo `json:"details,omitempty"`
+	Details []ErrorInfo `json:"details,omitempty"`
 }
 
-type errorInfo struct {
+// ErrorInfo is a google.rpc.ErrorInfo detail.
+type ErrorInfo struct {
 	Type     string            `json:"@type"`
 	Reason   string            `json:"reason"`
 	Domain   string            `json:"domain"`
@@ -48,9 +51,9 @@ type errorInfo struct {
 // MarshalStatus encodes s as {"error":{"code","message","status","details":[ErrorInfo]}}.
 // The ErrorInfo is present when s has a reason.
 func MarshalStatus(s Status) []byte {
-	body := statusBody{Error: statusJSON{Code: s.Code, Message: s.Message, Status: s.CodeName}}
+	body := StatusBody{Error: StatusJSON{Code: s.Code, Message: s.Message, Status: s.CodeName}}
 	if s.Reason != "" {
-		body.Error.Details = []errorInfo{{Type: errorInfoType, Reason: s.Reason, Domain: Domain, Metadata: s.Metadata}}
+		body.Error.Details = []ErrorInfo{{Type: ErrorInfoType, Reason: s.Reason, Domain: Domain, Metadata: s.Metadata}}
 	}
 	b, _ := json.Marshal(body) // cannot fail: only strings and ints
 	return b

@@ -7,32 +7,20 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // MaxAPIBody is the largest data-API request body the simulator accepts.
 const MaxAPIBody = 4 << 20
 
-// ErrorBody is Google's JSON error envelope (google.rpc.Status).
-type ErrorBody struct {
-	Error StatusError `json:"error"`
-}
-
-// StatusError is the google.rpc.Status inside an ErrorBody.
-type StatusError struct {
-	Code    int         `json:"code"`
-	Message string      `json:"message"`
-	Status  string      `json:"status"`
-	Details []ErrorInfo `json:"details,omitempty"`
-}
-
-// ErrorInfo is a google.rpc.ErrorInfo detail.
-type ErrorInfo struct {
-	Type     string            `json:"@type"`
-	Reason   string            `json:"reason"`
-	Domain   string            `json:"domain"`
-	Metadata map[string]string `json:"metadata,omitempty"`
-}
+// The JSON of Google's error answers (google.rpc.Status with ErrorInfo
+// details), shared with the gateway, which writes the same dialect.
+type (
+	ErrorBody   = apierror.StatusBody
+	StatusError = apierror.StatusJSON
+	ErrorInfo   = apierror.ErrorInfo
+)
 
 // Messages of the errors the API sends.
 const (
@@ -46,7 +34,6 @@ const (
 const (
 	apiService  = "health.googleapis.com"
 	rpcPrefix   = "google.devicesandservices.health.v4."
-	errorInfoT  = "type.googleapis.com/google.rpc.ErrorInfo"
 	googleRealm = `Bearer realm="https://accounts.google.com/"`
 )
 
@@ -59,7 +46,7 @@ func errorInfo(reason, method string) []ErrorInfo {
 	if method != "" {
 		md["method"] = rpcPrefix + method
 	}
-	return []ErrorInfo{{Type: errorInfoT, Reason: reason, Domain: "googleapis.com", Metadata: md}}
+	return []ErrorInfo{{Type: apierror.ErrorInfoType, Reason: reason, Domain: "googleapis.com", Metadata: md}}
 }
 
 func invalidArgument(w http.ResponseWriter, msg string) {
