@@ -82,6 +82,8 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 		body, err = e.dailySummary(ctx, &c, r, units)
 	case r.Endpoint == HeartTimeSeries:
 		body, err = e.heartSeries(ctx, &c, r)
+	case r.Endpoint == SleepByDate || r.Endpoint == SleepRange:
+		body, err = e.sleep(ctx, &c, r)
 	case r.Endpoint == HeartIntraday:
 		body, err = e.heartIntraday(ctx, &c, r)
 	case r.Endpoint == ActivityTimeSeries && seriesTypes[r.Resource].dataType != "":
