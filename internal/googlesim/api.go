@@ -86,6 +86,7 @@ var routes = []route{
 	{regexp.MustCompile(`^/v4/users/([^/]+)/identity$`), []string{"GET"}, "HealthProfileService.GetIdentity", fixedArea(""), (*Server).getIdentity},
 	{regexp.MustCompile(`^/v4/users/([^/]+)/profile$`), []string{"GET"}, "HealthProfileService.GetProfile", fixedArea(AreaProfile), (*Server).getProfile},
 	{regexp.MustCompile(`^/v4/users/([^/]+)/settings$`), []string{"GET"}, "HealthProfileService.GetSettings", fixedArea(AreaSettings), (*Server).getSettings},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/pairedDevices$`), []string{"GET"}, "PairedDevicesService.ListPairedDevices", fixedArea(AreaSettings), (*Server).listPairedDevices},
 	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints$`), []string{"GET"}, "DataPointsService.ListDataPoints", typeArea, (*Server).listDataPoints},
 	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints:dailyRollUp$`), []string{"POST"}, "DataPointsService.DailyRollUpDataPoints", typeArea, (*Server).dailyRollUp},
 	{regexp.MustCompile(`^/v4/users/([^/]+)/echo$`), nil, "", fixedArea("-"), (*Server).echo},

@@ -111,7 +111,13 @@
 //     chronological order, {"civilStartTime":{"date":…},"civilEndTime":…,
 //     "steps":{"countSum":"8423"}}, also distance (millimetersSum),
 //     floors (countSum), total-calories (kcalSum) and heart-rate
-//     (beatsPerMinuteAvg/Min/Max)); and the non-Google
+//     (beatsPerMinuteAvg/Min/Max));
+//     GET users/me/pairedDevices (settings.readonly; pageSize default 5,
+//     at most 100, pageToken bound to the method): one TRACKER per user,
+//     the watch the data points name, with batteryLevel, batteryStatus
+//     (High/Medium/Low/Empty, thresholds ASSUMED), lastSyncTime a few
+//     minutes before the clock, deviceVersion, macAddress and features;
+//     and the non-Google
 //     users/me/echo (any method, any valid token) used by replay tests.
 //   - Data types and scopes follow the Google Health API documentation: steps,
 //     distance, floors, altitude, active-*, activity-level, exercise,
