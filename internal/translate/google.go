@@ -84,6 +84,10 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 		body, err = e.heartSeries(ctx, &c, r)
 	case r.Endpoint == SleepByDate || r.Endpoint == SleepRange:
 		body, err = e.sleep(ctx, &c, r)
+	case r.Endpoint == WeightLog || r.Endpoint == FatLog:
+		body, err = e.bodyLog(ctx, &c, r, units)
+	case r.Endpoint == BodyTimeSeries:
+		body, err = e.bodySeries(ctx, &c, r, units)
 	case r.Endpoint == HeartIntraday:
 		body, err = e.heartIntraday(ctx, &c, r)
 	case r.Endpoint == ActivityTimeSeries && seriesTypes[r.Resource].dataType != "":

@@ -26,7 +26,8 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // rollUpShim answers the daily roll-ups the simulator does not serve yet
-// with fixed values per day, encoded from the generated types; every other
+// with fixed values per day, and a height of 1.75 m, encoded from the
+// generated types; every other
 // call goes to the simulator through next. Drop a type here once
 // internal/googlesim rolls it up.
 type rollUpShim struct{ next http.RoundTripper }
@@ -54,6 +55,12 @@ var shimmed = map[string]func(p *health.DailyRollupDataPoint){
 }
 
 func (z rollUpShim) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Path == "/v4/users/me/dataTypes/height/dataPoints" {
+		return jsonResponse(r, &health.ListDataPointsResponse{DataPoints: []*health.DataPoint{{
+			Name:   "users/me/dataTypes/height/dataPoints/1",
+			Height: &health.Height{HeightMillimeters: 1750, SampleTime: &health.ObservationSampleTime{PhysicalTime: "2026-01-01T08:00:00Z"}},
+		}}})
+	}
 	typ, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/v4/users/me/dataTypes/"), "/dataPoints:dailyRollUp")
 	fill := shimmed[typ]
 	if !ok || fill == nil {
@@ -72,7 +79,11 @@ func (z rollUpShim) RoundTrip(r *http.Request) (*http.Response, error) {
 		fill(p)
 		resp.RollupDataPoints = append(resp.RollupDataPoints, p)
 	}
-	b, err := json.Marshal(&resp)
+	return jsonResponse(r, &resp)
+}
+
+func jsonResponse(r *http.Request, v any) (*http.Response, error) {
+	b, err := json.Marshal(v)
 	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
 		Body: io.NopCloser(bytes.NewReader(b)), Request: r}, err
 }
