@@ -1,7 +1,6 @@
 package googlesim
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -223,22 +222,27 @@ func (s *Server) listDataPoints(w http.ResponseWriter, r *apiRequest, m []string
 	}
 	now := s.now().UTC()
 	lo, hi := bounds(clauses, now.Add(-History), now)
+	matches := func(p point) bool {
+		for _, c := range clauses {
+			if !c.match(p) {
+				return false
+			}
+		}
+		return true
+	}
 	var pts []point
 	if !hi.Before(lo) {
 		for _, p := range generate(r.user, typ, lo, hi, now) {
-			ok := true
-			for _, c := range clauses {
-				ok = ok && c.match(p)
-			}
-			if ok {
+			if matches(p) {
 				pts = append(pts, p)
 			}
 		}
 	}
+	all := s.written(r.user, typ, pts, matches)
 	var resp ListResponse
-	pts, resp.NextPageToken = page(pts, offset, size, typ, filter)
-	for _, p := range pts {
-		resp.DataPoints = append(resp.DataPoints, dataPointJSON(r.user, typ, p))
+	all, resp.NextPageToken = page(all, offset, size, typ, filter)
+	for _, p := range all {
+		resp.DataPoints = append(resp.DataPoints, p.json(r.user, typ))
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -323,10 +327,7 @@ func (s *Server) dailyRollUp(w http.ResponseWriter, r *apiRequest, m []string) {
 		return
 	}
 	var req DailyRollUpRequest
-	dec := json.NewDecoder(bytes.NewReader(r.body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		invalidArgument(w, "Invalid JSON payload received. "+truncate(err.Error(), 200))
+	if !decodeBody(w, r.body, &req) {
 		return
 	}
 	start, okStart := req.Range.Start.toTime()
