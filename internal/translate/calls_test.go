@@ -167,3 +167,23 @@ func TestTooManyCallsIsFitbitError(t *testing.T) {
 		t.Errorf("ErrTooManyCalls = %#v", ErrTooManyCalls)
 	}
 }
+
+// TestForbiddenOtherwise: a 403 that is not about scopes is Fitbit's
+// insufficient_permissions, with no scope named.
+func TestForbiddenOtherwise(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}`))
+	}))
+	defer srv.Close()
+	e, err := NewEngine(context.Background(), srv.Client(), srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = serveErr(t, e, context.Background(), "/1/user/-/profile.json")
+	var fe *Error
+	if !errors.As(err, &fe) || fe.Status != http.StatusForbidden || fe.Type != InsufficientPermissions || fe.FieldName != "" {
+		t.Errorf("err %v", err)
+	}
+}
