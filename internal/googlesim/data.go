@@ -264,13 +264,18 @@ func dataSource(typ string) map[string]any {
 
 // dataPointJSON renders a generated point as a DataPoint resource.
 func dataPointJSON(user, typ string, p point) map[string]any {
-	h := fnv.New64a()
-	fmt.Fprint(h, user, typ, p.start.UnixNano())
 	return map[string]any{
-		"name":               fmt.Sprintf("users/%s/dataTypes/%s/dataPoints/%016x", user, typ, h.Sum64()),
+		"name":               generatedName(user, typ, p),
 		"dataSource":         dataSource(typ),
 		dataTypes[typ].field: p.value,
 	}
+}
+
+// generatedName is the stable name of a generated point.
+func generatedName(user, typ string, p point) string {
+	h := fnv.New64a()
+	fmt.Fprint(h, user, typ, p.start.UnixNano())
+	return fmt.Sprintf("users/%s/dataTypes/%s/dataPoints/%016x", user, typ, h.Sum64())
 }
 
 func profileFor(user string, now time.Time) map[string]any {

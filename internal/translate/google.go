@@ -37,6 +37,8 @@ type Engine struct {
 	now func() time.Time
 	// wait sleeps between retries (sleepCtx); tests replace it.
 	wait func(context.Context, time.Duration) error
+	// facts caches connections' settings and identity (facts.go).
+	facts *factCache
 }
 
 // NewEngine returns an Engine calling Google at base (e.g.
@@ -49,7 +51,7 @@ func NewEngine(ctx context.Context, c *http.Client, base string, now func() time
 	if now == nil {
 		now = time.Now
 	}
-	return &Engine{svc: svc, now: now, wait: sleepCtx}, nil
+	return &Engine{svc: svc, now: now, wait: sleepCtx, facts: newFactCache()}, nil
 }
 
 // calls counts the Google calls of one Fitbit call against MaxGoogleCalls.
@@ -73,6 +75,9 @@ type Answer struct {
 // the steps, distance and calories time series so far.
 func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answer, error) {
 	var c calls
+	if err := e.checkUser(ctx, &c, r); err != nil {
+		return nil, err
+	}
 	var body any
 	var err error
 	switch {
@@ -102,10 +107,12 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 }
 
 func (e *Engine) settings(ctx context.Context, c *calls) (*health.Settings, *time.Location, error) {
-	var s *health.Settings
-	err := e.do(ctx, c, "", func() (err error) {
-		s, err = e.svc.Users.GetSettings("users/me/settings").Context(ctx).Do()
-		return err
+	s, err := remember(e, ctx, factSettings, func() (s *health.Settings, err error) {
+		err = e.do(ctx, c, "", func() (err error) {
+			s, err = e.svc.Users.GetSettings("users/me/settings").Context(ctx).Do()
+			return err
+		})
+		return s, err
 	})
 	if err != nil {
 		return nil, nil, err
@@ -137,11 +144,8 @@ func (e *Engine) profile(ctx context.Context, c *calls, units UnitSystem) (any, 
 	if err != nil {
 		return nil, err
 	}
-	var id *health.Identity
-	if err := e.do(ctx, c, "", func() (err error) {
-		id, err = e.svc.Users.GetIdentity("users/me/identity").Context(ctx).Do()
-		return err
-	}); err != nil {
+	id, err := e.identity(ctx, c)
+	if err != nil {
 		return nil, err
 	}
 	var p *health.Profile
