@@ -68,10 +68,8 @@ func insufficientScope(dataType string) *Error {
 		Message: "this call needs the " + scope + " scope, which the Google Health connection was not granted"}
 }
 
-// InsufficientPermissions is Fitbit's errorType for a refusal that is not
-// about scopes, such as another user's data.
-const InsufficientPermissions = "insufficient_permissions"
-
+// forbidden is Google's 403 that is not about scopes, as Fitbit's
+// insufficient_permissions (facts.go).
 func forbidden() *Error {
 	return &Error{Status: http.StatusForbidden, Type: InsufficientPermissions,
 		Message: "the Google Health API refused this call for the connection"}
