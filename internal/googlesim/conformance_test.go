@@ -228,6 +228,18 @@ func TestConformsToDiscovery(t *testing.T) {
 		strict(t, d, "dailyRollUp "+typ, c.last(), &health.DailyRollUpDataPointsResponse{})
 	}
 
+	for _, typ := range []string{"steps", "distance", "floors", "total-calories", "heart-rate"} {
+		req := &health.RollUpDataPointsRequest{
+			Range:      &health.Interval{StartTime: "2026-11-19T00:00:00Z", EndTime: "2026-11-20T00:00:00Z"},
+			WindowSize: "21600s",
+		}
+		if _, err := svc.Users.DataTypes.DataPoints.RollUp("users/me/dataTypes/"+typ, req).Do(); err != nil {
+			t.Errorf("rollUp %s: %v", typ, err)
+			continue
+		}
+		strict(t, d, "rollUp "+typ, c.last(), &health.RollUpDataPointsResponse{})
+	}
+
 	if _, err := svc.Users.PairedDevices.List("users/me").Do(); err != nil {
 		t.Errorf("pairedDevices: %v", err)
 	}

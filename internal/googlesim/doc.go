@@ -107,11 +107,20 @@
 //     POST users/me/dataTypes/{type}/dataPoints:dailyRollUp (the area's
 //     .readonly; body {"range":{"start":{"date":{…}},"end":{…}},
 //     "windowSizeDays":1}, closed-open, unknown fields rejected, at most 90
-//     days (14 for total-calories); one rollupDataPoints entry per window in
+//     days (14 for heart-rate and total-calories, as health-api.json
+//     caps them); one rollupDataPoints entry per window in
 //     chronological order, {"civilStartTime":{"date":…},"civilEndTime":…,
 //     "steps":{"countSum":"8423"}}, also distance (millimetersSum),
 //     floors (countSum), total-calories (kcalSum) and heart-rate
 //     (beatsPerMinuteAvg/Min/Max));
+//     POST users/me/dataTypes/{type}/dataPoints:rollUp (the same types and
+//     caps; body {"range":{"startTime","endTime"},"windowSize":"3600s"},
+//     RFC 3339, closed-open, windowSize at least 1s, pageSize default 1440,
+//     at most 10000, pageToken bound to the other fields): windows oldest
+//     first, the last cut at the range's end, none starting after the
+//     clock, {"startTime","endTime","steps":{"countSum":…}} with the values
+//     dailyRollUp computes for the same span (hourly points count in the
+//     window their hour starts in);
 //     GET users/me/pairedDevices (settings.readonly; pageSize default 5,
 //     at most 100, pageToken bound to the method): one TRACKER per user,
 //     the watch the data points name, with batteryLevel, batteryStatus
@@ -156,7 +165,7 @@
 // flows, incremental authorization beyond include_granted_scopes, refresh
 // requests that narrow scopes (the scope parameter is ignored),
 // writes other than create and batchDelete of weight and body fat
-// (dataPoints patch, profile and settings updates), rollUp, reconcile and
+// (dataPoints patch, profile and settings updates), reconcile and
 // exercise TCX export, webhooks and their signatures, time zones (all data
 // is UTC), ACCOUNT_NOT_LINKED, quotas other than the per-user minute, 5xx
 // faults, multiple clients per server and persistence across restarts.

@@ -312,22 +312,75 @@ func civilDateTimeJSON(t time.Time) map[string]any {
 	return out
 }
 
-// Roll-up limits.
+// Roll-up range caps, per health-api.json's RollUpDataPointsRequest and
+// DailyRollUpDataPointsRequest: "The maximum range for
+// `calories-in-heart-rate-zone`, `heart-rate`, `active-minutes` and
+// `total-calories` is 14 days. The maximum range for all other data types
+// is 90 days."
 const (
-	maxRollUpRange         = 90 * 24 * time.Hour
-	maxCaloriesRollUpRange = 14 * 24 * time.Hour
+	maxRollUpRange      = 90 * 24 * time.Hour
+	maxShortRollUpRange = 14 * 24 * time.Hour
 )
 
-// dailyRollUp is POST /v4/users/me/dataTypes/{type}/dataPoints:dailyRollUp.
-func (s *Server) dailyRollUp(w http.ResponseWriter, r *apiRequest, m []string) {
+func maxRange(typ string) time.Duration {
+	switch typ {
+	case "calories-in-heart-rate-zone", "heart-rate", "active-minutes", "total-calories":
+		return maxShortRollUpRange
+	}
+	return maxRollUpRange
+}
+
+// rollFunc computes one roll-up window's value of a data type.
+type rollFunc = func(user string, ws, we, now time.Time) map[string]any
+
+// rollUpBody finds the path's data type's roll-up and decodes the request
+// body into req, or answers 400 and reports false.
+func rollUpBody(w http.ResponseWriter, r *apiRequest, m []string, req any) (string, rollFunc, bool) {
 	typ := m[2]
 	roll, ok := rollups[typ]
 	if !ok {
-		invalidArgument(w, "Data type "+typ+" does not support daily roll-ups.")
-		return
+		invalidArgument(w, "Data type "+typ+" does not support roll-ups.")
+		return "", nil, false
 	}
+	return typ, roll, decodeBody(w, r.body, req)
+}
+
+// validRange reports whether [start, end) is a range typ may be rolled up
+// over, or answers 400.
+func validRange(w http.ResponseWriter, typ string, start, end time.Time) bool {
+	switch {
+	case !end.After(start):
+		invalidArgument(w, "The range's end must be after its start.")
+	case end.Sub(start) > maxRange(typ):
+		invalidArgument(w, "The requested range is too large.")
+	default:
+		return true
+	}
+	return false
+}
+
+// intField reads an integer request field (an int32 is a JSON number, but
+// a string is accepted too, as proto3 JSON allows): def when absent or 0,
+// ok=false when negative, malformed or above max.
+func intField(v json.Number, def, max int) (int, bool) {
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(strings.Trim(string(v), `"`))
+	switch {
+	case err != nil || n < 0 || n > max:
+		return 0, false
+	case n == 0:
+		return def, true
+	}
+	return n, true
+}
+
+// dailyRollUp is POST /v4/users/me/dataTypes/{type}/dataPoints:dailyRollUp.
+func (s *Server) dailyRollUp(w http.ResponseWriter, r *apiRequest, m []string) {
 	var req DailyRollUpRequest
-	if !decodeBody(w, r.body, &req) {
+	typ, roll, ok := rollUpBody(w, r, m, &req)
+	if !ok {
 		return
 	}
 	start, okStart := req.Range.Start.toTime()
@@ -339,23 +392,13 @@ func (s *Server) dailyRollUp(w http.ResponseWriter, r *apiRequest, m []string) {
 	case !okStart || !okEnd:
 		invalidArgument(w, "range.start and range.end must be valid civil date-times.")
 		return
-	case !end.After(start):
-		invalidArgument(w, "range.end must be after range.start.")
-		return
-	case end.Sub(start) > maxRollUpRange || typ == "total-calories" && end.Sub(start) > maxCaloriesRollUpRange:
-		invalidArgument(w, "The requested range is too large.")
+	case !validRange(w, typ, start, end):
 		return
 	}
-	window := 1
-	if req.WindowSizeDays != "" {
-		n, err := strconv.Atoi(strings.Trim(string(req.WindowSizeDays), `"`))
-		if err != nil || n < 0 || n > 31 {
-			invalidArgument(w, "Invalid window_size_days.")
-			return
-		}
-		if n > 0 {
-			window = n
-		}
+	window, ok := intField(req.WindowSizeDays, 1, 31)
+	if !ok {
+		invalidArgument(w, "Invalid window_size_days.")
+		return
 	}
 	now := s.now().UTC()
 	var out []map[string]any
@@ -394,7 +437,11 @@ var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any
 	// JSON numbers.
 	"heart-rate": func(user string, ws, we, now time.Time) map[string]any {
 		lo, hi, sum, n := math.MaxInt, 0, 0, 0
-		for t := ws; t.Before(we) && !t.After(now); t = t.Add(15 * time.Minute) {
+		// The samples the list has: every 15 minutes on the clock.
+		for t := ws.Truncate(15 * time.Minute); t.Before(we) && !t.After(now); t = t.Add(15 * time.Minute) {
+			if t.Before(ws) {
+				continue
+			}
 			v := heartRateAt(user, t)
 			lo, hi, sum, n = min(lo, v), max(hi, v), sum+v, n+1
 		}
