@@ -211,6 +211,11 @@ func TestConformsToDiscovery(t *testing.T) {
 			continue
 		}
 		strict(t, d, "list "+typ, c.last(), &health.ListDataPointsResponse{})
+		if _, err := svc.Users.DataTypes.DataPoints.Reconcile("users/me/dataTypes/" + typ).PageSize(5).Do(); err != nil {
+			t.Errorf("reconcile %s: %v", typ, err)
+			continue
+		}
+		strict(t, d, "reconcile "+typ, c.last(), &health.ReconcileDataPointsResponse{})
 	}
 
 	for _, typ := range []string{"steps", "distance", "floors", "heart-rate"} {

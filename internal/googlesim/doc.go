@@ -113,6 +113,11 @@
 //     "steps":{"countSum":"8423"}}, also distance (millimetersSum),
 //     floors (countSum), total-calories (kcalSum) and heart-rate
 //     (beatsPerMinuteAvg/Min/Max));
+//     GET users/me/dataTypes/{type}/dataPoints:reconcile (as list: the
+//     same filter, points and writes, page tokens bound to reconcile;
+//     default page 1440, 25 for sleep and exercise; ReconciledDataPoints
+//     without dataSource, dataPointName for the identifiable sleep,
+//     exercise, weight and body-fat, ASSUMED for the last three);
 //     POST users/me/dataTypes/{type}/dataPoints:rollUp (the same types and
 //     caps; body {"range":{"startTime","endTime"},"windowSize":"3600s"},
 //     RFC 3339, closed-open, windowSize at least 1s, pageSize default 1440,
@@ -165,9 +170,10 @@
 // flows, incremental authorization beyond include_granted_scopes, refresh
 // requests that narrow scopes (the scope parameter is ignored),
 // writes other than create and batchDelete of weight and body fat
-// (dataPoints patch, profile and settings updates), reconcile and
-// exercise TCX export, webhooks and their signatures, time zones (all data
-// is UTC), ACCOUNT_NOT_LINKED, quotas other than the per-user minute, 5xx
+// (dataPoints patch, profile and settings updates), dataPoints get,
+// pairedDevices get, exercise TCX export, data source families (accepted,
+// not acted on), webhooks and their signatures, time zones (all data is
+// UTC), ACCOUNT_NOT_LINKED, quotas other than the per-user minute, 5xx
 // faults, multiple clients per server and persistence across restarts.
 //
 // # Test controls

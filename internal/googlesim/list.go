@@ -199,13 +199,25 @@ type ListResponse struct {
 
 // listDataPoints is GET /v4/users/me/dataTypes/{type}/dataPoints.
 func (s *Server) listDataPoints(w http.ResponseWriter, r *apiRequest, m []string) {
+	s.queryDataPoints(w, r, m, false)
+}
+
+// queryDataPoints answers list or, with reconcile, reconcile: the same
+// filter, points and paging (a page token is bound to its method), but
+// the reconciled stream has ReconciledDataPoints, and the documented
+// default page size of 1440.
+func (s *Server) queryDataPoints(w http.ResponseWriter, r *apiRequest, m []string, reconcile bool) {
 	typ := m[2]
 	dt := dataTypes[typ]
 	if !dt.listable {
 		invalidArgument(w, "Data type "+typ+" can only be read with dailyRollUp or rollUp.")
 		return
 	}
-	size, ok := pageSize(w, r.Request, defaultPageSize, dt.maxPage)
+	def, bound := defaultPageSize, typ
+	if reconcile {
+		def, bound = min(defaultReconcilePageSize, dt.maxPage), "reconcile "+typ
+	}
+	size, ok := pageSize(w, r.Request, def, dt.maxPage)
 	if !ok {
 		return
 	}
@@ -215,7 +227,7 @@ func (s *Server) listDataPoints(w http.ResponseWriter, r *apiRequest, m []string
 		invalidArgument(w, "Invalid filter: "+err.Error())
 		return
 	}
-	offset, ok := pageOffset(r.Request, typ, filter)
+	offset, ok := pageOffset(r.Request, bound, filter)
 	if !ok {
 		invalidArgument(w, "Invalid page token.")
 		return
@@ -240,9 +252,13 @@ func (s *Server) listDataPoints(w http.ResponseWriter, r *apiRequest, m []string
 	}
 	all := s.written(r.user, typ, pts, matches)
 	var resp ListResponse
-	all, resp.NextPageToken = page(all, offset, size, typ, filter)
+	all, resp.NextPageToken = page(all, offset, size, bound, filter)
 	for _, p := range all {
-		resp.DataPoints = append(resp.DataPoints, p.json(r.user, typ))
+		dp := p.json(r.user, typ)
+		if reconcile {
+			dp = reconciled(typ, dp)
+		}
+		resp.DataPoints = append(resp.DataPoints, dp)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
