@@ -67,9 +67,15 @@ func (e *Engine) do(ctx context.Context, c *calls, dataType string, f func() err
 
 // listAll lists a data type's points matching filter, following pages.
 func (e *Engine) listAll(ctx context.Context, c *calls, dataType, filter string, pageSize int64) ([]*health.DataPoint, error) {
+	return e.list(ctx, c, dataType, filter, pageSize, -1)
+}
+
+// list lists up to pages pages (all when negative) of a data type's points
+// matching filter.
+func (e *Engine) list(ctx context.Context, c *calls, dataType, filter string, pageSize int64, pages int) ([]*health.DataPoint, error) {
 	var out []*health.DataPoint
 	token := ""
-	for {
+	for ; pages != 0; pages-- {
 		call := e.svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/" + dataType).Filter(filter).Context(ctx)
 		if pageSize > 0 {
 			call = call.PageSize(pageSize)
@@ -84,9 +90,10 @@ func (e *Engine) listAll(ctx context.Context, c *calls, dataType, filter string,
 		}
 		out = append(out, resp.DataPoints...)
 		if token = resp.NextPageToken; token == "" {
-			return out, nil
+			break
 		}
 	}
+	return out, nil
 }
 
 // rollUpDays calls dailyRollUp over [start, end] in chunks of capDays,

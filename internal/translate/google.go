@@ -89,6 +89,10 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 		body, err = e.heartSeries(ctx, &c, r)
 	case r.Endpoint == SleepByDate || r.Endpoint == SleepRange:
 		body, err = e.sleep(ctx, &c, r)
+	case r.Endpoint == WeightLog || r.Endpoint == FatLog:
+		body, err = e.bodyLog(ctx, &c, r, units)
+	case r.Endpoint == BodyTimeSeries:
+		body, err = e.bodySeries(ctx, &c, r, units)
 	case r.Endpoint == HeartIntraday:
 		body, err = e.heartIntraday(ctx, &c, r)
 	case r.Endpoint == ActivityTimeSeries && seriesTypes[r.Resource].dataType != "":
@@ -179,35 +183,6 @@ func orElse(v, def int64) int64 {
 	return def
 }
 
-// seriesType is how one Fitbit resource is read from a daily roll-up.
-type seriesType struct {
-	dataType string
-	capDays  int
-	value    func(*health.DailyRollupDataPoint, UnitSystem) float64
-	decimals int
-}
-
-var seriesTypes = map[string]seriesType{
-	"steps": {"steps", rollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 {
-		if p.Steps == nil {
-			return 0
-		}
-		return float64(p.Steps.CountSum)
-	}, 0},
-	"distance": {"distance", rollUpCapDays, func(p *health.DailyRollupDataPoint, u UnitSystem) float64 {
-		if p.Distance == nil {
-			return 0
-		}
-		return u.Distance(float64(p.Distance.MillimetersSum))
-	}, 2},
-	"calories": {"total-calories", shortRollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 {
-		if p.TotalCalories == nil {
-			return 0
-		}
-		return p.TotalCalories.KcalSum
-	}, 0},
-}
-
 // dailyValues reads the type's daily roll-ups over [start, end] (see
 // rollUpDays) and returns the values by civil day. Days Google omits (the
 // device was off the wrist) stay absent; callers fill in 0, as Fitbit
@@ -267,43 +242,4 @@ func (e *Engine) timeSeries(ctx context.Context, c *calls, r *Request, units Uni
 		key = "activities-tracker-" + r.Resource
 	}
 	return map[string]any{key: series}, nil
-}
-
-// dailySummary answers the summary part of the daily activity summary from
-// one-day roll-ups; the fields without a Google source are as the mapping
-// table says (goals and logged activities are not filled in yet).
-func (e *Engine) dailySummary(ctx context.Context, c *calls, r *Request, units UnitSystem) (any, error) {
-	day, _, err := e.userDays(ctx, c, r)
-	if err != nil {
-		return nil, err
-	}
-	k := day.Format(dayLayout)
-	get := func(name string) (float64, error) {
-		v, err := e.dailyValues(ctx, c, seriesTypes[name], day, day, units)
-		return v[k], err
-	}
-	steps, err := get("steps")
-	if err != nil {
-		return nil, err
-	}
-	dist, err := get("distance")
-	if err != nil {
-		return nil, err
-	}
-	kcal, err := get("calories")
-	if err != nil {
-		return nil, err
-	}
-	distance := round(dist, 2)
-	return map[string]any{
-		"activities": []any{},
-		"summary": map[string]any{
-			"steps":       int64(steps),
-			"caloriesOut": int64(round(kcal, 0)),
-			"distances": []map[string]any{
-				{"activity": "total", "distance": distance},
-				{"activity": "tracker", "distance": distance},
-			},
-		},
-	}, nil
 }

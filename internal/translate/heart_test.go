@@ -1,68 +1,9 @@
 package translate
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"strings"
-	"testing"
-	"time"
-
-	health "google.golang.org/api/health/v4"
-
-	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
-)
-
-// zoneShim answers the two heart-zone roll-ups the simulator does not serve
-// yet (time-in-heart-rate-zone and calories-in-heart-rate-zone) with fixed
-// values per day, encoded from the generated types; every other call goes
-// to the simulator through next.
-type zoneShim struct{ next http.RoundTripper }
-
-func (z zoneShim) RoundTrip(r *http.Request) (*http.Response, error) {
-	timeIn := strings.HasSuffix(r.URL.Path, "/time-in-heart-rate-zone/dataPoints:dailyRollUp")
-	kcal := strings.HasSuffix(r.URL.Path, "/calories-in-heart-rate-zone/dataPoints:dailyRollUp")
-	if !timeIn && !kcal {
-		return z.next.RoundTrip(r)
-	}
-	var req health.DailyRollUpDataPointsRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		return nil, err
-	}
-	s, e := req.Range.Start.Date, req.Range.End.Date
-	var resp health.DailyRollUpDataPointsResponse
-	for d := time.Date(int(s.Year), time.Month(s.Month), int(s.Day), 0, 0, 0, 0, time.UTC); d.Before(time.Date(int(e.Year), time.Month(e.Month), int(e.Day), 0, 0, 0, 0, time.UTC)); d = d.AddDate(0, 0, 1) {
-		p := &health.DailyRollupDataPoint{CivilStartTime: civil(d), CivilEndTime: civil(d.AddDate(0, 0, 1))}
-		if timeIn {
-			p.TimeInHeartRateZone = &health.TimeInHeartRateZoneRollupValue{TimeInHeartRateZones: []*health.TimeInHeartRateZoneValue{
-				{HeartRateZone: "LIGHT", Duration: "72000s"}, {HeartRateZone: "MODERATE", Duration: "5400s"}, {HeartRateZone: "PEAK", Duration: "90s"}}}
-		} else {
-			p.CaloriesInHeartRateZone = &health.CaloriesInHeartRateZoneRollupValue{CaloriesInHeartRateZones: []*health.CaloriesInHeartRateZoneValue{
-				{HeartRateZone: "LIGHT", Kcal: 1500.25}, {HeartRateZone: "MODERATE", Kcal: 400}}}
-		}
-		resp.RollupDataPoints = append(resp.RollupDataPoints, p)
-	}
-	b, _ := json.Marshal(&resp)
-	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(bytes.NewReader(b)), Request: r}, nil
-}
-
-func startHeartEngine(t *testing.T) (*Engine, *googlesim.Server) {
-	t.Helper()
-	e, s := startEngine(t)
-	tok := s.MintTokens(s.Config().DefaultUser, s.AllScopes()...)
-	var err error
-	e, err = NewEngine(context.Background(), &http.Client{Transport: zoneShim{bearer(tok.AccessToken)}}, s.URL(), func() time.Time { return simNow })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e, s
-}
+import "testing"
 
 func TestHeartSeries(t *testing.T) {
-	e, _ := startHeartEngine(t)
+	e, _ := startEngine(t)
 	a := serve(t, e, "/1/user/-/activities/heart/date/2026-11-19/7d.json", Metric)
 	days := a.Body.(map[string]any)["activities-heart"].([]map[string]any)
 	if len(days) != 7 || days[0]["dateTime"] != "2026-11-13" || days[6]["dateTime"] != "2026-11-19" {
@@ -94,7 +35,7 @@ func TestHeartSeries(t *testing.T) {
 }
 
 func TestHeartIntraday(t *testing.T) {
-	e, s := startHeartEngine(t)
+	e, s := startEngine(t)
 	for _, tc := range []struct {
 		path     string
 		typ      string
