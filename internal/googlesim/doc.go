@@ -150,12 +150,18 @@
 //   - Data types and scopes follow the Google Health API documentation: steps,
 //     distance, floors, altitude, active-*, activity-level, exercise,
 //     total-calories → activity_and_fitness; heart-rate and the other
-//     heart types, weight, body-fat, height, oxygen-saturation →
-//     health_metrics_and_measurements; sleep → sleep. Data is generated
+//     heart types, weight, body-fat, height, oxygen-saturation and the
+//     daily night measurements → health_metrics_and_measurements; sleep → sleep. Data is generated
 //     for steps, distance, floors (hourly intervals), heart-rate (15-minute
 //     samples), daily-resting-heart-rate (date objects), weight and
 //     body-fat (samples on about two days in three), sleep (one staged
-//     session a night), for the last History (90 days) up to the clock,
+//     session a night), daily-oxygen-saturation,
+//     daily-heart-rate-variability, daily-respiratory-rate and
+//     daily-sleep-temperature-derivations (the night's measurements of the
+//     shared synthetic person, package person, missing on the nights it
+//     has none; the skin temperature baseline is ASSUMED) and daily-vo2-max
+//     (activity_and_fitness, ASSUMED; every day, with a cardioFitnessLevel
+//     from fixed, ASSUMED bounds), for the last History (90 days) up to the clock,
 //     deterministic per user (seeded by healthUserId) and UTC; other known
 //     types list as {}. int64 values are JSON strings, dates {year,month,
 //     day} objects, empty results omit their fields as proto3 JSON does.

@@ -9,9 +9,7 @@ import (
 )
 
 func TestReconcileSleep(t *testing.T) {
-	d := loadDiscovery(t)
-	s, _ := start(t, Config{})
-	svc, c := healthClient(t, s, s.MintTokens("u1", AreaSleep+".readonly", AreaActivity+".readonly").AccessToken)
+	d, s, svc, c := startWithClient(t, AreaSleep+".readonly", AreaActivity+".readonly")
 	dps := svc.Users.DataTypes.DataPoints
 	const filter = `sleep.interval.end_time >= "2026-10-20" AND sleep.interval.end_time < "2026-11-20"`
 

@@ -12,9 +12,7 @@ func rollUpRequest(start, end, window string) *health.RollUpDataPointsRequest {
 }
 
 func TestRollUp(t *testing.T) {
-	d := loadDiscovery(t)
-	s, _ := start(t, Config{}) // the clock is 2026-11-20 10:15 UTC
-	svc, c := healthClient(t, s, s.MintTokens("u1", AreaActivity+".readonly", AreaMetrics+".readonly").AccessToken)
+	d, s, svc, c := startWithClient(t, AreaActivity+".readonly", AreaMetrics+".readonly")
 	dps := svc.Users.DataTypes.DataPoints
 
 	// Hourly windows over a day, in pages of 10, add up to the day's
