@@ -149,7 +149,7 @@ func (s *Server) getActivityIntraday(w http.ResponseWriter, r *apiRequest, m []s
 
 // getHeartSeries is /1/user/-/activities/heart/date/{date}/{period|end}.json.
 func (s *Server) getHeartSeries(w http.ResponseWriter, r *apiRequest, m []string) {
-	p, sp, ok := s.spanOf(w, r, m[2], m[3], []string{"1d", "7d", "30d", "1w", "1m"}, maxHeartRange)
+	p, sp, ok := s.spanOf(w, r, m[2], m[3], seriesPeriods, maxHeartRange)
 	if !ok {
 		return
 	}
