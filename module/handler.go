@@ -1,6 +1,7 @@
 package module
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 )
 
 func init() {
@@ -66,6 +68,11 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 		ClientIP:   clientIP,
 		// The app's connect URL, which the proxy's errors quote too.
 		ConnectURLs: app.connectURLFor,
+		// The legacy OAuth 1.0a front's sign-ins resume at its authorize
+		// step, whichever instance began them.
+		Resume: func(ctx context.Context, identity string) (string, bool) {
+			return legacy.Resume(ctx, app.store(), identity)
+		},
 	}
 	app.servesConnect(h.Prefix, h.flow.DefaultProvider())
 	return nil

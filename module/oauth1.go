@@ -195,8 +195,8 @@ type connector struct {
 	mgr  *tokens.Manager
 }
 
-func (c connector) Begin(w http.ResponseWriter, r *http.Request, identity, next string) {
-	c.flow.Begin(w, r, identity, next)
+func (c connector) Begin(w http.ResponseWriter, r *http.Request, identity string) {
+	c.flow.Begin(w, r, identity)
 }
 
 func (c connector) UserID(ctx context.Context, identity string) (string, error) {

@@ -85,8 +85,15 @@ type Flow struct {
 	// status endpoint: in Caddy the fitbit app's one answer, which the
 	// proxy's errors quote too. Nil: this flow's own authorize endpoint.
 	ConnectURLs func(name string) string
-	Logger      *zap.Logger
-	Now         func() time.Time
+	// Resume, when set, names the path on this gateway where the browser
+	// goes on after a connection that a front inside the gateway began
+	// (Begin), such as the legacy OAuth 1.0a authorize step, which keeps
+	// that path itself. It takes precedence over return_to; ok=false: none.
+	// The callback may be served by another instance or handler than the
+	// one that began, so Resume reads shared state, not memory.
+	Resume func(ctx context.Context, identity string) (next string, ok bool)
+	Logger *zap.Logger
+	Now    func() time.Time
 }
 
 func (f *Flow) now() time.Time {
@@ -191,23 +198,23 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string
 		page(w, http.StatusBadRequest, "Not allowed", "The return_to address is not on this gateway's allow-list, so the gateway will not send you there. Ask the operator to add it to return_to_allowed.")
 		return
 	}
-	f.start(w, r, mgr, identity, returnTo, "")
+	f.start(w, r, mgr, identity, returnTo)
 }
 
 // Begin starts a connection of identity to the default provider for a
-// caller inside the gateway (the legacy OAuth 1.0a authorize step): after the
-// callback the browser goes on to next, a path on this gateway, instead of a
-// return_to address.
-func (f *Flow) Begin(w http.ResponseWriter, r *http.Request, identity, next string) {
-	if identity == "" || !isLocalPath(next) {
+// caller inside the gateway (the legacy OAuth 1.0a authorize step). Where
+// the browser goes after the callback is the caller's to say, through the
+// Resume of the flow that serves the callback.
+func (f *Flow) Begin(w http.ResponseWriter, r *http.Request, identity string) {
+	if identity == "" {
 		// A programming error in the caller, not a user's: fail closed.
 		page(w, http.StatusInternalServerError, "Cannot connect", "The gateway could not start the connection.")
 		return
 	}
-	f.start(w, r, f.Tokens, identity, "", next)
+	f.start(w, r, f.Tokens, identity, "")
 }
 
-func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, identity, returnTo, next string) {
+func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, identity, returnTo string) {
 	client := mgr.Provider()
 	cookie := bindingCookie(client.Reg.RedirectURL, f.Prefix)
 	binding := browserBinding(r, cookie.Name)
@@ -223,7 +230,6 @@ func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager
 		Identity:    identity,
 		Verifier:    verifier,
 		ReturnTo:    returnTo,
-		Next:        next,
 		BrowserHash: hashHex(binding),
 		RedirectURI: client.Reg.RedirectURL,
 		Expires:     f.now().Add(ttl),
@@ -297,9 +303,11 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 	if !f.exchangeAndStore(w, r, mgr, p, code) {
 		return
 	}
-	if p.Next != "" && isLocalPath(p.Next) {
-		http.Redirect(w, r, p.Next, http.StatusSeeOther)
-		return
+	if f.Resume != nil {
+		if next, ok := f.Resume(r.Context(), p.Identity); ok && isLocalPath(next) {
+			http.Redirect(w, r, next, http.StatusSeeOther)
+			return
+		}
 	}
 	if p.ReturnTo != "" && f.ReturnTo.Allowed(p.ReturnTo) {
 		http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)

@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -170,28 +171,45 @@ func FuzzCallback(f *testing.F) {
 }
 
 // TestBeginContinuesInsideTheGateway: a connection started by a caller
-// inside the gateway (the legacy OAuth 1.0a authorize step) goes on to its
-// next path after the callback, never to an external address.
+// inside the gateway (the legacy OAuth 1.0a authorize step) goes on after
+// the callback to the path its Resume names, never to an external address.
 func TestBeginContinuesInsideTheGateway(t *testing.T) {
 	fx := newFixture(t)
-	w := httptest.NewRecorder()
-	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize?oauth_token=abc", nil), "oauth1:x", "/oauth/authorize?oauth_token=abc")
-	if w.Code != http.StatusFound {
-		t.Fatalf("begin: %d %s", w.Code, w.Body)
+	resume := map[string]string{
+		"oauth1:x": "/oauth/authorize?oauth_token=abc",
+		"oauth1:y": "https://evil.example/",
+		"oauth1:z": "//evil.example/",
+		"oauth1:w": `/\evil.example`,
 	}
-	u, _ := url.Parse(w.Header().Get("Location"))
-	cb := fx.callback(fx.consent(t, u), w.Result().Cookies()[0], "")
-	if cb.Code != http.StatusSeeOther || cb.Header().Get("Location") != "/oauth/authorize?oauth_token=abc" {
+	fx.flow.Resume = func(_ context.Context, identity string) (string, bool) {
+		next, ok := resume[identity]
+		return next, ok
+	}
+	connect := func(identity string) *httptest.ResponseRecorder {
+		t.Helper()
+		w := httptest.NewRecorder()
+		fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize?oauth_token=abc", nil), identity)
+		if w.Code != http.StatusFound {
+			t.Fatalf("begin %s: %d %s", identity, w.Code, w.Body)
+		}
+		u, _ := url.Parse(w.Header().Get("Location"))
+		return fx.callback(fx.consent(t, u), w.Result().Cookies()[0], "")
+	}
+	if cb := connect("oauth1:x"); cb.Code != http.StatusSeeOther || cb.Header().Get("Location") != "/oauth/authorize?oauth_token=abc" {
 		t.Fatalf("callback: %d %q", cb.Code, cb.Header().Get("Location"))
 	}
 	if _, err := fx.flow.Tokens.Lookup(t.Context(), "oauth1:x"); err != nil {
 		t.Fatalf("not connected: %v", err)
 	}
-	for _, next := range []string{"", "https://evil.example/", "//evil.example/", `/\evil.example`} {
-		w := httptest.NewRecorder()
-		fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize", nil), "oauth1:y", next)
-		if w.Code != http.StatusInternalServerError {
-			t.Errorf("Begin(next=%q): %d", next, w.Code)
+	// Not a path on this gateway, or nothing to resume: the connected page.
+	for _, identity := range []string{"oauth1:y", "oauth1:z", "oauth1:w", "oauth1:none"} {
+		if cb := connect(identity); cb.Code != http.StatusOK || cb.Header().Get("Location") != "" {
+			t.Errorf("callback of %s: %d %q", identity, cb.Code, cb.Header().Get("Location"))
 		}
+	}
+	w := httptest.NewRecorder()
+	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize", nil), "")
+	if w.Code != http.StatusInternalServerError {
+		t.Errorf("Begin with no identity: %d", w.Code)
 	}
 }

@@ -36,7 +36,6 @@ type reusable struct {
 	State    string    `json:"state"`
 	Verifier string    `json:"verifier"`
 	ReturnTo string    `json:"return_to,omitempty"`
-	Next     string    `json:"next,omitempty"`
 	Slot     int       `json:"slot"`
 	Expires  time.Time `json:"expires"`
 }
@@ -75,11 +74,11 @@ func (f *Flow) reuse(ctx context.Context, p *tokenstore.Pending, ttl time.Durati
 func (f *Flow) pendingFor(ctx context.Context, p *tokenstore.Pending, ttl time.Duration) (bool, error) {
 	if prev := f.reuse(ctx, p, ttl); prev != nil {
 		p.State, p.Verifier, p.Expires = prev.State, prev.Verifier, prev.Expires
-		if prev.ReturnTo == p.ReturnTo && prev.Next == p.Next {
+		if prev.ReturnTo == p.ReturnTo {
 			return true, nil // nothing written
 		}
 		// Where to go afterwards changed: rewrite it in place.
-		prev.ReturnTo, prev.Next = p.ReturnTo, p.Next
+		prev.ReturnTo = p.ReturnTo
 		if err := f.Store.PutPending(ctx, p); err != nil {
 			return false, err
 		}
@@ -102,7 +101,7 @@ func (f *Flow) pendingFor(ctx context.Context, p *tokenstore.Pending, ttl time.D
 	if err := f.Store.PutPending(ctx, p); err != nil {
 		return false, err
 	}
-	return true, f.putReuse(ctx, p, &reusable{State: p.State, Verifier: p.Verifier, ReturnTo: p.ReturnTo, Next: p.Next, Slot: slot, Expires: p.Expires})
+	return true, f.putReuse(ctx, p, &reusable{State: p.State, Verifier: p.Verifier, ReturnTo: p.ReturnTo, Slot: slot, Expires: p.Expires})
 }
 
 func (f *Flow) putReuse(ctx context.Context, p *tokenstore.Pending, v *reusable) error {

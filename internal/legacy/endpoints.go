@@ -42,7 +42,7 @@ func (s *Server) requestToken(w http.ResponseWriter, r *http.Request) *Error {
 		Consumer: sig.ConsumerKey,
 		Secret:   randomHex(20),
 		Callback: callback,
-		Identity: "oauth1:" + randomHex(16),
+		Identity: identityPrefix + randomHex(16),
 		Verifier: randomHex(10),
 	}
 	b, _ := json.Marshal(t)
@@ -130,7 +130,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.Connector.UserID(ctx, t.Identity); errors.Is(err, ErrNotConnected) {
-		s.Connector.Begin(w, r, t.Identity, s.Prefix+"/authorize?oauth_token="+url.QueryEscape(token))
+		s.beginConnect(w, r, t, token)
 		return
 	} else if err != nil {
 		s.Logger.Error("could not read the connection of an OAuth 1.0a request token", zap.Error(err))

@@ -67,9 +67,10 @@ type Consumer struct {
 
 // Connector is the gateway's OAuth 2.0 side as the legacy flow needs it.
 type Connector interface {
-	// Begin starts connecting identity in the browser; after the provider's
-	// consent the browser comes back to next (a path on the gateway).
-	Begin(w http.ResponseWriter, r *http.Request, identity, next string)
+	// Begin starts connecting identity in the browser. After the
+	// provider's consent the connect flow's Resume (see Resume in this
+	// package) sends the browser back to the authorize step.
+	Begin(w http.ResponseWriter, r *http.Request, identity string)
 	// UserID returns the provider user id of identity's connection, or an
 	// error wrapping ErrNotConnected.
 	UserID(ctx context.Context, identity string) (string, error)
@@ -255,7 +256,7 @@ var errStore = &Error{Status: http.StatusServiceUnavailable, FieldName: fieldNon
 // entries expire on their own have none to delete). Access tokens do not
 // expire, as they did not at Fitbit.
 func Purge(ctx context.Context, entries tokenstore.Entries, now time.Time) {
-	for _, kind := range []string{kindRequest, kindNonce, kindClaim, kindRevealed} {
+	for _, kind := range []string{kindRequest, kindNonce, kindClaim, kindRevealed, kindResume} {
 		_, _ = entries.PurgeExpiredEntries(ctx, kind, now)
 	}
 }

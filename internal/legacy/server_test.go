@@ -39,15 +39,16 @@ const (
 
 // fakeConnector stands in for the OAuth 2.0 connect flow: Begin connects
 // the identity at once (as a consent that is given) and sends the browser
-// on to next.
+// on to the step legacy.Resume names, as the callback would.
 type fakeConnector struct {
 	mu        sync.Mutex
 	connected map[string]string // identity → user id
 	begun     int
 	refuse    bool // Begin shows a refusal instead
+	entries   tokenstore.Entries
 }
 
-func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, identity, next string) {
+func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, identity string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.begun++
@@ -56,6 +57,11 @@ func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, identity, 
 		return
 	}
 	c.connected[identity] = "ABC" + strconv.Itoa(len(c.connected)+1)
+	next, ok := legacy.Resume(r.Context(), c.entries, identity)
+	if !ok {
+		http.Error(w, "no step to resume", http.StatusInternalServerError)
+		return
+	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -97,6 +103,7 @@ func newHarness(t testing.TB) *harness {
 	}
 	h.store = storagestore.New(&certmagic.FileStorage{Path: h.dir}, keys, "")
 	h.store.Now = h.clock
+	h.conn.entries = h.store
 	h.srv = &legacy.Server{
 		Consumers: map[string]legacy.Consumer{consumerKey: {Key: consumerKey, Secret: consumerSecret}},
 		Entries:   h.store,

@@ -54,3 +54,21 @@ func TestCodecPendingExpiry(t *testing.T) {
 		t.Fatalf("a pending moved to another key opened: %v", err)
 	}
 }
+
+// TestCodecOpensEarlierPendings: a pending authorization written by an
+// earlier version, with the legacy front's "next" path in it, still opens
+// (during an upgrade, a sign-in in progress is not an unreadable record).
+func TestCodecOpensEarlierPendings(t *testing.T) {
+	kr, _ := NewKeyring([][]byte{make([]byte, 32)})
+	now := time.Unix(1796000000, 0)
+	earlier := `{"provider":"fitbit","identity":"oauth1:ab","verifier":"v","next":"/oauth/authorize?oauth_token=t",` +
+		`"browser_hash":"h","redirect_uri":"https://gw.example/fitbit/callback","expires":"2026-12-01T00:00:00Z"}`
+	sealed, err := kr.Seal([]byte(earlier), []byte("pending/x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := kr.OpenPending("pending/x", sealed, "s", now)
+	if err != nil || got.Identity != "oauth1:ab" || got.Verifier != "v" || got.RedirectURI == "" {
+		t.Fatalf("OpenPending(earlier) = %+v, %v", got, err)
+	}
+}

@@ -20,10 +20,10 @@ type Pending struct {
 	Identity string `json:"identity"` // raw identity (encrypted at rest) that started /authorize
 	Verifier string `json:"verifier"` // PKCE code verifier
 	ReturnTo string `json:"return_to,omitempty"`
-	// Next is a path on the gateway itself where a gateway-internal caller
-	// (the legacy OAuth 1.0a authorize step) continues after the callback;
-	// it takes precedence over ReturnTo and is never taken from a request.
-	Next        string    `json:"next,omitempty"`
+	// Records written by earlier versions may carry "next", where the
+	// legacy OAuth 1.0a front continued after the callback. Decoding
+	// ignores it: that front now keeps its own continuation (connect.Flow's
+	// Resume), so a pending holds nothing one front alone needs.
 	BrowserHash string    `json:"browser_hash"` // SHA-256 of the browser-binding cookie value
 	RedirectURI string    `json:"redirect_uri"`
 	Expires     time.Time `json:"expires"`
@@ -52,8 +52,8 @@ func (p *Pending) Validate() error {
 
 // String returns a summary without state, identity or verifier.
 func (p Pending) String() string {
-	return fmt.Sprintf("tokenstore.Pending{provider=%s identity_hash=%s return_to=%q next=%q redirect_uri=%q expires=%s state=%s verifier=%s browser_hash=%s}",
-		p.Provider, IdentityHash(p.Identity), p.ReturnTo, p.Next, p.RedirectURI, fmtTime(p.Expires),
+	return fmt.Sprintf("tokenstore.Pending{provider=%s identity_hash=%s return_to=%q redirect_uri=%q expires=%s state=%s verifier=%s browser_hash=%s}",
+		p.Provider, IdentityHash(p.Identity), p.ReturnTo, p.RedirectURI, fmtTime(p.Expires),
 		redactedMark(p.State), redactedMark(p.Verifier), redactedMark(p.BrowserHash))
 }
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/mapping.md from Table")
+var update = flag.Bool("update", false, "rewrite testdata/mapping.md and the README's table from Table")
 
 // TestMarkdownStable fails when the rendering of Table drifts from the
 // committed rendering; run with -update after changing Table on purpose.
