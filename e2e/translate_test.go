@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -83,17 +82,7 @@ func TestGoogleOnlyGatewayAnswersFitbitCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.sim.Close() })
-	e.load(options{Fitbit: fmt.Sprintf(`encryption_key %s
-		provider google_health {
-			client_id %s
-			client_secret %s
-			redirect_uri %s/fitbit/callback
-			authorize_url %s
-			token_url %s
-			revoke_url %s
-			api_base %s
-			scopes activity heartrate sleep profile settings
-		}`, e.key, g.ClientID(), g.ClientSecret(), gateway, g.AuthorizeURL(), g.TokenURL(), g.RevokeURL(), g.APIBase())})
+	e.load(options{Fitbit: "encryption_key " + e.key + "\n\t\t" + googleProvider(g)})
 
 	code, m := e.get("alice", "/1/user/-/profile.json")
 	if code != 401 || errorType(m) != "not_connected" || m["success"] != false {
