@@ -71,6 +71,9 @@ type Request struct {
 	// the path's date and Start follows from it (see Span).
 	Start, End Date
 	Period     Period
+	// Ranged is true for the /date/{start}/{end} and period forms, whose
+	// answers some endpoints shape differently from a single date's.
+	Ranged bool
 	// Detail is the intraday detail level (1sec, 1min, 5min, 15min); with
 	// HasWindow, From and To are the /time/HH:mm/HH:mm window.
 	Detail    string
@@ -280,6 +283,7 @@ func (r *Request) dateOrRange(seg []string, allowed map[Period]bool, rangeOK boo
 	if len(seg) == 2 {
 		return nil
 	}
+	r.Ranged = true
 	if p := Period(seg[2]); allowed[p] {
 		r.Period = p
 		return nil
