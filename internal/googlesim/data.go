@@ -149,6 +149,17 @@ type point struct {
 	value      map[string]any
 }
 
+// civilOffset is the UTC offset of a sample point (its sampleTime's
+// utcOffset): a filter on a civil time compares the physical time shifted
+// by it. Generated points are UTC; a written one keeps the offset it was
+// written with.
+func (p point) civilOffset() time.Duration {
+	st, _ := p.value["sampleTime"].(map[string]any)
+	s, _ := st["utcOffset"].(string)
+	d, _ := parseDuration(s)
+	return d
+}
+
 // generate returns the type's points with start in [lo, hi] (end <= now
 // for intervals), newest first.
 func generate(user, typ string, lo, hi, now time.Time) []point {

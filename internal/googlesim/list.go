@@ -64,6 +64,9 @@ func (c filterClause) match(p point) bool {
 	if strings.Contains(c.field, "end") {
 		t = p.end
 	}
+	if strings.Contains(c.field, "civil") {
+		t = t.Add(p.civilOffset())
+	}
 	switch c.op {
 	case ">=":
 		return !t.Before(c.t)

@@ -89,11 +89,17 @@ func (s *Server) Answer(req *http.Request) (resp *http.Response, unconnected boo
 	case err != nil:
 		return s.answer(req, endpoint, sess.calls(), failure(err)), false, nil
 	}
-	b, err := json.Marshal(ans.Body)
-	if err != nil {
-		return nil, false, err
+	status := http.StatusOK
+	if ans.Status != 0 {
+		status = ans.Status
 	}
-	return s.answer(req, endpoint, sess.calls(), response(http.StatusOK, b)), false, nil
+	var b []byte
+	if ans.Body != nil {
+		if b, err = json.Marshal(ans.Body); err != nil {
+			return nil, false, err
+		}
+	}
+	return s.answer(req, endpoint, sess.calls(), response(status, b)), false, nil
 }
 
 // answer finishes resp for req: the Google-call count, the observer.

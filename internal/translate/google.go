@@ -67,6 +67,9 @@ func (c *calls) take() error {
 
 // Answer is a translated answer: Fitbit's JSON body and the Google calls made.
 type Answer struct {
+	// Status is the HTTP status of the answer; 0 is 200. Body is nil for
+	// 204.
+	Status      int
 	Body        any
 	GoogleCalls int
 }
@@ -81,6 +84,21 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 	var c calls
 	if err := e.checkUser(ctx, &c, r); err != nil {
 		return nil, err
+	}
+	switch r.Endpoint {
+	case WeightCreate, FatCreate, WeightDelete, FatDelete:
+		var a *Answer
+		var err error
+		if r.Endpoint == WeightDelete || r.Endpoint == FatDelete {
+			a, err = e.deleteLog(ctx, &c, r)
+		} else {
+			a, err = e.createLog(ctx, &c, r, units)
+		}
+		if err != nil {
+			return nil, err
+		}
+		a.GoogleCalls = c.n
+		return a, nil
 	}
 	var body any
 	var err error

@@ -221,10 +221,10 @@ var Table = []Mapping{
 			{"logId", "data point name", Approximate, 0, ""},
 			{"activityTypeId, activityLevel, heartRateZones", "", Lost, 0, "no mapping from Google's exercise types"},
 		}},
-	{WeightCreate, "POST /1/user/-/body/log/weight.json", "not translated yet", []Call{{"weight", MethodCreate}}, []Field{{"weight, date, time", "weight.weightGrams, sampleTime", Exact, 0, ""}}},
-	{WeightDelete, "DELETE /1/user/-/body/log/weight/{logId}.json", "not translated yet", []Call{{"weight", MethodList}, {"weight", MethodBatchDelete}}, []Field{{"logId", "data point name", Exact, 0, "found among the logs"}}},
-	{FatCreate, "POST /1/user/-/body/log/fat.json", "not translated yet", []Call{{"body-fat", MethodCreate}}, []Field{{"fat, date, time", "body-fat.percentage, sampleTime", Exact, 0, ""}}},
-	{FatDelete, "DELETE /1/user/-/body/log/fat/{logId}.json", "not translated yet", []Call{{"body-fat", MethodList}, {"body-fat", MethodBatchDelete}}, []Field{{"logId", "data point name", Exact, 0, "found among the logs"}}},
+	{WeightCreate, "POST /1/user/-/body/log/weight.json", "3", []Call{{"", MethodGetSettings}, {"weight", MethodCreate}, {"height", MethodList}}, []Field{{"weight, date, time", "weight.weightGrams, sampleTime", Exact, 0, ""}}},
+	{WeightDelete, "DELETE /1/user/-/body/log/weight/{logId}.json", "2; up to 5 past the newest 10,000 logs", []Call{{"weight", MethodList}, {"weight", MethodBatchDelete}}, []Field{{"logId", "data point name", Exact, 0, "found among the logs"}}},
+	{FatCreate, "POST /1/user/-/body/log/fat.json", "2", []Call{{"", MethodGetSettings}, {"body-fat", MethodCreate}}, []Field{{"fat, date, time", "body-fat.percentage, sampleTime", Exact, 0, ""}}},
+	{FatDelete, "DELETE /1/user/-/body/log/fat/{logId}.json", "2; up to 5 past the newest 10,000 logs", []Call{{"body-fat", MethodList}, {"body-fat", MethodBatchDelete}}, []Field{{"logId", "data point name", Exact, 0, "found among the logs"}}},
 }
 
 // Lookup returns the endpoint's mapping, or nil.
