@@ -302,3 +302,30 @@ func TestCostsAsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryWithoutOptionalRollUps: where Google refuses a roll-up that
+// feeds optional fields (the simulator rolls up neither altitude,
+// active-energy-burned, activity-level nor the heart zones), the summary
+// still answers, those fields 0.
+func TestSummaryWithoutOptionalRollUps(t *testing.T) {
+	_, s := startEngine(t)
+	tok := s.MintTokens(s.Config().DefaultUser, s.AllScopes()...)
+	e, err := NewEngine(context.Background(), &http.Client{Transport: bearer(tok.AccessToken)}, s.URL(), func() time.Time { return simNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := serve(t, e, "/1/user/-/activities/date/2026-11-19.json", Metric)
+	sum := a.Body.(map[string]any)["summary"].(map[string]any)
+	if sum["steps"].(int64) == 0 || sum["elevation"] != 0.0 || sum["veryActiveMinutes"] != int64(0) || a.GoogleCalls != 12 {
+		t.Errorf("summary %v in %d calls", sum, a.GoogleCalls)
+	}
+	h := serve(t, e, "/1/user/-/activities/heart/date/2026-11-19/1d.json", Metric)
+	if _, ok := h.Body.(map[string]any)["activities-heart"].([]map[string]any)[0]["value"].(map[string]any)["restingHeartRate"]; !ok {
+		t.Errorf("heart without zone roll-ups: %v", h.Body)
+	}
+	// A series asked for by name fails as Google did.
+	r, _ := Parse(http.MethodGet, "/1/user/-/activities/elevation/date/2026-11-19/1d.json", nil)
+	if _, err := e.Serve(context.Background(), r, Metric); !notRolledUp(err) {
+		t.Errorf("elevation series: %v, want Google's 400", err)
+	}
+}
