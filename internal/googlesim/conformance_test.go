@@ -204,7 +204,7 @@ func TestConformsToDiscovery(t *testing.T) {
 	strict(t, d, "settings", c.last(), &health.Settings{})
 
 	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "daily-resting-heart-rate",
-		"weight", "body-fat", "sleep"} {
+		"weight", "body-fat", "height", "sleep"} {
 		call := svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/" + typ).PageSize(5)
 		if _, err := call.Do(); err != nil {
 			t.Errorf("list %s: %v", typ, err)
@@ -213,7 +213,8 @@ func TestConformsToDiscovery(t *testing.T) {
 		strict(t, d, "list "+typ, c.last(), &health.ListDataPointsResponse{})
 	}
 
-	for _, typ := range []string{"steps", "distance", "floors", "heart-rate"} {
+	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "total-calories", "altitude",
+		"active-energy-burned", "activity-level", "time-in-heart-rate-zone", "calories-in-heart-rate-zone"} {
 		req := &health.DailyRollUpDataPointsRequest{
 			Range: &health.CivilTimeInterval{
 				Start: &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 17}},

@@ -85,6 +85,8 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 	var body any
 	var err error
 	switch {
+	case r.Endpoint == Devices:
+		body, err = e.devices(ctx, &c)
 	case r.Endpoint == Profile:
 		body, err = e.profile(ctx, &c, units)
 	case r.Endpoint == DailySummary:

@@ -200,11 +200,12 @@ var Table = []Mapping{
 		[]Field{{"value.nightlyRelative", "the night's deviation from the baseline", Exact, 0, ""}, {"logType", "", Lost, 0, "always dedicated_temp_sensor"}}},
 	{CardioFitness, "/1/user/-/cardioscore/date/{date}[/{end}].json", "not translated yet", []Call{{"daily-vo2-max", MethodList}},
 		[]Field{{"value.vo2Max", "the day's VO2 max", Approximate, 1, "Fitbit gave a range such as 44-48"}}},
-	{Devices, "/1/user/-/devices.json", "not translated yet", []Call{{"", MethodPairedDevices}},
+	{Devices, "/1/user/-/devices.json", "2", []Call{{"", MethodGetSettings}, {"", MethodPairedDevices}},
 		[]Field{
 			{"id, battery, batteryLevel, deviceVersion, type", "pairedDevices", Exact, 0, "id is the last segment of the name"},
 			{"lastSyncTime", "lastSyncTime", Exact, 0, "local time of the user's zone"},
-			{"mac, features", "macAddress, features", Approximate, 0, "formats differ"},
+			{"mac", "macAddress", Exact, 0, "colons dropped, upper case"},
+			{"features", "features", Approximate, 0, "Google's feature names (STEPS, HEART_RATE, SPO2, …), not Fitbit's"},
 		}},
 	{ExerciseList, "/1/user/-/activities/list.json", "not translated yet", []Call{{"exercise", MethodList}},
 		[]Field{
