@@ -68,6 +68,7 @@ type options struct {
 	SiteExtra   string // more directives in the site
 	TokenURL    string // override of the simulator's token URL
 	Site        string // replaces the site's body (basic_auth, fitbit_auth, fitbit_proxy)
+	Fitbit      string // replaces the fitbit global option's body (no Fitbit registration, say)
 }
 
 const caddyfileTmpl = `{
@@ -84,6 +85,9 @@ const caddyfileTmpl = `{
 		level DEBUG
 	}
 	fitbit {
+{{- if .Fitbit}}
+		{{.Fitbit}}
+{{- else}}
 		client_id {{.ClientID}}
 		client_secret {{.ClientSecret}}
 		redirect_uri http://localhost:9080/fitbit/callback
@@ -94,6 +98,7 @@ const caddyfileTmpl = `{
 		encryption_key {{.Key}}
 		return_to_allowed /app/ https://app.example.com/
 		{{.FitbitExtra}}
+{{- end}}
 	}
 }
 http://localhost:9080 {
@@ -153,7 +158,7 @@ func (e *env) caddyfile(opts options) string {
 	err := template.Must(template.New("").Parse(caddyfileTmpl)).Execute(&buf, map[string]any{
 		"Dir": e.dir, "Sim": e.sim, "ClientID": e.sim.ClientID(), "ClientSecret": e.sim.ClientSecret(),
 		"Key": e.key, "TokenURL": opts.TokenURL, "FitbitExtra": opts.FitbitExtra,
-		"ProxyExtra": opts.ProxyExtra, "SiteExtra": opts.SiteExtra, "Site": opts.Site,
+		"ProxyExtra": opts.ProxyExtra, "SiteExtra": opts.SiteExtra, "Site": opts.Site, "Fitbit": opts.Fitbit,
 		"Alice": hashes["alice"], "Bob": hashes["bob"],
 	})
 	if err != nil {

@@ -38,7 +38,13 @@ func newBridgeWith(t *testing.T, fitbitExtra string) *bridge {
 		next++
 		return googlesim.Consent{UserID: u}
 	})
-	extra := fmt.Sprintf(`provider google_health {
+	extra := googleProvider(g) + "\n\t\t" + fitbitExtra
+	return &bridge{env: newEnv(t, options{FitbitExtra: extra}), google: g}
+}
+
+// googleProvider is the fitbit global option's registration of g.
+func googleProvider(g *googlesim.Server) string {
+	return fmt.Sprintf(`provider google_health {
 			client_id %s
 			client_secret %s
 			redirect_uri %s/fitbit/callback
@@ -47,9 +53,7 @@ func newBridgeWith(t *testing.T, fitbitExtra string) *bridge {
 			revoke_url %s
 			api_base %s
 			scopes activity heartrate sleep profile settings
-		}
-		%s`, g.ClientID(), g.ClientSecret(), gateway, g.AuthorizeURL(), g.TokenURL(), g.RevokeURL(), g.APIBase(), fitbitExtra)
-	return &bridge{env: newEnv(t, options{FitbitExtra: extra}), google: g}
+		}`, g.ClientID(), g.ClientSecret(), gateway, g.AuthorizeURL(), g.TokenURL(), g.RevokeURL(), g.APIBase())
 }
 
 // connectGoogle runs the browser flow for user against Google Health.

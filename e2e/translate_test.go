@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/successor"
 )
 
@@ -63,5 +65,46 @@ func TestFitbitCallsAnsweredFromGoogle(t *testing.T) {
 	}
 	if found := secretsIn(t, b.dir, b.google.IssuedSecrets()); len(found) > 0 {
 		t.Fatalf("google secrets in plain text: %v", found)
+	}
+}
+
+// A gateway with a Google Health registration only (no Fitbit one) answers
+// every Fitbit call from Google, and proxies /v4/ calls unchanged.
+func TestGoogleOnlyGatewayAnswersFitbitCalls(t *testing.T) {
+	g, err := googlesim.Start(googlesim.Config{RedirectURIs: []string{gateway + "/fitbit/callback"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	e := &env{t: t, dir: t.TempDir(), key: newKey(), fitbitUser: map[string]string{}}
+	e.sim, err = fitbitsim.Start(fitbitsim.Config{RateLimitPerHour: -1}) // the template names it; no registration uses it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.sim.Close() })
+	e.load(options{Fitbit: "encryption_key " + e.key + "\n\t\t" + googleProvider(g)})
+
+	code, m := e.get("alice", "/1/user/-/profile.json")
+	if code != 401 || errorType(m) != "not_connected" || m["success"] != false {
+		t.Fatalf("not connected: %d %v", code, m)
+	}
+	resp, body := e.do(e.browser("alice"), "GET", "/fitbit/authorize", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, "Google Health account is connected") {
+		t.Fatalf("connect to Google Health: %d %s", resp.StatusCode, body)
+	}
+	if code, m := e.get("alice", "/1/user/-/profile.json"); code != 200 || m["user"] == nil {
+		t.Fatalf("profile from Google: %d %v", code, m)
+	}
+	if code, m := e.get("alice", "/1/user/-/activities/date/today.json"); code != 200 || m["summary"] == nil {
+		t.Fatalf("daily summary from Google: %d %v", code, m)
+	}
+	if code, m := e.get("alice", "/1/user/-/foods/log/date/today.json"); code != 404 || errorType(m) != "not_available_from_successor" {
+		t.Fatalf("untranslated path: %d %v", code, m)
+	}
+	if code, m := e.get("alice", "/v4/users/me/identity"); code != 200 || m["healthUserId"] == nil {
+		t.Fatalf("google identity: %d %v", code, m)
+	}
+	if st := e.sim.Stats(); st.APIRequests != 0 {
+		t.Fatalf("the simulated Fitbit was called: %+v", st)
 	}
 }

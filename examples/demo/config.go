@@ -93,7 +93,11 @@ var caddyfileTmpl = template.Must(template.New("Caddyfile").Funcs(template.FuncM
 		# the callback knows from its state which provider a consent was
 		# for. Users connect it at /fitbit/authorize?provider=google_health;
 		# /v4/... paths go to it. Scopes in Fitbit's names are mapped to
-		# Google Health scopes.
+		# Google Health scopes; settings (the user's time zone) is what the
+		# translation of Fitbit calls needs besides the data. With this
+		# registration, Fitbit calls of users with no usable Fitbit
+		# connection are answered from Google Health (translate fallback,
+		# the default).
 		provider google_health {
 			client_id     {{.Google.ClientID}}
 			client_secret {{.Google.ClientSecret}}
@@ -102,7 +106,7 @@ var caddyfileTmpl = template.Must(template.New("Caddyfile").Funcs(template.FuncM
 			token_url     {{.Google.TokenURL}}
 			revoke_url    {{.Google.RevokeURL}}
 			api_base      {{.Google.APIBase}}
-			scopes activity heartrate sleep profile
+			scopes activity heartrate sleep profile settings
 		}
 
 		# A legacy app written for Fitbit's OAuth 1.0a (removed by Fitbit in

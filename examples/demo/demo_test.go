@@ -52,9 +52,12 @@ func TestDemoWalkthrough(t *testing.T) {
 		"POST /v4/users/me/dataTypes/steps/dataPoints:dailyRollUp → 200 OK",
 		"Google refresh counter: 0 → 1",
 		"refresh tokens issued by refreshes: 0",
-		`"errorType":"provider_migrated"`,
-		"→ 410 Gone",
-		`"errorType":"provider_gone"`,
+		// Fitbit calls answered from Google: bob (Google only), then
+		// alice after Fitbit's shutdown.
+		"Fitbit's profile JSON, answered from Google Health: user.encodedId=DEMO02",
+		"GET /1/user/-/activities/date/today.json     → 200 OK\n     Fitbit's daily summary, answered from Google Health",
+		"answered from alice's Google Health connection instead (Gateway-Google-Calls: ",
+		`"errorType":"not_available_from_successor"`,
 		"health=provider_gone",
 		"Walkthrough complete",
 	} {

@@ -409,8 +409,9 @@ Try it yourself (Ctrl-C stops the demo)
          -H 'Content-Type: application/json' \
          -d '%s'
     curl -u alice:alice-password -X POST '%s/fitbit/disconnect?provider=google_health'
-  A user connected to Google only gets 401 provider_migrated on Fitbit paths; one connected to
-  Fitbit only gets 401 not_connected on /v4 paths, naming /fitbit/authorize?provider=google_health.
+  A user connected to Google only has Fitbit paths answered from Google Health (the header
+  Gateway-Google-Calls counts the Google calls); one connected to Fitbit only gets 401
+  not_connected on /v4 paths, naming /fitbit/authorize?provider=google_health.
 
   Expiry: the simulators' access tokens expire quickly. The gateway
   refreshes a token shortly before it expires (refresh_skew), and if the API

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/successor"
 )
 
 // walker runs the walkthrough against the demo gateway.
@@ -24,6 +25,8 @@ type walker struct {
 	sim    *fitbitsim.Server
 	google *googlesim.Server
 	step   int
+	// lastCalls is the Google-call count of the last answer, if translated.
+	lastCalls string
 }
 
 // walkthrough connects alice, uses her data across a token expiry and shows
@@ -342,7 +345,8 @@ func (w *walker) rollUp(c *http.Client) error {
 	return nil
 }
 
-// 8. bob connects Google Health only; Fitbit paths tell his app it moved.
+// 8. bob connects Google Health only; his app's Fitbit calls are answered
+// from Google (the translation, mode fallback: he has no Fitbit connection).
 func (w *walker) migrated(bob *http.Client, aliceHealth string) error {
 	w.title("bob connects Google Health only; his app still calls a Fitbit path")
 	r, err := w.get(bob, googleConnectURL)
@@ -353,17 +357,18 @@ func (w *walker) migrated(bob *http.Client, aliceHealth string) error {
 	if r.status != http.StatusOK || r.pageTitle() != "Connected" {
 		return w.fail("want 200 and the \"Connected\" page")
 	}
-	r, err = w.get(bob, "/1/user/-/profile.json")
-	if err != nil {
+	var profile struct {
+		User struct {
+			EncodedID string `json:"encodedId"`
+		} `json:"user"`
+	}
+	if err := w.getJSON(bob, "/1/user/-/profile.json", &profile, func() string {
+		return "Fitbit's profile JSON, answered from Google Health: user.encodedId=" + profile.User.EncodedID
+	}); err != nil {
 		return err
 	}
-	w.show(r, r.trimmed()+"\n     Link: "+r.header.Get("Link"))
-	if err := w.expectError(r, http.StatusUnauthorized, "provider_migrated"); err != nil {
-		return err
-	}
-	if !bytes.Contains(r.body, []byte(googleConnectURL)) && !strings.Contains(r.header.Get("Link"), googleConnectURL) {
-		return w.fail("want the Google connect URL named")
-	}
+	w.note("bob has no Fitbit connection, so the gateway translated the call into Google Health API calls (%s: %s)",
+		successor.CallsHeader, w.lastCalls)
 	var id struct {
 		HealthUserID string `json:"healthUserId"`
 		LegacyUserID string `json:"legacyUserId"`
@@ -388,22 +393,32 @@ func (w *walker) migrated(bob *http.Client, aliceHealth string) error {
 	return nil
 }
 
-// 9. Fitbit turns its API off; Fitbit calls say where to go, Google's work.
+// 9. Fitbit turns its API off; Fitbit calls are answered from Google.
 func (w *walker) shutdown(alice *http.Client) error {
 	w.title("Fitbit turns its Web API off (it answers 410 Gone); alice's app calls both")
 	w.sim.SetGone(true)
 	defer w.sim.SetGone(false)
 	w.note("simulated Fitbit: every endpoint now answers 410 Gone")
-	r, err := w.get(alice, "/1/user/-/profile.json")
+	var day struct {
+		Summary struct {
+			Steps int `json:"steps"`
+		} `json:"summary"`
+	}
+	if err := w.getJSON(alice, "/1/user/-/activities/date/today.json", &day, func() string {
+		return fmt.Sprintf("Fitbit's daily summary, answered from Google Health: summary.steps=%d", day.Summary.Steps)
+	}); err != nil {
+		return err
+	}
+	w.note("Fitbit answered 410, so the gateway answered from alice's Google Health connection instead (%s: %s);",
+		successor.CallsHeader, w.lastCalls)
+	w.note("her unchanged Fitbit app keeps working. Calls the Google Health API cannot answer say so:")
+	r, err := w.get(alice, "/1/user/-/foods/log/date/today.json")
 	if err != nil {
 		return err
 	}
-	w.show(r, r.trimmed()+"\n     Link: "+r.header.Get("Link"))
-	if err := w.expectError(r, http.StatusGone, "provider_gone"); err != nil {
+	w.show(r, r.trimmed())
+	if err := w.expectError(r, http.StatusNotFound, "not_available_from_successor"); err != nil {
 		return err
-	}
-	if !bytes.Contains(r.body, []byte(googleConnectURL)) {
-		return w.fail("want the Google connect URL named")
 	}
 	if err := w.rollUp(alice); err != nil {
 		return err
@@ -415,13 +430,11 @@ func (w *walker) shutdown(alice *http.Client) error {
 	if st["fitbit"].Health != "provider_gone" || st["fitbit"].GoneSince == "" || !st["google_health"].Connected {
 		return w.fail("want health provider_gone with provider_gone_since for Fitbit, Google still connected")
 	}
-	w.note("a 410 is never taken for a token problem: no refresh, no retry; apps move to /v4 paths")
+	w.note("a 410 is never taken for a token problem: no refresh, no retry; Fitbit is asked again once a minute")
 
 	w.sim.SetGone(false)
 	w.note("simulated Fitbit switched back on, so you can try both by hand below")
-	return w.getJSON(alice, "/1/user/-/profile.json", &struct{}{}, func() string {
-		return "Fitbit answers again, and the gateway stops reporting provider_gone"
-	})
+	return nil
 }
 
 // getJSON fetches path, decodes the body into v and shows summary().
@@ -541,6 +554,7 @@ func (w *walker) do(c *http.Client, method, path string, body []byte) (*result, 
 	r.hops = append(r.hops, w.describe(resp.Request.URL.Path))
 	r.status = resp.StatusCode
 	r.header = resp.Header
+	w.lastCalls = resp.Header.Get(successor.CallsHeader)
 	r.body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return nil, w.fail(fmt.Sprintf("%s %s: reading the body: %v", method, path, err))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
@@ -55,10 +56,24 @@ type Router struct {
 	// registration), which answers every Fitbit call it is given.
 	Fitbit Connections
 	Gone   *provider.Gone
+	// Now is the clock of GoneProbe; nil: time.Now.
+	Now func() time.Time
 	// Identity names the caller, "" when unauthenticated.
 	Identity  func(*http.Request) string
 	Pass      http.RoundTripper
-	Successor http.RoundTripper
+	Successor Answerer
+}
+
+// Answerer answers a Fitbit call from the successor; *Server implements it.
+type Answerer interface {
+	// Answer answers req; unconnected reports that the answer is the
+	// gateway's own 401 (no usable connection to the successor either).
+	Answer(req *http.Request) (resp *http.Response, unconnected bool, err error)
+}
+
+func (r *Router) successor(req *http.Request) (*http.Response, error) {
+	resp, _, err := r.Successor.Answer(req)
+	return resp, err
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -67,19 +82,30 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 		return r.Pass.RoundTrip(req)
 	}
 	if r.Mode == Always || r.Fitbit == nil {
-		return r.Successor.RoundTrip(req)
+		return r.successor(req)
 	}
 	identity := r.Identity(req)
 	if identity == "" {
 		return r.Pass.RoundTrip(req) // it answers "unauthenticated" in Fitbit's envelope
 	}
-	if r.Gone != nil && !r.Gone.Since().IsZero() {
-		return r.Successor.RoundTrip(req)
+	if r.Gone != nil {
+		// Every 410 marks Gone anew, so Fitbit is asked again only once per
+		// GoneProbe: should it come back, the next normal answer clears it.
+		if since := r.Gone.Since(); !since.IsZero() && r.now().Sub(since) < GoneProbe {
+			return r.successor(req)
+		}
 	}
 	// A cached connection is the token manager's hot path (no storage
 	// read), and Pass finds it again the same way.
 	if _, err := r.Fitbit.Get(req.Context(), identity); unusable(err) {
-		return r.Successor.RoundTrip(req)
+		resp, unconnected, err := r.Successor.Answer(req)
+		if err != nil || !unconnected {
+			return resp, err
+		}
+		// Connected to neither: Fitbit still answers, so Fitbit's own
+		// answer says where to connect (nothing is sent to Fitbit).
+		_ = resp.Body.Close()
+		return r.Pass.RoundTrip(req)
 	}
 	bodyless := req.Body == nil || req.Body == http.NoBody
 	resp, err := r.Pass.RoundTrip(req)
@@ -88,9 +114,20 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 		// replay, so it is answered from Google as the next ones will be.
 		_ = resp.Body.Close()
 		req.Header.Del("Authorization")
-		return r.Successor.RoundTrip(req)
+		return r.successor(req)
 	}
 	return resp, err
+}
+
+// GoneProbe is how long after Fitbit last answered 410 Gone calls go
+// straight to the successor, before one is sent to Fitbit again.
+const GoneProbe = time.Minute
+
+func (r *Router) now() time.Time {
+	if r.Now == nil {
+		return time.Now()
+	}
+	return r.Now()
 }
 
 // unusable reports whether a token manager's error means the identity has

@@ -51,16 +51,23 @@ func NewServer(googleInject http.RoundTripper, base string, now func() time.Time
 
 // RoundTrip answers req, a Fitbit v1 call, from Google.
 func (s *Server) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, _, err := s.Answer(req)
+	return resp, err
+}
+
+// Answer answers req, a Fitbit v1 call, from Google; unconnected reports
+// the gateway's own 401 (no usable Google connection for the identity).
+func (s *Server) Answer(req *http.Request) (resp *http.Response, unconnected bool, err error) {
 	if req.Body != nil {
 		defer req.Body.Close()
 	}
 	query, err := fitbitQuery(req)
 	if err != nil {
-		return s.answer(req, "", 0, fitbitError(&translate.Error{Status: http.StatusBadRequest, Type: translate.Validation, Message: "could not read the request: " + err.Error()})), nil
+		return s.answer(req, "", 0, fitbitError(&translate.Error{Status: http.StatusBadRequest, Type: translate.Validation, Message: "could not read the request: " + err.Error()})), false, nil
 	}
 	fr, err := translate.Parse(req.Method, req.URL.Path, query)
 	if err != nil {
-		return s.answer(req, "", 0, failure(err)), nil
+		return s.answer(req, "", 0, failure(err)), false, nil
 	}
 	sess := new(session)
 	// The injecting transport writes its own refusals in Fitbit's envelope,
@@ -78,15 +85,15 @@ func (s *Server) RoundTrip(req *http.Request) (*http.Response, error) {
 		r := sess.refused
 		r.Body = io.NopCloser(bytes.NewReader(sess.body))
 		r.Request = req
-		return s.answer(req, endpoint, sess.calls(), r), nil
+		return s.answer(req, endpoint, sess.calls(), r), r.StatusCode == http.StatusUnauthorized, nil
 	case err != nil:
-		return s.answer(req, endpoint, sess.calls(), failure(err)), nil
+		return s.answer(req, endpoint, sess.calls(), failure(err)), false, nil
 	}
 	b, err := json.Marshal(ans.Body)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return s.answer(req, endpoint, sess.calls(), response(http.StatusOK, b)), nil
+	return s.answer(req, endpoint, sess.calls(), response(http.StatusOK, b)), false, nil
 }
 
 // answer finishes resp for req: the Google-call count, the observer.

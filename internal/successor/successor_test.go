@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 )
 
@@ -122,6 +123,12 @@ func TestServerPassesTheGatewaysRefusal(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || errorType(v) != apierror.NotConnected {
 		t.Errorf("not connected to Google: %d %v", resp.StatusCode, v)
 	}
+	// Connected to neither: Fitbit's own answer says where to connect.
+	r := &Router{Mode: Fallback, Fitbit: connections{tokens.ErrNotConnected}, Identity: func(*http.Request) string { return "alice" },
+		Pass: tagged("fitbit"), Successor: s}
+	if resp, err := r.RoundTrip(httptest.NewRequest(http.MethodGet, "/1/user/-/profile.json", nil)); err != nil || resp.Header.Get("Via") != "fitbit" {
+		t.Errorf("connected to neither: went to %q (%v), want fitbit", resp.Header.Get("Via"), err)
+	}
 }
 
 type connections struct{ err error }
@@ -129,6 +136,11 @@ type connections struct{ err error }
 func (c connections) Get(context.Context, string) (*tokens.Entry, error) { return nil, c.err }
 
 type tagged string
+
+func (t tagged) Answer(r *http.Request) (*http.Response, bool, error) {
+	resp, err := t.RoundTrip(r)
+	return resp, false, err
+}
 
 func (t tagged) RoundTrip(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Via": {string(t)}},
@@ -149,10 +161,18 @@ func TestRouter(t *testing.T) {
 		{"fallback, a Google path", Fallback, tokens.ErrNotConnected, "/v4/users/me/profile", "fitbit"},
 		{"always, connected to Fitbit", Always, nil, "/1.2/user/-/sleep/date/today.json", "google"},
 		{"off, not connected", Off, tokens.ErrNotConnected, "/1/user/-/profile.json", "fitbit"},
+		{"fallback, Fitbit gone just now", Fallback, nil, "/1/user/-/profile.json", "google"},
+		{"fallback, Fitbit gone a while ago: probed", Fallback, nil, "/1/user/-/profile.json", "fitbit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &Router{Mode: tc.mode, Fitbit: connections{tc.conn}, Identity: func(*http.Request) string { return "alice" },
-				Pass: tagged("fitbit"), Successor: tagged("google")}
+				Pass: tagged("fitbit"), Successor: tagged("google"), Gone: new(provider.Gone), Now: func() time.Time { return simNow }}
+			switch {
+			case strings.HasSuffix(tc.name, "just now"):
+				r.Gone.Mark(simNow.Add(-time.Second))
+			case strings.HasSuffix(tc.name, "probed"):
+				r.Gone.Mark(simNow.Add(-GoneProbe))
+			}
 			resp, err := r.RoundTrip(httptest.NewRequest(http.MethodGet, tc.path, nil))
 			if err != nil {
 				t.Fatal(err)
