@@ -87,8 +87,12 @@ var seriesTypes = map[string]seriesType{
 	"minutesVeryActive":    minutesSeries("VERY_ACTIVE"),
 }
 
-// summaryTypes are the roll-ups of the daily summary, one call each.
-var summaryTypes = []string{"steps", "distance", "floors", "elevation", "calories", "activityCalories", "minutesSedentary"}
+// summaryTypes are the roll-ups of the daily summary, one call each;
+// optional ones are 0 when Google does not roll them up (notRolledUp).
+var (
+	summaryTypes      = []string{"steps", "distance", "floors", "elevation", "calories", "activityCalories", "minutesSedentary"}
+	optionalInSummary = map[string]bool{"elevation": true, "activityCalories": true, "minutesSedentary": true}
+)
 
 // summaryCalls is the Google calls of the daily summary after settings.
 func summaryCalls() int { return len(summaryTypes) + heartCalls(time.Time{}, time.Time{}) }
@@ -110,7 +114,7 @@ func (e *Engine) dailySummary(ctx context.Context, c *calls, r *Request, units U
 	for _, name := range summaryTypes {
 		st := seriesTypes[name]
 		pts, err := e.rollUpDays(ctx, c, st.dataType, st.capDays, day, day)
-		if err != nil {
+		if err != nil && !(optionalInSummary[name] && notRolledUp(err)) {
 			return nil, err
 		}
 		if p := pts[k]; p != nil {

@@ -1,13 +1,45 @@
 package translate
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"math"
+	"net/http"
 	"strconv"
 	"testing"
+	"time"
 )
 
+// heightOf175 answers the height list with one height of 1.75 m, encoded
+// as the generated types would; every other call goes to next. The
+// simulator's one height sits at the start of its history, which its own
+// window of History before now leaves out when now is past 08:00 UTC (as
+// simNow is), so it never lists it.
+type heightOf175 struct{ next http.RoundTripper }
+
+func (h heightOf175) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Path != "/v4/users/me/dataTypes/height/dataPoints" {
+		return h.next.RoundTrip(r)
+	}
+	b := []byte(`{"dataPoints":[{"name":"users/me/dataTypes/height/dataPoints/1","height":{"heightMillimeters":"1750","sampleTime":{"physicalTime":"2026-01-01T08:00:00Z","utcOffset":"0s"}}}]}`)
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader(b)), Request: r}, nil
+}
+
+func startBodyEngine(t *testing.T) *Engine {
+	t.Helper()
+	_, s := startEngine(t)
+	tok := s.MintTokens(s.Config().DefaultUser, s.AllScopes()...)
+	e, err := NewEngine(context.Background(), &http.Client{Transport: heightOf175{bearer(tok.AccessToken)}}, s.URL(), func() time.Time { return simNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func TestWeightLog(t *testing.T) {
-	e, _ := startEngine(t)
+	e := startBodyEngine(t)
 	a := serve(t, e, "/1/user/-/body/log/weight/date/2026-11-19/30d.json", Metric)
 	logs := a.Body.(map[string]any)["weight"].([]map[string]any)
 	if len(logs) < 10 || len(logs) > 30 {
@@ -46,7 +78,7 @@ func TestWeightLog(t *testing.T) {
 }
 
 func TestBodySeriesCarriesForward(t *testing.T) {
-	e, _ := startEngine(t)
+	e := startBodyEngine(t)
 	logs := serve(t, e, "/1/user/-/body/log/weight/date/2026-11-19/30d.json", Metric).Body.(map[string]any)["weight"].([]map[string]any)
 	byDay := map[string]float64{}
 	for _, l := range logs {

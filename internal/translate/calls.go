@@ -83,6 +83,16 @@ func scopeMissing(ge *googleapi.Error) bool {
 	return false
 }
 
+// notRolledUp reports Google's 400 for a roll-up: the type is not rolled up
+// (third parties found activity-level without a daily roll-up, and Google
+// may offer a type to some users only). Where a roll-up feeds optional
+// fields of a larger answer, those fields are 0, as for a day without data,
+// rather than failing the whole Fitbit call.
+func notRolledUp(err error) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && ge.Code == http.StatusBadRequest
+}
+
 // listAll lists a data type's points matching filter, following pages.
 func (e *Engine) listAll(ctx context.Context, c *calls, dataType, filter string, pageSize int64) ([]*health.DataPoint, error) {
 	return e.list(ctx, c, dataType, filter, pageSize, -1)

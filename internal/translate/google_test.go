@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -26,67 +28,22 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// rollUpShim answers the daily roll-ups the simulator does not serve yet
-// with fixed values per day, and a height of 1.75 m, encoded from the
-// generated types; every other
-// call goes to the simulator through next. Drop a type here once
-// internal/googlesim rolls it up.
-type rollUpShim struct{ next http.RoundTripper }
-
-var shimmed = map[string]func(p *health.DailyRollupDataPoint){
-	"time-in-heart-rate-zone": func(p *health.DailyRollupDataPoint) {
-		p.TimeInHeartRateZone = &health.TimeInHeartRateZoneRollupValue{TimeInHeartRateZones: []*health.TimeInHeartRateZoneValue{
-			{HeartRateZone: "LIGHT", Duration: "72000s"}, {HeartRateZone: "MODERATE", Duration: "5400s"}, {HeartRateZone: "PEAK", Duration: "90s"}}}
-	},
-	"calories-in-heart-rate-zone": func(p *health.DailyRollupDataPoint) {
-		p.CaloriesInHeartRateZone = &health.CaloriesInHeartRateZoneRollupValue{CaloriesInHeartRateZones: []*health.CaloriesInHeartRateZoneValue{
-			{HeartRateZone: "LIGHT", Kcal: 1500.25}, {HeartRateZone: "MODERATE", Kcal: 400}}}
-	},
-	"altitude": func(p *health.DailyRollupDataPoint) {
-		p.Altitude = &health.AltitudeRollupValue{GainMillimetersSum: 30480}
-	},
-	"active-energy-burned": func(p *health.DailyRollupDataPoint) {
-		p.ActiveEnergyBurned = &health.ActiveEnergyBurnedRollupValue{KcalSum: 612.4}
-	},
-	"activity-level": func(p *health.DailyRollupDataPoint) {
-		p.ActivityLevel = &health.ActivityLevelRollupValue{ActivityLevelRollupsByActivityLevelType: []*health.ActivityLevelRollupByActivityLevelType{
-			{ActivityLevelType: "SEDENTARY", TotalDuration: "43200s"}, {ActivityLevelType: "LIGHTLY_ACTIVE", TotalDuration: "10800s"},
-			{ActivityLevelType: "MODERATELY_ACTIVE", TotalDuration: "1230s"}, {ActivityLevelType: "VERY_ACTIVE", TotalDuration: "900s"}}}
-	},
+// refuseRollUps answers Google's 400 for the daily roll-ups of the data
+// types named, as Google does for a type it does not roll up; every other
+// call goes to the simulator through next.
+type refuseRollUps struct {
+	next  http.RoundTripper
+	types map[string]bool
 }
 
-func (z rollUpShim) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Path == "/v4/users/me/dataTypes/height/dataPoints" {
-		return jsonResponse(r, &health.ListDataPointsResponse{DataPoints: []*health.DataPoint{{
-			Name:   "users/me/dataTypes/height/dataPoints/1",
-			Height: &health.Height{HeightMillimeters: 1750, SampleTime: &health.ObservationSampleTime{PhysicalTime: "2026-01-01T08:00:00Z"}},
-		}}})
-	}
+func (z refuseRollUps) RoundTrip(r *http.Request) (*http.Response, error) {
 	typ, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/v4/users/me/dataTypes/"), "/dataPoints:dailyRollUp")
-	fill := shimmed[typ]
-	if !ok || fill == nil {
+	if !ok || !z.types[typ] {
 		return z.next.RoundTrip(r)
 	}
-	var req health.DailyRollUpDataPointsRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		return nil, err
-	}
-	day := func(d *health.Date) time.Time {
-		return time.Date(int(d.Year), time.Month(d.Month), int(d.Day), 0, 0, 0, 0, time.UTC)
-	}
-	var resp health.DailyRollUpDataPointsResponse
-	for d := day(req.Range.Start.Date); d.Before(day(req.Range.End.Date)); d = d.AddDate(0, 0, 1) {
-		p := &health.DailyRollupDataPoint{CivilStartTime: civil(d), CivilEndTime: civil(d.AddDate(0, 0, 1))}
-		fill(p)
-		resp.RollupDataPoints = append(resp.RollupDataPoints, p)
-	}
-	return jsonResponse(r, &resp)
-}
-
-func jsonResponse(r *http.Request, v any) (*http.Response, error) {
-	b, err := json.Marshal(v)
-	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(bytes.NewReader(b)), Request: r}, err
+	b := []byte(`{"error":{"code":400,"message":"Data type ` + typ + ` does not support daily roll-ups.","status":"INVALID_ARGUMENT"}}`)
+	return &http.Response{StatusCode: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader(b)), Request: r}, nil
 }
 
 var simNow = time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
@@ -99,7 +56,7 @@ func startEngine(t *testing.T) (*Engine, *googlesim.Server) {
 	}
 	t.Cleanup(func() { s.Close() })
 	tok := s.MintTokens(s.Config().DefaultUser, s.AllScopes()...)
-	e, err := NewEngine(context.Background(), &http.Client{Transport: rollUpShim{bearer(tok.AccessToken)}}, s.URL(), func() time.Time { return simNow })
+	e, err := NewEngine(context.Background(), &http.Client{Transport: bearer(tok.AccessToken)}, s.URL(), func() time.Time { return simNow })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,23 +183,29 @@ func TestDailySummaryFromSim(t *testing.T) {
 	if a.GoogleCalls != 1+summaryCalls() || summaryCalls() != 11 {
 		t.Errorf("summary made %d Google calls, want settings + 7 roll-ups + 4 for the heart", a.GoogleCalls)
 	}
-	for k, want := range map[string]any{
-		"elevation": 30.48, "activityCalories": int64(612), "sedentaryMinutes": int64(720), "lightlyActiveMinutes": int64(180),
-		"fairlyActiveMinutes": int64(21), "veryActiveMinutes": int64(15),
+	// Each field equals its own time series, from the same roll-up.
+	for field, resource := range map[string]string{
+		"floors": "floors", "elevation": "elevation", "activityCalories": "activityCalories",
+		"sedentaryMinutes": "minutesSedentary", "lightlyActiveMinutes": "minutesLightlyActive",
+		"fairlyActiveMinutes": "minutesFairlyActive", "veryActiveMinutes": "minutesVeryActive",
 	} {
-		if sum[k] != want {
-			t.Errorf("%s = %#v, want %#v", k, sum[k], want)
+		series := serve(t, e, "/1/user/-/activities/"+resource+"/date/2026-11-19/1d.json", Metric).Body.(map[string]any)["activities-"+resource].([]map[string]string)
+		if got := fmt.Sprint(sum[field]); got != series[0]["value"] {
+			t.Errorf("summary %s %s, series %s", field, got, series[0]["value"])
 		}
 	}
-	if bmr, out := sum["caloriesBMR"].(int64), sum["caloriesOut"].(int64); bmr != out-612 || sum["floors"].(int64) <= 0 {
-		t.Errorf("caloriesBMR %d of %d out, floors %v", bmr, out, sum["floors"])
+	if m := sum["sedentaryMinutes"].(int64) + sum["lightlyActiveMinutes"].(int64) + sum["fairlyActiveMinutes"].(int64) + sum["veryActiveMinutes"].(int64); m != 1440 {
+		t.Errorf("a past day's activity levels cover %d minutes", m)
+	}
+	if bmr, out, active := sum["caloriesBMR"].(int64), sum["caloriesOut"].(int64), sum["activityCalories"].(int64); bmr != out-active || active == 0 {
+		t.Errorf("caloriesBMR %d of %d out, %d active", bmr, out, active)
 	}
 	if _, ok := sum["restingHeartRate"].(int64); !ok || len(sum["heartRateZones"].([]map[string]any)) != 4 {
 		t.Errorf("heart: %v %v", sum["restingHeartRate"], sum["heartRateZones"])
 	}
 	us := serve(t, e, "/1/user/-/activities/date/2026-11-19.json", US).Body.(map[string]any)["summary"].(map[string]any)
-	if us["elevation"] != 100.0 {
-		t.Errorf("elevation in ft: %v", us["elevation"])
+	if m, ft := sum["elevation"].(float64), us["elevation"].(float64); m == 0 || math.Abs(ft-m/0.3048) > 0.02 {
+		t.Errorf("elevation %v m, %v ft", m, ft)
 	}
 }
 
@@ -263,26 +226,30 @@ func TestCallBound(t *testing.T) {
 
 func TestActivitySeriesResources(t *testing.T) {
 	e, _ := startEngine(t)
-	for path, want := range map[string]string{
-		"/1/user/-/activities/elevation/date/2026-11-19/7d.json":                "30.48",
-		"/1/user/-/activities/minutesVeryActive/date/2026-11-19/7d.json":        "15",
-		"/1/user/-/activities/minutesSedentary/date/2026-11-19/7d.json":         "720",
-		"/1/user/-/activities/tracker/activityCalories/date/2026-11-19/1w.json": "612",
+	for _, path := range []string{
+		"/1/user/-/activities/elevation/date/2026-11-19/7d.json",
+		"/1/user/-/activities/minutesVeryActive/date/2026-11-19/7d.json",
+		"/1/user/-/activities/minutesSedentary/date/2026-11-19/7d.json",
+		"/1/user/-/activities/tracker/activityCalories/date/2026-11-19/1w.json",
+		"/1/user/-/activities/floors/date/2026-11-19/7d.json",
 	} {
 		a := serve(t, e, path, Metric)
 		for key, v := range a.Body.(map[string]any) {
 			series := v.([]map[string]string)
-			if len(series) != 7 || series[6]["value"] != want || !strings.HasPrefix(key, "activities-") {
-				t.Errorf("%s: %s %v, want 7 days of %s", path, key, series, want)
+			if len(series) != 7 || series[6]["dateTime"] != "2026-11-19" || !strings.HasPrefix(key, "activities-") {
+				t.Errorf("%s: %s %v, want 7 days", path, key, series)
+			}
+			nonzero := false
+			for _, d := range series {
+				nonzero = nonzero || d["value"] != "0"
+			}
+			if !nonzero {
+				t.Errorf("%s: all zero", path)
 			}
 		}
 		if a.GoogleCalls != 2 {
 			t.Errorf("%s: %d Google calls", path, a.GoogleCalls)
 		}
-	}
-	floors := serve(t, e, "/1/user/-/activities/floors/date/2026-11-19/1d.json", Metric).Body.(map[string]any)["activities-floors"].([]map[string]string)
-	if floors[0]["value"] == "0" {
-		t.Error("no floors from the simulator")
 	}
 }
 
@@ -300,5 +267,33 @@ func TestCostsAsDocumented(t *testing.T) {
 		if got := strconv.Itoa(serve(t, e, path, Metric).GoogleCalls); cost != got && !strings.HasSuffix(cost, "= "+got) {
 			t.Errorf("%v: %s Google calls, Table says %q", ep, got, cost)
 		}
+	}
+}
+
+// TestSummaryWithoutOptionalRollUps: where Google refuses a roll-up that
+// feeds optional fields (altitude, active-energy-burned, activity-level, the
+// heart zones), the summary still answers, those fields 0.
+func TestSummaryWithoutOptionalRollUps(t *testing.T) {
+	_, s := startEngine(t)
+	tok := s.MintTokens(s.Config().DefaultUser, s.AllScopes()...)
+	refused := map[string]bool{"altitude": true, "active-energy-burned": true, "activity-level": true,
+		"time-in-heart-rate-zone": true, "calories-in-heart-rate-zone": true}
+	e, err := NewEngine(context.Background(), &http.Client{Transport: refuseRollUps{bearer(tok.AccessToken), refused}}, s.URL(), func() time.Time { return simNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := serve(t, e, "/1/user/-/activities/date/2026-11-19.json", Metric)
+	sum := a.Body.(map[string]any)["summary"].(map[string]any)
+	if sum["steps"].(int64) == 0 || sum["elevation"] != 0.0 || sum["veryActiveMinutes"] != int64(0) || a.GoogleCalls != 12 {
+		t.Errorf("summary %v in %d calls", sum, a.GoogleCalls)
+	}
+	h := serve(t, e, "/1/user/-/activities/heart/date/2026-11-19/1d.json", Metric)
+	if _, ok := h.Body.(map[string]any)["activities-heart"].([]map[string]any)[0]["value"].(map[string]any)["restingHeartRate"]; !ok {
+		t.Errorf("heart without zone roll-ups: %v", h.Body)
+	}
+	// A series asked for by name fails as Google did.
+	r, _ := Parse(http.MethodGet, "/1/user/-/activities/elevation/date/2026-11-19/1d.json", nil)
+	if _, err := e.Serve(context.Background(), r, Metric); !notRolledUp(err) {
+		t.Errorf("elevation series: %v, want Google's 400", err)
 	}
 }

@@ -59,8 +59,10 @@ func (e *Engine) heartDays(ctx context.Context, c *calls, start, end time.Time) 
 			}
 		}
 	}
+	// Time and calories in zone are optional (notRolledUp): minutes and
+	// calories 0 without them.
 	times, err := e.rollUpDays(ctx, c, "time-in-heart-rate-zone", rollUpCapDays, start, end)
-	if err != nil {
+	if err != nil && !notRolledUp(err) {
 		return nil, err
 	}
 	for k, p := range times {
@@ -73,7 +75,7 @@ func (e *Engine) heartDays(ctx context.Context, c *calls, start, end time.Time) 
 		}
 	}
 	kcal, err := e.rollUpDays(ctx, c, "calories-in-heart-rate-zone", rollUpCapDays, start, end)
-	if err != nil {
+	if err != nil && !notRolledUp(err) {
 		return nil, err
 	}
 	for k, p := range kcal {
