@@ -27,25 +27,26 @@ const (
 )
 
 var dataTypes = map[string]dataType{
-	"steps":                    {AreaActivity, "steps", maxPageSize, true},
-	"distance":                 {AreaActivity, "distance", maxPageSize, true},
-	"floors":                   {AreaActivity, "floors", maxPageSize, true},
-	"altitude":                 {AreaActivity, "altitude", maxPageSize, true},
-	"active-energy-burned":     {AreaActivity, "activeEnergyBurned", maxPageSize, true},
-	"active-minutes":           {AreaActivity, "activeMinutes", maxPageSize, true},
-	"active-zone-minutes":      {AreaActivity, "activeZoneMinutes", maxPageSize, true},
-	"activity-level":           {AreaActivity, "activityLevel", maxPageSize, true},
-	"exercise":                 {AreaActivity, "exercise", sessionPageSize, true},
-	"total-calories":           {AreaActivity, "totalCalories", 0, false},
-	"heart-rate":               {AreaMetrics, "heartRate", maxPageSize, true},
-	"daily-resting-heart-rate": {AreaMetrics, "dailyRestingHeartRate", maxPageSize, true},
-	"daily-heart-rate-zones":   {AreaMetrics, "dailyHeartRateZones", maxPageSize, true},
-	"time-in-heart-rate-zone":  {AreaMetrics, "timeInHeartRateZone", maxPageSize, true},
-	"heart-rate-variability":   {AreaMetrics, "heartRateVariability", maxPageSize, true},
-	"weight":                   {AreaMetrics, "weight", maxPageSize, true},
-	"body-fat":                 {AreaMetrics, "bodyFat", maxPageSize, true},
-	"height":                   {AreaMetrics, "height", maxPageSize, true},
-	"oxygen-saturation":        {AreaMetrics, "oxygenSaturation", maxPageSize, true},
+	"steps":                       {AreaActivity, "steps", maxPageSize, true},
+	"distance":                    {AreaActivity, "distance", maxPageSize, true},
+	"floors":                      {AreaActivity, "floors", maxPageSize, true},
+	"altitude":                    {AreaActivity, "altitude", maxPageSize, true},
+	"active-energy-burned":        {AreaActivity, "activeEnergyBurned", maxPageSize, true},
+	"active-minutes":              {AreaActivity, "activeMinutes", maxPageSize, true},
+	"active-zone-minutes":         {AreaActivity, "activeZoneMinutes", maxPageSize, true},
+	"activity-level":              {AreaActivity, "activityLevel", maxPageSize, true},
+	"exercise":                    {AreaActivity, "exercise", sessionPageSize, true},
+	"total-calories":              {AreaActivity, "totalCalories", 0, false},
+	"calories-in-heart-rate-zone": {AreaActivity, "caloriesInHeartRateZone", 0, false},
+	"heart-rate":                  {AreaMetrics, "heartRate", maxPageSize, true},
+	"daily-resting-heart-rate":    {AreaMetrics, "dailyRestingHeartRate", maxPageSize, true},
+	"daily-heart-rate-zones":      {AreaMetrics, "dailyHeartRateZones", maxPageSize, true},
+	"time-in-heart-rate-zone":     {AreaMetrics, "timeInHeartRateZone", maxPageSize, true},
+	"heart-rate-variability":      {AreaMetrics, "heartRateVariability", maxPageSize, true},
+	"weight":                      {AreaMetrics, "weight", maxPageSize, true},
+	"body-fat":                    {AreaMetrics, "bodyFat", maxPageSize, true},
+	"height":                      {AreaMetrics, "height", maxPageSize, true},
+	"oxygen-saturation":           {AreaMetrics, "oxygenSaturation", maxPageSize, true},
 	// The daily measurements of a night (nightly.go).
 	"daily-oxygen-saturation":             {AreaMetrics, "dailyOxygenSaturation", maxPageSize, true},
 	"daily-heart-rate-variability":        {AreaMetrics, "dailyHeartRateVariability", maxPageSize, true},
@@ -201,6 +202,8 @@ func generate(user, typ string, lo, hi, now time.Time) []point {
 		daily(func(d time.Time) (point, bool) {
 			return point{d, d, map[string]any{"date": civilDate(d), "beatsPerMinute": i64(restingHR(user, d))}}, true
 		})
+	case "daily-heart-rate-zones":
+		daily(func(d time.Time) (point, bool) { return point{d, d, dailyHeartRateZones(user, d)}, true })
 	case "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
 		"daily-sleep-temperature-derivations", "daily-vo2-max":
 		p := person.New(user)

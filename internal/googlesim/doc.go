@@ -111,8 +111,12 @@
 //     caps them); one rollupDataPoints entry per window in
 //     chronological order, {"civilStartTime":{"date":…},"civilEndTime":…,
 //     "steps":{"countSum":"8423"}}, also distance (millimetersSum),
-//     floors (countSum), total-calories (kcalSum) and heart-rate
-//     (beatsPerMinuteAvg/Min/Max));
+//     floors (countSum), total-calories (kcalSum), heart-rate
+//     (beatsPerMinuteAvg/Min/Max), time-in-heart-rate-zone and
+//     calories-in-heart-rate-zone (the heart-rate samples counted, 15
+//     minutes each, by the daily-heart-rate-zones bounds, LIGHT to PEAK;
+//     the calories an ASSUMED model of the basal rate scaled by the heart
+//     rate));
 //     GET users/me/dataTypes/{type}/dataPoints:reconcile (as list: the
 //     same filter, points and writes, page tokens bound to reconcile;
 //     default page 1440, 25 for sleep and exercise; ReconciledDataPoints
@@ -154,7 +158,9 @@
 //     daily night measurements → health_metrics_and_measurements; sleep → sleep. Data is generated
 //     for steps, distance, floors (hourly intervals), heart-rate (15-minute
 //     samples), daily-resting-heart-rate (date objects), weight and
-//     body-fat (samples on about two days in three), sleep (one staged
+//     body-fat (samples on about two days in three),
+//     daily-heart-rate-zones (Fitbit's default zones for the profile's
+//     age, as package person computes them), sleep (one staged
 //     session a night), daily-oxygen-saturation,
 //     daily-heart-rate-variability, daily-respiratory-rate and
 //     daily-sleep-temperature-derivations (the night's measurements of the

@@ -449,6 +449,8 @@ var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any
 		kcal := bmr*elapsed.Hours()/24 + float64(sumHourly(user, ws, we, now, hourlySteps))*0.04
 		return map[string]any{"kcalSum": round1(kcal)}
 	},
+	"time-in-heart-rate-zone":     timeInZonesRollUp,
+	"calories-in-heart-rate-zone": caloriesInZonesRollUp,
 	// HeartRateRollupValue's three fields are doubles in health-api.json,
 	// JSON numbers.
 	"heart-rate": func(user string, ws, we, now time.Time) map[string]any {
