@@ -214,7 +214,7 @@ func TestConformsToDiscovery(t *testing.T) {
 	strict(t, d, "settings", c.last(), &health.Settings{})
 
 	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "daily-resting-heart-rate",
-		"daily-heart-rate-zones", "weight", "body-fat", "sleep", "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
+		"daily-heart-rate-zones", "weight", "body-fat", "height", "sleep", "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
 		"daily-sleep-temperature-derivations", "daily-vo2-max"} {
 		call := svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/" + typ).PageSize(5)
 		if _, err := call.Do(); err != nil {
@@ -229,7 +229,8 @@ func TestConformsToDiscovery(t *testing.T) {
 		strict(t, d, "reconcile "+typ, c.last(), &health.ReconcileDataPointsResponse{})
 	}
 
-	for _, typ := range []string{"steps", "distance", "floors", "heart-rate"} {
+	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "total-calories", "altitude",
+		"active-energy-burned", "activity-level", "time-in-heart-rate-zone", "calories-in-heart-rate-zone"} {
 		req := &health.DailyRollUpDataPointsRequest{
 			Range: &health.CivilTimeInterval{
 				Start: &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 17}},

@@ -27,16 +27,17 @@ const (
 )
 
 var dataTypes = map[string]dataType{
-	"steps":                       {AreaActivity, "steps", maxPageSize, true},
-	"distance":                    {AreaActivity, "distance", maxPageSize, true},
-	"floors":                      {AreaActivity, "floors", maxPageSize, true},
-	"altitude":                    {AreaActivity, "altitude", maxPageSize, true},
-	"active-energy-burned":        {AreaActivity, "activeEnergyBurned", maxPageSize, true},
-	"active-minutes":              {AreaActivity, "activeMinutes", maxPageSize, true},
-	"active-zone-minutes":         {AreaActivity, "activeZoneMinutes", maxPageSize, true},
-	"activity-level":              {AreaActivity, "activityLevel", maxPageSize, true},
-	"exercise":                    {AreaActivity, "exercise", sessionPageSize, true},
-	"total-calories":              {AreaActivity, "totalCalories", 0, false},
+	"steps":                {AreaActivity, "steps", maxPageSize, true},
+	"distance":             {AreaActivity, "distance", maxPageSize, true},
+	"floors":               {AreaActivity, "floors", maxPageSize, true},
+	"altitude":             {AreaActivity, "altitude", maxPageSize, true},
+	"active-energy-burned": {AreaActivity, "activeEnergyBurned", maxPageSize, true},
+	"active-minutes":       {AreaActivity, "activeMinutes", maxPageSize, true},
+	"active-zone-minutes":  {AreaActivity, "activeZoneMinutes", maxPageSize, true},
+	"activity-level":       {AreaActivity, "activityLevel", maxPageSize, true},
+	"exercise":             {AreaActivity, "exercise", sessionPageSize, true},
+	"total-calories":       {AreaActivity, "totalCalories", 0, false},
+	// Activity, as Google's data-types pages give it.
 	"calories-in-heart-rate-zone": {AreaActivity, "caloriesInHeartRateZone", 0, false},
 	"heart-rate":                  {AreaMetrics, "heartRate", maxPageSize, true},
 	"daily-resting-heart-rate":    {AreaMetrics, "dailyRestingHeartRate", maxPageSize, true},
@@ -112,6 +113,8 @@ func heartRateAt(user string, t time.Time) int {
 	r := rng(user, "hr", t.UTC().Format(time.RFC3339))
 	return rest + hourWeights[t.UTC().Hour()]*3 + r.IntN(15)
 }
+
+func heightMM(user string) int { return between(rng(user, "height"), 1550, 1950) }
 
 func restingHR(user string, d time.Time) int {
 	base := between(rng(user, "rhr-base"), 48, 72)
@@ -224,6 +227,12 @@ func generate(user, typ string, lo, hi, now time.Time) []point {
 			}
 			return point{t, t, v}, true
 		})
+	case "height":
+		// One measurement, at the start of the history: heights are
+		// entered rarely, and the newest one stands.
+		if t := day(now.Add(-History)).Add(8 * time.Hour); !t.Before(lo) && !t.After(hi) {
+			out = append(out, point{t, t, map[string]any{"sampleTime": sampleTime(t), "heightMillimeters": i64(heightMM(user))}})
+		}
 	case "sleep":
 		daily(func(d time.Time) (point, bool) {
 			start, end := sleepSession(user, d)

@@ -111,7 +111,9 @@
 //     caps them); one rollupDataPoints entry per window in
 //     chronological order, {"civilStartTime":{"date":…},"civilEndTime":…,
 //     "steps":{"countSum":"8423"}}, also distance (millimetersSum),
-//     floors (countSum), total-calories (kcalSum), heart-rate
+//     floors (countSum), altitude (gainMillimetersSum),
+//     active-energy-burned and total-calories (kcalSum), activity-level
+//     (durations per level, from the hour's steps), heart-rate
 //     (beatsPerMinuteAvg/Min/Max), time-in-heart-rate-zone and
 //     calories-in-heart-rate-zone (the heart-rate samples counted, 15
 //     minutes each, by the daily-heart-rate-zones bounds, LIGHT to PEAK;
@@ -158,7 +160,8 @@
 //     daily night measurements → health_metrics_and_measurements; sleep → sleep. Data is generated
 //     for steps, distance, floors (hourly intervals), heart-rate (15-minute
 //     samples), daily-resting-heart-rate (date objects), weight and
-//     body-fat (samples on about two days in three),
+//     body-fat (samples on about two days in three), height (one sample
+//     at the start of the history),
 //     daily-heart-rate-zones (Fitbit's default zones for the profile's
 //     age, as package person computes them), sleep (one staged
 //     session a night), daily-oxygen-saturation,

@@ -470,6 +470,43 @@ var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any
 	},
 }
 
+// Until both simulators render one synthetic person, these roll-ups derive
+// from the same hourly steps, floors and heart rate as the types above, so
+// a day's figures agree with each other: a floor is 3,048 mm (10 ft) of
+// climb, active energy is the steps' share of total-calories and an hour's
+// activity level follows its steps. The heart-rate zone roll-ups are in
+// zones.go.
+func init() {
+	rollups["altitude"] = func(user string, ws, we, now time.Time) map[string]any {
+		return map[string]any{"gainMillimetersSum": i64(sumHourly(user, ws, we, now, hourlyFloors) * 3048)}
+	}
+	rollups["active-energy-burned"] = func(user string, ws, we, now time.Time) map[string]any {
+		return map[string]any{"kcalSum": round1(float64(sumHourly(user, ws, we, now, hourlySteps)) * 0.04)}
+	}
+	rollups["activity-level"] = func(user string, ws, we, now time.Time) map[string]any {
+		var minutes [4]int // sedentary, lightly, moderately, very
+		for h := ws.Truncate(time.Hour); h.Before(we); h = h.Add(time.Hour) {
+			if h.Before(ws) || h.Add(time.Hour).After(now) {
+				continue
+			}
+			steps := hourlySteps(user, h)
+			very := min(60, steps/400)
+			moderate := min(60-very, steps/250)
+			light := min(60-very-moderate, steps/40)
+			minutes[0] += 60 - very - moderate - light
+			minutes[1] += light
+			minutes[2] += moderate
+			minutes[3] += very
+		}
+		levels := []string{"SEDENTARY", "LIGHTLY_ACTIVE", "MODERATELY_ACTIVE", "VERY_ACTIVE"}
+		var out []map[string]any
+		for i, m := range minutes {
+			out = append(out, map[string]any{"activityLevelType": levels[i], "totalDuration": fmt.Sprintf("%ds", m*60)})
+		}
+		return map[string]any{"activityLevelRollupsByActivityLevelType": out}
+	}
+}
+
 // sumHourly adds f over the completed hours in [ws, we).
 func sumHourly(user string, ws, we, now time.Time, f func(string, time.Time) int) int {
 	total := 0

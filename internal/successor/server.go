@@ -31,6 +31,11 @@ type Server struct {
 	// Observe, if set, learns each answered call: its endpoint ("" when
 	// refused before any Google call), status and Google calls.
 	Observe func(req *http.Request, endpoint string, status, googleCalls int)
+	// Identity, if set, names the caller, so the engine caches its
+	// connection's settings and identity for a few minutes
+	// (translate.WithConnection); one Server serves one registration, so
+	// the identity names the connection.
+	Identity func(*http.Request) string
 }
 
 // NewServer returns a Server calling Google at base (the Google
@@ -61,6 +66,11 @@ func (s *Server) RoundTrip(req *http.Request) (*http.Response, error) {
 	// The injecting transport writes its own refusals in Fitbit's envelope,
 	// with the Google connect URL: the app called Fitbit's API.
 	ctx := inject.WithDialect(withSession(req.Context(), sess), apierror.Fitbit)
+	if s.Identity != nil {
+		if id := s.Identity(req); id != "" {
+			ctx = translate.WithConnection(ctx, id)
+		}
+	}
 	ans, err := s.engine.Serve(ctx, fr, translate.UnitSystemFor(req.Header.Get("Accept-Language")))
 	endpoint := fr.Endpoint.String()
 	switch {
