@@ -152,7 +152,8 @@ type point struct {
 
 // generate returns the type's points with start in [lo, hi] (end <= now
 // for intervals), newest first.
-func generate(user, typ string, lo, hi, now time.Time) []point {
+// key is the user's synthetic person (Server.personKey).
+func generate(user, key, typ string, lo, hi, now time.Time) []point {
 	var out []point
 	hourly := func(f func(h time.Time) map[string]any) {
 		for h := hi.Truncate(time.Hour); !h.Before(lo); h = h.Add(-time.Hour) {
@@ -209,7 +210,7 @@ func generate(user, typ string, lo, hi, now time.Time) []point {
 		daily(func(d time.Time) (point, bool) { return point{d, d, dailyHeartRateZones(user, d)}, true })
 	case "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
 		"daily-sleep-temperature-derivations", "daily-vo2-max":
-		p := person.New(user)
+		p := person.New(key)
 		daily(func(d time.Time) (point, bool) {
 			v, ok := dailyMeasurement(p, user, typ, d)
 			return point{d, d, v}, ok

@@ -244,7 +244,7 @@ func (s *Server) queryDataPoints(w http.ResponseWriter, r *apiRequest, m []strin
 	}
 	var pts []point
 	if !hi.Before(lo) {
-		for _, p := range generate(r.user, typ, lo, hi, now) {
+		for _, p := range generate(r.user, s.personKey(r.user), typ, lo, hi, now) {
 			if matches(p) {
 				pts = append(pts, p)
 			}
