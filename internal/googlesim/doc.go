@@ -134,9 +134,10 @@
 //     window their hour starts in);
 //     GET users/me/pairedDevices (settings.readonly; pageSize default 5,
 //     at most 100, pageToken bound to the method): one TRACKER per user,
-//     the watch the data points name, with batteryLevel, batteryStatus
-//     (High/Medium/Low/Empty, thresholds ASSUMED), lastSyncTime a few
-//     minutes before the clock, deviceVersion, macAddress and features;
+//     the synthetic person's (package person, keyed like the nightly
+//     measurements), with its id, deviceVersion, macAddress and
+//     batteryLevel, batteryStatus (High/Medium/Low/Empty, thresholds
+//     ASSUMED), lastSyncTime a few minutes before the clock and features;
 //     POST users/me/dataTypes/{weight|body-fat}/dataPoints (create; the
 //     area's .writeonly scope, else 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT
 //     naming it): a DataPoint with exactly its type's field, sampleTime
