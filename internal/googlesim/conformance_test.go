@@ -214,7 +214,7 @@ func TestConformsToDiscovery(t *testing.T) {
 	strict(t, d, "settings", c.last(), &health.Settings{})
 
 	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "daily-resting-heart-rate",
-		"weight", "body-fat", "height", "sleep", "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
+		"daily-heart-rate-zones", "weight", "body-fat", "height", "sleep", "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
 		"daily-sleep-temperature-derivations", "daily-vo2-max"} {
 		call := svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/" + typ).PageSize(5)
 		if _, err := call.Do(); err != nil {

@@ -27,16 +27,18 @@ const (
 )
 
 var dataTypes = map[string]dataType{
-	"steps":                       {AreaActivity, "steps", maxPageSize, true},
-	"distance":                    {AreaActivity, "distance", maxPageSize, true},
-	"floors":                      {AreaActivity, "floors", maxPageSize, true},
-	"altitude":                    {AreaActivity, "altitude", maxPageSize, true},
-	"active-energy-burned":        {AreaActivity, "activeEnergyBurned", maxPageSize, true},
-	"active-minutes":              {AreaActivity, "activeMinutes", maxPageSize, true},
-	"active-zone-minutes":         {AreaActivity, "activeZoneMinutes", maxPageSize, true},
-	"activity-level":              {AreaActivity, "activityLevel", maxPageSize, true},
-	"exercise":                    {AreaActivity, "exercise", sessionPageSize, true},
-	"total-calories":              {AreaActivity, "totalCalories", 0, false},
+	"steps":                {AreaActivity, "steps", maxPageSize, true},
+	"distance":             {AreaActivity, "distance", maxPageSize, true},
+	"floors":               {AreaActivity, "floors", maxPageSize, true},
+	"altitude":             {AreaActivity, "altitude", maxPageSize, true},
+	"active-energy-burned": {AreaActivity, "activeEnergyBurned", maxPageSize, true},
+	"active-minutes":       {AreaActivity, "activeMinutes", maxPageSize, true},
+	"active-zone-minutes":  {AreaActivity, "activeZoneMinutes", maxPageSize, true},
+	"activity-level":       {AreaActivity, "activityLevel", maxPageSize, true},
+	"exercise":             {AreaActivity, "exercise", sessionPageSize, true},
+	"total-calories":       {AreaActivity, "totalCalories", 0, false},
+	// Activity, as Google's data-types pages give it.
+	"calories-in-heart-rate-zone": {AreaActivity, "caloriesInHeartRateZone", 0, false},
 	"heart-rate":                  {AreaMetrics, "heartRate", maxPageSize, true},
 	"daily-resting-heart-rate":    {AreaMetrics, "dailyRestingHeartRate", maxPageSize, true},
 	"daily-heart-rate-zones":      {AreaMetrics, "dailyHeartRateZones", maxPageSize, true},
@@ -45,7 +47,6 @@ var dataTypes = map[string]dataType{
 	"weight":                      {AreaMetrics, "weight", maxPageSize, true},
 	"body-fat":                    {AreaMetrics, "bodyFat", maxPageSize, true},
 	"height":                      {AreaMetrics, "height", maxPageSize, true},
-	"calories-in-heart-rate-zone": {AreaMetrics, "caloriesInHeartRateZone", 0, false},
 	"oxygen-saturation":           {AreaMetrics, "oxygenSaturation", maxPageSize, true},
 	// The daily measurements of a night (nightly.go).
 	"daily-oxygen-saturation":             {AreaMetrics, "dailyOxygenSaturation", maxPageSize, true},
@@ -162,7 +163,8 @@ func (p point) civilOffset() time.Duration {
 
 // generate returns the type's points with start in [lo, hi] (end <= now
 // for intervals), newest first.
-func generate(user, typ string, lo, hi, now time.Time) []point {
+// key is the user's synthetic person (Server.personKey).
+func generate(user, key, typ string, lo, hi, now time.Time) []point {
 	var out []point
 	hourly := func(f func(h time.Time) map[string]any) {
 		for h := hi.Truncate(time.Hour); !h.Before(lo); h = h.Add(-time.Hour) {
@@ -215,9 +217,11 @@ func generate(user, typ string, lo, hi, now time.Time) []point {
 		daily(func(d time.Time) (point, bool) {
 			return point{d, d, map[string]any{"date": civilDate(d), "beatsPerMinute": i64(restingHR(user, d))}}, true
 		})
+	case "daily-heart-rate-zones":
+		daily(func(d time.Time) (point, bool) { return point{d, d, dailyHeartRateZones(user, d)}, true })
 	case "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
 		"daily-sleep-temperature-derivations", "daily-vo2-max":
-		p := person.New(user)
+		p := person.New(key)
 		daily(func(d time.Time) (point, bool) {
 			v, ok := dailyMeasurement(p, user, typ, d)
 			return point{d, d, v}, ok

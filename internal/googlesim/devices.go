@@ -1,10 +1,11 @@
 package googlesim
 
 import (
-	"fmt"
-	"hash/fnv"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
 )
 
 // Paging of users.pairedDevices.list, per health-api.json: "If
@@ -15,24 +16,27 @@ const (
 	maxDevicePageSize     = 100
 )
 
-// devicesFor returns the user's paired devices: one tracker, the watch the
-// data points' dataSource names, deterministic per user except for its
-// last sync, which follows the clock (a worn watch syncs every few
-// minutes).
-func devicesFor(user, pathUser string, now time.Time) []map[string]any {
-	r := rng(user, "device")
-	h := fnv.New32a()
-	fmt.Fprint(h, user, "tracker")
-	level := between(r, 3, 100)
-	synced := now.UTC().Truncate(time.Second).Add(-time.Duration(between(r, 2, 90)) * time.Minute)
+// devicesFor returns the user's paired devices: the synthetic person's one
+// tracker (package person: id, model, MAC address and a battery that
+// drains through the day), which the simulated Fitbit lists too; its last
+// sync, which follows the clock, is a few minutes ago (a worn tracker
+// syncs often).
+func devicesFor(p *person.Person, user, pathUser string, now time.Time) []map[string]any {
+	dev := p.Device()
+	level := p.Battery(now)
+	synced := now.UTC().Truncate(time.Second).Add(-time.Duration(between(rng(user, "device"), 2, 90)) * time.Minute)
+	mac := make([]string, 0, 6)
+	for i := 0; i+2 <= len(dev.MAC); i += 2 {
+		mac = append(mac, dev.MAC[i:i+2])
+	}
 	return []map[string]any{{
-		"name":          fmt.Sprintf("users/%s/pairedDevices/%d", pathUser, h.Sum32()),
-		"deviceType":    "TRACKER",
-		"deviceVersion": "Pixel Watch 3",
+		"name":          "users/" + pathUser + "/pairedDevices/" + dev.ID,
+		"deviceType":    dev.Type,
+		"deviceVersion": dev.Version,
 		"batteryLevel":  level,
 		"batteryStatus": batteryStatus(level),
 		"lastSyncTime":  timestamp(synced),
-		"macAddress":    fmt.Sprintf("F4:%02X:%02X:%02X:%02X:%02X", r.IntN(256), r.IntN(256), r.IntN(256), r.IntN(256), r.IntN(256)),
+		"macAddress":    strings.Join(mac, ":"),
 		"features":      []string{"STEPS", "DISTANCE", "ELEVATION", "CALORIES", "HEART_RATE", "SLEEP", "SMART_SLEEP", "SPO2", "ACTIVE_ZONE_MINUTES"},
 	}}
 }
@@ -58,7 +62,7 @@ func (s *Server) listPairedDevices(w http.ResponseWriter, r *apiRequest, _ []str
 	if !ok {
 		return
 	}
-	devices := devicesFor(r.user, r.pathUser, s.now())
+	devices := devicesFor(person.New(s.personKey(r.user)), r.user, r.pathUser, s.now())
 	offset, ok := pageOffset(r.Request, "pairedDevices", "")
 	if !ok {
 		invalidArgument(w, "Invalid page token.")

@@ -2,8 +2,11 @@ package googlesim
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
 )
 
 func TestPairedDevices(t *testing.T) {
@@ -19,10 +22,15 @@ func TestPairedDevices(t *testing.T) {
 	}
 	d := resp.PairedDevices[0]
 	synced, err := time.Parse(time.RFC3339, d.LastSyncTime)
-	if d.DeviceType != "TRACKER" || d.BatteryLevel < 3 || d.BatteryLevel > 100 || d.BatteryStatus != batteryStatus(int(d.BatteryLevel)) ||
+	if d.DeviceType != "TRACKER" || d.BatteryLevel < 5 || d.BatteryLevel > 100 || d.BatteryStatus != batteryStatus(int(d.BatteryLevel)) ||
 		err != nil || synced.After(clk.Now()) || clk.Now().Sub(synced) > 90*time.Minute || d.DeviceVersion == "" ||
 		len(d.Name) < len("users/me/pairedDevices/1") || d.Name[:len("users/me/pairedDevices/")] != "users/me/pairedDevices/" {
 		t.Fatalf("device %+v", d)
+	}
+	// The synthetic person's tracker.
+	if dev := person.New("u1").Device(); d.Name != "users/me/pairedDevices/"+dev.ID || d.DeviceVersion != dev.Version ||
+		strings.ReplaceAll(d.MacAddress, ":", "") != dev.MAC || int(d.BatteryLevel) != person.New("u1").Battery(clk.Now()) {
+		t.Fatalf("device %+v, person's %+v", d, dev)
 	}
 	// Deterministic per user; the user's own id names it under that id.
 	again, err := svc.Users.PairedDevices.List("users/u1").PageSize(1).Do()

@@ -111,8 +111,14 @@
 //     caps them); one rollupDataPoints entry per window in
 //     chronological order, {"civilStartTime":{"date":…},"civilEndTime":…,
 //     "steps":{"countSum":"8423"}}, also distance (millimetersSum),
-//     floors (countSum), total-calories (kcalSum) and heart-rate
-//     (beatsPerMinuteAvg/Min/Max));
+//     floors (countSum), altitude (gainMillimetersSum),
+//     active-energy-burned and total-calories (kcalSum), activity-level
+//     (durations per level, from the hour's steps), heart-rate
+//     (beatsPerMinuteAvg/Min/Max), time-in-heart-rate-zone and
+//     calories-in-heart-rate-zone (the heart-rate samples counted, 15
+//     minutes each, by the daily-heart-rate-zones bounds, LIGHT to PEAK;
+//     the calories an ASSUMED model of the basal rate scaled by the heart
+//     rate));
 //     GET users/me/dataTypes/{type}/dataPoints:reconcile (as list: the
 //     same filter, points and writes, page tokens bound to reconcile;
 //     default page 1440, 25 for sleep and exercise; ReconciledDataPoints
@@ -128,9 +134,10 @@
 //     window their hour starts in);
 //     GET users/me/pairedDevices (settings.readonly; pageSize default 5,
 //     at most 100, pageToken bound to the method): one TRACKER per user,
-//     the watch the data points name, with batteryLevel, batteryStatus
-//     (High/Medium/Low/Empty, thresholds ASSUMED), lastSyncTime a few
-//     minutes before the clock, deviceVersion, macAddress and features;
+//     the synthetic person's (package person, keyed like the nightly
+//     measurements), with its id, deviceVersion, macAddress and
+//     batteryLevel, batteryStatus (High/Medium/Low/Empty, thresholds
+//     ASSUMED), lastSyncTime a few minutes before the clock and features;
 //     POST users/me/dataTypes/{weight|body-fat}/dataPoints (create; the
 //     area's .writeonly scope, else 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT
 //     naming it): a DataPoint with exactly its type's field, sampleTime
@@ -154,7 +161,10 @@
 //     daily night measurements → health_metrics_and_measurements; sleep → sleep. Data is generated
 //     for steps, distance, floors (hourly intervals), heart-rate (15-minute
 //     samples), daily-resting-heart-rate (date objects), weight and
-//     body-fat (samples on about two days in three), sleep (one staged
+//     body-fat (samples on about two days in three), height (one sample
+//     at the start of the history),
+//     daily-heart-rate-zones (Fitbit's default zones for the profile's
+//     age, as package person computes them), sleep (one staged
 //     session a night), daily-oxygen-saturation,
 //     daily-heart-rate-variability, daily-respiratory-rate and
 //     daily-sleep-temperature-derivations (the night's measurements of the

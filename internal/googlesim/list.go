@@ -247,7 +247,7 @@ func (s *Server) queryDataPoints(w http.ResponseWriter, r *apiRequest, m []strin
 	}
 	var pts []point
 	if !hi.Before(lo) {
-		for _, p := range generate(r.user, typ, lo, hi, now) {
+		for _, p := range generate(r.user, s.personKey(r.user), typ, lo, hi, now) {
 			if matches(p) {
 				pts = append(pts, p)
 			}
@@ -452,6 +452,8 @@ var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any
 		kcal := bmr*elapsed.Hours()/24 + float64(sumHourly(user, ws, we, now, hourlySteps))*0.04
 		return map[string]any{"kcalSum": round1(kcal)}
 	},
+	"time-in-heart-rate-zone":     timeInZonesRollUp,
+	"calories-in-heart-rate-zone": caloriesInZonesRollUp,
 	// HeartRateRollupValue's three fields are doubles in health-api.json,
 	// JSON numbers.
 	"heart-rate": func(user string, ws, we, now time.Time) map[string]any {
@@ -474,9 +476,9 @@ var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any
 // Until both simulators render one synthetic person, these roll-ups derive
 // from the same hourly steps, floors and heart rate as the types above, so
 // a day's figures agree with each other: a floor is 3,048 mm (10 ft) of
-// climb, active energy is the steps' share of total-calories, an hour's
-// activity level follows its steps, and heart-rate zones count 15-minute
-// samples by their rate.
+// climb, active energy is the steps' share of total-calories and an hour's
+// activity level follows its steps. The heart-rate zone roll-ups are in
+// zones.go.
 func init() {
 	rollups["altitude"] = func(user string, ws, we, now time.Time) map[string]any {
 		return map[string]any{"gainMillimetersSum": i64(sumHourly(user, ws, we, now, hourlyFloors) * 3048)}
@@ -506,44 +508,6 @@ func init() {
 		}
 		return map[string]any{"activityLevelRollupsByActivityLevelType": out}
 	}
-	rollups["time-in-heart-rate-zone"] = func(user string, ws, we, now time.Time) map[string]any {
-		var out []map[string]any
-		for i, m := range zoneMinutes(user, ws, we, now) {
-			out = append(out, map[string]any{"heartRateZone": heartRateZones[i], "duration": fmt.Sprintf("%ds", m*60)})
-		}
-		return map[string]any{"timeInHeartRateZones": out}
-	}
-	rollups["calories-in-heart-rate-zone"] = func(user string, ws, we, now time.Time) map[string]any {
-		var out []map[string]any
-		for i, m := range zoneMinutes(user, ws, we, now) {
-			out = append(out, map[string]any{"heartRateZone": heartRateZones[i], "kcal": round1(float64(m) * zoneKcalPerMinute[i])})
-		}
-		return map[string]any{"caloriesInHeartRateZones": out}
-	}
-}
-
-// heartRateZones are Google's zones, with their lower bounds in bpm and a
-// plausible energy cost per minute in each.
-var (
-	heartRateZones    = []string{"LIGHT", "MODERATE", "VIGOROUS", "PEAK"}
-	zoneLowerBPM      = []int{85, 100, 110, 120}
-	zoneKcalPerMinute = []float64{3.5, 6, 8.5, 11}
-)
-
-// zoneMinutes counts the minutes in [ws, we) in each zone, one 15-minute
-// heart-rate sample standing for its quarter hour.
-func zoneMinutes(user string, ws, we, now time.Time) [4]int {
-	var minutes [4]int
-	for t := ws; t.Before(we) && !t.After(now); t = t.Add(15 * time.Minute) {
-		bpm := heartRateAt(user, t)
-		for i := len(zoneLowerBPM) - 1; i >= 0; i-- {
-			if bpm >= zoneLowerBPM[i] {
-				minutes[i] += 15
-				break
-			}
-		}
-	}
-	return minutes
 }
 
 // sumHourly adds f over the completed hours in [ws, we).

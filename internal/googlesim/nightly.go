@@ -11,9 +11,18 @@ import (
 // summaries: daily-oxygen-saturation, daily-heart-rate-variability,
 // daily-respiratory-rate, daily-sleep-temperature-derivations (a night
 // without measurements has a point in none of them) and daily-vo2-max.
-// They come from the shared synthetic person (package person), keyed by
-// the healthUserId, so that the simulated Fitbit can render the same
-// nights.
+// They come from the shared synthetic person (package person), so that
+// the simulated Fitbit can render the same nights.
+
+// personKey is the key of user's synthetic person: the user's Fitbit
+// encoded id, Google's legacyUserId, which is what the simulated Fitbit
+// knows the same person by; the healthUserId for users without one.
+func (s *Server) personKey(user string) string {
+	if id := s.cfg.LegacyUserIDs[user]; id != "" {
+		return id
+	}
+	return user
+}
 
 // dailyMeasurement is the value of a daily measurement type on day d (UTC
 // midnight, the date of the point), ok=false when there is none. Fields

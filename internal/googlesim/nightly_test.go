@@ -61,9 +61,20 @@ func TestDailyMeasurements(t *testing.T) {
 		}
 	}
 
+	// A user with a legacy Fitbit id is the person of that id, as the
+	// simulated Fitbit knows them.
+	legacy, lc := healthClient(t, s, s.MintTokens(DefaultUserID, AreaActivity+".readonly").AccessToken)
+	lv, err := legacy.Users.DataTypes.DataPoints.List("users/me/dataTypes/daily-vo2-max").Filter(`daily_vo2_max.date = "2026-11-19"`).Do()
+	strict(t, d, "list daily-vo2-max", lc.last(), &health.ListDataPointsResponse{})
+	fitbitPerson := person.New(DefaultLegacyUserID)
+	local, _ := fitbitPerson.Day("2026-11-19")
+	if err != nil || len(lv.DataPoints) != 1 || lv.DataPoints[0].DailyVo2Max.Vo2Max != fitbitPerson.VO2Max(local) {
+		t.Fatalf("the legacy user's vo2 max %+v %v", lv, err)
+	}
+
 	// Scopes: the nightly types are health metrics, VO2 max activity.
 	metricsOnly, mc := healthClient(t, s, s.MintTokens("u1", AreaMetrics+".readonly").AccessToken)
-	_, err := metricsOnly.Users.DataTypes.DataPoints.List("users/me/dataTypes/daily-vo2-max").Do()
+	_, err = metricsOnly.Users.DataTypes.DataPoints.List("users/me/dataTypes/daily-vo2-max").Do()
 	wantGoogleError(t, err, mc, http.StatusForbidden, "PERMISSION_DENIED")
 	activityOnly, ac := healthClient(t, s, s.MintTokens("u1", AreaActivity+".readonly").AccessToken)
 	_, err = activityOnly.Users.DataTypes.DataPoints.List("users/me/dataTypes/daily-oxygen-saturation").Do()

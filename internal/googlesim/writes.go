@@ -301,7 +301,7 @@ func (s *Server) batchDelete(w http.ResponseWriter, r *apiRequest, m []string) {
 	now := s.now().UTC()
 	generated := map[string]bool{}
 	for _, typ := range writableTypes {
-		for _, p := range generate(r.user, typ, now.Add(-History), now, now) {
+		for _, p := range generate(r.user, s.personKey(r.user), typ, now.Add(-History), now, now) {
 			generated[generatedName(r.user, typ, p)] = true
 		}
 	}
