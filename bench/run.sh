@@ -22,6 +22,7 @@ STORM_N=${STORM_N:-1000}       # refresh storms: concurrent requests / identitie
 PROFILE=${PROFILE:-1}          # CPU profile of (b) with 1,000 identities
 STORM=${STORM:-1}              # refresh storms
 LEGACY=${LEGACY:-1}            # legacy OAuth 1.0a signed calls (bench/cmd/legacy)
+TRANSLATED=${TRANSLATED:-1}    # Fitbit calls answered from Google Health (bench/cmd/translated)
 SCALE=${SCALE:-0}              # 1: include the 1,000,000-connection scale run
 SCALE_N=${SCALE_N:-1000000}    # stored connections of that run
 BASE_PORT=${BASE_PORT:-18100}  # ports BASE_PORT … BASE_PORT+8
@@ -73,7 +74,7 @@ log "building (go build)"
 mkdir -p "$BIN" "$RESULTS" "$WORK" "$RAW" "$WORK/sections"
 go build -o "$BIN/caddy" ./cmd/caddy
 go build -o "$BIN/" ./bench/cmd/upstream ./bench/cmd/handproxy ./bench/cmd/seed ./bench/cmd/warm \
-	./bench/cmd/storm ./bench/cmd/scale ./bench/cmd/report ./bench/cmd/legacy
+	./bench/cmd/storm ./bench/cmd/scale ./bench/cmd/report ./bench/cmd/legacy ./bench/cmd/translated
 rm -f "$RAW"/*.txt "$WORK/runs.jsonl" "$WORK/sections"/*.md
 
 # ---------------------------------------------------------------- processes
@@ -371,6 +372,13 @@ if [ "$LEGACY" = 1 ]; then
 		-rounds "$ROUNDS" -dir "$WORK/legacy" -out "$WORK/sections/legacy.md" >/dev/null
 fi
 
+# ---------------------------------------------------------------- translated
+if [ "$TRANSLATED" = 1 ]; then
+	log "Fitbit calls answered from the Google Health API, beside plain Caddy proxying the same bytes"
+	"$BIN/translated" -caddy "$BIN/caddy" -n 100 -c "$CONNS" -d "$DURATION" -rounds "$ROUNDS" \
+		-dir "$WORK/translated" -out "$WORK/sections/translated.md" >/dev/null
+fi
+
 # ---------------------------------------------------------------- scale
 log "scale: start-up, RSS and cache misses over stored connections"
 SCALE_MD="$WORK/sections/scale.md"
@@ -438,7 +446,7 @@ FACTS="$WORK/facts.md"
 } >"$FACTS"
 
 SECTIONS=()
-for f in storm legacy scale profile; do
+for f in storm legacy translated scale profile; do
 	[ -f "$WORK/sections/$f.md" ] && SECTIONS+=(-section "$WORK/sections/$f.md")
 done
 "$BIN/report" -runs "$WORK/runs.jsonl" -facts "$FACTS" "${SECTIONS[@]}" -out "$RESULTS/latest.md" >/dev/null

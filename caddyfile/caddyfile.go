@@ -72,6 +72,7 @@ func parseHandler[T any, PT interface {
 //	    max_replay_body     <size>
 //	    replay_body_timeout <duration>
 //	    allow_upstream      <host[:port]>...
+//	    translate           [<registration>] off|fallback|always
 //	    <any reverse_proxy subdirective, e.g. to, lb_try_duration, header_down>
 //	}
 //
@@ -104,7 +105,7 @@ func parseProxy(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 			default:
 				hasTo = hasTo || dispenser.Val() == "to"
 				dispenser.RemainingArgs()
-			case "provider", "identity", "max_replay_body", "replay_body_timeout", "allow_upstream":
+			case "provider", "identity", "max_replay_body", "replay_body_timeout", "allow_upstream", "translate":
 				name, args := dispenser.Val(), dispenser.RemainingArgs()
 				if err := new(module.Transport).SetOption(name, args); err != nil {
 					return nil, dispenser.Errf("%v", err)

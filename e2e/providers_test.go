@@ -18,7 +18,10 @@ type bridge struct {
 	google *googlesim.Server
 }
 
-func newBridge(t *testing.T) *bridge {
+func newBridge(t *testing.T) *bridge { t.Helper(); return newBridgeWith(t, "") }
+
+// newBridgeWith adds fitbitExtra to the fitbit global option.
+func newBridgeWith(t *testing.T, fitbitExtra string) *bridge {
 	t.Helper()
 	g, err := googlesim.Start(googlesim.Config{
 		RedirectURIs:  []string{gateway + "/fitbit/callback"},
@@ -43,8 +46,9 @@ func newBridge(t *testing.T) *bridge {
 			token_url %s
 			revoke_url %s
 			api_base %s
-			scopes activity heartrate sleep profile
-		}`, g.ClientID(), g.ClientSecret(), gateway, g.AuthorizeURL(), g.TokenURL(), g.RevokeURL(), g.APIBase())
+			scopes activity heartrate sleep profile settings
+		}
+		%s`, g.ClientID(), g.ClientSecret(), gateway, g.AuthorizeURL(), g.TokenURL(), g.RevokeURL(), g.APIBase(), fitbitExtra)
 	return &bridge{env: newEnv(t, options{FitbitExtra: extra}), google: g}
 }
 
@@ -128,8 +132,11 @@ func TestIdentityConnectedToBothProviders(t *testing.T) {
 	}
 }
 
+// With the translation off, a Google-only identity calling Fitbit's paths
+// is told where it moved (with it on, its calls are answered from Google:
+// translate_test.go).
 func TestGoogleOnlyIdentityOnFitbitPathIsMigrated(t *testing.T) {
-	b := newBridge(t)
+	b := newBridgeWith(t, "translate off")
 	b.connectGoogle("bob")
 	code, m := b.get("bob", "/1/user/-/profile.json")
 	if code != 401 || errorType(m) != "provider_migrated" || !strings.Contains(errorMessage(m), "Google Health") {
@@ -150,8 +157,10 @@ func TestGoogleOnlyIdentityOnFitbitPathIsMigrated(t *testing.T) {
 	}
 }
 
+// With the translation off, Fitbit's shutdown is said clearly (with it on,
+// the calls are answered from Google: translate_test.go).
 func TestFitbitGoneIsSaidClearly(t *testing.T) {
-	b := newBridge(t)
+	b := newBridgeWith(t, "translate off")
 	b.mustConnect("alice")
 	b.sim.SetGone(true)
 	code, m := b.get("alice", "/1/user/-/profile.json")

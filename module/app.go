@@ -29,6 +29,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/successor"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -96,6 +97,10 @@ type App struct {
 	OAuth1Consumers []OAuth1Consumer `json:"oauth1_consumers,omitempty"`
 	// Bounds on the connect and legacy endpoints; unset: the defaults.
 	RateLimits *RateLimits `json:"rate_limits,omitempty"`
+	// The default of every fitbit transport's translate: Fitbit Web API
+	// calls answered from the Google Health API. Unset: fallback from the
+	// google_health registration, when there is one.
+	Translate *Translate `json:"translate,omitempty"`
 
 	state    *state
 	stateKey string
@@ -225,6 +230,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if err := a.RateLimits.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if a.Translate != nil {
+		if _, err := successor.ParseMode(a.Translate.Mode); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("fitbit app: %w", err)

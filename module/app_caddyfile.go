@@ -36,6 +36,7 @@ import (
 //	    store             <module> { … }   # fitbit.stores: storage, redis
 //	    oauth1_consumer   <key> <secret> [<callback>]   # repeatable; legacy OAuth 1.0a apps
 //	    rate_limits { … }                    # see unmarshalRateLimits
+//	    translate [<registration>] off|fallback|always   # Fitbit calls answered from Google Health
 //	    provider <name> [<preset>] {         # more registrations, e.g. google_health
 //	        client_id, client_secret, app_type, scopes, redirect_uri,
 //	        authorize_url, token_url, revoke_url, api_base, recover_url
@@ -118,6 +119,12 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 		return a.unmarshalStore(d)
 	case "oauth1_consumer":
 		return a.unmarshalOAuth1Consumer(d)
+	case "translate":
+		tr, err := parseTranslate(d.RemainingArgs())
+		if err != nil {
+			return d.Errf("fitbit: %v", err)
+		}
+		a.Translate = tr
 	case "rate_limits":
 		rl, err := unmarshalRateLimits(d)
 		if err != nil {

@@ -49,8 +49,18 @@ type Transport struct {
 	AllowUpstreams []string `json:"allow_upstreams,omitempty"`
 	// The wrapped HTTP transport (same options as reverse_proxy's "http").
 	HTTP *reverseproxy.HTTPTransport `json:"http,omitempty"`
+	// Answer Fitbit Web API calls from the Google Health API (see
+	// Translate). Default: the fitbit app's translate, else fallback from
+	// its google_health registration when there is one.
+	Translate *Translate `json:"translate,omitempty"`
 
 	inject inject.Transport
+	// The translation, when on: router chooses Fitbit or Google per call;
+	// googleInject and google call Google for it.
+	router        http.RoundTripper
+	googleInject  *inject.Transport
+	google        *http.Transport
+	translateFrom string
 	// connectURLs resolves the connect URLs on the first request (see
 	// App.connectURLFor): fitbit_auth handlers may be provisioned after
 	// this transport.
@@ -121,10 +131,16 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		RefreshOn:         reg.Preset.RefreshOn,
 		Migrated:          app.migratedFrom(reg.Name),
 	}
+	if err := t.provisionTranslation(app, mgr, ctx.Logger()); err != nil {
+		return err
+	}
 	t.connectURLs = new(sync.Once)
 	t.resolve = func() {
 		t.inject.ConnectURL = app.connectURLFor(reg.Name)
 		t.inject.SuccessorTitle, t.inject.SuccessorURL = app.successorOf(reg)
+		if t.googleInject != nil {
+			t.googleInject.ConnectURL = app.connectURLFor(t.translateFrom)
+		}
 	}
 	return nil
 }
@@ -132,11 +148,17 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.connectURLs.Do(t.resolve)
+	if t.router != nil {
+		return t.router.RoundTrip(req)
+	}
 	return t.inject.RoundTrip(req)
 }
 
 // Cleanup closes the wrapped transport's idle connections.
 func (t *Transport) Cleanup() error {
+	if t.google != nil {
+		t.google.CloseIdleConnections()
+	}
 	if t.HTTP == nil {
 		return nil
 	}
@@ -173,6 +195,7 @@ func (t *Transport) RequestHeaderOps() *headers.HeaderOps { return t.http().Requ
 //	    max_replay_body     <size>
 //	    replay_body_timeout <duration>
 //	    allow_upstream      <host[:port]>...
+//	    translate           [<registration>] off|fallback|always
 //	    http {
 //	        <any option of the http transport>
 //	    }
@@ -203,7 +226,7 @@ func (t *Transport) unmarshalOption(d *caddyfile.Dispenser) error {
 }
 
 // SetOption sets one of the transport's own subdirectives (provider,
-// identity, max_replay_body, replay_body_timeout, allow_upstream) from its
+// identity, max_replay_body, replay_body_timeout, allow_upstream, translate) from its
 // arguments. It is the transport's Caddyfile surface for the fitbit_proxy
 // shortcut, which finds these subdirectives among reverse_proxy's own and
 // hands them here; a transport fitbit block reads them through
@@ -219,6 +242,14 @@ func (t *Transport) SetOption(name string, args []string) error {
 			}
 		}
 		t.AllowUpstreams = append(t.AllowUpstreams, args...)
+		return nil
+	}
+	if name == "translate" {
+		tr, err := parseTranslate(args)
+		if err != nil {
+			return fmt.Errorf("fitbit transport: %w", err)
+		}
+		t.Translate = tr
 		return nil
 	}
 	if len(args) != 1 {
@@ -242,7 +273,7 @@ func (t *Transport) SetOption(name string, args []string) error {
 		}
 		t.MaxReplayBody = int64(size)
 	default:
-		return fmt.Errorf("fitbit transport: unknown subdirective %q (want provider, identity, max_replay_body, replay_body_timeout, allow_upstream or http)", name)
+		return fmt.Errorf("fitbit transport: unknown subdirective %q (want provider, identity, max_replay_body, replay_body_timeout, allow_upstream, translate or http)", name)
 	}
 	return nil
 }

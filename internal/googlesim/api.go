@@ -71,6 +71,7 @@ type route struct {
 	// scope, "-" for any token at all; ok=false rejects the data type.
 	area   func(m []string) (area string, ok bool)
 	handle func(s *Server, w http.ResponseWriter, r *apiRequest, m []string)
+	write  bool // needs the area's .writeonly scope instead of .readonly
 }
 
 func fixedArea(a string) func([]string) (string, bool) {
@@ -83,12 +84,15 @@ func typeArea(m []string) (string, bool) {
 }
 
 var routes = []route{
-	{regexp.MustCompile(`^/v4/users/([^/]+)/identity$`), []string{"GET"}, "HealthProfileService.GetIdentity", fixedArea(""), (*Server).getIdentity},
-	{regexp.MustCompile(`^/v4/users/([^/]+)/profile$`), []string{"GET"}, "HealthProfileService.GetProfile", fixedArea(AreaProfile), (*Server).getProfile},
-	{regexp.MustCompile(`^/v4/users/([^/]+)/settings$`), []string{"GET"}, "HealthProfileService.GetSettings", fixedArea(AreaSettings), (*Server).getSettings},
-	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints$`), []string{"GET"}, "DataPointsService.ListDataPoints", typeArea, (*Server).listDataPoints},
-	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints:dailyRollUp$`), []string{"POST"}, "DataPointsService.DailyRollUpDataPoints", typeArea, (*Server).dailyRollUp},
-	{regexp.MustCompile(`^/v4/users/([^/]+)/echo$`), nil, "", fixedArea("-"), (*Server).echo},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/identity$`), []string{"GET"}, "HealthProfileService.GetIdentity", fixedArea(""), (*Server).getIdentity, false},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/profile$`), []string{"GET"}, "HealthProfileService.GetProfile", fixedArea(AreaProfile), (*Server).getProfile, false},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/settings$`), []string{"GET"}, "HealthProfileService.GetSettings", fixedArea(AreaSettings), (*Server).getSettings, false},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/pairedDevices$`), []string{"GET"}, "PairedDevicesService.ListPairedDevices", fixedArea(AreaSettings), (*Server).listPairedDevices, false},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints$`), []string{"GET"}, "DataPointsService.ListDataPoints", typeArea, (*Server).listDataPoints, false},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints$`), []string{"POST"}, "DataPointsService.CreateDataPoint", typeArea, (*Server).createDataPoint, true},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints:batchDelete$`), []string{"POST"}, "DataPointsService.BatchDeleteDataPoints", writeArea, (*Server).batchDelete, true},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints:dailyRollUp$`), []string{"POST"}, "DataPointsService.DailyRollUpDataPoints", typeArea, (*Server).dailyRollUp, false},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/echo$`), nil, "", fixedArea("-"), (*Server).echo, false},
 }
 
 // serveAPI routes, authenticates, rate-limits and records a data request,
@@ -121,11 +125,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 // has r's path and method.
 func matchRoute(r *http.Request) (*route, []string) {
 	for i := range routes {
-		if m := routes[i].pattern.FindStringSubmatch(r.URL.Path); m != nil {
-			if routes[i].methods == nil || slices.Contains(routes[i].methods, r.Method) {
-				return &routes[i], m
-			}
-			return nil, nil
+		m := routes[i].pattern.FindStringSubmatch(r.URL.Path)
+		if m != nil && (routes[i].methods == nil || slices.Contains(routes[i].methods, r.Method)) {
+			return &routes[i], m
 		}
 	}
 	return nil, nil
@@ -208,10 +210,10 @@ func (s *Server) mayRead(w http.ResponseWriter, at *accessToken, rt *route, m []
 		invalidArgument(w, "Invalid data type: "+truncate(m[2], 64))
 		return false
 	}
-	if s.allowed(at.scopes, area) {
+	if s.allowed(at.scopes, area, rt.write) {
 		return true
 	}
-	need := s.Scope(area, false)
+	need := s.Scope(area, rt.write)
 	if area == "" {
 		need = strings.Join(s.readScopes(), " ")
 	}
@@ -227,15 +229,16 @@ func (s *Server) forbidden(w http.ResponseWriter, user, status, msg string, deta
 }
 
 // allowed reports whether scopes allow a request needing area: "-" needs
-// nothing, "" any Health scope, otherwise the area's .readonly scope.
-func (s *Server) allowed(scopes []string, area string) bool {
+// nothing, "" any Health scope, otherwise the area's .readonly scope, or
+// its .writeonly one for a write.
+func (s *Server) allowed(scopes []string, area string, write bool) bool {
 	switch area {
 	case "-":
 		return true
 	case "":
 		return slices.ContainsFunc(scopes, s.isHealthScope)
 	}
-	return slices.Contains(scopes, s.Scope(area, false))
+	return slices.Contains(scopes, s.Scope(area, write))
 }
 
 func (s *Server) readScopes() []string {

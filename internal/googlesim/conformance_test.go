@@ -62,6 +62,30 @@ func (c *capture) last() []byte {
 	return c.body
 }
 
+// healthClient is the generated client talking to s with tok, and the
+// capture of its answers.
+func healthClient(t *testing.T, s *Server, tok string) (*health.Service, *capture) {
+	t.Helper()
+	c := &capture{base: http.DefaultTransport, token: tok}
+	svc, err := health.NewService(context.Background(), option.WithHTTPClient(&http.Client{Transport: c}), option.WithEndpoint(s.APIBase()+"/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, c
+}
+
+// wantGoogleError checks that err is Google's error with code and status,
+// as googleapi.CheckResponse reads it, and returns its ErrorInfo details.
+func wantGoogleError(t *testing.T, err error, c *capture, code int, status string) []ErrorInfo {
+	t.Helper()
+	var ge *googleapi.Error
+	var body ErrorBody
+	if !errors.As(err, &ge) || ge.Code != code || json.Unmarshal(c.last(), &body) != nil || body.Error.Status != status {
+		t.Fatalf("got %v (%s), want %d %s", err, c.last(), code, status)
+	}
+	return body.Error.Details
+}
+
 // discovery is what the test reads of health-api.json.
 type discovery struct {
 	Revision string                     `json:"revision"`
@@ -106,6 +130,9 @@ func (d *discovery) walk(t *testing.T, where string, s discoverySchema, v any) {
 	t.Helper()
 	if s.Ref != "" {
 		s = d.Schemas[s.Ref]
+	}
+	if s.Type == "any" { // a google.protobuf.Any's fields: checked by the caller
+		return
 	}
 	switch v := v.(type) {
 	case map[string]any:
@@ -161,13 +188,7 @@ func TestConformsToDiscovery(t *testing.T) {
 	for _, a := range Areas {
 		all = append(all, a+".readonly")
 	}
-	tok := s.MintTokens("", all...)
-	c := &capture{base: http.DefaultTransport, token: tok.AccessToken}
-	ctx := context.Background()
-	svc, err := health.NewService(ctx, option.WithHTTPClient(&http.Client{Transport: c}), option.WithEndpoint(s.APIBase()+"/"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, c := healthClient(t, s, s.MintTokens("", all...).AccessToken)
 
 	if _, err := svc.Users.GetIdentity("users/me/identity").Do(); err != nil {
 		t.Fatalf("identity: %v", err)
@@ -183,7 +204,7 @@ func TestConformsToDiscovery(t *testing.T) {
 	strict(t, d, "settings", c.last(), &health.Settings{})
 
 	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "daily-resting-heart-rate",
-		"weight", "body-fat", "sleep"} {
+		"weight", "body-fat", "height", "sleep"} {
 		call := svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/" + typ).PageSize(5)
 		if _, err := call.Do(); err != nil {
 			t.Errorf("list %s: %v", typ, err)
@@ -192,7 +213,8 @@ func TestConformsToDiscovery(t *testing.T) {
 		strict(t, d, "list "+typ, c.last(), &health.ListDataPointsResponse{})
 	}
 
-	for _, typ := range []string{"steps", "distance", "floors", "heart-rate"} {
+	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "total-calories", "altitude",
+		"active-energy-burned", "activity-level", "time-in-heart-rate-zone", "calories-in-heart-rate-zone"} {
 		req := &health.DailyRollUpDataPointsRequest{
 			Range: &health.CivilTimeInterval{
 				Start: &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 17}},
@@ -207,8 +229,13 @@ func TestConformsToDiscovery(t *testing.T) {
 		strict(t, d, "dailyRollUp "+typ, c.last(), &health.DailyRollUpDataPointsResponse{})
 	}
 
+	if _, err := svc.Users.PairedDevices.List("users/me").Do(); err != nil {
+		t.Errorf("pairedDevices: %v", err)
+	}
+	strict(t, d, "pairedDevices", c.last(), &health.ListPairedDevicesResponse{})
+
 	// Errors are google.rpc.Status, which googleapi.CheckResponse reads.
-	_, err = svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/no-such-type").Do()
+	_, err := svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/no-such-type").Do()
 	var ge *googleapi.Error
 	if !errors.As(err, &ge) || ge.Code != http.StatusBadRequest || !strings.Contains(string(c.last()), `"status":"INVALID_ARGUMENT"`) {
 		t.Errorf("unknown data type: %v", err)

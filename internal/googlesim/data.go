@@ -26,26 +26,27 @@ const (
 )
 
 var dataTypes = map[string]dataType{
-	"steps":                    {AreaActivity, "steps", maxPageSize, true},
-	"distance":                 {AreaActivity, "distance", maxPageSize, true},
-	"floors":                   {AreaActivity, "floors", maxPageSize, true},
-	"altitude":                 {AreaActivity, "altitude", maxPageSize, true},
-	"active-energy-burned":     {AreaActivity, "activeEnergyBurned", maxPageSize, true},
-	"active-minutes":           {AreaActivity, "activeMinutes", maxPageSize, true},
-	"active-zone-minutes":      {AreaActivity, "activeZoneMinutes", maxPageSize, true},
-	"activity-level":           {AreaActivity, "activityLevel", maxPageSize, true},
-	"exercise":                 {AreaActivity, "exercise", sessionPageSize, true},
-	"total-calories":           {AreaActivity, "totalCalories", 0, false},
-	"heart-rate":               {AreaMetrics, "heartRate", maxPageSize, true},
-	"daily-resting-heart-rate": {AreaMetrics, "dailyRestingHeartRate", maxPageSize, true},
-	"daily-heart-rate-zones":   {AreaMetrics, "dailyHeartRateZones", maxPageSize, true},
-	"time-in-heart-rate-zone":  {AreaMetrics, "timeInHeartRateZone", maxPageSize, true},
-	"heart-rate-variability":   {AreaMetrics, "heartRateVariability", maxPageSize, true},
-	"weight":                   {AreaMetrics, "weight", maxPageSize, true},
-	"body-fat":                 {AreaMetrics, "bodyFat", maxPageSize, true},
-	"height":                   {AreaMetrics, "height", maxPageSize, true},
-	"oxygen-saturation":        {AreaMetrics, "oxygenSaturation", maxPageSize, true},
-	"sleep":                    {AreaSleep, "sleep", sessionPageSize, true},
+	"steps":                       {AreaActivity, "steps", maxPageSize, true},
+	"distance":                    {AreaActivity, "distance", maxPageSize, true},
+	"floors":                      {AreaActivity, "floors", maxPageSize, true},
+	"altitude":                    {AreaActivity, "altitude", maxPageSize, true},
+	"active-energy-burned":        {AreaActivity, "activeEnergyBurned", maxPageSize, true},
+	"active-minutes":              {AreaActivity, "activeMinutes", maxPageSize, true},
+	"active-zone-minutes":         {AreaActivity, "activeZoneMinutes", maxPageSize, true},
+	"activity-level":              {AreaActivity, "activityLevel", maxPageSize, true},
+	"exercise":                    {AreaActivity, "exercise", sessionPageSize, true},
+	"total-calories":              {AreaActivity, "totalCalories", 0, false},
+	"heart-rate":                  {AreaMetrics, "heartRate", maxPageSize, true},
+	"daily-resting-heart-rate":    {AreaMetrics, "dailyRestingHeartRate", maxPageSize, true},
+	"daily-heart-rate-zones":      {AreaMetrics, "dailyHeartRateZones", maxPageSize, true},
+	"time-in-heart-rate-zone":     {AreaMetrics, "timeInHeartRateZone", maxPageSize, true},
+	"heart-rate-variability":      {AreaMetrics, "heartRateVariability", maxPageSize, true},
+	"weight":                      {AreaMetrics, "weight", maxPageSize, true},
+	"body-fat":                    {AreaMetrics, "bodyFat", maxPageSize, true},
+	"height":                      {AreaMetrics, "height", maxPageSize, true},
+	"calories-in-heart-rate-zone": {AreaMetrics, "caloriesInHeartRateZone", 0, false},
+	"oxygen-saturation":           {AreaMetrics, "oxygenSaturation", maxPageSize, true},
+	"sleep":                       {AreaSleep, "sleep", sessionPageSize, true},
 }
 
 // rng is deterministic per user and purpose (see simkit.Rand).
@@ -102,6 +103,8 @@ func heartRateAt(user string, t time.Time) int {
 	r := rng(user, "hr", t.UTC().Format(time.RFC3339))
 	return rest + hourWeights[t.UTC().Hour()]*3 + r.IntN(15)
 }
+
+func heightMM(user string) int { return between(rng(user, "height"), 1550, 1950) }
 
 func restingHR(user string, d time.Time) int {
 	base := between(rng(user, "rhr-base"), 48, 72)
@@ -205,6 +208,12 @@ func generate(user, typ string, lo, hi, now time.Time) []point {
 			}
 			return point{t, t, v}, true
 		})
+	case "height":
+		// One measurement, at the start of the history: heights are
+		// entered rarely, and the newest one stands.
+		if t := day(now.Add(-History)).Add(8 * time.Hour); !t.Before(lo) && !t.After(hi) {
+			out = append(out, point{t, t, map[string]any{"sampleTime": sampleTime(t), "heightMillimeters": i64(heightMM(user))}})
+		}
 	case "sleep":
 		daily(func(d time.Time) (point, bool) {
 			start, end := sleepSession(user, d)
@@ -264,13 +273,18 @@ func dataSource(typ string) map[string]any {
 
 // dataPointJSON renders a generated point as a DataPoint resource.
 func dataPointJSON(user, typ string, p point) map[string]any {
-	h := fnv.New64a()
-	fmt.Fprint(h, user, typ, p.start.UnixNano())
 	return map[string]any{
-		"name":               fmt.Sprintf("users/%s/dataTypes/%s/dataPoints/%016x", user, typ, h.Sum64()),
+		"name":               generatedName(user, typ, p),
 		"dataSource":         dataSource(typ),
 		dataTypes[typ].field: p.value,
 	}
+}
+
+// generatedName is the stable name of a generated point.
+func generatedName(user, typ string, p point) string {
+	h := fnv.New64a()
+	fmt.Fprint(h, user, typ, p.start.UnixNano())
+	return fmt.Sprintf("users/%s/dataTypes/%s/dataPoints/%016x", user, typ, h.Sum64())
 }
 
 func profileFor(user string, now time.Time) map[string]any {

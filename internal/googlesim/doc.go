@@ -111,7 +111,27 @@
 //     chronological order, {"civilStartTime":{"date":…},"civilEndTime":…,
 //     "steps":{"countSum":"8423"}}, also distance (millimetersSum),
 //     floors (countSum), total-calories (kcalSum) and heart-rate
-//     (beatsPerMinuteAvg/Min/Max)); and the non-Google
+//     (beatsPerMinuteAvg/Min/Max));
+//     GET users/me/pairedDevices (settings.readonly; pageSize default 5,
+//     at most 100, pageToken bound to the method): one TRACKER per user,
+//     the watch the data points name, with batteryLevel, batteryStatus
+//     (High/Medium/Low/Empty, thresholds ASSUMED), lastSyncTime a few
+//     minutes before the clock, deviceVersion, macAddress and features;
+//     POST users/me/dataTypes/{weight|body-fat}/dataPoints (create; the
+//     area's .writeonly scope, else 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT
+//     naming it): a DataPoint with exactly its type's field, sampleTime
+//     (physicalTime not in the future, utcOffset) and weightGrams in
+//     [0, 1000000] or percentage in [0, 100], unknown fields rejected, an
+//     optional client id (4-63 of a-z, 0-9, "-"; 409 ALREADY_EXISTS when
+//     taken); answered with a done Operation whose response is the
+//     DataPoint (platform GOOGLE_WEB_API);
+//     POST users/me/dataTypes/{weight|body-fat|-}/dataPoints:batchDelete
+//     (.writeonly; {"names":[…]}, 1 to 10000, atomic: a name not found
+//     fails the batch with 404 NOT_FOUND and deletes nothing; a done
+//     Operation with google.protobuf.Empty). Writes are kept in memory per
+//     user on top of the generated data: created points appear in later
+//     lists, deleted ones (generated or created) vanish;
+//     and the non-Google
 //     users/me/echo (any method, any valid token) used by replay tests.
 //   - Data types and scopes follow the Google Health API documentation: steps,
 //     distance, floors, altitude, active-*, activity-level, exercise,
@@ -135,8 +155,8 @@
 // function call), id_tokens and OpenID Connect, the implicit and device
 // flows, incremental authorization beyond include_granted_scopes, refresh
 // requests that narrow scopes (the scope parameter is ignored),
-// writes (dataPoints create, patch, batchDelete; the .writeonly scopes are
-// accepted and granted but no endpoint needs them), rollUp, reconcile and
+// writes other than create and batchDelete of weight and body fat
+// (dataPoints patch, profile and settings updates), rollUp, reconcile and
 // exercise TCX export, webhooks and their signatures, time zones (all data
 // is UTC), ACCOUNT_NOT_LINKED, quotas other than the per-user minute, 5xx
 // faults, multiple clients per server and persistence across restarts.

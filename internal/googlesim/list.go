@@ -1,7 +1,6 @@
 package googlesim
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -133,6 +132,55 @@ func decodePageToken(s string) (pageToken, bool) {
 	return t, true
 }
 
+// pageSize reads the page size parameter: def when absent or 0, larger
+// values coerced to max, as Google's list methods document; a bad one is
+// answered 400 and reported false.
+func pageSize(w http.ResponseWriter, r *http.Request, def, max int) (int, bool) {
+	v := queryParam(r, "pageSize", "page_size")
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		invalidArgument(w, "Invalid page_size: "+truncate(v, 20))
+		return 0, false
+	}
+	if n == 0 {
+		return def, true
+	}
+	return min(n, max), true
+}
+
+// pageOffset is where the request's page starts: 0 without a page token,
+// or the token's offset when it was issued for the same query (AIP-158:
+// the other parameters must match the call that returned the token);
+// ok=false for any other token.
+func pageOffset(r *http.Request, what, filter string) (offset int, ok bool) {
+	v := queryParam(r, "pageToken", "page_token")
+	if v == "" {
+		return 0, true
+	}
+	t, ok := decodePageToken(v)
+	if !ok || t.Query != queryHash(what, filter) {
+		return 0, false
+	}
+	return t.Offset, true
+}
+
+// page returns the items of the page of size from offset, and the token of
+// the next page ("" on the last one).
+func page[T any](items []T, offset, size int, what, filter string) ([]T, string) {
+	if offset >= len(items) {
+		return nil, ""
+	}
+	end := min(offset+size, len(items))
+	next := ""
+	if end < len(items) {
+		next = encodePageToken(pageToken{Offset: end, Query: queryHash(what, filter)})
+	}
+	return items[offset:end], next
+}
+
 // queryParam reads a parameter given in camelCase or snake_case.
 func queryParam(r *http.Request, camel, snake string) string {
 	q := r.URL.Query()
@@ -157,16 +205,9 @@ func (s *Server) listDataPoints(w http.ResponseWriter, r *apiRequest, m []string
 		invalidArgument(w, "Data type "+typ+" can only be read with dailyRollUp or rollUp.")
 		return
 	}
-	size := defaultPageSize
-	if v := queryParam(r.Request, "pageSize", "page_size"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			invalidArgument(w, "Invalid page_size: "+truncate(v, 20))
-			return
-		}
-		if n > 0 {
-			size = min(n, dt.maxPage)
-		}
+	size, ok := pageSize(w, r.Request, defaultPageSize, dt.maxPage)
+	if !ok {
+		return
 	}
 	filter := queryParam(r.Request, "filter", "filter")
 	clauses, err := parseFilter(filter)
@@ -174,35 +215,34 @@ func (s *Server) listDataPoints(w http.ResponseWriter, r *apiRequest, m []string
 		invalidArgument(w, "Invalid filter: "+err.Error())
 		return
 	}
-	offset := 0
-	if v := queryParam(r.Request, "pageToken", "page_token"); v != "" {
-		t, ok := decodePageToken(v)
-		if !ok || t.Query != queryHash(typ, filter) {
-			invalidArgument(w, "Invalid page token.")
-			return
-		}
-		offset = t.Offset
+	offset, ok := pageOffset(r.Request, typ, filter)
+	if !ok {
+		invalidArgument(w, "Invalid page token.")
+		return
 	}
 	now := s.now().UTC()
 	lo, hi := bounds(clauses, now.Add(-History), now)
+	matches := func(p point) bool {
+		for _, c := range clauses {
+			if !c.match(p) {
+				return false
+			}
+		}
+		return true
+	}
 	var pts []point
 	if !hi.Before(lo) {
 		for _, p := range generate(r.user, typ, lo, hi, now) {
-			ok := true
-			for _, c := range clauses {
-				ok = ok && c.match(p)
-			}
-			if ok {
+			if matches(p) {
 				pts = append(pts, p)
 			}
 		}
 	}
+	all := s.written(r.user, typ, pts, matches)
 	var resp ListResponse
-	for i := offset; i < len(pts) && i < offset+size; i++ {
-		resp.DataPoints = append(resp.DataPoints, dataPointJSON(r.user, typ, pts[i]))
-	}
-	if offset+size < len(pts) {
-		resp.NextPageToken = encodePageToken(pageToken{Offset: offset + size, Query: queryHash(typ, filter)})
+	all, resp.NextPageToken = page(all, offset, size, typ, filter)
+	for _, p := range all {
+		resp.DataPoints = append(resp.DataPoints, p.json(r.user, typ))
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -287,10 +327,7 @@ func (s *Server) dailyRollUp(w http.ResponseWriter, r *apiRequest, m []string) {
 		return
 	}
 	var req DailyRollUpRequest
-	dec := json.NewDecoder(bytes.NewReader(r.body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		invalidArgument(w, "Invalid JSON payload received. "+truncate(err.Error(), 200))
+	if !decodeBody(w, r.body, &req) {
 		return
 	}
 	start, okStart := req.Range.Start.toTime()
@@ -366,6 +403,81 @@ var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any
 		}
 		return map[string]any{"beatsPerMinuteAvg": round1(float64(sum) / float64(n)), "beatsPerMinuteMin": float64(lo), "beatsPerMinuteMax": float64(hi)}
 	},
+}
+
+// Until both simulators render one synthetic person, these roll-ups derive
+// from the same hourly steps, floors and heart rate as the types above, so
+// a day's figures agree with each other: a floor is 3,048 mm (10 ft) of
+// climb, active energy is the steps' share of total-calories, an hour's
+// activity level follows its steps, and heart-rate zones count 15-minute
+// samples by their rate.
+func init() {
+	rollups["altitude"] = func(user string, ws, we, now time.Time) map[string]any {
+		return map[string]any{"gainMillimetersSum": i64(sumHourly(user, ws, we, now, hourlyFloors) * 3048)}
+	}
+	rollups["active-energy-burned"] = func(user string, ws, we, now time.Time) map[string]any {
+		return map[string]any{"kcalSum": round1(float64(sumHourly(user, ws, we, now, hourlySteps)) * 0.04)}
+	}
+	rollups["activity-level"] = func(user string, ws, we, now time.Time) map[string]any {
+		var minutes [4]int // sedentary, lightly, moderately, very
+		for h := ws.Truncate(time.Hour); h.Before(we); h = h.Add(time.Hour) {
+			if h.Before(ws) || h.Add(time.Hour).After(now) {
+				continue
+			}
+			steps := hourlySteps(user, h)
+			very := min(60, steps/400)
+			moderate := min(60-very, steps/250)
+			light := min(60-very-moderate, steps/40)
+			minutes[0] += 60 - very - moderate - light
+			minutes[1] += light
+			minutes[2] += moderate
+			minutes[3] += very
+		}
+		levels := []string{"SEDENTARY", "LIGHTLY_ACTIVE", "MODERATELY_ACTIVE", "VERY_ACTIVE"}
+		var out []map[string]any
+		for i, m := range minutes {
+			out = append(out, map[string]any{"activityLevelType": levels[i], "totalDuration": fmt.Sprintf("%ds", m*60)})
+		}
+		return map[string]any{"activityLevelRollupsByActivityLevelType": out}
+	}
+	rollups["time-in-heart-rate-zone"] = func(user string, ws, we, now time.Time) map[string]any {
+		var out []map[string]any
+		for i, m := range zoneMinutes(user, ws, we, now) {
+			out = append(out, map[string]any{"heartRateZone": heartRateZones[i], "duration": fmt.Sprintf("%ds", m*60)})
+		}
+		return map[string]any{"timeInHeartRateZones": out}
+	}
+	rollups["calories-in-heart-rate-zone"] = func(user string, ws, we, now time.Time) map[string]any {
+		var out []map[string]any
+		for i, m := range zoneMinutes(user, ws, we, now) {
+			out = append(out, map[string]any{"heartRateZone": heartRateZones[i], "kcal": round1(float64(m) * zoneKcalPerMinute[i])})
+		}
+		return map[string]any{"caloriesInHeartRateZones": out}
+	}
+}
+
+// heartRateZones are Google's zones, with their lower bounds in bpm and a
+// plausible energy cost per minute in each.
+var (
+	heartRateZones    = []string{"LIGHT", "MODERATE", "VIGOROUS", "PEAK"}
+	zoneLowerBPM      = []int{85, 100, 110, 120}
+	zoneKcalPerMinute = []float64{3.5, 6, 8.5, 11}
+)
+
+// zoneMinutes counts the minutes in [ws, we) in each zone, one 15-minute
+// heart-rate sample standing for its quarter hour.
+func zoneMinutes(user string, ws, we, now time.Time) [4]int {
+	var minutes [4]int
+	for t := ws; t.Before(we) && !t.After(now); t = t.Add(15 * time.Minute) {
+		bpm := heartRateAt(user, t)
+		for i := len(zoneLowerBPM) - 1; i >= 0; i-- {
+			if bpm >= zoneLowerBPM[i] {
+				minutes[i] += 15
+				break
+			}
+		}
+	}
+	return minutes
 }
 
 // sumHourly adds f over the completed hours in [ws, we).

@@ -62,6 +62,7 @@ type userState struct {
 	access  []*accessToken
 	refresh []*refreshToken
 	stats   UserStats
+	written overlay // data points created and deleted through the API
 }
 
 func (s *Server) userLocked(id string) *userState {

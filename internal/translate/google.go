@@ -2,7 +2,6 @@ package translate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -27,13 +26,19 @@ const (
 	shortRollUpCapDays = 14
 )
 
-// ErrTooManyCalls is returned when a Fitbit call would exceed MaxGoogleCalls.
-var ErrTooManyCalls = errors.New("translate: the Fitbit call needs more Google calls than allowed")
+// ErrTooManyCalls is returned when a Fitbit call would exceed MaxGoogleCalls:
+// Fitbit's 400 validation error, as the app can ask for a shorter range.
+var ErrTooManyCalls = &Error{Status: http.StatusBadRequest, Type: Validation, FieldName: "end-date",
+	Message: "the range needs more Google Health API calls than one Fitbit call may make; ask for a shorter range"}
 
 // Engine answers Fitbit calls from one user's Google Health API.
 type Engine struct {
 	svc *health.Service
 	now func() time.Time
+	// wait sleeps between retries (sleepCtx); tests replace it.
+	wait func(context.Context, time.Duration) error
+	// facts caches connections' settings and identity (facts.go).
+	facts *factCache
 }
 
 // NewEngine returns an Engine calling Google at base (e.g.
@@ -46,7 +51,7 @@ func NewEngine(ctx context.Context, c *http.Client, base string, now func() time
 	if now == nil {
 		now = time.Now
 	}
-	return &Engine{svc: svc, now: now}, nil
+	return &Engine{svc: svc, now: now, wait: sleepCtx, facts: newFactCache()}, nil
 }
 
 // calls counts the Google calls of one Fitbit call against MaxGoogleCalls.
@@ -66,17 +71,36 @@ type Answer struct {
 	GoogleCalls int
 }
 
-// Serve answers r. It supports the profile, the daily activity summary and
-// the steps, distance and calories time series so far.
+// Serve answers r. It answers the profile, the daily activity summary, the
+// activity time series (all but caloriesBMR), heart rate (summary and
+// intraday), sleep by date and range, and the body logs and series; other
+// endpoints are not_available_from_successor so far. Its errors are *Error
+// (Fitbit's status, errorType and message) except for the context's and
+// unexpected Google answers (*googleapi.Error).
 func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answer, error) {
 	var c calls
+	if err := e.checkUser(ctx, &c, r); err != nil {
+		return nil, err
+	}
 	var body any
 	var err error
 	switch {
+	case r.Endpoint == Devices:
+		body, err = e.devices(ctx, &c)
 	case r.Endpoint == Profile:
 		body, err = e.profile(ctx, &c, units)
 	case r.Endpoint == DailySummary:
 		body, err = e.dailySummary(ctx, &c, r, units)
+	case r.Endpoint == HeartTimeSeries:
+		body, err = e.heartSeries(ctx, &c, r)
+	case r.Endpoint == SleepByDate || r.Endpoint == SleepRange:
+		body, err = e.sleep(ctx, &c, r)
+	case r.Endpoint == WeightLog || r.Endpoint == FatLog:
+		body, err = e.bodyLog(ctx, &c, r, units)
+	case r.Endpoint == BodyTimeSeries:
+		body, err = e.bodySeries(ctx, &c, r, units)
+	case r.Endpoint == HeartIntraday:
+		body, err = e.heartIntraday(ctx, &c, r)
 	case r.Endpoint == ActivityTimeSeries && seriesTypes[r.Resource].dataType != "":
 		body, err = e.timeSeries(ctx, &c, r, units)
 	default:
@@ -89,10 +113,13 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 }
 
 func (e *Engine) settings(ctx context.Context, c *calls) (*health.Settings, *time.Location, error) {
-	if err := c.take(); err != nil {
-		return nil, nil, err
-	}
-	s, err := e.svc.Users.GetSettings("users/me/settings").Context(ctx).Do()
+	s, err := remember(e, ctx, factSettings, func() (s *health.Settings, err error) {
+		err = e.do(ctx, c, "", func() (err error) {
+			s, err = e.svc.Users.GetSettings("users/me/settings").Context(ctx).Do()
+			return err
+		})
+		return s, err
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,18 +150,12 @@ func (e *Engine) profile(ctx context.Context, c *calls, units UnitSystem) (any, 
 	if err != nil {
 		return nil, err
 	}
-	if err := c.take(); err != nil {
-		return nil, err
-	}
-	id, err := e.svc.Users.GetIdentity("users/me/identity").Context(ctx).Do()
+	id, err := e.identity(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.take(); err != nil {
-		return nil, err
-	}
-	p, err := e.svc.Users.GetProfile("users/me/profile").Context(ctx).Do()
-	if err != nil {
+	var p *health.Profile
+	if err := e.do(ctx, c, "", func() (err error) { p, err = e.svc.Users.GetProfile("users/me/profile").Context(ctx).Do(); return err }); err != nil {
 		return nil, err
 	}
 	walk, run := p.AutoWalkingStrideLengthMm, p.AutoRunningStrideLengthMm
@@ -168,73 +189,18 @@ func orElse(v, def int64) int64 {
 	return def
 }
 
-// seriesType is how one Fitbit resource is read from a daily roll-up.
-type seriesType struct {
-	dataType string
-	capDays  int
-	value    func(*health.DailyRollupDataPoint, UnitSystem) float64
-	decimals int
-}
-
-var seriesTypes = map[string]seriesType{
-	"steps": {"steps", rollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 {
-		if p.Steps == nil {
-			return 0
-		}
-		return float64(p.Steps.CountSum)
-	}, 0},
-	"distance": {"distance", rollUpCapDays, func(p *health.DailyRollupDataPoint, u UnitSystem) float64 {
-		if p.Distance == nil {
-			return 0
-		}
-		return u.Distance(float64(p.Distance.MillimetersSum))
-	}, 2},
-	"calories": {"total-calories", shortRollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 {
-		if p.TotalCalories == nil {
-			return 0
-		}
-		return p.TotalCalories.KcalSum
-	}, 0},
-}
-
-// dailyValues calls dailyRollUp over [start, end] in chunks of the type's
-// cap, following pages, and returns the values by civil day. Days Google
-// omits (the device was off the wrist) stay absent; callers fill in 0, as
-// Fitbit answered for such days.
+// dailyValues reads the type's daily roll-ups over [start, end] (see
+// rollUpDays) and returns the values by civil day. Days Google omits (the
+// device was off the wrist) stay absent; callers fill in 0, as Fitbit
+// answered for such days.
 func (e *Engine) dailyValues(ctx context.Context, c *calls, st seriesType, start, end time.Time, units UnitSystem) (map[string]float64, error) {
-	out := make(map[string]float64)
-	parent := "users/me/dataTypes/" + st.dataType
-	for from := start; !from.After(end); from = from.AddDate(0, 0, st.capDays) {
-		to := from.AddDate(0, 0, st.capDays) // exclusive
-		if last := end.AddDate(0, 0, 1); to.After(last) {
-			to = last
-		}
-		req := &health.DailyRollUpDataPointsRequest{
-			Range:          &health.CivilTimeInterval{Start: civil(from), End: civil(to)},
-			WindowSizeDays: 1,
-			// No pageSize: pages are followed until nextPageToken is
-			// empty, whatever page size Google picks.
-		}
-		for {
-			if err := c.take(); err != nil {
-				return nil, err
-			}
-			resp, err := e.svc.Users.DataTypes.DataPoints.DailyRollUp(parent, req).Context(ctx).Do()
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range resp.RollupDataPoints {
-				if p.CivilStartTime == nil || p.CivilStartTime.Date == nil {
-					continue
-				}
-				d := p.CivilStartTime.Date
-				out[fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day)] += st.value(p, units)
-			}
-			if resp.NextPageToken == "" {
-				break
-			}
-			req.PageToken = resp.NextPageToken
-		}
+	pts, err := e.rollUpDays(ctx, c, st.dataType, st.capDays, start, end)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]float64, len(pts))
+	for k, p := range pts {
+		out[k] = st.value(p, units)
 	}
 	return out, nil
 }
@@ -265,7 +231,7 @@ func (e *Engine) timeSeries(ctx context.Context, c *calls, r *Request, units Uni
 	}
 	st := seriesTypes[r.Resource]
 	// A Fitbit call may not exceed the bound: check before calling Google.
-	if chunks := (int(end.Sub(start).Hours()/24) + st.capDays) / st.capDays; c.n+chunks > MaxGoogleCalls {
+	if c.n+chunks(start, end, st.capDays) > MaxGoogleCalls {
 		return nil, ErrTooManyCalls
 	}
 	vals, err := e.dailyValues(ctx, c, st, start, end, units)
@@ -282,43 +248,4 @@ func (e *Engine) timeSeries(ctx context.Context, c *calls, r *Request, units Uni
 		key = "activities-tracker-" + r.Resource
 	}
 	return map[string]any{key: series}, nil
-}
-
-// dailySummary answers the summary part of the daily activity summary from
-// one-day roll-ups; the fields without a Google source are as the mapping
-// table says (goals and logged activities are not filled in yet).
-func (e *Engine) dailySummary(ctx context.Context, c *calls, r *Request, units UnitSystem) (any, error) {
-	day, _, err := e.userDays(ctx, c, r)
-	if err != nil {
-		return nil, err
-	}
-	k := day.Format(dayLayout)
-	get := func(name string) (float64, error) {
-		v, err := e.dailyValues(ctx, c, seriesTypes[name], day, day, units)
-		return v[k], err
-	}
-	steps, err := get("steps")
-	if err != nil {
-		return nil, err
-	}
-	dist, err := get("distance")
-	if err != nil {
-		return nil, err
-	}
-	kcal, err := get("calories")
-	if err != nil {
-		return nil, err
-	}
-	distance := round(dist, 2)
-	return map[string]any{
-		"activities": []any{},
-		"summary": map[string]any{
-			"steps":       int64(steps),
-			"caloriesOut": int64(round(kcal, 0)),
-			"distances": []map[string]any{
-				{"activity": "total", "distance": distance},
-				{"activity": "tracker", "distance": distance},
-			},
-		},
-	}, nil
 }

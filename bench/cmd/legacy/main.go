@@ -30,10 +30,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -68,15 +66,6 @@ type target struct {
 	name, what string
 	url        string
 	proc       *benchutil.Proc
-}
-
-// result is one measured run.
-type result struct {
-	reqs    float64 // per second
-	p50     time.Duration
-	p99     time.Duration
-	failed  int
-	seconds float64
 }
 
 func main() {
@@ -176,12 +165,12 @@ http://:%d {
 		load(client, t.url, tokens, 2*time.Second)
 	}
 
-	runs := map[string][]result{}
+	runs := map[string][]benchutil.Result{}
 	for r := 1; r <= *rounds; r++ {
 		for _, t := range targets {
 			res := load(client, t.url, tokens, *duration)
 			runs[t.name] = append(runs[t.name], res)
-			log.Printf("  round %d %-3s %8.0f req/s  p50 %s ms  p99 %s ms  failed %d", r, t.name, res.reqs, benchutil.Ms(res.p50), benchutil.Ms(res.p99), res.failed)
+			log.Printf("  round %d %-3s %8.0f req/s  p50 %s ms  p99 %s ms  failed %d", r, t.name, res.Reqs, benchutil.Ms(res.P50), benchutil.Ms(res.P99), res.Failed)
 		}
 	}
 	section := report(targets, runs)
@@ -303,55 +292,15 @@ func signedGet(c *http.Client, base string, tok [2]string) (int, error) {
 }
 
 // load keeps conc signed requests in flight for d and measures them.
-func load(c *http.Client, base string, tokens [][2]string, d time.Duration) result {
-	var (
-		mu     sync.Mutex
-		lat    []time.Duration
-		failed int
-		wg     sync.WaitGroup
-	)
-	start := time.Now()
-	end := start.Add(d)
-	for w := range *conc {
-		wg.Go(func() {
-			var mine []time.Duration
-			bad := 0
-			for i := w; time.Now().Before(end); i += *conc {
-				t0 := time.Now()
-				status, err := signedGet(c, base, tokens[i%len(tokens)])
-				if err != nil || status != 200 {
-					bad++
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			failed += bad
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	secs := time.Since(start).Seconds()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	q := func(f float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(f*float64(len(lat))))]
-	}
-	return result{reqs: float64(len(lat)) / secs, p50: q(0.50), p99: q(0.99), failed: failed, seconds: secs}
+func load(c *http.Client, base string, tokens [][2]string, d time.Duration) benchutil.Result {
+	return benchutil.Load(*conc, d, func(i int) bool {
+		status, err := signedGet(c, base, tokens[i%len(tokens)])
+		return err == nil && status == 200
+	})
 }
 
-func report(targets []*target, runs map[string][]result) string {
-	med := func(rs []result, f func(result) float64) float64 {
-		v := make([]float64, len(rs))
-		for i, r := range rs {
-			v[i] = f(r)
-		}
-		sort.Float64s(v)
-		return v[len(v)/2]
-	}
+func report(targets []*target, runs map[string][]benchutil.Result) string {
+	med := benchutil.Median
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Legacy OAuth 1.0a\n\n")
 	fmt.Fprintf(&b, "`bench/cmd/legacy`: a Go load generator keeps %d requests in flight, each a GET of /1/user/-/profile.json signed\n", *conc)
@@ -360,17 +309,14 @@ func report(targets []*target, runs map[string][]result) string {
 	fmt.Fprintf(&b, "alike and shares the CPUs with the servers. The gateway's extra work per call: parse and verify the signature and\n")
 	fmt.Fprintf(&b, "record the nonce in the store (one file created, or one Redis script), then the usual token injection.\n\n")
 	fmt.Fprintf(&b, "| target | req/s | × plain Caddy | p50 ms | p99 ms | failed |\n|---|---:|---:|---:|---:|---:|\n")
-	base := med(runs["a"], func(r result) float64 { return r.reqs })
+	base := med(runs["a"], func(r benchutil.Result) float64 { return r.Reqs })
 	for _, t := range targets {
 		rs := runs[t.name]
-		reqs := med(rs, func(r result) float64 { return r.reqs })
-		failed := 0
-		for _, r := range rs {
-			failed += r.failed
-		}
+		reqs := med(rs, func(r benchutil.Result) float64 { return r.Reqs })
+		failed := benchutil.Failed(rs)
 		fmt.Fprintf(&b, "| (%s) %s | %.0f | %.3f | %s | %s | %d |\n", t.name, t.what, reqs, reqs/base,
-			benchutil.Ms(time.Duration(med(rs, func(r result) float64 { return float64(r.p50) }))),
-			benchutil.Ms(time.Duration(med(rs, func(r result) float64 { return float64(r.p99) }))), failed)
+			benchutil.Ms(time.Duration(med(rs, func(r benchutil.Result) float64 { return float64(r.P50) }))),
+			benchutil.Ms(time.Duration(med(rs, func(r benchutil.Result) float64 { return float64(r.P99) }))), failed)
 	}
 	b.WriteString("\n")
 	return b.String()

@@ -1,0 +1,164 @@
+package successor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"google.golang.org/api/googleapi"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/translate"
+)
+
+// CallsHeader is the response header that tells the app (and access logs)
+// how many Google calls its Fitbit call cost: Google's quota is per user,
+// so this is what an operator sums. It never carries more than a count.
+const CallsHeader = "Gateway-Google-Calls"
+
+// Server answers Fitbit calls from Google Health. It holds no per-user
+// state: one Server (and one Engine) serves every identity, the identity
+// travelling in each request's context to the injecting transport.
+type Server struct {
+	engine *translate.Engine
+	// Observe, if set, learns each answered call: its endpoint ("" when
+	// refused before any Google call), status and Google calls.
+	Observe func(req *http.Request, endpoint string, status, googleCalls int)
+	// Identity, if set, names the caller, so the engine caches its
+	// connection's settings and identity for a few minutes
+	// (translate.WithConnection); one Server serves one registration, so
+	// the identity names the connection.
+	Identity func(*http.Request) string
+}
+
+// NewServer returns a Server calling Google at base (the Google
+// registration's api_base) through googleInject, the Google registration's
+// credential-injecting transport, whose Base must be wrapped in Counting.
+func NewServer(googleInject http.RoundTripper, base string, now func() time.Time) (*Server, error) {
+	e, err := translate.NewEngine(context.Background(), &http.Client{Transport: capturing{googleInject}}, base, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{engine: e}, nil
+}
+
+// RoundTrip answers req, a Fitbit v1 call, from Google.
+func (s *Server) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		defer req.Body.Close()
+	}
+	query, err := fitbitQuery(req)
+	if err != nil {
+		return s.answer(req, "", 0, fitbitError(&translate.Error{Status: http.StatusBadRequest, Type: translate.Validation, Message: "could not read the request: " + err.Error()})), nil
+	}
+	fr, err := translate.Parse(req.Method, req.URL.Path, query)
+	if err != nil {
+		return s.answer(req, "", 0, failure(err)), nil
+	}
+	sess := new(session)
+	// The injecting transport writes its own refusals in Fitbit's envelope,
+	// with the Google connect URL: the app called Fitbit's API.
+	ctx := inject.WithDialect(withSession(req.Context(), sess), apierror.Fitbit)
+	if s.Identity != nil {
+		if id := s.Identity(req); id != "" {
+			ctx = translate.WithConnection(ctx, id)
+		}
+	}
+	ans, err := s.engine.Serve(ctx, fr, translate.UnitSystemFor(req.Header.Get("Accept-Language")))
+	endpoint := fr.Endpoint.String()
+	switch {
+	case sess.refused != nil:
+		r := sess.refused
+		r.Body = io.NopCloser(bytes.NewReader(sess.body))
+		r.Request = req
+		return s.answer(req, endpoint, sess.calls(), r), nil
+	case err != nil:
+		return s.answer(req, endpoint, sess.calls(), failure(err)), nil
+	}
+	b, err := json.Marshal(ans.Body)
+	if err != nil {
+		return nil, err
+	}
+	return s.answer(req, endpoint, sess.calls(), response(http.StatusOK, b)), nil
+}
+
+// answer finishes resp for req: the Google-call count, the observer.
+func (s *Server) answer(req *http.Request, endpoint string, calls int, resp *http.Response) *http.Response {
+	resp.Request = req
+	resp.Header.Set(CallsHeader, strconv.Itoa(calls))
+	if s.Observe != nil {
+		s.Observe(req, endpoint, resp.StatusCode, calls)
+	}
+	return resp
+}
+
+// fitbitQuery is the call's parameters: the query, and for a write the
+// form body too, as Fitbit read them.
+func fitbitQuery(req *http.Request) (url.Values, error) {
+	if req.Method != http.MethodPost {
+		return req.URL.Query(), nil
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, err
+	}
+	return req.Form, nil
+}
+
+// failure is Fitbit's envelope for an error of the translation or of Google.
+func failure(err error) *http.Response {
+	var te *translate.Error
+	var ge *googleapi.Error
+	switch {
+	case errors.As(err, &te):
+		return fitbitError(te)
+	case errors.Is(err, translate.ErrTooManyCalls):
+		return fitbitError(&translate.Error{Status: http.StatusBadRequest, Type: translate.Validation,
+			Message: "answering this call from the Google Health API would take more than " + strconv.Itoa(translate.MaxGoogleCalls) + " Google calls; ask for a shorter range"})
+	case errors.As(err, &ge) && ge.Code == http.StatusForbidden:
+		return fitbitError(&translate.Error{Status: http.StatusForbidden, Type: "insufficient_scope",
+			Message: "the Google Health connection lacks a scope this call needs; connect again granting it"})
+	case errors.As(err, &ge) && ge.Code == http.StatusTooManyRequests:
+		return fitbitError(&translate.Error{Status: http.StatusTooManyRequests, Type: "system",
+			Message: "the Google Health API's per-user quota is exhausted; retry shortly"})
+	case errors.As(err, &ge):
+		return fitbitError(&translate.Error{Status: http.StatusBadGateway, Type: "system",
+			Message: "the Google Health API answered " + strconv.Itoa(ge.Code) + " while answering this call"})
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fitbitError(&translate.Error{Status: http.StatusGatewayTimeout, Type: "system", Message: "the call was canceled"})
+	default:
+		return fitbitError(&translate.Error{Status: http.StatusBadGateway, Type: "system", Message: "could not answer this call from the Google Health API"})
+	}
+}
+
+// fitbitError writes e in Fitbit's envelope; its Successor, the Google
+// Health API's equivalent, goes into the message.
+func fitbitError(e *translate.Error) *http.Response {
+	msg := e.Message
+	if e.Successor != "" {
+		msg += " (Google Health API equivalent: " + e.Successor + ")"
+	}
+	r := response(e.Status, apierror.Marshal(apierror.Item{ErrorType: e.Type, FieldName: e.FieldName, Message: msg}))
+	r.Header.Set("Cache-Control", "no-store")
+	return r
+}
+
+func response(status int, body []byte) *http.Response {
+	return &http.Response{
+		Status:     strconv.Itoa(status) + " " + http.StatusText(status),
+		StatusCode: status,
+		Proto:      "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{
+			"Content-Type":   {apierror.Fitbit.ContentType()},
+			"Content-Length": {strconv.Itoa(len(body))},
+		},
+		Body:          io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)),
+	}
+}

@@ -1,0 +1,82 @@
+package successor
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// session is one Fitbit call's state across the Engine's Google calls.
+type session struct {
+	mu      sync.Mutex
+	sent    int            // requests that went to Google, replays included
+	refused *http.Response // the gateway's own answer, which never reached Google
+	body    []byte         // refused's body
+}
+
+type sessionKey struct{}
+
+func withSession(ctx context.Context, s *session) context.Context {
+	return context.WithValue(ctx, sessionKey{}, s)
+}
+
+func sessionOf(ctx context.Context) *session {
+	s, _ := ctx.Value(sessionKey{}).(*session)
+	return s
+}
+
+func (s *session) calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent
+}
+
+// Counting wraps the transport that sends to Google (below the
+// credential-injecting one): it counts, per Fitbit call, the requests that
+// actually went to Google. A response that did not pass through it is the
+// gateway's own.
+func Counting(base http.RoundTripper) http.RoundTripper { return counting{base} }
+
+type counting struct{ base http.RoundTripper }
+
+func (c counting) RoundTrip(req *http.Request) (*http.Response, error) {
+	if s := sessionOf(req.Context()); s != nil {
+		s.mu.Lock()
+		s.sent++
+		s.mu.Unlock()
+	}
+	return c.base.RoundTrip(req)
+}
+
+// capturing is the Engine's transport: the Google registration's
+// credential-injecting transport, recording the gateway's own refusals
+// (no Google connection, a dead refresh token, the store down) so the app
+// gets them, in Fitbit's envelope, rather than a translation error.
+type capturing struct{ inject http.RoundTripper }
+
+func (c capturing) RoundTrip(req *http.Request) (*http.Response, error) {
+	s := sessionOf(req.Context())
+	if s == nil {
+		return c.inject.RoundTrip(req)
+	}
+	before := s.calls()
+	resp, err := c.inject.RoundTrip(req)
+	if err != nil || s.calls() != before {
+		return resp, err
+	}
+	b, err := io.ReadAll(resp.Body) // the gateway's own small error body
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.refused == nil {
+		s.refused, s.body = resp, b
+	}
+	s.mu.Unlock()
+	copied := *resp
+	copied.Body = io.NopCloser(bytes.NewReader(b))
+	return &copied, nil
+}

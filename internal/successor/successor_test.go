@@ -1,0 +1,165 @@
+package successor
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
+)
+
+var simNow = time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
+
+// bearer stands in for the Google registration's injecting transport: it
+// adds a fixed token and sends through base (Counting, as in the gateway).
+type bearer struct {
+	token string
+	base  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.base.RoundTrip(r)
+}
+
+// refusing stands in for the injecting transport of an identity not
+// connected to Google: the gateway's own 401, which never reaches Google.
+type refusing struct{}
+
+func (refusing) RoundTrip(r *http.Request) (*http.Response, error) {
+	body := apierror.Marshal(apierror.Item{ErrorType: apierror.NotConnected, Message: "connect at /google/authorize"})
+	return &http.Response{StatusCode: http.StatusUnauthorized, Header: http.Header{"Content-Type": {apierror.Fitbit.ContentType()}},
+		Body: io.NopCloser(strings.NewReader(string(body))), Request: r}, nil
+}
+
+func startServer(t *testing.T) *Server {
+	t.Helper()
+	g, err := googlesim.Start(googlesim.Config{Now: func() time.Time { return simNow }, RateLimitPerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	tok := g.MintTokens(g.Config().DefaultUser, g.AllScopes()...)
+	s, err := NewServer(bearer{tok.AccessToken, Counting(http.DefaultTransport)}, g.URL(), func() time.Time { return simNow })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func call(t *testing.T, rt http.RoundTripper, path string) (*http.Response, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return resp, v
+}
+
+func errorType(v map[string]any) string {
+	errs, _ := v["errors"].([]any)
+	if len(errs) != 1 {
+		return ""
+	}
+	it, _ := errs[0].(map[string]any)
+	s, _ := it["errorType"].(string)
+	return s
+}
+
+func TestServerAnswersFromGoogle(t *testing.T) {
+	s := startServer(t)
+	resp, v := call(t, s, "/1/user/-/profile.json")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json;charset=UTF-8" {
+		t.Fatalf("profile: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if _, ok := v["user"]; !ok {
+		t.Fatalf("profile: no user in %v", v)
+	}
+	if got := resp.Header.Get(CallsHeader); got != "3" {
+		t.Errorf("profile: %s %q, want 3 (as documented)", CallsHeader, got)
+	}
+	resp, v = call(t, s, "/1/user/-/activities/date/today.json")
+	if resp.StatusCode != http.StatusOK || v["summary"] == nil {
+		t.Fatalf("daily summary: %d %v", resp.StatusCode, v)
+	}
+}
+
+func TestServerRefusalsInFitbitEnvelope(t *testing.T) {
+	s := startServer(t)
+	resp, v := call(t, s, "/1/user/-/foods/log/date/today.json")
+	if resp.StatusCode != http.StatusNotFound || errorType(v) != "not_available_from_successor" {
+		t.Errorf("untranslated path: %d %v", resp.StatusCode, v)
+	}
+	if got := resp.Header.Get(CallsHeader); got != "0" {
+		t.Errorf("untranslated path: %s %q, want 0", CallsHeader, got)
+	}
+	resp, v = call(t, s, "/1/user/-/activities/date/2026-13-01.json")
+	if resp.StatusCode != http.StatusBadRequest || errorType(v) != "validation" {
+		t.Errorf("bad date: %d %v", resp.StatusCode, v)
+	}
+}
+
+func TestServerPassesTheGatewaysRefusal(t *testing.T) {
+	s, err := NewServer(refusing{}, "http://127.0.0.1:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, v := call(t, s, "/1/user/-/profile.json")
+	if resp.StatusCode != http.StatusUnauthorized || errorType(v) != apierror.NotConnected {
+		t.Errorf("not connected to Google: %d %v", resp.StatusCode, v)
+	}
+}
+
+type connections struct{ err error }
+
+func (c connections) Get(context.Context, string) (*tokens.Entry, error) { return nil, c.err }
+
+type tagged string
+
+func (t tagged) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Via": {string(t)}},
+		Body: io.NopCloser(strings.NewReader(`{}`)), Request: r}, nil
+}
+
+func TestRouter(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode Mode
+		conn error
+		path string
+		want string
+	}{
+		{"fallback, not connected to Fitbit", Fallback, tokens.ErrNotConnected, "/1/user/-/profile.json", "google"},
+		{"fallback, Fitbit needs reauth", Fallback, tokens.ErrNeedsReauth, "/1/user/-/profile.json", "google"},
+		{"fallback, connected to Fitbit", Fallback, nil, "/1/user/-/profile.json", "fitbit"},
+		{"fallback, a Google path", Fallback, tokens.ErrNotConnected, "/v4/users/me/profile", "fitbit"},
+		{"always, connected to Fitbit", Always, nil, "/1.2/user/-/sleep/date/today.json", "google"},
+		{"off, not connected", Off, tokens.ErrNotConnected, "/1/user/-/profile.json", "fitbit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Router{Mode: tc.mode, Fitbit: connections{tc.conn}, Identity: func(*http.Request) string { return "alice" },
+				Pass: tagged("fitbit"), Successor: tagged("google")}
+			resp, err := r.RoundTrip(httptest.NewRequest(http.MethodGet, tc.path, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.Header.Get("Via"); got != tc.want {
+				t.Errorf("went to %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

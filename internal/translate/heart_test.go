@@ -1,0 +1,79 @@
+package translate
+
+import "testing"
+
+func TestHeartSeries(t *testing.T) {
+	e, _ := startEngine(t)
+	a := serve(t, e, "/1/user/-/activities/heart/date/2026-11-19/7d.json", Metric)
+	days := a.Body.(map[string]any)["activities-heart"].([]map[string]any)
+	if len(days) != 7 || days[0]["dateTime"] != "2026-11-13" || days[6]["dateTime"] != "2026-11-19" {
+		t.Fatalf("7 days: %v", days)
+	}
+	if a.GoogleCalls != 1+4 {
+		t.Errorf("%d Google calls, want settings + 4", a.GoogleCalls)
+	}
+	v := days[6]["value"].(map[string]any)
+	if rhr, ok := v["restingHeartRate"].(int64); !ok || rhr < 40 || rhr > 80 {
+		t.Errorf("restingHeartRate %#v", v["restingHeartRate"])
+	}
+	zones := v["heartRateZones"].([]map[string]any)
+	want := []struct {
+		name    string
+		minutes int
+		kcal    float64
+	}{{"Out of Range", 1200, 1500.25}, {"Fat Burn", 90, 400}, {"Cardio", 0, 0}, {"Peak", 2, 0}}
+	for i, w := range want {
+		if zones[i]["name"] != w.name || zones[i]["minutes"] != w.minutes || zones[i]["caloriesOut"] != w.kcal {
+			t.Errorf("zone %d: %v, want %+v", i, zones[i], w)
+		}
+	}
+	// A range by end date answers the same days.
+	b := serve(t, e, "/1/user/-/activities/heart/date/2026-11-13/2026-11-19.json", Metric)
+	if got := b.Body.(map[string]any)["activities-heart"].([]map[string]any); len(got) != 7 {
+		t.Errorf("range: %d days", len(got))
+	}
+}
+
+func TestHeartIntraday(t *testing.T) {
+	e, s := startEngine(t)
+	for _, tc := range []struct {
+		path     string
+		typ      string
+		interval int
+		n        int
+	}{
+		// The simulator samples every 15 minutes.
+		{"/1/user/-/activities/heart/date/2026-11-19/1d/1min.json", "minute", 1, 96},
+		{"/1/user/-/activities/heart/date/2026-11-19/1d/15min/time/08:00/08:59.json", "minute", 15, 4},
+		{"/1/user/-/activities/heart/date/2026-11-19/1d/1sec/time/12:00/12:30.json", "second", 1, 3},
+	} {
+		s.ResetRequests()
+		a := serve(t, e, tc.path, Metric)
+		body := a.Body.(map[string]any)
+		in := body["activities-heart-intraday"].(map[string]any)
+		ds := in["dataset"].([]map[string]any)
+		if in["datasetType"] != tc.typ || in["datasetInterval"] != tc.interval || len(ds) != tc.n {
+			t.Errorf("%s: %s/%v with %d points, want %s/%d with %d", tc.path, in["datasetType"], in["datasetInterval"], len(ds), tc.typ, tc.interval, tc.n)
+			continue
+		}
+		for i := 1; i < len(ds); i++ {
+			if ds[i-1]["time"].(string) >= ds[i]["time"].(string) {
+				t.Fatalf("%s: not in time order at %d", tc.path, i)
+			}
+		}
+		if v := ds[0]["value"].(int64); v < 30 || v > 220 {
+			t.Errorf("%s: bpm %d", tc.path, v)
+		}
+		if len(body["activities-heart"].([]map[string]any)) != 1 {
+			t.Errorf("%s: no day summary", tc.path)
+		}
+		if a.GoogleCalls != 1+4+1 {
+			t.Errorf("%s: %d Google calls, want settings + 4 + 1 list", tc.path, a.GoogleCalls)
+		}
+	}
+	// The 15-minute window 08:00-08:59 starts at 08:00.
+	a := serve(t, e, "/1/user/-/activities/heart/date/2026-11-19/1d/15min/time/08:00/08:59.json", Metric)
+	if got := a.Body.(map[string]any)["activities-heart-intraday"].(map[string]any)["dataset"].([]map[string]any)[0]["time"]; got != "08:00:00" {
+		t.Errorf("first window at %v", got)
+	}
+}
