@@ -159,7 +159,7 @@ func (s *Server) getActivities(w http.ResponseWriter, r *apiRequest, m []string)
 	s.mu.Lock()
 	logs := append([]map[string]any{}, s.userLocked(r.user).logs[day.Format(time.DateOnly)]...)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, activitiesFor(p, day, logs, unitsFor(r.Request)))
+	writeJSON(w, http.StatusOK, s.activitiesFor(p, day, logs, unitsFor(r.Request)))
 }
 
 func (s *Server) getSleep(w http.ResponseWriter, r *apiRequest, m []string) {

@@ -462,3 +462,28 @@ func TestBodyWrites(t *testing.T) {
 		t.Errorf("fat logs after delete: %v", fats)
 	}
 }
+
+func TestTodayGrowsWithTheClock(t *testing.T) {
+	c := newDataClient(t, Config{})
+	sum := c.obj("/1/user/-/activities/date/today.json", "")["summary"].(map[string]any)
+	pts := list(t, c.obj("/1/user/-/activities/steps/date/today/1d/1min.json", "")["activities-steps-intraday"].(map[string]any)["dataset"])
+	steps := 0.0
+	for _, p := range pts {
+		steps += num(t, p["value"])
+	}
+	// 10:15:30 UTC is 05:15:30 in New York: 316 minutes have begun.
+	if len(pts) != 316 || steps != num(t, sum["steps"]) {
+		t.Errorf("%d minutes today, %v steps, summary %v", len(pts), steps, sum["steps"])
+	}
+	zones := 0.0
+	for _, z := range list(t, sum["heartRateZones"]) {
+		zones += num(t, z["minutes"])
+	}
+	if zones > 316 {
+		t.Errorf("%v zone minutes by 05:15", zones)
+	}
+	tomorrow := c.s.now().Add(48 * time.Hour).Format(time.DateOnly)
+	if v := list(t, c.obj("/1/user/-/activities/calories/date/"+tomorrow+"/1d.json", "")["activities-calories"])[0]["value"]; v != "0" {
+		t.Errorf("calories of a future day: %v", v)
+	}
+}

@@ -59,7 +59,9 @@
 //     and body-fat logs (per server, in memory); logging an activity, and a
 //     non-Fitbit POST /1/user/-/echo used by replay tests. Dates are the
 //     user's local days ("today" by the simulator's clock in the person's
-//     time zone), and intraday data stops at that clock. Range caps are
+//     time zone), and data stops at that clock: today's totals, series
+//     values and heart-rate zones grow through the day, future days are
+//     empty. Range caps are
 //     Fitbit's documented ones (activity series 1095 days, heart 1 year,
 //     sleep 100, body logs 31, the nightly summaries 30); their error
 //     messages are the simulator's own. List pagination links point at
