@@ -85,6 +85,8 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 	var body any
 	var err error
 	switch {
+	case r.Endpoint == SleepV1ByDate:
+		body, err = e.sleepV1(ctx, &c, r)
 	case r.Endpoint == Devices:
 		body, err = e.devices(ctx, &c)
 	case r.Endpoint == Profile:

@@ -168,6 +168,14 @@ var Table = []Mapping{
 	{SleepRange, "/1.2/user/-/sleep/date/{start}/{end}.json", "1 + ⌈(days + 30) / 25⌉", []Call{{"", MethodGetSettings}, {"sleep", MethodList}},
 		[]Field{{"sleep[]", "as sleep by date", Exact, 0, "re-sorted oldest first (Google lists newest first); no summary, as Fitbit"}}},
 	{SleepList, "/1.2/user/-/sleep/list.json", "not translated yet", []Call{{"sleep", MethodList}}, []Field{{"sleep[], pagination", "as sleep by date", Exact, 0, "offset 0 only"}}},
+	{SleepV1ByDate, "/1/user/-/sleep/date/{date}.json", "2", []Call{{"", MethodGetSettings}, {"sleep", MethodList}},
+		[]Field{
+			{"sleep[].minuteData", "sleep.stages, a value a minute", Approximate, 0, "stages sleep: light, deep, REM asleep (1), wake awake (3), never restless (2); classic one to one"},
+			{"sleep[].awakeCount, awakeDuration, restlessCount, restlessDuration, awakeningsCount", "counted from minuteData", Approximate, 0, "Fitbit's classic algorithm scored restlessness from motion, which Google does not keep"},
+			{"sleep[].minutesAsleep, minutesAwake, timeInBed, efficiency", "counted from minuteData", Approximate, 2, "minutes; efficiency is asleep ÷ in bed"},
+			{"sleep[].logId, dateOfSleep, startTime, duration, isMainSleep, minutesToFallAsleep, minutesAfterWakeup", "as sleep v1.2", Exact, 0, "—"},
+			{"summary", "sums of the day's logs", Exact, 0, "no stages in v1"},
+		}},
 	{WeightLog, "/1/user/-/body/log/weight/date/{date}[/{period|end}].json", "4",
 		[]Call{{"", MethodGetSettings}, {"weight", MethodList}, {"body-fat", MethodList}, {"height", MethodList}},
 		[]Field{
