@@ -95,6 +95,8 @@ var routes = []route{
 	{regexp.MustCompile(`^/1\.2/user/([^/]+)/sleep/date/([^/]+)/([^/]+)\.json$`), []string{"GET"}, "sleep", (*Server).getSleepRange},
 	{regexp.MustCompile(`^/1\.2/user/([^/]+)/sleep/list\.json$`), []string{"GET"}, "sleep", (*Server).getSleepList},
 	{regexp.MustCompile(`^/1/user/([^/]+)/body/log/(weight|fat)/date/([^/]+)(?:/([^/]+))?\.json$`), []string{"GET"}, "weight", (*Server).getBodyLogs},
+	{regexp.MustCompile(`^/1/user/([^/]+)/body/log/(weight|fat)\.json$`), []string{"POST"}, "weight", (*Server).createBodyLog},
+	{regexp.MustCompile(`^/1/user/([^/]+)/body/log/(weight|fat)/(\d{1,19})\.json$`), []string{"DELETE"}, "weight", (*Server).deleteBodyLog},
 	{regexp.MustCompile(`^/1/user/([^/]+)/body/(weight|fat|bmi)/date/([^/]+)/([^/]+)\.json$`), []string{"GET"}, "weight", (*Server).getBodySeries},
 	{regexp.MustCompile(`^/1/user/([^/]+)/(spo2)/date/([^/]+)(?:/([^/]+))?\.json$`), []string{"GET"}, "oxygen_saturation", (*Server).getNightly},
 	{regexp.MustCompile(`^/1/user/([^/]+)/(hrv)/date/([^/]+)(?:/([^/]+))?\.json$`), []string{"GET"}, "heartrate", (*Server).getNightly},
@@ -157,7 +159,7 @@ func (s *Server) getActivities(w http.ResponseWriter, r *apiRequest, m []string)
 	s.mu.Lock()
 	logs := append([]map[string]any{}, s.userLocked(r.user).logs[day.Format(time.DateOnly)]...)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, activitiesFor(p, day, logs, unitsFor(r.Request)))
+	writeJSON(w, http.StatusOK, s.activitiesFor(p, day, logs, unitsFor(r.Request)))
 }
 
 func (s *Server) getSleep(w http.ResponseWriter, r *apiRequest, m []string) {
@@ -178,19 +180,9 @@ var (
 // query string) as Fitbit takes them. Required: date, startTime,
 // durationMillis, and activityId or activityName (with manualCalories).
 func (s *Server) logActivity(w http.ResponseWriter, r *apiRequest, _ []string) {
-	form, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		form = url.Values{}
-	}
-	if ct := r.Header.Get("Content-Type"); ct == "" || strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
-		bodyForm, err := url.ParseQuery(string(r.body))
-		if err != nil {
-			validation(w, "body", "The request body is not a valid form.")
-			return
-		}
-		for k, v := range bodyForm {
-			form[k] = v
-		}
+	form, ok := formOf(w, r)
+	if !ok {
+		return
 	}
 	switch {
 	case form.Get("activityId") == "" && form.Get("activityName") == "":
@@ -224,6 +216,26 @@ func (s *Server) logActivity(w http.ResponseWriter, r *apiRequest, _ []string) {
 	u.logs[form.Get("date")] = append(u.logs[form.Get("date")], entry)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]any{"activityLog": entry})
+}
+
+// formOf reads a write's form parameters, from the body or, as old clients
+// send them, the query string.
+func formOf(w http.ResponseWriter, r *apiRequest) (url.Values, bool) {
+	form, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		form = url.Values{}
+	}
+	if ct := r.Header.Get("Content-Type"); ct == "" || strings.HasPrefix(strings.ToLower(ct), "application/x-www-form-urlencoded") {
+		bodyForm, err := url.ParseQuery(string(r.body))
+		if err != nil {
+			validation(w, "body", "The request body is not a valid form.")
+			return nil, false
+		}
+		for k, v := range bodyForm {
+			form[k] = v
+		}
+	}
+	return form, true
 }
 
 func validation(w http.ResponseWriter, field, msg string) {

@@ -50,11 +50,11 @@ func (s *Server) getBodyLogs(w http.ResponseWriter, r *apiRequest, m []string) {
 	u := unitsFor(r.Request)
 	out := []map[string]any{}
 	for _, d := range sp.days() {
-		for _, wl := range p.Weighings(d) {
+		for _, wl := range s.weighings(r.user, p, d) {
 			switch {
-			case m[2] == "weight":
+			case m[2] == "weight" && wl.KG != 0:
 				out = append(out, weightLogJSON(p, wl, u))
-			case wl.HasFat:
+			case m[2] == "fat" && wl.HasFat:
 				out = append(out, fatLogJSON(p, wl))
 			}
 		}
@@ -75,22 +75,22 @@ func (s *Server) getBodySeries(w http.ResponseWriter, r *apiRequest, m []string)
 	value := func(wl person.WeightLog) (float64, bool) {
 		switch m[2] {
 		case "weight":
-			return u.weight(wl.KG), true
+			return u.weight(wl.KG), wl.KG != 0
 		case "bmi":
-			return round2(wl.BMI), true
+			return round2(wl.BMI), wl.KG != 0
 		}
 		return wl.FatPct, wl.HasFat
 	}
 	last, have := 0.0, false
 	for i := 1; i <= 30 && !have; i++ { // the value carried into the first day
-		ws := p.Weighings(sp.from.AddDate(0, 0, -i))
+		ws := s.weighings(r.user, p, sp.from.AddDate(0, 0, -i))
 		for j := len(ws) - 1; j >= 0 && !have; j-- {
 			last, have = value(ws[j])
 		}
 	}
 	out := []map[string]any{}
 	for _, d := range sp.days() {
-		for _, wl := range p.Weighings(d) {
+		for _, wl := range s.weighings(r.user, p, d) {
 			if v, ok := value(wl); ok {
 				last, have = v, true
 			}

@@ -145,9 +145,9 @@ func (u units) name() string {
 }
 
 // zonesJSON renders heart-rate zones with their calories.
-func zonesJSON(h *person.Heart) []map[string]any {
-	out := make([]map[string]any, 0, len(h.Zones))
-	for _, z := range h.Zones {
+func zonesJSON(zones [4]person.Zone) []map[string]any {
+	out := make([]map[string]any, 0, len(zones))
+	for _, z := range zones {
 		out = append(out, map[string]any{
 			"name": z.Name, "min": z.Min, "max": z.Max, "minutes": z.Minutes, "caloriesOut": float64(z.MilliCal) / 1000,
 		})
@@ -155,12 +155,26 @@ func zonesJSON(h *person.Heart) []map[string]any {
 	return out
 }
 
-func activitiesFor(p *person.Person, day time.Time, logs []map[string]any, u units) map[string]any {
-	a := p.Activity(day)
+// dayOf is the day's activity and the minutes of it that have happened
+// by the simulator's clock: a day's totals grow through the day, as on
+// Fitbit, and future days are empty.
+func (s *Server) dayOf(p *person.Person, day time.Time) (*person.Activity, int) {
+	return p.Activity(day), s.available(p, day)
+}
+
+// zonesOf is the day's heart-rate zones so far.
+func (s *Server) zonesOf(p *person.Person, day time.Time) (*person.Heart, [4]person.Zone) {
+	a, upto := s.dayOf(p, day)
 	h := p.Heart(day)
-	t := a.Totals()
+	return h, h.ZonesIn(a, 0, upto)
+}
+
+func (s *Server) activitiesFor(p *person.Person, day time.Time, logs []map[string]any, u units) map[string]any {
+	a, upto := s.dayOf(p, day)
+	h, zones := s.zonesOf(p, day)
+	t := a.Sum(0, upto)
 	byLevel := map[person.Level]int{}
-	for _, m := range a.Minutes {
+	for _, m := range a.Minutes[:upto] {
 		byLevel[m.Level] += m.DistanceMM
 	}
 	if logs == nil {
@@ -188,7 +202,7 @@ func activitiesFor(p *person.Person, day time.Time, logs []map[string]any, u uni
 			"elevation":            u.elevation(t.ElevationMM),
 			"fairlyActiveMinutes":  t.Fairly,
 			"floors":               t.Floors,
-			"heartRateZones":       zonesJSON(h),
+			"heartRateZones":       zonesJSON(zones),
 			"lightlyActiveMinutes": t.Lightly,
 			"marginalCalories":     kcal(t.ActMilliCal) / 2,
 			"restingHeartRate":     h.Resting,
@@ -200,13 +214,13 @@ func activitiesFor(p *person.Person, day time.Time, logs []map[string]any, u uni
 }
 
 // heartDay is one day's entry of activities-heart.
-func heartDay(p *person.Person, day time.Time) map[string]any {
-	h := p.Heart(day)
+func (s *Server) heartDay(p *person.Person, day time.Time) map[string]any {
+	h, zones := s.zonesOf(p, day)
 	return map[string]any{
 		"dateTime": day.Format(time.DateOnly),
 		"value": map[string]any{
 			"customHeartRateZones": []any{},
-			"heartRateZones":       zonesJSON(h),
+			"heartRateZones":       zonesJSON(zones),
 			"restingHeartRate":     h.Resting,
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -411,5 +412,78 @@ func TestDevicesAndActivityList(t *testing.T) {
 		if it.Message != "This application does not have permission to access "+coll+" data. "+visit {
 			t.Errorf("%s: %q", path, it.Message)
 		}
+	}
+}
+
+func TestBodyWrites(t *testing.T) {
+	c := newDataClient(t, Config{})
+	post := func(path, form, lang string) response {
+		return api(t, c.s, "POST", path, c.tok, strings.NewReader(form),
+			"Content-Type", "application/x-www-form-urlencoded", "Accept-Language", lang)
+	}
+	r := post("/1/user/-/body/log/weight.json", "weight=154.3&date=2026-11-20&time=21:30:00", "en_US")
+	if r.Status != 201 {
+		t.Fatalf("create weight: %d %s", r.Status, r.Body)
+	}
+	wl := r.JSON(t)["weightLog"].(map[string]any)
+	if wl["weight"] != 154.3 || wl["source"] != "API" || wl["time"] != "21:30:00" || wl["date"] != "2026-11-20" {
+		t.Fatalf("weightLog %v", wl)
+	}
+	logs := list(t, c.obj("/1/user/-/body/log/weight/date/2026-11-20.json", "")["weight"])
+	last := logs[len(logs)-1]
+	if math.Abs(num(t, last["weight"])-154.3/2.20462) > 0.05 || last["logId"] != wl["logId"] {
+		t.Fatalf("logs after create: %v", logs)
+	}
+	if s := list(t, c.obj("/1/user/-/body/weight/date/2026-11-20/1d.json", "en_US")["body-weight"]); s[0]["value"] != "154.3" {
+		t.Errorf("series after create: %v", s)
+	}
+	r = post("/1/user/-/body/log/fat.json", "fat=21.5&date=2026-11-20", "")
+	fl := r.JSON(t)["fatLog"].(map[string]any)
+	if r.Status != 201 || fl["fat"] != 21.5 || fl["time"] != "23:59:59" {
+		t.Fatalf("create fat: %d %s", r.Status, r.Body)
+	}
+	for _, bad := range []string{"weight=x&date=2026-11-20", "weight=70", "weight=70&date=2026-11-20&time=25:00:00"} {
+		wantError(t, post("/1/user/-/body/log/weight.json", bad, ""), 400, "validation")
+	}
+
+	id := fmt.Sprint(int64(wl["logId"].(float64)))
+	if r := api(t, c.s, "DELETE", "/1/user/-/body/log/weight/"+id+".json", c.tok, nil); r.Status != 204 {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	if after := list(t, c.obj("/1/user/-/body/log/weight/date/2026-11-20.json", "")["weight"]); len(after) != len(logs)-1 {
+		t.Errorf("%d logs after delete, %d before", len(after), len(logs))
+	}
+	wantError(t, api(t, c.s, "DELETE", "/1/user/-/body/log/weight/"+id+".json", c.tok, nil), 404, "not_found")
+	fid := fmt.Sprint(int64(fl["logId"].(float64)))
+	if r := api(t, c.s, "DELETE", "/1/user/-/body/log/fat/"+fid+".json", c.tok, nil); r.Status != 204 {
+		t.Fatalf("delete fat: %d %s", r.Status, r.Body)
+	}
+	if fats := list(t, c.obj("/1/user/-/body/log/fat/date/2026-11-20.json", "")["fat"]); len(fats) > 1 {
+		t.Errorf("fat logs after delete: %v", fats)
+	}
+}
+
+func TestTodayGrowsWithTheClock(t *testing.T) {
+	c := newDataClient(t, Config{})
+	sum := c.obj("/1/user/-/activities/date/today.json", "")["summary"].(map[string]any)
+	pts := list(t, c.obj("/1/user/-/activities/steps/date/today/1d/1min.json", "")["activities-steps-intraday"].(map[string]any)["dataset"])
+	steps := 0.0
+	for _, p := range pts {
+		steps += num(t, p["value"])
+	}
+	// 10:15:30 UTC is 05:15:30 in New York: 316 minutes have begun.
+	if len(pts) != 316 || steps != num(t, sum["steps"]) {
+		t.Errorf("%d minutes today, %v steps, summary %v", len(pts), steps, sum["steps"])
+	}
+	zones := 0.0
+	for _, z := range list(t, sum["heartRateZones"]) {
+		zones += num(t, z["minutes"])
+	}
+	if zones > 316 {
+		t.Errorf("%v zone minutes by 05:15", zones)
+	}
+	tomorrow := c.s.now().Add(48 * time.Hour).Format(time.DateOnly)
+	if v := list(t, c.obj("/1/user/-/activities/calories/date/"+tomorrow+"/1d.json", "")["activities-calories"])[0]["value"]; v != "0" {
+		t.Errorf("calories of a future day: %v", v)
 	}
 }

@@ -55,10 +55,13 @@
 //     fat and bmi series (a day without a log carries the last value
 //     forward); SpO2, HRV, breathing rate, skin temperature and cardio
 //     fitness by date and range; devices.json; the activity log list
-//     (the walks and runs the tracker detected); logging an activity, and a
+//     (the walks and runs the tracker detected); creating and deleting weight
+//     and body-fat logs (per server, in memory); logging an activity, and a
 //     non-Fitbit POST /1/user/-/echo used by replay tests. Dates are the
 //     user's local days ("today" by the simulator's clock in the person's
-//     time zone), and intraday data stops at that clock. Range caps are
+//     time zone), and data stops at that clock: today's totals, series
+//     values and heart-rate zones grow through the day, future days are
+//     empty. Range caps are
 //     Fitbit's documented ones (activity series 1095 days, heart 1 year,
 //     sleep 100, body logs 31, the nightly summaries 30); their error
 //     messages are the simulator's own. List pagination links point at
@@ -78,8 +81,8 @@
 // function call), subscriptions and
 // webhooks, OAuth 1.0a, Google-style error envelopes, the implicit grant,
 // scope-downgrade on refresh, multiple apps per server (one server is one
-// registered app), persistence across restarts, writes other than logging an activity, and
-// the data API beyond the endpoints above.
+// registered app), persistence across restarts, other writes, and the data API beyond the
+// endpoints above.
 // Data values are plausible but synthetic.
 //
 // # Test controls

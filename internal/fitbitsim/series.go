@@ -55,7 +55,8 @@ func (s *Server) getActivitySeries(w http.ResponseWriter, r *apiRequest, m []str
 	value, u := activityResources[m[3]], unitsFor(r.Request)
 	out := []map[string]any{}
 	for _, d := range sp.days() {
-		out = append(out, map[string]any{"dateTime": d.Format(time.DateOnly), "value": str(value(p.Activity(d).Totals(), u))})
+		a, upto := s.dayOf(p, d)
+		out = append(out, map[string]any{"dateTime": d.Format(time.DateOnly), "value": str(value(a.Sum(0, upto), u))})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{seriesKey(m[2], m[3]): out})
 }
@@ -155,7 +156,7 @@ func (s *Server) getHeartSeries(w http.ResponseWriter, r *apiRequest, m []string
 	}
 	out := []map[string]any{}
 	for _, d := range sp.days() {
-		out = append(out, heartDay(p, d))
+		out = append(out, s.heartDay(p, d))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"activities-heart": out})
 }
@@ -220,7 +221,7 @@ func (s *Server) getHeartIntraday(w http.ResponseWriter, r *apiRequest, m []stri
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"activities-heart": []map[string]any{heartDay(p, day)},
+		"activities-heart": []map[string]any{s.heartDay(p, day)},
 		"activities-heart-intraday": map[string]any{
 			"dataset": dataset, "datasetInterval": d.interval, "datasetType": d.typ,
 		},

@@ -64,6 +64,7 @@ type userState struct {
 	refresh []*refreshToken
 	stats   UserStats
 	logs    map[string][]map[string]any // activity logs by date
+	body    bodyWrites                  // weight and fat logs written or deleted
 	events  []RefreshEvent              // RefreshLog
 }
 

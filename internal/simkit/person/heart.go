@@ -90,13 +90,27 @@ func (p *Person) Heart(day time.Time) *Heart {
 		for j := range SamplesPerMinute {
 			h.Samples[i*SamplesPerMinute+j] = uint8(min(219, max(31, base+between(r, -2, 2))))
 		}
-		bpm, _ := h.MinuteAverage(i)
-		for z := range h.Zones {
-			if bpm >= h.Zones[z].Min && bpm < h.Zones[z].Max {
-				h.Zones[z].Minutes++
-				h.Zones[z].MilliCal += m.MilliCal()
+	}
+	h.Zones = h.ZonesIn(a, 0, MinutesPerDay)
+	return h
+}
+
+// ZonesIn counts the zones over the minutes [from, to) of the day, such as
+// the part of today that has happened; a is the same day's activity, whose
+// calories the zones add up.
+func (h *Heart) ZonesIn(a *Activity, from, to int) [4]Zone {
+	zones := h.Zones
+	for z := range zones {
+		zones[z].Minutes, zones[z].MilliCal = 0, 0
+	}
+	for i := max(0, from); i < min(MinutesPerDay, to); i++ {
+		bpm, ok := h.MinuteAverage(i)
+		for z := range zones {
+			if ok && bpm >= zones[z].Min && bpm < zones[z].Max {
+				zones[z].Minutes++
+				zones[z].MilliCal += a.Minutes[i].MilliCal()
 			}
 		}
 	}
-	return h
+	return zones
 }

@@ -85,6 +85,12 @@ func TestSumsConsistent(t *testing.T) {
 					t.Fatalf("%s: minute %d has no heart rate but was worn", u, i)
 				}
 			}
+			morning, afternoon := h.ZonesIn(a, 0, 720), h.ZonesIn(a, 720, MinutesPerDay)
+			for z := range h.Zones {
+				if morning[z].Minutes+afternoon[z].Minutes != h.Zones[z].Minutes || morning[z].MilliCal+afternoon[z].MilliCal != h.Zones[z].MilliCal {
+					t.Fatalf("%s: zone %d of halves %+v %+v, of the day %+v", u, z, morning[z], afternoon[z], h.Zones[z])
+				}
+			}
 			if zoneMin != worn || zoneCal != wornCal {
 				t.Fatalf("%s %s: zones %d min %d mcal, worn %d min %d mcal", u, key(day), zoneMin, zoneCal, worn, wornCal)
 			}
