@@ -80,18 +80,37 @@ type route struct {
 	handle  func(s *Server, w http.ResponseWriter, r *apiRequest, m []string)
 }
 
+// activityRE matches the activity time-series resources.
+const activityRE = `(steps|distance|floors|elevation|calories|caloriesBMR|activityCalories|minutesSedentary|minutesLightlyActive|minutesFairlyActive|minutesVeryActive)`
+
 var routes = []route{
 	{regexp.MustCompile(`^/1/user/([^/]+)/profile\.json$`), []string{"GET"}, "profile", (*Server).getProfile},
 	{regexp.MustCompile(`^/1/user/([^/]+)/activities/date/([^/]+)\.json$`), []string{"GET"}, "activity", (*Server).getActivities},
-	{regexp.MustCompile(`^/1/user/([^/]+)/activities/heart/date/([^/]+)/1d(?:/([^/]+))?\.json$`), []string{"GET"}, "heartrate", (*Server).getHeart},
+	{regexp.MustCompile(`^/1/user/([^/]+)/activities/(tracker/)?` + activityRE + `/date/([^/]+)/([^/]+)\.json$`), []string{"GET"}, "activity", (*Server).getActivitySeries},
+	{regexp.MustCompile(`^/1/user/([^/]+)/activities/heart/date/([^/]+)/([^/]+)\.json$`), []string{"GET"}, "heartrate", (*Server).getHeartSeries},
+	{regexp.MustCompile(`^/1/user/([^/]+)/activities/heart/date/([^/]+)/1d/([^/]+?)(?:/time/([^/]+)/([^/]+))?\.json$`), []string{"GET"}, "heartrate", (*Server).getHeartIntraday},
+	{regexp.MustCompile(`^/1/user/([^/]+)/activities/(tracker/)?([^/]+)/date/([^/]+)/1d/([^/]+?)(?:/time/([^/]+)/([^/]+))?\.json$`), []string{"GET"}, "activity", (*Server).getActivityIntraday},
+	{regexp.MustCompile(`^/1/user/([^/]+)/activities/list\.json$`), []string{"GET"}, "activity", (*Server).getActivityList},
 	{regexp.MustCompile(`^/1\.2/user/([^/]+)/sleep/date/([^/]+)\.json$`), []string{"GET"}, "sleep", (*Server).getSleep},
+	{regexp.MustCompile(`^/1\.2/user/([^/]+)/sleep/date/([^/]+)/([^/]+)\.json$`), []string{"GET"}, "sleep", (*Server).getSleepRange},
+	{regexp.MustCompile(`^/1\.2/user/([^/]+)/sleep/list\.json$`), []string{"GET"}, "sleep", (*Server).getSleepList},
+	{regexp.MustCompile(`^/1/user/([^/]+)/body/log/(weight|fat)/date/([^/]+)(?:/([^/]+))?\.json$`), []string{"GET"}, "weight", (*Server).getBodyLogs},
+	{regexp.MustCompile(`^/1/user/([^/]+)/body/(weight|fat|bmi)/date/([^/]+)/([^/]+)\.json$`), []string{"GET"}, "weight", (*Server).getBodySeries},
+	{regexp.MustCompile(`^/1/user/([^/]+)/(spo2)/date/([^/]+)(?:/([^/]+))?\.json$`), []string{"GET"}, "oxygen_saturation", (*Server).getNightly},
+	{regexp.MustCompile(`^/1/user/([^/]+)/(hrv)/date/([^/]+)(?:/([^/]+))?\.json$`), []string{"GET"}, "heartrate", (*Server).getNightly},
+	{regexp.MustCompile(`^/1/user/([^/]+)/(br)/date/([^/]+)(?:/([^/]+))?\.json$`), []string{"GET"}, "respiratory_rate", (*Server).getNightly},
+	{regexp.MustCompile(`^/1/user/([^/]+)/(temp/skin)/date/([^/]+)(?:/([^/]+))?\.json$`), []string{"GET"}, "temperature", (*Server).getNightly},
+	{regexp.MustCompile(`^/1/user/([^/]+)/(cardioscore)/date/([^/]+)(?:/([^/]+))?\.json$`), []string{"GET"}, "cardio_fitness", (*Server).getNightly},
+	{regexp.MustCompile(`^/1/user/([^/]+)/devices\.json$`), []string{"GET"}, "settings", (*Server).getDevices},
 	{regexp.MustCompile(`^/1/user/([^/]+)/activities\.json$`), []string{"POST"}, "activity", (*Server).logActivity},
 	{regexp.MustCompile(`^/1/user/([^/]+)/echo(?:\.json)?$`), nil, "", (*Server).echo},
 }
 
 // collectionNames are the words Fitbit uses in insufficient_scope messages.
 var collectionNames = map[string]string{
-	"profile": "profile", "activity": "activity", "heartrate": "heart rate", "sleep": "sleep",
+	"profile": "profile", "activity": "activity", "heartrate": "heart rate", "sleep": "sleep", "weight": "weight",
+	"oxygen_saturation": "oxygen saturation", "respiratory_rate": "respiratory rate", "temperature": "temperature",
+	"cardio_fitness": "cardio fitness", "settings": "settings",
 }
 
 func (s *Server) route(w http.ResponseWriter, r *apiRequest) {
@@ -125,84 +144,29 @@ func (s *Server) route(w http.ResponseWriter, r *apiRequest) {
 		ErrorType: "not_found", FieldName: "n/a", Message: "The API you are requesting could not be found."})
 }
 
-// resolveDate accepts yyyy-MM-dd or "today" (by the simulator's clock, UTC).
-func (s *Server) resolveDate(w http.ResponseWriter, d string) (time.Time, bool) {
-	if d == "today" {
-		return s.now().UTC().Truncate(24 * time.Hour), true
-	}
-	t, err := time.Parse(time.DateOnly, d)
-	if err != nil {
-		apierror.Write(w, http.StatusBadRequest, apierror.Item{
-			ErrorType: "validation", FieldName: "date", Message: "Invalid date:" + d})
-		return time.Time{}, false
-	}
-	return t, true
-}
-
 func (s *Server) getProfile(w http.ResponseWriter, r *apiRequest, _ []string) {
-	writeJSON(w, http.StatusOK, map[string]any{"user": profileFor(r.user, unitsFor(r.Request))})
+	writeJSON(w, http.StatusOK, map[string]any{"user": profileFor(personOf(r.user), s.now(), unitsFor(r.Request))})
 }
 
 func (s *Server) getActivities(w http.ResponseWriter, r *apiRequest, m []string) {
-	day, ok := s.resolveDate(w, m[2])
+	p := personOf(r.user)
+	day, ok := s.resolveDate(w, p, m[2])
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	logs := append([]map[string]any{}, s.userLocked(r.user).logs[day.Format(time.DateOnly)]...)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, activitiesFor(r.user, day, logs, unitsFor(r.Request)))
-}
-
-// heartDetail maps a detail level to the intraday dataset's interval and type.
-var heartDetail = map[string]struct {
-	interval int
-	typ      string
-	step     time.Duration
-}{
-	"1sec":  {1, "second", 15 * time.Second}, // Fitbit's 1sec data is sparse too
-	"1min":  {1, "minute", time.Minute},
-	"5min":  {5, "minute", 5 * time.Minute},
-	"15min": {15, "minute", 15 * time.Minute},
-}
-
-func (s *Server) getHeart(w http.ResponseWriter, r *apiRequest, m []string) {
-	day, ok := s.resolveDate(w, m[2])
-	if !ok {
-		return
-	}
-	level := m[3]
-	if level == "" {
-		writeJSON(w, http.StatusOK, heartFor(r.user, day, nil))
-		return
-	}
-	d, ok := heartDetail[level]
-	if !ok {
-		apierror.Write(w, http.StatusBadRequest, apierror.Item{
-			ErrorType: "validation", FieldName: "detail-level",
-			Message: "Invalid detail-level: " + level + ". Allowed values: 1sec, 1min, 5min, 15min."})
-		return
-	}
-	if !s.cfg.IntradayApproved && s.cfg.AppType != PersonalApp {
-		apierror.Write(w, http.StatusForbidden, apierror.Item{
-			ErrorType: apierror.InsufficientPermissions,
-			Message:   "API client is not authorized by Fitbit to access the resource requested. " + visit,
-		})
-		return
-	}
-	until := day.Add(24 * time.Hour)
-	if now := s.now().UTC(); now.Before(until) {
-		until = now // no data from the future
-	}
-	writeJSON(w, http.StatusOK, heartFor(r.user, day, &intraday{interval: d.interval, typ: d.typ, step: d.step, until: until}))
+	writeJSON(w, http.StatusOK, activitiesFor(p, day, logs, unitsFor(r.Request)))
 }
 
 func (s *Server) getSleep(w http.ResponseWriter, r *apiRequest, m []string) {
-	day, ok := s.resolveDate(w, m[2])
+	p := personOf(r.user)
+	day, ok := s.resolveDate(w, p, m[2])
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, sleepFor(r.user, day))
+	writeJSON(w, http.StatusOK, sleepFor(p, day))
 }
 
 var (

@@ -82,10 +82,11 @@ func TestIntraday(t *testing.T) {
 	if r.Status != 200 || intra["datasetType"] != "minute" || intra["datasetInterval"] != float64(1) || len(intra["dataset"].([]any)) != 1440 {
 		t.Fatalf("1min: %d %.300s", r.Status, r.Body)
 	}
-	// Today stops at the simulator's clock (10:15:30 -> 41 quarter hours).
+	// Today, the user's local day, stops at the simulator's clock (10:15:30
+	// UTC is 05:15:30 in 22B7NF's New York -> 22 quarter hours).
 	r = api(t, ok, "GET", "/1/user/-/activities/heart/date/today/1d/15min.json", tr.AccessToken, nil)
 	intra, _ = r.JSON(t)["activities-heart-intraday"].(map[string]any)
-	if n := len(intra["dataset"].([]any)); n != 42 || intra["datasetInterval"] != float64(15) {
+	if n := len(intra["dataset"].([]any)); n != 22 || intra["datasetInterval"] != float64(15) {
 		t.Fatalf("15min today: %d points, %v", n, intra["datasetInterval"])
 	}
 	wantError(t, api(t, ok, "GET", "/1/user/-/activities/heart/date/today/1d/2min.json", tr.AccessToken, nil), 400, "validation")

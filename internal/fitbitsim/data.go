@@ -1,13 +1,32 @@
 package fitbitsim
 
 import (
+	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
 )
+
+// The simulated data is internal/simkit/person's: one synthetic person per
+// user, the same one the simulated Google Health renders, so the two
+// simulators' answers can be compared field by field. This file and the
+// other data files only render it in Fitbit's shapes and units.
+
+// persons caches each user's person (its time zone is loaded once).
+var persons sync.Map // user -> *person.Person
+
+func personOf(user string) *person.Person {
+	if p, ok := persons.Load(user); ok {
+		return p.(*person.Person)
+	}
+	p, _ := persons.LoadOrStore(user, person.New(user))
+	return p.(*person.Person)
+}
 
 // units is the unit system chosen by Accept-Language.
 type units int
@@ -28,13 +47,16 @@ func unitsFor(r *http.Request) units {
 	return metric
 }
 
-func (u units) height(cm float64) float64 {
+// length converts millimetres to cm, or inches for en_US (heights and
+// strides).
+func (u units) length(mm int) float64 {
 	if u == unitsUS {
-		return round1(cm / 2.54)
+		return round1(float64(mm) / 25.4)
 	}
-	return round1(cm)
+	return round1(float64(mm) / 10)
 }
 
+// weight converts kg to kg, lb (en_US) or stone (en_GB).
 func (u units) weight(kg float64) float64 {
 	switch u {
 	case unitsUS:
@@ -45,196 +67,215 @@ func (u units) weight(kg float64) float64 {
 	return round1(kg)
 }
 
-func (u units) distance(km float64) float64 {
+// distance converts millimetres to km, or miles for en_US, unrounded.
+func (u units) distance(mm int) float64 {
+	km := float64(mm) / 1e6
 	if u == unitsUS {
-		return round2(km / 1.609344)
+		return round(km/1.609344, 1e5)
 	}
-	return round2(km)
+	return km
 }
 
-func round1(f float64) float64 { return math.Round(f*10) / 10 }
-func round2(f float64) float64 { return math.Round(f*100) / 100 }
-
-// rng is deterministic per user, date and purpose (see simkit.Rand).
-var (
-	rng     = simkit.Rand
-	between = simkit.Between
-)
-
-func profileFor(user string, u units) map[string]any {
-	r := rng(user, "profile")
-	gender := "MALE"
-	if r.IntN(2) == 0 {
-		gender = "FEMALE"
+// elevation converts millimetres to m, or feet for en_US.
+func (u units) elevation(mm int) float64 {
+	if u == unitsUS {
+		return round2(float64(mm) / 304.8)
 	}
-	heightCM := float64(between(r, 155, 195))
-	weightKG := float64(between(r, 50, 100)) + float64(r.IntN(10))/10
-	born := time.Date(between(r, 1950, 2004), time.Month(between(r, 1, 12)), between(r, 1, 28), 0, 0, 0, 0, time.UTC)
-	since := time.Date(between(r, 2012, 2024), time.Month(between(r, 1, 12)), between(r, 1, 28), 0, 0, 0, 0, time.UTC)
+	return round2(float64(mm) / 1000)
+}
+
+func round(f, per float64) float64 { return math.Round(f*per) / per }
+func round1(f float64) float64     { return round(f, 10) }
+func round2(f float64) float64     { return round(f, 100) }
+
+// kcal rounds millikilocalories to whole kilocalories.
+func kcal(milli int) int { return (milli + 500) / 1000 }
+
+// str is a series value as Fitbit sends it: a string.
+func str(v any) string {
+	switch v := v.(type) {
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// localLayout is Fitbit's local timestamp, without an offset.
+const localLayout = "2006-01-02T15:04:05.000"
+
+func profileFor(p *person.Person, now time.Time, u units) map[string]any {
+	pr := p.Profile
+	today := p.DayOf(now)
 	return map[string]any{
-		"encodedId":           user,
-		"displayName":         "Sim user " + user,
-		"fullName":            "Sim User " + user,
-		"firstName":           "Sim",
-		"lastName":            "User " + user,
-		"gender":              gender,
-		"timezone":            "Europe/London",
-		"offsetFromUTCMillis": 0,
-		"memberSince":         since.Format(time.DateOnly),
-		"dateOfBirth":         born.Format(time.DateOnly),
-		"age":                 2026 - born.Year(),
-		"height":              u.height(heightCM),
-		"weight":              u.weight(weightKG),
-		"locale":              "en_US",
-		"avatar":              "https://static0.fitbit.com/images/profile/defaultProfile_100.png",
-		"strideLengthWalking": round1(heightCM * 0.415),
-		"strideLengthRunning": round1(heightCM * 0.65),
+		"encodedId":               pr.UserID,
+		"displayName":             pr.DisplayName,
+		"fullName":                pr.FirstName + " " + pr.LastName,
+		"firstName":               pr.FirstName,
+		"lastName":                pr.LastName,
+		"gender":                  pr.Gender,
+		"timezone":                pr.TimeZone,
+		"offsetFromUTCMillis":     p.OffsetMillis(now),
+		"memberSince":             pr.MemberSince.Format(time.DateOnly),
+		"dateOfBirth":             pr.BirthDate.Format(time.DateOnly),
+		"age":                     p.Age(today),
+		"height":                  u.length(pr.HeightMM),
+		"weight":                  u.weight(p.WeightKG(today)),
+		"locale":                  "en_US",
+		"avatar":                  "https://static0.fitbit.com/images/profile/defaultProfile_100.png",
+		"strideLengthWalking":     u.length(pr.StrideWalkingMM),
+		"strideLengthRunning":     u.length(pr.StrideRunningMM),
+		"strideLengthWalkingType": "default",
+		"strideLengthRunningType": "default",
+		"distanceUnit":            u.name(),
+		"heightUnit":              u.name(),
+		"weightUnit":              u.name(),
 	}
 }
 
-func restingHR(user string, day time.Time) int {
-	return between(rng(user, day.Format(time.DateOnly), "rhr"), 52, 68)
+// name is the profile's unit-system name.
+func (u units) name() string {
+	switch u {
+	case unitsUS:
+		return "en_US"
+	case unitsUK:
+		return "en_GB"
+	}
+	return "METRIC"
 }
 
-func activitiesFor(user string, day time.Time, logs []map[string]any, u units) map[string]any {
-	date := day.Format(time.DateOnly)
-	r := rng(user, date, "activity")
-	steps := between(r, 2500, 16000)
-	km := float64(steps) * 0.00075
-	very, fairly, lightly := between(r, 0, 60), between(r, 0, 45), between(r, 90, 300)
-	sedentary := 1440 - very - fairly - lightly - between(r, 360, 540)
-	bmr := between(r, 1500, 1900)
-	activityCal := very*12 + fairly*8 + lightly*4
+// zonesJSON renders heart-rate zones with their calories.
+func zonesJSON(h *person.Heart) []map[string]any {
+	out := make([]map[string]any, 0, len(h.Zones))
+	for _, z := range h.Zones {
+		out = append(out, map[string]any{
+			"name": z.Name, "min": z.Min, "max": z.Max, "minutes": z.Minutes, "caloriesOut": float64(z.MilliCal) / 1000,
+		})
+	}
+	return out
+}
+
+func activitiesFor(p *person.Person, day time.Time, logs []map[string]any, u units) map[string]any {
+	a := p.Activity(day)
+	h := p.Heart(day)
+	t := a.Totals()
+	byLevel := map[person.Level]int{}
+	for _, m := range a.Minutes {
+		byLevel[m.Level] += m.DistanceMM
+	}
 	if logs == nil {
 		logs = []map[string]any{}
 	}
 	return map[string]any{
 		"activities": logs,
 		"goals": map[string]any{
-			"activeMinutes": 30, "caloriesOut": 2500, "distance": u.distance(8.05), "floors": 10, "steps": 10000,
+			"activeMinutes": 30, "caloriesOut": 2500, "distance": u.distance(8_050_000), "floors": 10, "steps": 10000,
 		},
 		"summary": map[string]any{
-			"activityCalories":     activityCal,
-			"caloriesBMR":          bmr,
-			"caloriesOut":          bmr + activityCal,
-			"distances":            []map[string]any{{"activity": "total", "distance": u.distance(km)}},
-			"fairlyActiveMinutes":  fairly,
-			"lightlyActiveMinutes": lightly,
-			"sedentaryMinutes":     sedentary,
-			"steps":                steps,
-			"floors":               between(r, 0, 25),
-			"veryActiveMinutes":    very,
-			"restingHeartRate":     restingHR(user, day),
+			"activeScore":      -1,
+			"activityCalories": kcal(t.ActMilliCal),
+			"caloriesBMR":      kcal(t.BMRMilliCal),
+			"caloriesOut":      kcal(t.MilliCal),
+			"distances": []map[string]any{
+				{"activity": "total", "distance": round2(u.distance(t.DistanceMM))},
+				{"activity": "tracker", "distance": round2(u.distance(t.DistanceMM))},
+				{"activity": "loggedActivities", "distance": 0},
+				{"activity": "veryActive", "distance": round2(u.distance(byLevel[person.VeryActive]))},
+				{"activity": "moderatelyActive", "distance": round2(u.distance(byLevel[person.FairlyActive]))},
+				{"activity": "lightlyActive", "distance": round2(u.distance(byLevel[person.LightlyActive]))},
+				{"activity": "sedentaryActive", "distance": round2(u.distance(byLevel[person.Sedentary]))},
+			},
+			"elevation":            u.elevation(t.ElevationMM),
+			"fairlyActiveMinutes":  t.Fairly,
+			"floors":               t.Floors,
+			"heartRateZones":       zonesJSON(h),
+			"lightlyActiveMinutes": t.Lightly,
+			"marginalCalories":     kcal(t.ActMilliCal) / 2,
+			"restingHeartRate":     h.Resting,
+			"sedentaryMinutes":     t.Sedentary,
+			"steps":                t.Steps,
+			"veryActiveMinutes":    t.Very,
 		},
 	}
 }
 
-// intraday asks heartFor for an intraday dataset.
-type intraday struct {
-	interval int
-	typ      string
-	step     time.Duration
-	until    time.Time // exclusive
+// heartDay is one day's entry of activities-heart.
+func heartDay(p *person.Person, day time.Time) map[string]any {
+	h := p.Heart(day)
+	return map[string]any{
+		"dateTime": day.Format(time.DateOnly),
+		"value": map[string]any{
+			"customHeartRateZones": []any{},
+			"heartRateZones":       zonesJSON(h),
+			"restingHeartRate":     h.Resting,
+		},
+	}
 }
 
-func heartFor(user string, day time.Time, id *intraday) map[string]any {
-	date := day.Format(time.DateOnly)
-	rhr := restingHR(user, day)
-	r := rng(user, date, "heart")
-	zones := []map[string]any{
-		{"name": "Out of Range", "min": 30, "max": 97, "minutes": between(r, 1000, 1300), "caloriesOut": float64(between(r, 12000, 17000)) / 10},
-		{"name": "Fat Burn", "min": 97, "max": 135, "minutes": between(r, 30, 200), "caloriesOut": float64(between(r, 1500, 6000)) / 10},
-		{"name": "Cardio", "min": 135, "max": 164, "minutes": between(r, 0, 40), "caloriesOut": float64(between(r, 0, 3000)) / 10},
-		{"name": "Peak", "min": 164, "max": 220, "minutes": between(r, 0, 10), "caloriesOut": float64(between(r, 0, 1000)) / 10},
+// sleepRecord renders one session of the sleep that ends on day.
+func sleepRecord(p *person.Person, day time.Time, s person.Sleep) map[string]any {
+	loc := p.Location()
+	data := []map[string]any{}
+	counts := map[person.Stage]int{}
+	for _, r := range s.Runs() {
+		data = append(data, map[string]any{"dateTime": r.Start.In(loc).Format(localLayout), "level": r.Stage.String(), "seconds": r.Seconds})
+		counts[r.Stage]++
 	}
-	out := map[string]any{
-		"activities-heart": []map[string]any{{
-			"dateTime": date,
-			"value": map[string]any{
-				"customHeartRateZones": []any{},
-				"heartRateZones":       zones,
-				"restingHeartRate":     rhr,
-			},
-		}},
-	}
-	if id == nil {
-		return out
-	}
-	dataset := []map[string]any{}
-	for t := day; t.Before(id.until) && t.Before(day.Add(24*time.Hour)); t = t.Add(id.step) {
-		hour := t.Hour()
-		base := rhr + 6
-		if hour >= 7 && hour < 22 {
-			base = rhr + 20
-		}
-		dataset = append(dataset, map[string]any{"time": t.Format(time.TimeOnly), "value": base + r.IntN(15)})
-	}
-	out["activities-heart-intraday"] = map[string]any{
-		"dataset":         dataset,
-		"datasetInterval": id.interval,
-		"datasetType":     id.typ,
-	}
-	return out
-}
-
-func sleepFor(user string, day time.Time) map[string]any {
-	date := day.Format(time.DateOnly)
-	r := rng(user, date, "sleep")
-	start := day.Add(-time.Duration(between(r, 30, 150)) * time.Minute) // the evening before
-	const layout = "2006-01-02T15:04:05.000"
-	levels := []string{"wake", "light", "deep", "light", "rem"}
-	minutes := map[string]int{}
-	counts := map[string]int{}
-	var data []map[string]any
-	t := start
-	for i := 0; i < between(r, 14, 22); i++ {
-		lvl := levels[i%len(levels)]
-		secs := between(r, 4, 55) * 60
-		if lvl == "wake" {
-			secs = between(r, 1, 8) * 60
-		}
-		data = append(data, map[string]any{"dateTime": t.Format(layout), "level": lvl, "seconds": secs})
-		minutes[lvl] += secs / 60
-		counts[lvl]++
-		t = t.Add(time.Duration(secs) * time.Second)
-	}
-	inBed := int(t.Sub(start) / time.Minute)
-	awake := minutes["wake"]
-	asleep := inBed - awake
 	summary := map[string]any{}
-	for _, l := range []string{"deep", "light", "rem", "wake"} {
-		summary[l] = map[string]any{"count": counts[l], "minutes": minutes[l], "thirtyDayAvgMinutes": minutes[l] + between(r, -20, 20)}
-	}
-	efficiency := 0
-	if inBed > 0 {
-		efficiency = asleep * 100 / inBed
+	for _, st := range person.Stages {
+		// The average of the 30 nights before, as Fitbit's app shows it.
+		avg := 0
+		for i := 1; i <= 30; i++ {
+			for _, o := range p.Sleeps(day.AddDate(0, 0, -i)) {
+				avg += o.Seconds(st) / 60
+			}
+		}
+		summary[st.String()] = map[string]any{"count": counts[st], "minutes": s.Seconds(st) / 60, "thirtyDayAvgMinutes": avg / 30}
 	}
 	return map[string]any{
-		"sleep": []map[string]any{{
-			"dateOfSleep":         date,
-			"duration":            inBed * 60 * 1000,
-			"efficiency":          efficiency,
-			"isMainSleep":         true,
-			"logId":               int64(30_000_000_000) + int64(r.IntN(1_000_000_000)),
-			"logType":             "auto_detected",
-			"minutesAfterWakeup":  0,
-			"minutesAsleep":       asleep,
-			"minutesAwake":        awake,
-			"minutesToFallAsleep": 0,
-			"startTime":           start.Format(layout),
-			"endTime":             t.Format(layout),
-			"timeInBed":           inBed,
-			"type":                "stages",
-			"levels": map[string]any{
-				"data":      data,
-				"shortData": []any{},
-				"summary":   summary,
-			},
-		}},
+		"dateOfSleep":         day.Format(time.DateOnly),
+		"duration":            int64(s.End().Sub(s.Start) / time.Millisecond),
+		"efficiency":          s.Efficiency(),
+		"infoCode":            0,
+		"isMainSleep":         s.IsMain,
+		"logId":               s.LogID,
+		"logType":             "auto_detected",
+		"minutesAfterWakeup":  0,
+		"minutesAsleep":       s.AsleepMinutes(),
+		"minutesAwake":        s.AwakeMinutes(),
+		"minutesToFallAsleep": 0,
+		"startTime":           s.Start.In(loc).Format(localLayout),
+		"endTime":             s.End().In(loc).Format(localLayout),
+		"timeInBed":           s.TimeInBedMinutes(),
+		"type":                "stages",
+		"levels": map[string]any{
+			"data":      data,
+			"shortData": []any{},
+			"summary":   summary,
+		},
+	}
+}
+
+// sleepFor is the by-date answer: the records that end on day and their
+// summary.
+func sleepFor(p *person.Person, day time.Time) map[string]any {
+	recs := []map[string]any{}
+	stages := map[string]int{}
+	asleep, inBed := 0, 0
+	for _, s := range p.Sleeps(day) {
+		recs = append(recs, sleepRecord(p, day, s))
+		for _, st := range person.Stages {
+			stages[st.String()] += s.Seconds(st) / 60
+		}
+		asleep += s.AsleepMinutes()
+		inBed += s.TimeInBedMinutes()
+	}
+	return map[string]any{
+		"sleep": recs,
 		"summary": map[string]any{
-			"stages":             map[string]any{"deep": minutes["deep"], "light": minutes["light"], "rem": minutes["rem"], "wake": minutes["wake"]},
+			"stages":             stages,
 			"totalMinutesAsleep": asleep,
-			"totalSleepRecords":  1,
+			"totalSleepRecords":  len(recs),
 			"totalTimeInBed":     inBed,
 		},
 	}

@@ -41,17 +41,36 @@
 //     chain's scopes and answers exactly like the token endpoint. The
 //     previously current refresh token dies without a grace replay, so
 //     presenting it afterwards counts as a reuse.
-//   - A few data endpoints with per-user, per-date deterministic data in
-//     Fitbit's shapes: profile, daily activity summary, heart rate (with
-//     intraday detail levels), sleep (1.2), logging an activity, and a
-//     non-Fitbit POST /1/user/-/echo used by replay tests.
+//   - The data endpoints that the gateway translates from the Google Health
+//     API, in Fitbit's documented shapes, rendering the synthetic person of
+//     internal/simkit/person that the simulated Google renders too (so the
+//     two can be compared field by field): profile; daily activity summary;
+//     activity time series for steps, distance, floors, elevation, calories,
+//     caloriesBMR, activityCalories and the four minutes… resources (and
+//     their tracker/ variants) by period and by range; activity intraday at
+//     1min, 5min and 15min with /time/HH:mm/HH:mm; heart rate by date,
+//     period and range, and intraday at 1sec, 1min, 5min and 15min (no
+//     points while off the wrist); sleep 1.2 by date, by range and list;
+//     weight and body-fat logs by date, period and range, and the weight,
+//     fat and bmi series (a day without a log carries the last value
+//     forward); SpO2, HRV, breathing rate, skin temperature and cardio
+//     fitness by date and range; devices.json; the activity log list
+//     (the walks and runs the tracker detected); logging an activity, and a
+//     non-Fitbit POST /1/user/-/echo used by replay tests. Dates are the
+//     user's local days ("today" by the simulator's clock in the person's
+//     time zone), and intraday data stops at that clock. Range caps are
+//     Fitbit's documented ones (activity series 1095 days, heart 1 year,
+//     sleep 100, body logs 31, the nightly summaries 30); their error
+//     messages are the simulator's own. List pagination links point at
+//     api.fitbit.com, as Fitbit's do.
 //   - Fitbit's error envelope and messages, including the credential Fitbit
 //     puts into its own messages (the gateway must scrub them).
 //   - Rate limiting: 150 requests per user per app per clock hour by default,
 //     Fitbit-Rate-Limit-* headers on every data response, 429 with
 //     Retry-After.
 //   - Units chosen by Accept-Language (en_US imperial, en_GB stone for weight,
-//     otherwise metric) for the profile and activity distances.
+//     otherwise metric) for heights, strides, weights, distances and
+//     elevation.
 //
 // # What it does not simulate
 //
@@ -59,7 +78,8 @@
 // function call), subscriptions and
 // webhooks, OAuth 1.0a, Google-style error envelopes, the implicit grant,
 // scope-downgrade on refresh, multiple apps per server (one server is one
-// registered app), persistence across restarts, and most of the data API.
+// registered app), persistence across restarts, writes other than logging an activity, and
+// the data API beyond the endpoints above.
 // Data values are plausible but synthetic.
 //
 // # Test controls

@@ -92,6 +92,8 @@ var routes = []route{
 	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints$`), []string{"POST"}, "DataPointsService.CreateDataPoint", typeArea, (*Server).createDataPoint, true},
 	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints:batchDelete$`), []string{"POST"}, "DataPointsService.BatchDeleteDataPoints", writeArea, (*Server).batchDelete, true},
 	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints:dailyRollUp$`), []string{"POST"}, "DataPointsService.DailyRollUpDataPoints", typeArea, (*Server).dailyRollUp, false},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints:reconcile$`), []string{"GET"}, "DataPointsService.ReconcileDataPoints", typeArea, (*Server).reconcileDataPoints, false},
+	{regexp.MustCompile(`^/v4/users/([^/]+)/dataTypes/([^/:]+)/dataPoints:rollUp$`), []string{"POST"}, "DataPointsService.RollUpDataPoints", typeArea, (*Server).rollUp, false},
 	{regexp.MustCompile(`^/v4/users/([^/]+)/echo$`), nil, "", fixedArea("-"), (*Server).echo, false},
 }
 

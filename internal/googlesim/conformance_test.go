@@ -74,6 +74,16 @@ func healthClient(t *testing.T, s *Server, tok string) (*health.Service, *captur
 	return svc, c
 }
 
+// startWithClient starts a simulator and returns it with the discovery
+// document and the generated client, for u1 with the given scopes (short
+// forms such as "sleep.readonly").
+func startWithClient(t *testing.T, scopes ...string) (*discovery, *Server, *health.Service, *capture) {
+	t.Helper()
+	s, _ := start(t, Config{})
+	svc, c := healthClient(t, s, s.MintTokens("u1", scopes...).AccessToken)
+	return loadDiscovery(t), s, svc, c
+}
+
 // wantGoogleError checks that err is Google's error with code and status,
 // as googleapi.CheckResponse reads it, and returns its ErrorInfo details.
 func wantGoogleError(t *testing.T, err error, c *capture, code int, status string) []ErrorInfo {
@@ -204,13 +214,19 @@ func TestConformsToDiscovery(t *testing.T) {
 	strict(t, d, "settings", c.last(), &health.Settings{})
 
 	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "daily-resting-heart-rate",
-		"weight", "body-fat", "height", "sleep"} {
+		"weight", "body-fat", "height", "sleep", "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
+		"daily-sleep-temperature-derivations", "daily-vo2-max"} {
 		call := svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/" + typ).PageSize(5)
 		if _, err := call.Do(); err != nil {
 			t.Errorf("list %s: %v", typ, err)
 			continue
 		}
 		strict(t, d, "list "+typ, c.last(), &health.ListDataPointsResponse{})
+		if _, err := svc.Users.DataTypes.DataPoints.Reconcile("users/me/dataTypes/" + typ).PageSize(5).Do(); err != nil {
+			t.Errorf("reconcile %s: %v", typ, err)
+			continue
+		}
+		strict(t, d, "reconcile "+typ, c.last(), &health.ReconcileDataPointsResponse{})
 	}
 
 	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "total-calories", "altitude",
@@ -227,6 +243,18 @@ func TestConformsToDiscovery(t *testing.T) {
 			continue
 		}
 		strict(t, d, "dailyRollUp "+typ, c.last(), &health.DailyRollUpDataPointsResponse{})
+	}
+
+	for _, typ := range []string{"steps", "distance", "floors", "total-calories", "heart-rate"} {
+		req := &health.RollUpDataPointsRequest{
+			Range:      &health.Interval{StartTime: "2026-11-19T00:00:00Z", EndTime: "2026-11-20T00:00:00Z"},
+			WindowSize: "21600s",
+		}
+		if _, err := svc.Users.DataTypes.DataPoints.RollUp("users/me/dataTypes/"+typ, req).Do(); err != nil {
+			t.Errorf("rollUp %s: %v", typ, err)
+			continue
+		}
+		strict(t, d, "rollUp "+typ, c.last(), &health.RollUpDataPointsResponse{})
 	}
 
 	if _, err := svc.Users.PairedDevices.List("users/me").Do(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
 )
 
 // dataType describes one Google Health data type (kebab-case in paths).
@@ -46,7 +47,15 @@ var dataTypes = map[string]dataType{
 	"height":                      {AreaMetrics, "height", maxPageSize, true},
 	"calories-in-heart-rate-zone": {AreaMetrics, "caloriesInHeartRateZone", 0, false},
 	"oxygen-saturation":           {AreaMetrics, "oxygenSaturation", maxPageSize, true},
-	"sleep":                       {AreaSleep, "sleep", sessionPageSize, true},
+	// The daily measurements of a night (nightly.go).
+	"daily-oxygen-saturation":             {AreaMetrics, "dailyOxygenSaturation", maxPageSize, true},
+	"daily-heart-rate-variability":        {AreaMetrics, "dailyHeartRateVariability", maxPageSize, true},
+	"daily-respiratory-rate":              {AreaMetrics, "dailyRespiratoryRate", maxPageSize, true},
+	"daily-sleep-temperature-derivations": {AreaMetrics, "dailySleepTemperatureDerivations", maxPageSize, true},
+	// Google's data-types pages do not give its scope; activity, with the
+	// other fitness types, is ASSUMED.
+	"daily-vo2-max": {AreaActivity, "dailyVo2Max", maxPageSize, true},
+	"sleep":         {AreaSleep, "sleep", sessionPageSize, true},
 }
 
 // rng is deterministic per user and purpose (see simkit.Rand).
@@ -194,6 +203,13 @@ func generate(user, typ string, lo, hi, now time.Time) []point {
 	case "daily-resting-heart-rate":
 		daily(func(d time.Time) (point, bool) {
 			return point{d, d, map[string]any{"date": civilDate(d), "beatsPerMinute": i64(restingHR(user, d))}}, true
+		})
+	case "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
+		"daily-sleep-temperature-derivations", "daily-vo2-max":
+		p := person.New(user)
+		daily(func(d time.Time) (point, bool) {
+			v, ok := dailyMeasurement(p, user, typ, d)
+			return point{d, d, v}, ok
 		})
 	case "weight", "body-fat":
 		daily(func(d time.Time) (point, bool) {

@@ -107,11 +107,25 @@
 //     POST users/me/dataTypes/{type}/dataPoints:dailyRollUp (the area's
 //     .readonly; body {"range":{"start":{"date":{…}},"end":{…}},
 //     "windowSizeDays":1}, closed-open, unknown fields rejected, at most 90
-//     days (14 for total-calories); one rollupDataPoints entry per window in
+//     days (14 for heart-rate and total-calories, as health-api.json
+//     caps them); one rollupDataPoints entry per window in
 //     chronological order, {"civilStartTime":{"date":…},"civilEndTime":…,
 //     "steps":{"countSum":"8423"}}, also distance (millimetersSum),
 //     floors (countSum), total-calories (kcalSum) and heart-rate
 //     (beatsPerMinuteAvg/Min/Max));
+//     GET users/me/dataTypes/{type}/dataPoints:reconcile (as list: the
+//     same filter, points and writes, page tokens bound to reconcile;
+//     default page 1440, 25 for sleep and exercise; ReconciledDataPoints
+//     without dataSource, dataPointName for the identifiable sleep,
+//     exercise, weight and body-fat, ASSUMED for the last three);
+//     POST users/me/dataTypes/{type}/dataPoints:rollUp (the same types and
+//     caps; body {"range":{"startTime","endTime"},"windowSize":"3600s"},
+//     RFC 3339, closed-open, windowSize at least 1s, pageSize default 1440,
+//     at most 10000, pageToken bound to the other fields): windows oldest
+//     first, the last cut at the range's end, none starting after the
+//     clock, {"startTime","endTime","steps":{"countSum":…}} with the values
+//     dailyRollUp computes for the same span (hourly points count in the
+//     window their hour starts in);
 //     GET users/me/pairedDevices (settings.readonly; pageSize default 5,
 //     at most 100, pageToken bound to the method): one TRACKER per user,
 //     the watch the data points name, with batteryLevel, batteryStatus
@@ -136,12 +150,18 @@
 //   - Data types and scopes follow the Google Health API documentation: steps,
 //     distance, floors, altitude, active-*, activity-level, exercise,
 //     total-calories → activity_and_fitness; heart-rate and the other
-//     heart types, weight, body-fat, height, oxygen-saturation →
-//     health_metrics_and_measurements; sleep → sleep. Data is generated
+//     heart types, weight, body-fat, height, oxygen-saturation and the
+//     daily night measurements → health_metrics_and_measurements; sleep → sleep. Data is generated
 //     for steps, distance, floors (hourly intervals), heart-rate (15-minute
 //     samples), daily-resting-heart-rate (date objects), weight and
 //     body-fat (samples on about two days in three), sleep (one staged
-//     session a night), for the last History (90 days) up to the clock,
+//     session a night), daily-oxygen-saturation,
+//     daily-heart-rate-variability, daily-respiratory-rate and
+//     daily-sleep-temperature-derivations (the night's measurements of the
+//     shared synthetic person, package person, missing on the nights it
+//     has none; the skin temperature baseline is ASSUMED) and daily-vo2-max
+//     (activity_and_fitness, ASSUMED; every day, with a cardioFitnessLevel
+//     from fixed, ASSUMED bounds), for the last History (90 days) up to the clock,
 //     deterministic per user (seeded by healthUserId) and UTC; other known
 //     types list as {}. int64 values are JSON strings, dates {year,month,
 //     day} objects, empty results omit their fields as proto3 JSON does.
@@ -156,9 +176,10 @@
 // flows, incremental authorization beyond include_granted_scopes, refresh
 // requests that narrow scopes (the scope parameter is ignored),
 // writes other than create and batchDelete of weight and body fat
-// (dataPoints patch, profile and settings updates), rollUp, reconcile and
-// exercise TCX export, webhooks and their signatures, time zones (all data
-// is UTC), ACCOUNT_NOT_LINKED, quotas other than the per-user minute, 5xx
+// (dataPoints patch, profile and settings updates), dataPoints get,
+// pairedDevices get, exercise TCX export, data source families (accepted,
+// not acted on), webhooks and their signatures, time zones (all data is
+// UTC), ACCOUNT_NOT_LINKED, quotas other than the per-user minute, 5xx
 // faults, multiple clients per server and persistence across restarts.
 //
 // # Test controls

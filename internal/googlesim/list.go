@@ -199,13 +199,25 @@ type ListResponse struct {
 
 // listDataPoints is GET /v4/users/me/dataTypes/{type}/dataPoints.
 func (s *Server) listDataPoints(w http.ResponseWriter, r *apiRequest, m []string) {
+	s.queryDataPoints(w, r, m, false)
+}
+
+// queryDataPoints answers list or, with reconcile, reconcile: the same
+// filter, points and paging (a page token is bound to its method), but
+// the reconciled stream has ReconciledDataPoints, and the documented
+// default page size of 1440.
+func (s *Server) queryDataPoints(w http.ResponseWriter, r *apiRequest, m []string, reconcile bool) {
 	typ := m[2]
 	dt := dataTypes[typ]
 	if !dt.listable {
 		invalidArgument(w, "Data type "+typ+" can only be read with dailyRollUp or rollUp.")
 		return
 	}
-	size, ok := pageSize(w, r.Request, defaultPageSize, dt.maxPage)
+	def, bound := defaultPageSize, typ
+	if reconcile {
+		def, bound = min(defaultReconcilePageSize, dt.maxPage), "reconcile "+typ
+	}
+	size, ok := pageSize(w, r.Request, def, dt.maxPage)
 	if !ok {
 		return
 	}
@@ -215,7 +227,7 @@ func (s *Server) listDataPoints(w http.ResponseWriter, r *apiRequest, m []string
 		invalidArgument(w, "Invalid filter: "+err.Error())
 		return
 	}
-	offset, ok := pageOffset(r.Request, typ, filter)
+	offset, ok := pageOffset(r.Request, bound, filter)
 	if !ok {
 		invalidArgument(w, "Invalid page token.")
 		return
@@ -240,9 +252,13 @@ func (s *Server) listDataPoints(w http.ResponseWriter, r *apiRequest, m []string
 	}
 	all := s.written(r.user, typ, pts, matches)
 	var resp ListResponse
-	all, resp.NextPageToken = page(all, offset, size, typ, filter)
+	all, resp.NextPageToken = page(all, offset, size, bound, filter)
 	for _, p := range all {
-		resp.DataPoints = append(resp.DataPoints, p.json(r.user, typ))
+		dp := p.json(r.user, typ)
+		if reconcile {
+			dp = reconciled(typ, dp)
+		}
+		resp.DataPoints = append(resp.DataPoints, dp)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -312,22 +328,75 @@ func civilDateTimeJSON(t time.Time) map[string]any {
 	return out
 }
 
-// Roll-up limits.
+// Roll-up range caps, per health-api.json's RollUpDataPointsRequest and
+// DailyRollUpDataPointsRequest: "The maximum range for
+// `calories-in-heart-rate-zone`, `heart-rate`, `active-minutes` and
+// `total-calories` is 14 days. The maximum range for all other data types
+// is 90 days."
 const (
-	maxRollUpRange         = 90 * 24 * time.Hour
-	maxCaloriesRollUpRange = 14 * 24 * time.Hour
+	maxRollUpRange      = 90 * 24 * time.Hour
+	maxShortRollUpRange = 14 * 24 * time.Hour
 )
 
-// dailyRollUp is POST /v4/users/me/dataTypes/{type}/dataPoints:dailyRollUp.
-func (s *Server) dailyRollUp(w http.ResponseWriter, r *apiRequest, m []string) {
+func maxRange(typ string) time.Duration {
+	switch typ {
+	case "calories-in-heart-rate-zone", "heart-rate", "active-minutes", "total-calories":
+		return maxShortRollUpRange
+	}
+	return maxRollUpRange
+}
+
+// rollFunc computes one roll-up window's value of a data type.
+type rollFunc = func(user string, ws, we, now time.Time) map[string]any
+
+// rollUpBody finds the path's data type's roll-up and decodes the request
+// body into req, or answers 400 and reports false.
+func rollUpBody(w http.ResponseWriter, r *apiRequest, m []string, req any) (string, rollFunc, bool) {
 	typ := m[2]
 	roll, ok := rollups[typ]
 	if !ok {
-		invalidArgument(w, "Data type "+typ+" does not support daily roll-ups.")
-		return
+		invalidArgument(w, "Data type "+typ+" does not support roll-ups.")
+		return "", nil, false
 	}
+	return typ, roll, decodeBody(w, r.body, req)
+}
+
+// validRange reports whether [start, end) is a range typ may be rolled up
+// over, or answers 400.
+func validRange(w http.ResponseWriter, typ string, start, end time.Time) bool {
+	switch {
+	case !end.After(start):
+		invalidArgument(w, "The range's end must be after its start.")
+	case end.Sub(start) > maxRange(typ):
+		invalidArgument(w, "The requested range is too large.")
+	default:
+		return true
+	}
+	return false
+}
+
+// intField reads an integer request field (an int32 is a JSON number, but
+// a string is accepted too, as proto3 JSON allows): def when absent or 0,
+// ok=false when negative, malformed or above max.
+func intField(v json.Number, def, max int) (int, bool) {
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(strings.Trim(string(v), `"`))
+	switch {
+	case err != nil || n < 0 || n > max:
+		return 0, false
+	case n == 0:
+		return def, true
+	}
+	return n, true
+}
+
+// dailyRollUp is POST /v4/users/me/dataTypes/{type}/dataPoints:dailyRollUp.
+func (s *Server) dailyRollUp(w http.ResponseWriter, r *apiRequest, m []string) {
 	var req DailyRollUpRequest
-	if !decodeBody(w, r.body, &req) {
+	typ, roll, ok := rollUpBody(w, r, m, &req)
+	if !ok {
 		return
 	}
 	start, okStart := req.Range.Start.toTime()
@@ -339,23 +408,13 @@ func (s *Server) dailyRollUp(w http.ResponseWriter, r *apiRequest, m []string) {
 	case !okStart || !okEnd:
 		invalidArgument(w, "range.start and range.end must be valid civil date-times.")
 		return
-	case !end.After(start):
-		invalidArgument(w, "range.end must be after range.start.")
-		return
-	case end.Sub(start) > maxRollUpRange || typ == "total-calories" && end.Sub(start) > maxCaloriesRollUpRange:
-		invalidArgument(w, "The requested range is too large.")
+	case !validRange(w, typ, start, end):
 		return
 	}
-	window := 1
-	if req.WindowSizeDays != "" {
-		n, err := strconv.Atoi(strings.Trim(string(req.WindowSizeDays), `"`))
-		if err != nil || n < 0 || n > 31 {
-			invalidArgument(w, "Invalid window_size_days.")
-			return
-		}
-		if n > 0 {
-			window = n
-		}
+	window, ok := intField(req.WindowSizeDays, 1, 31)
+	if !ok {
+		invalidArgument(w, "Invalid window_size_days.")
+		return
 	}
 	now := s.now().UTC()
 	var out []map[string]any
@@ -394,7 +453,11 @@ var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any
 	// JSON numbers.
 	"heart-rate": func(user string, ws, we, now time.Time) map[string]any {
 		lo, hi, sum, n := math.MaxInt, 0, 0, 0
-		for t := ws; t.Before(we) && !t.After(now); t = t.Add(15 * time.Minute) {
+		// The samples the list has: every 15 minutes on the clock.
+		for t := ws.Truncate(15 * time.Minute); t.Before(we) && !t.After(now); t = t.Add(15 * time.Minute) {
+			if t.Before(ws) {
+				continue
+			}
 			v := heartRateAt(user, t)
 			lo, hi, sum, n = min(lo, v), max(hi, v), sum+v, n+1
 		}

@@ -59,10 +59,28 @@ func (e *Engine) do(ctx context.Context, c *calls, dataType string, f func() err
 			backoff *= 2
 			continue
 		case http.StatusForbidden:
-			return insufficientScope(dataType)
+			if scopeMissing(ge) {
+				return insufficientScope(dataType)
+			}
+			return forbidden()
 		}
 		return err
 	}
+}
+
+// scopeMissing tells Google's 403 for a token without the scope
+// (ErrorInfo reason ACCESS_TOKEN_SCOPE_INSUFFICIENT, or RFC 6750's
+// insufficient_scope in WWW-Authenticate) from other refusals.
+func scopeMissing(ge *googleapi.Error) bool {
+	if strings.Contains(ge.Header.Get("WWW-Authenticate"), "insufficient_scope") {
+		return true
+	}
+	for _, d := range ge.Details {
+		if m, ok := d.(map[string]any); ok && m["reason"] == "ACCESS_TOKEN_SCOPE_INSUFFICIENT" {
+			return true
+		}
+	}
+	return false
 }
 
 // listAll lists a data type's points matching filter, following pages.

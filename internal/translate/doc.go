@@ -15,14 +15,20 @@
 //   - units.go picks the unit system from Accept-Language as Fitbit did and
 //     converts Google's fixed units (millimetres, grams) with Fitbit's rounding.
 //   - google.go is the Engine: it makes the Google calls through the
-//     generated client, splitting long ranges at Google's per-call caps and
-//     counting every call against MaxGoogleCalls (checked before calling, so
-//     a refused Fitbit call costs only the settings read), and builds
-//     Fitbit's JSON in the user's days (the time zone from Google's settings).
-//     Days Google omits (off the wrist) are 0, as Fitbit answered them.
-//     Google calls per Fitbit call: profile 3; daily summary 1 + 3;
-//     a time series 1 + ⌈days / cap⌉ (cap 90, or 14 for calories), plus
-//     any further pages.
+//     generated client and builds Fitbit's JSON in the user's days (the time
+//     zone from Google's settings, local times from each point's UTC
+//     offset); one file per area answers its endpoints: activity.go (daily
+//     summary and activity series), heart.go, sleep.go and body.go.
+//   - calls.go is every Google call's one path: counted against
+//     MaxGoogleCalls (checked before calling where the count is known, so a
+//     refused Fitbit call costs only the settings read), long ranges split at
+//     Google's per-call caps, pages followed, Google's 429, 503 and 504
+//     retried a bounded number of times (Retry-After honoured, capped; the
+//     wait is injectable), and Google's 403 turned into Fitbit's
+//     insufficient_scope naming the Fitbit scope (errors.go).
+//     Days Google omits (off the wrist) are 0 in series, as Fitbit answered
+//     them; newest-first lists are re-sorted oldest first. Each endpoint's
+//     cost in Google calls is Mapping.Cost, in the rendered table.
 //
 // Public references: the Fitbit Web API reference,
 // https://dev.fitbit.com/build/reference/web-api/ , and the Google Health API,

@@ -68,6 +68,13 @@ func insufficientScope(dataType string) *Error {
 		Message: "this call needs the " + scope + " scope, which the Google Health connection was not granted"}
 }
 
+// forbidden is Google's 403 that is not about scopes, as Fitbit's
+// insufficient_permissions (facts.go).
+func forbidden() *Error {
+	return &Error{Status: http.StatusForbidden, Type: InsufficientPermissions,
+		Message: "the Google Health API refused this call for the connection"}
+}
+
 func unavailable(code int) *Error {
 	status := http.StatusServiceUnavailable
 	if code == http.StatusTooManyRequests {

@@ -71,8 +71,12 @@ type Answer struct {
 	GoogleCalls int
 }
 
-// Serve answers r. It supports the profile, the daily activity summary and
-// the steps, distance and calories time series so far.
+// Serve answers r. It answers the profile, the daily activity summary, the
+// activity time series (all but caloriesBMR), heart rate (summary and
+// intraday), sleep by date and range, and the body logs and series; other
+// endpoints are not_available_from_successor so far. Its errors are *Error
+// (Fitbit's status, errorType and message) except for the context's and
+// unexpected Google answers (*googleapi.Error).
 func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answer, error) {
 	var c calls
 	if err := e.checkUser(ctx, &c, r); err != nil {
@@ -81,6 +85,10 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 	var body any
 	var err error
 	switch {
+	case r.Endpoint == SleepV1ByDate:
+		body, err = e.sleepV1(ctx, &c, r)
+	case r.Endpoint == Devices:
+		body, err = e.devices(ctx, &c)
 	case r.Endpoint == Profile:
 		body, err = e.profile(ctx, &c, units)
 	case r.Endpoint == DailySummary:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +283,22 @@ func TestActivitySeriesResources(t *testing.T) {
 	floors := serve(t, e, "/1/user/-/activities/floors/date/2026-11-19/1d.json", Metric).Body.(map[string]any)["activities-floors"].([]map[string]string)
 	if floors[0]["value"] == "0" {
 		t.Error("no floors from the simulator")
+	}
+}
+
+// TestCostsAsDocumented: the fixed costs in Table are what the engine makes.
+func TestCostsAsDocumented(t *testing.T) {
+	e, _ := startEngine(t)
+	for path, ep := range map[string]Endpoint{
+		"/1/user/-/profile.json":                         Profile,
+		"/1/user/-/activities/date/2026-11-19.json":      DailySummary,
+		"/1.2/user/-/sleep/date/2026-11-19.json":         SleepByDate,
+		"/1/user/-/body/log/weight/date/2026-11-19.json": WeightLog,
+		"/1/user/-/body/log/fat/date/2026-11-19.json":    FatLog,
+	} {
+		cost := Lookup(ep).Cost
+		if got := strconv.Itoa(serve(t, e, path, Metric).GoogleCalls); cost != got && !strings.HasSuffix(cost, "= "+got) {
+			t.Errorf("%v: %s Google calls, Table says %q", ep, got, cost)
+		}
 	}
 }

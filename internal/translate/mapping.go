@@ -66,18 +66,23 @@ type Field struct {
 	Note      string
 }
 
-// Mapping is one endpoint: its Fitbit path, the Google calls, the fields.
+// Mapping is one endpoint: its Fitbit path, its cost in Google calls, the
+// kinds of Google calls, the fields.
 type Mapping struct {
 	Endpoint Endpoint
 	Path     string
-	Calls    []Call
-	Fields   []Field
+	// Cost is the Google calls one Fitbit call makes, settings included, on
+	// Google's default paging; further pages and retries after 429, 503 or
+	// 504 add to it, and MaxGoogleCalls bounds it.
+	Cost   string
+	Calls  []Call
+	Fields []Field
 }
 
 // Table is the one mapping from Fitbit v1 to the Google Health API v4; the
 // README's translation table is rendered from it (Markdown).
 var Table = []Mapping{
-	{Profile, "/1/user/-/profile.json",
+	{Profile, "/1/user/-/profile.json", "3",
 		[]Call{{"", MethodGetIdentity}, {"", MethodGetProfile}, {"", MethodGetSettings}},
 		[]Field{
 			{"encodedId", "identity.legacyUserId", Exact, 0, ""},
@@ -91,7 +96,7 @@ var Table = []Mapping{
 			{"locale, languageLocale", "settings.languageLocale", Approximate, 0, "en-US becomes en_US"},
 			{"fullName, displayName, firstName, lastName, avatar*, gender, dateOfBirth, aboutMe, city, country, clockTimeDisplayFormat, startDayOfWeek, topBadges, features", "", Lost, 0, "no v4 field; dateOfBirth is reduced to age"},
 		}},
-	{DailySummary, "/1/user/-/activities/date/{date}.json",
+	{DailySummary, "/1/user/-/activities/date/{date}.json", "12",
 		[]Call{{"", MethodGetSettings}, {"steps", MethodDailyRollUp}, {"distance", MethodDailyRollUp}, {"floors", MethodDailyRollUp},
 			{"altitude", MethodDailyRollUp}, {"total-calories", MethodDailyRollUp}, {"active-energy-burned", MethodDailyRollUp},
 			{"activity-level", MethodDailyRollUp}, {"daily-resting-heart-rate", MethodList}, {"daily-heart-rate-zones", MethodList},
@@ -111,7 +116,7 @@ var Table = []Mapping{
 			{"summary.marginalCalories, activeScore, customHeartRateZones", "", Lost, 0, "absent"},
 			{"goals, activities", "", Lost, 0, "v4 has no goals; logged activities are []"},
 		}},
-	{ActivityTimeSeries, "/1/user/-/activities/[tracker/]{resource}/date/{date}/{period|end}.json",
+	{ActivityTimeSeries, "/1/user/-/activities/[tracker/]{resource}/date/{date}/{period|end}.json", "1 + ⌈days / cap⌉ (cap 90; 14 for calories)",
 		[]Call{{"", MethodGetSettings}, {"{resource}", MethodDailyRollUp}},
 		[]Field{
 			{"activities-{resource}[].value", "dailyRollUp of the resource's data type, per civil day", Exact, 0, "as a string; days Google omits (off wrist) are 0, as Fitbit gave"},
@@ -121,10 +126,10 @@ var Table = []Mapping{
 			{"caloriesBMR", "", Lost, 0, "not translated: not_available_from_successor"},
 			{"tracker/ variants", "the same roll-up", Approximate, 0, "Google does not tell tracker from logged values apart"},
 		}},
-	{ActivityIntraday, "/1/user/-/activities/{resource}/date/{date}/1d/{detail}[/time/HH:mm/HH:mm].json",
+	{ActivityIntraday, "/1/user/-/activities/{resource}/date/{date}/1d/{detail}[/time/HH:mm/HH:mm].json", "not translated yet",
 		[]Call{{"{resource}", MethodRollUp}},
 		[]Field{{"activities-{resource}-intraday.dataset[]", "rollUp windows of 60s, 300s or 900s", Exact, 0, "windows Google omits are 0"}}},
-	{HeartTimeSeries, "/1/user/-/activities/heart/date/{date}/{period|end}.json",
+	{HeartTimeSeries, "/1/user/-/activities/heart/date/{date}/{period|end}.json", "3 + 2 × ⌈days / 90⌉",
 		[]Call{{"", MethodGetSettings}, {"daily-resting-heart-rate", MethodList}, {"daily-heart-rate-zones", MethodList},
 			{"time-in-heart-rate-zone", MethodDailyRollUp}, {"calories-in-heart-rate-zone", MethodDailyRollUp}},
 		[]Field{
@@ -135,7 +140,7 @@ var Table = []Mapping{
 			{"value.heartRateZones[].caloriesOut", "calories-in-heart-rate-zone.caloriesInHeartRateZones[].kcal", Approximate, 10, "0 where Google has none"},
 			{"value.customHeartRateZones", "", Lost, 0, "always []"},
 		}},
-	{HeartIntraday, "/1/user/-/activities/heart/date/{date}/1d/{detail}[/time/HH:mm/HH:mm].json",
+	{HeartIntraday, "/1/user/-/activities/heart/date/{date}/1d/{detail}[/time/HH:mm/HH:mm].json", "5 + ⌈samples / 10000⌉",
 		[]Call{{"", MethodGetSettings}, {"daily-resting-heart-rate", MethodList}, {"daily-heart-rate-zones", MethodList},
 			{"time-in-heart-rate-zone", MethodDailyRollUp}, {"calories-in-heart-rate-zone", MethodDailyRollUp}, {"heart-rate", MethodList}},
 		[]Field{
@@ -144,7 +149,7 @@ var Table = []Mapping{
 			{"activities-heart-intraday.dataset[].value", "mean of the window's heart-rate samples; the sample for 1sec", Approximate, 1, "rounded to whole bpm; windows without samples (off wrist) are absent"},
 			{"datasetInterval, datasetType", "", Exact, 0, "from the detail level: 1 second, or 1, 5 or 15 minutes"},
 		}},
-	{SleepByDate, "/1.2/user/-/sleep/date/{date}.json",
+	{SleepByDate, "/1.2/user/-/sleep/date/{date}.json", "1 + ⌈31 / 25⌉ = 3",
 		[]Call{{"", MethodGetSettings}, {"sleep", MethodList}},
 		[]Field{
 			{"dateOfSleep", "sleep.interval.endTime at endUtcOffset", Exact, 0, "the local day the sleep ended on, as the list's civil_end_time filter"},
@@ -160,10 +165,18 @@ var Table = []Mapping{
 			{"summary.totalMinutesAsleep, totalTimeInBed, totalSleepRecords, stages", "sums over the day's sessions", Exact, 0, ""},
 			{"infoCode", "", Lost, 0, "absent"},
 		}},
-	{SleepRange, "/1.2/user/-/sleep/date/{start}/{end}.json", []Call{{"", MethodGetSettings}, {"sleep", MethodList}},
+	{SleepRange, "/1.2/user/-/sleep/date/{start}/{end}.json", "1 + ⌈(days + 30) / 25⌉", []Call{{"", MethodGetSettings}, {"sleep", MethodList}},
 		[]Field{{"sleep[]", "as sleep by date", Exact, 0, "re-sorted oldest first (Google lists newest first); no summary, as Fitbit"}}},
-	{SleepList, "/1.2/user/-/sleep/list.json", []Call{{"sleep", MethodList}}, []Field{{"sleep[], pagination", "as sleep by date", Exact, 0, "offset 0 only"}}},
-	{WeightLog, "/1/user/-/body/log/weight/date/{date}[/{period|end}].json",
+	{SleepList, "/1.2/user/-/sleep/list.json", "not translated yet", []Call{{"sleep", MethodList}}, []Field{{"sleep[], pagination", "as sleep by date", Exact, 0, "offset 0 only"}}},
+	{SleepV1ByDate, "/1/user/-/sleep/date/{date}.json", "2", []Call{{"", MethodGetSettings}, {"sleep", MethodList}},
+		[]Field{
+			{"sleep[].minuteData", "sleep.stages, a value a minute", Approximate, 0, "stages sleep: light, deep, REM asleep (1), wake awake (3), never restless (2); classic one to one"},
+			{"sleep[].awakeCount, awakeDuration, restlessCount, restlessDuration, awakeningsCount", "counted from minuteData", Approximate, 0, "Fitbit's classic algorithm scored restlessness from motion, which Google does not keep"},
+			{"sleep[].minutesAsleep, minutesAwake, timeInBed, efficiency", "counted from minuteData", Approximate, 2, "minutes; efficiency is asleep ÷ in bed"},
+			{"sleep[].logId, dateOfSleep, startTime, duration, isMainSleep, minutesToFallAsleep, minutesAfterWakeup", "as sleep v1.2", Exact, 0, "—"},
+			{"summary", "sums of the day's logs", Exact, 0, "no stages in v1"},
+		}},
+	{WeightLog, "/1/user/-/body/log/weight/date/{date}[/{period|end}].json", "4",
 		[]Call{{"", MethodGetSettings}, {"weight", MethodList}, {"body-fat", MethodList}, {"height", MethodList}},
 		[]Field{
 			{"weight", "weight.weightGrams", Exact, 0, "kg, lb or stone"},
@@ -173,44 +186,45 @@ var Table = []Mapping{
 			{"logId", "data point name", Approximate, 0, "53 bits of the name's FNV-1a hash: stable, not Fitbit's"},
 			{"source", "weight.dataSource", Approximate, 0, "Aria for a SCALE, API for the web APIs' platforms, else Web"},
 		}},
-	{FatLog, "/1/user/-/body/log/fat/date/{date}[/{period|end}].json", []Call{{"", MethodGetSettings}, {"body-fat", MethodList}},
+	{FatLog, "/1/user/-/body/log/fat/date/{date}[/{period|end}].json", "2", []Call{{"", MethodGetSettings}, {"body-fat", MethodList}},
 		[]Field{
 			{"fat, date, time", "body-fat.percentage, sampleTime", Exact, 0, ""},
 			{"logId, source", "data point name, dataSource", Approximate, 0, "as the weight log"},
 		}},
-	{BodyTimeSeries, "/1/user/-/body/{weight|fat|bmi}/date/{date}/{period|end}.json",
+	{BodyTimeSeries, "/1/user/-/body/{weight|fat|bmi}/date/{date}/{period|end}.json", "3; 4 for bmi",
 		[]Call{{"", MethodGetSettings}, {"weight", MethodList}, {"body-fat", MethodList}, {"height", MethodList}},
 		[]Field{
 			{"body-weight[].value, body-fat[].value", "the day's last weight or body-fat sample", Exact, 0, "one list of the range (and one sample before it), not dailyRollUp: fewer calls than roll-ups chunked at 90 days"},
 			{"days without a sample", "the last sample before the day", Approximate, 0, "carried forward, as Fitbit did; 0 before any"},
 			{"body-bmi[].value", "weight / height²", Approximate, 0.1, "the newest height up to the range's end"},
 		}},
-	{SpO2, "/1/user/-/spo2/date/{date}[/{end}].json", []Call{{"daily-oxygen-saturation", MethodList}},
+	{SpO2, "/1/user/-/spo2/date/{date}[/{end}].json", "not translated yet", []Call{{"daily-oxygen-saturation", MethodList}},
 		[]Field{{"value.avg", "averagePercentage", Exact, 0, ""}, {"value.min, value.max", "lowerBoundPercentage, upperBoundPercentage", Approximate, 1, "Google's are bounds, not the night's extremes"}}},
-	{HRV, "/1/user/-/hrv/date/{date}[/{end}].json", []Call{{"daily-heart-rate-variability", MethodList}},
+	{HRV, "/1/user/-/hrv/date/{date}[/{end}].json", "not translated yet", []Call{{"daily-heart-rate-variability", MethodList}},
 		[]Field{{"value.dailyRmssd", "averageHeartRateVariabilityMilliseconds", Exact, 0, ""}, {"value.deepRmssd", "deepSleepRootMeanSquareOfSuccessiveDifferencesMilliseconds", Exact, 0, ""}}},
-	{BreathingRate, "/1/user/-/br/date/{date}[/{end}].json", []Call{{"daily-respiratory-rate", MethodList}},
+	{BreathingRate, "/1/user/-/br/date/{date}[/{end}].json", "not translated yet", []Call{{"daily-respiratory-rate", MethodList}},
 		[]Field{{"value.breathingRate", "breathsPerMinute", Exact, 0, ""}}},
-	{SkinTemperature, "/1/user/-/temp/skin/date/{date}[/{end}].json", []Call{{"daily-sleep-temperature-derivations", MethodList}},
+	{SkinTemperature, "/1/user/-/temp/skin/date/{date}[/{end}].json", "not translated yet", []Call{{"daily-sleep-temperature-derivations", MethodList}},
 		[]Field{{"value.nightlyRelative", "the night's deviation from the baseline", Exact, 0, ""}, {"logType", "", Lost, 0, "always dedicated_temp_sensor"}}},
-	{CardioFitness, "/1/user/-/cardioscore/date/{date}[/{end}].json", []Call{{"daily-vo2-max", MethodList}},
+	{CardioFitness, "/1/user/-/cardioscore/date/{date}[/{end}].json", "not translated yet", []Call{{"daily-vo2-max", MethodList}},
 		[]Field{{"value.vo2Max", "the day's VO2 max", Approximate, 1, "Fitbit gave a range such as 44-48"}}},
-	{Devices, "/1/user/-/devices.json", []Call{{"", MethodPairedDevices}},
+	{Devices, "/1/user/-/devices.json", "2", []Call{{"", MethodGetSettings}, {"", MethodPairedDevices}},
 		[]Field{
 			{"id, battery, batteryLevel, deviceVersion, type", "pairedDevices", Exact, 0, "id is the last segment of the name"},
 			{"lastSyncTime", "lastSyncTime", Exact, 0, "local time of the user's zone"},
-			{"mac, features", "macAddress, features", Approximate, 0, "formats differ"},
+			{"mac", "macAddress", Exact, 0, "colons dropped, upper case"},
+			{"features", "features", Approximate, 0, "Google's feature names (STEPS, HEART_RATE, SPO2, …), not Fitbit's"},
 		}},
-	{ExerciseList, "/1/user/-/activities/list.json", []Call{{"exercise", MethodList}},
+	{ExerciseList, "/1/user/-/activities/list.json", "not translated yet", []Call{{"exercise", MethodList}},
 		[]Field{
 			{"activityName, startTime, duration, calories, distance, steps", "exercise", Exact, 0, ""},
 			{"logId", "data point name", Approximate, 0, ""},
 			{"activityTypeId, activityLevel, heartRateZones", "", Lost, 0, "no mapping from Google's exercise types"},
 		}},
-	{WeightCreate, "POST /1/user/-/body/log/weight.json", []Call{{"weight", MethodCreate}}, []Field{{"weight, date, time", "weight.weightGrams, sampleTime", Exact, 0, ""}}},
-	{WeightDelete, "DELETE /1/user/-/body/log/weight/{logId}.json", []Call{{"weight", MethodList}, {"weight", MethodBatchDelete}}, []Field{{"logId", "data point name", Exact, 0, "found among the logs"}}},
-	{FatCreate, "POST /1/user/-/body/log/fat.json", []Call{{"body-fat", MethodCreate}}, []Field{{"fat, date, time", "body-fat.percentage, sampleTime", Exact, 0, ""}}},
-	{FatDelete, "DELETE /1/user/-/body/log/fat/{logId}.json", []Call{{"body-fat", MethodList}, {"body-fat", MethodBatchDelete}}, []Field{{"logId", "data point name", Exact, 0, "found among the logs"}}},
+	{WeightCreate, "POST /1/user/-/body/log/weight.json", "not translated yet", []Call{{"weight", MethodCreate}}, []Field{{"weight, date, time", "weight.weightGrams, sampleTime", Exact, 0, ""}}},
+	{WeightDelete, "DELETE /1/user/-/body/log/weight/{logId}.json", "not translated yet", []Call{{"weight", MethodList}, {"weight", MethodBatchDelete}}, []Field{{"logId", "data point name", Exact, 0, "found among the logs"}}},
+	{FatCreate, "POST /1/user/-/body/log/fat.json", "not translated yet", []Call{{"body-fat", MethodCreate}}, []Field{{"fat, date, time", "body-fat.percentage, sampleTime", Exact, 0, ""}}},
+	{FatDelete, "DELETE /1/user/-/body/log/fat/{logId}.json", "not translated yet", []Call{{"body-fat", MethodList}, {"body-fat", MethodBatchDelete}}, []Field{{"logId", "data point name", Exact, 0, "found among the logs"}}},
 }
 
 // Lookup returns the endpoint's mapping, or nil.
@@ -227,23 +241,23 @@ func Lookup(e Endpoint) *Mapping {
 // table's order, so the rendering is stable and diffs read as mapping changes.
 func Markdown() string {
 	var b strings.Builder
-	b.WriteString("| Fitbit endpoint | Google calls | Fitbit field | Google source | fidelity | note |\n")
-	b.WriteString("|---|---|---|---|---|---|\n")
+	b.WriteString("| Fitbit endpoint | Google calls per Fitbit call | Google calls | Fitbit field | Google source | fidelity | note |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, m := range Table {
 		calls := make([]string, len(m.Calls))
 		for i, c := range m.Calls {
 			calls[i] = "`" + c.String() + "`"
 		}
 		for i, f := range m.Fields {
-			path, cs := "", ""
+			path, cost, cs := "", "", ""
 			if i == 0 {
-				path, cs = "`"+m.Path+"`", strings.Join(calls, ", ")
+				path, cost, cs = "`"+m.Path+"`", m.Cost, strings.Join(calls, ", ")
 			}
 			fid := f.Fidelity.String()
 			if f.Fidelity == Approximate && f.Tolerance > 0 {
 				fid += fmt.Sprintf(" (±%g)", f.Tolerance)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", path, cs, cell(f.Fitbit), cell(f.Google), fid, cell(f.Note))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", path, cost, cs, cell(f.Fitbit), cell(f.Google), fid, cell(f.Note))
 		}
 	}
 	return b.String()

@@ -36,6 +36,7 @@ const (
 	WeightDelete
 	FatCreate
 	FatDelete
+	SleepV1ByDate
 )
 
 var endpointNames = map[Endpoint]string{
@@ -46,7 +47,7 @@ var endpointNames = map[Endpoint]string{
 	SpO2: "SpO2 summary", HRV: "HRV summary", BreathingRate: "breathing rate summary",
 	SkinTemperature: "skin temperature summary", CardioFitness: "cardio fitness score", Devices: "devices",
 	ExerciseList: "activity log list", WeightCreate: "create weight log", WeightDelete: "delete weight log",
-	FatCreate: "create body fat log", FatDelete: "delete body fat log",
+	FatCreate: "create body fat log", FatDelete: "delete body fat log", SleepV1ByDate: "sleep v1 by date",
 }
 
 func (e Endpoint) String() string {
@@ -195,6 +196,10 @@ func Parse(method, path string, query url.Values) (*Request, error) {
 	switch {
 	case version == "1.2":
 		err = r.parseSleep(seg, query)
+	case seg[0] == "sleep" && len(seg) == 3 && seg[1] == "date":
+		// Sleep v1, by date only (ranges and lists came with v1.2).
+		r.Endpoint = SleepV1ByDate
+		err = r.dateOrRange(seg[1:], nil, false)
 	case seg[0] == "profile" && len(seg) == 1:
 		r.Endpoint = Profile
 	case seg[0] == "devices" && len(seg) == 1:
