@@ -59,6 +59,14 @@ type legacyApp struct {
 
 func newLegacy(t *testing.T, fitbitExtra ...string) *legacyApp {
 	t.Helper()
+	extra := strings.Join(append(fitbitExtra, "oauth1_consumer "+legacyKey+" "+legacySecret), "\n\t\t")
+	return newLegacyWith(t, options{FitbitExtra: extra})
+}
+
+// newLegacyWith is newLegacy with the fitbit global option of opts (which
+// must register the consumer).
+func newLegacyWith(t *testing.T, opts options) *legacyApp {
+	t.Helper()
 	a := &legacyApp{}
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
@@ -67,9 +75,8 @@ func newLegacy(t *testing.T, fitbitExtra ...string) *legacyApp {
 		_, _ = io.WriteString(w, "legacy app callback")
 	}))
 	t.Cleanup(cb.Close)
-	site := strings.NewReplacer("{{.Alice}}", hashes["alice"], "{{.Bob}}", hashes["bob"]).Replace(legacySite)
-	extra := strings.Join(append(fitbitExtra, "oauth1_consumer "+legacyKey+" "+legacySecret), "\n\t\t")
-	a.env = newEnv(t, options{Site: site, FitbitExtra: extra})
+	opts.Site = strings.NewReplacer("{{.Alice}}", hashes["alice"], "{{.Bob}}", hashes["bob"]).Replace(legacySite)
+	a.env = newEnv(t, opts)
 	a.cfg = &dghubble.Config{
 		ConsumerKey: legacyKey, ConsumerSecret: legacySecret,
 		CallbackURL: cb.URL + "/auth/fitbit/callback",

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -106,5 +107,49 @@ func TestGoogleOnlyGatewayAnswersFitbitCalls(t *testing.T) {
 	}
 	if st := e.sim.Stats(); st.APIRequests != 0 {
 		t.Fatalf("the simulated Fitbit was called: %+v", st)
+	}
+}
+
+// A 2015 app on OAuth 1.0a signs its user in through a Google consent, with
+// no Fitbit registration, and reads Fitbit's JSON answered from Google; the
+// user's Fitbit id is Google's legacyUserId.
+func TestLegacyOAuth1AppOnGoogleHealth(t *testing.T) {
+	g, err := googlesim.Start(googlesim.Config{RedirectURIs: []string{gateway + "/fitbit/callback"},
+		LegacyUserIDs: map[string]string{"111111111111111111111": "ALICE1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	g.SetConsent(func(*http.Request, []string) googlesim.Consent {
+		return googlesim.Consent{UserID: "111111111111111111111"}
+	})
+	a := newLegacyWith(t, options{Fitbit: "encryption_key " + newKey() + "\n\t\t" + googleProvider(g) +
+		"\n\t\toauth1_consumer " + legacyKey + " " + legacySecret})
+	tok := a.authorize()
+	if reqs := g.AuthRequests(); len(reqs) != 1 {
+		t.Fatalf("want one Google consent, saw %d", len(reqs))
+	}
+	client := a.cfg.Client(context.Background(), tok)
+	for _, path := range []string{"/1/user/-/profile.json", "/1/user/ALICE1/profile.json"} {
+		resp, err := client.Get(gateway + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, m := readJSON(t, resp); status != 200 || profileUser(m) != "ALICE1" {
+			t.Fatalf("%s from Google: %d %v", path, status, m)
+		}
+	}
+	resp, err := client.Get(gateway + "/1/user/-/activities/steps/date/today/7d.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, m := readJSON(t, resp); status != 200 || m["activities-steps"] == nil {
+		t.Fatalf("steps from Google: %d %v", status, m)
+	}
+	if st := a.sim.Stats(); st.APIRequests != 0 || st.CodeExchanges != 0 {
+		t.Fatalf("the simulated Fitbit was used: %+v", st)
+	}
+	if found := secretsIn(t, a.dir, append(g.IssuedSecrets(), tok.Token, tok.TokenSecret, legacySecret)); len(found) > 0 {
+		t.Fatalf("secrets on disk: %v", found)
 	}
 }

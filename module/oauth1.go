@@ -207,6 +207,12 @@ func (c connector) UserID(ctx context.Context, identity string) (string, error) 
 	if err != nil {
 		return "", err
 	}
+	// A 2015 app knows its users by their Fitbit encoded id: for a Google
+	// Health connection that is Google's legacyUserId (users/me/identity,
+	// https://developers.google.com/health), when Google reports one.
+	if id := rec.Extra["legacy_user_id"]; id != "" {
+		return id, nil
+	}
 	return rec.UserID, nil
 }
 

@@ -384,10 +384,16 @@ func WithDialect(ctx context.Context, d apierror.Dialect) context.Context {
 	return context.WithValue(ctx, dialectKey{}, d)
 }
 
+// DialectFrom returns the dialect a front chose with WithDialect, if any.
+func DialectFrom(ctx context.Context) (apierror.Dialect, bool) {
+	d, ok := ctx.Value(dialectKey{}).(apierror.Dialect)
+	return d, ok
+}
+
 // dialectOf is the dialect of req's caller: the front's choice, else that
 // of the API path (provider.DialectOf), else the registration's.
 func (t *Transport) dialectOf(req *http.Request) apierror.Dialect {
-	if d, ok := req.Context().Value(dialectKey{}).(apierror.Dialect); ok {
+	if d, ok := DialectFrom(req.Context()); ok {
 		return d
 	}
 	return provider.DialectOf(req.URL.Path, t.dialect())

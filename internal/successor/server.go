@@ -72,7 +72,12 @@ func (s *Server) Answer(req *http.Request) (resp *http.Response, unconnected boo
 	sess := new(session)
 	// The injecting transport writes its own refusals in Fitbit's envelope,
 	// with the Google connect URL: the app called Fitbit's API.
-	ctx := inject.WithDialect(withSession(req.Context(), sess), apierror.Fitbit)
+	// A front that chose its callers' dialect (the OAuth 1.0a handler)
+	// keeps it.
+	ctx := withSession(req.Context(), sess)
+	if _, chosen := inject.DialectFrom(ctx); !chosen {
+		ctx = inject.WithDialect(ctx, apierror.Fitbit)
+	}
 	if s.Identity != nil {
 		if id := s.Identity(req); id != "" {
 			ctx = translate.WithConnection(ctx, id)
