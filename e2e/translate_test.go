@@ -32,6 +32,19 @@ func TestFitbitCallsAnsweredFromGoogle(t *testing.T) {
 	if _, ok := m["summary"].(map[string]any); code != 200 || !ok {
 		t.Fatalf("daily summary from Google: %d %v", code, m)
 	}
+	// Heart rate and last night's sleep, as an app written for Fitbit reads them.
+	code, m = b.get("bob", "/1/user/-/activities/heart/date/today/1d.json")
+	if days, _ := m["activities-heart"].([]any); code != 200 || len(days) != 1 {
+		t.Fatalf("heart rate from Google: %d %v", code, m)
+	} else if zones, _ := days[0].(map[string]any)["value"].(map[string]any)["heartRateZones"].([]any); len(zones) != 4 {
+		t.Fatalf("heart-rate zones from Google: %v", days[0])
+	}
+	code, m = b.get("bob", "/1.2/user/-/sleep/date/today.json")
+	if logs, _ := m["sleep"].([]any); code != 200 || len(logs) == 0 || m["summary"] == nil {
+		t.Fatalf("sleep from Google: %d %v", code, m)
+	} else if lv, _ := logs[0].(map[string]any)["levels"].(map[string]any); lv["data"] == nil {
+		t.Fatalf("sleep levels from Google: %v", logs[0])
+	}
 	code, m = b.get("bob", "/1/user/-/foods/log/date/today.json")
 	if code != 404 || errorType(m) != "not_available_from_successor" || m["success"] != false {
 		t.Fatalf("untranslated path: %d %v", code, m)
