@@ -86,7 +86,7 @@ var GoogleHealth = Preset{
 		RevokeURL: "https://oauth2.googleapis.com/revoke",
 		APIBase:   "https://health.googleapis.com",
 	},
-	Scopes:            GoogleScopes([]string{"activity", "heartrate", "profile", "sleep"}),
+	Scopes:            GoogleScopes([]string{"activity", "heartrate", "profile", "sleep", "settings"}),
 	AuthParams:        map[string]string{"access_type": "offline", "prompt": "consent"},
 	SecretInBody:      true,
 	IdentityPath:      "/v4/users/me/identity",
