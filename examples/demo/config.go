@@ -44,6 +44,7 @@ type caddyfileData struct {
 	Users        []demoUser // with bcrypt hashes
 	LegacyKey    string     // OAuth 1.0a consumer key and secret
 	LegacySecret string
+	GoogleOnly   bool // no Fitbit registration (-google-only)
 }
 
 // simConfig is what the gateway needs to know of a simulated provider.
@@ -72,8 +73,9 @@ var caddyfileTmpl = template.Must(template.New("Caddyfile").Funcs(template.FuncM
 		level INFO
 	}
 
-	# The provider registration, pointed at the simulated Fitbit.
 	fitbit {
+{{- if not .GoogleOnly}}
+		# The provider registration, pointed at the simulated Fitbit.
 		client_id     {{.Sim.ClientID}}
 		client_secret {{.Sim.ClientSecret}}
 		app_type      server
@@ -82,6 +84,11 @@ var caddyfileTmpl = template.Must(template.New("Caddyfile").Funcs(template.FuncM
 		token_url     {{.Sim.TokenURL}}
 		revoke_url    {{.Sim.RevokeURL}}
 		api_base      {{.Sim.APIBase}}
+{{- else}}
+		# No Fitbit registration (-google-only): a gateway set up after
+		# Fitbit's shutdown. Every Fitbit call is answered from Google Health,
+		# and fitbit_oauth1 signs legacy apps' users in with Google.
+{{- end}}
 		# In production: encryption_key {env.FITBIT_ENCRYPTION_KEY}, made with
 		# openssl rand -base64 32.
 		encryption_key {env.{{.KeyEnv}}}
@@ -94,7 +101,8 @@ var caddyfileTmpl = template.Must(template.New("Caddyfile").Funcs(template.FuncM
 		# for. Users connect it at /fitbit/authorize?provider=google_health;
 		# /v4/... paths go to it. Scopes in Fitbit's names are mapped to
 		# Google Health scopes; settings (the user's time zone) is what the
-		# translation of Fitbit calls needs besides the data. With this
+		# translation of Fitbit calls needs besides the data, and the
+		# write scope of weight and body fat lets apps post weigh-ins. With this
 		# registration, Fitbit calls of users with no usable Fitbit
 		# connection are answered from Google Health (translate fallback,
 		# the default).
@@ -106,7 +114,7 @@ var caddyfileTmpl = template.Must(template.New("Caddyfile").Funcs(template.FuncM
 			token_url     {{.Google.TokenURL}}
 			revoke_url    {{.Google.RevokeURL}}
 			api_base      {{.Google.APIBase}}
-			scopes activity heartrate sleep profile settings
+			scopes activity heartrate sleep profile settings weight health_metrics_and_measurements.writeonly
 		}
 
 		# A legacy app written for Fitbit's OAuth 1.0a (removed by Fitbit in

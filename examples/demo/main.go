@@ -45,6 +45,7 @@ type options struct {
 	TokenLifetime        time.Duration // access-token lifetime at both simulators
 	Walkthrough          bool          // run the automatic walkthrough
 	ExitAfterWalkthrough bool          // exit after it instead of serving on
+	GoogleOnly           bool          // no Fitbit registration: the world after the shutdown
 	Out                  io.Writer     // where the demo prints
 
 	// onSim and onGoogle, if set, are called with the simulators once they
@@ -61,7 +62,11 @@ func main() {
 	flag.DurationVar(&opts.TokenLifetime, "token-lifetime", 2*time.Minute, "lifetime of the simulated Fitbit's and Google's access tokens (real: 8h and 1h)")
 	flag.BoolVar(&opts.Walkthrough, "walkthrough", true, "run the automatic walkthrough at start-up")
 	flag.BoolVar(&opts.ExitAfterWalkthrough, "exit-after-walkthrough", false, "exit after the walkthrough (non-zero if a step failed)")
+	flag.BoolVar(&opts.GoogleOnly, "google-only", false, "register Google Health only, as a gateway set up after Fitbit's shutdown: every Fitbit call, and the OAuth 1.0a sign-in, goes to Google (no walkthrough)")
 	flag.Parse()
+	if opts.GoogleOnly {
+		opts.Walkthrough, opts.ExitAfterWalkthrough = false, false // it tells the story of the bridge
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -118,12 +123,16 @@ func run(ctx context.Context, opts options) error {
 	defer os.Unsetenv(keyEnv)
 
 	logFile := filepath.Join(dataDir, "caddy.log")
-	if err := startCaddy(gw, dataDir, logFile, redirectURI, sim, google, skew); err != nil {
+	if err := startCaddy(gw, dataDir, logFile, redirectURI, sim, google, skew, opts.GoogleOnly); err != nil {
 		return err
 	}
 	defer stopCaddy(out)
 	out.printf("  gateway           %s  (Caddy; users alice/alice-password, bob/bob-password;\n", gw.base)
-	out.printf("                    two registrations, Fitbit and Google Health, one callback: %s)\n", redirectURI)
+	if opts.GoogleOnly {
+		out.printf("                    one registration, Google Health (-google-only), callback: %s)\n", redirectURI)
+	} else {
+		out.printf("                    two registrations, Fitbit and Google Health, one callback: %s)\n", redirectURI)
+	}
 	out.printf("  data directory    %s  (Caddyfile, encrypted tokens, Caddy's log: caddy.log)\n", dataDir)
 	out.printf("  refresh_skew      %s  (the gateway refreshes this long before a token expires)\n\n", skew)
 
@@ -308,7 +317,7 @@ func setEncryptionKey(out *console) error {
 
 // startCaddy writes the demo's Caddyfile to the data directory, adapts it to
 // JSON and loads it into this process's Caddy.
-func startCaddy(gw gateway, dataDir, logFile, redirectURI string, sim *fitbitsim.Server, google *googlesim.Server, skew time.Duration) error {
+func startCaddy(gw gateway, dataDir, logFile, redirectURI string, sim *fitbitsim.Server, google *googlesim.Server, skew time.Duration, googleOnly bool) error {
 	users, err := hashUsers()
 	if err != nil {
 		return err
@@ -328,6 +337,7 @@ func startCaddy(gw gateway, dataDir, logFile, redirectURI string, sim *fitbitsim
 		},
 		RefreshSkew: skew.String(), KeyEnv: keyEnv, Users: users,
 		LegacyKey: legacyConsumerKey, LegacySecret: legacyConsumerSecret,
+		GoogleOnly: googleOnly,
 	})
 	if err != nil {
 		return err

@@ -177,6 +177,27 @@ post '/walk' do
   redirect to('/steps')
 end
 
+get '/weight' do
+  require_user!
+  @date = Date.today.strftime('%Y-%m-%d')
+  talking_to_fitbit do
+    @weights = json_of(access_token.get("/1/user/-/body/log/weight/date/#{@date}.json"))['weight'] || []
+  end
+  erb :weight
+end
+
+# Logs a weigh-in of 72.5 kg for today: a signed form POST.
+post '/weight' do
+  require_user!
+  talking_to_fitbit do
+    json_of(access_token.post('/1/user/-/body/log/weight.json',
+                              'weight' => '72.5',
+                              'date'   => Date.today.strftime('%Y-%m-%d'),
+                              'time'   => '07:30:00'))
+  end
+  redirect to('/weight')
+end
+
 get '/logout' do
   session.clear
   redirect to('/')
@@ -221,7 +242,17 @@ __END__
 <% end %>
 </ul>
 <form method="post" action="/walk"><button type="submit">Log a 30-minute walk</button></form>
-<p><a href="/profile">Profile</a></p>
+<p><a href="/profile">Profile</a> &middot; <a href="/weight">Weight</a></p>
+
+@@ weight
+<h2>Weight on <%= h @date %></h2>
+<ul id="weights">
+<% @weights.each do |w| %>
+  <li><%= h w['time'] %>, <%= h w['weight'] %> kg</li>
+<% end %>
+</ul>
+<form method="post" action="/weight"><button type="submit">Log 72.5 kg</button></form>
+<p><a href="/steps">Today's steps</a></p>
 
 @@ error
 <h2>Sorry</h2>

@@ -182,14 +182,71 @@ func buildDemo(t *testing.T) string {
 }
 
 // startDemo runs the demo (no walkthrough) on a free loopback port and
+
+// TestLegacySinatraAppOnGoogleHealthOnly: the same app, unchanged but for
+// its site URL, against a gateway set up after Fitbit's shutdown, with no
+// Fitbit registration (the demo's -google-only): the OAuth 1.0a sign-in runs
+// a Google consent, the Fitbit user id it gets is Google's legacyUserId,
+// and its Fitbit calls (profile, today's steps, a posted weight) are
+// answered from the Google Health API.
+func TestLegacySinatraAppOnGoogleHealthOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the demo and runs ruby; skipped with -short")
+	}
+	ruby := needRuby(t)
+	ps := &procs{dir: t.TempDir()}
+	dataDir := t.TempDir()
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, p := range ps.list {
+			out, _ := os.ReadFile(p.out.Name())
+			t.Logf("---- output of %s ----\n%s", p.name, redact(string(out)))
+		}
+		if b, err := os.ReadFile(filepath.Join(dataDir, "caddy.log")); err == nil {
+			t.Logf("---- gateway's caddy.log (last 8 KiB) ----\n%s", redact(string(tail(b, 8<<10))))
+		}
+	})
+	gw := startDemo(t, ps, buildDemo(t), dataDir, "-google-only")
+	app := startApp(t, ps, ruby, gw, consumerSecret, "app.rb")
+	b := newBrowser(t)
+
+	r := b.get(t, app+"/login")
+	if r.status != http.StatusOK || r.path() != "/profile" {
+		t.Fatalf("GET /login ended at %s with %d, want /profile with 200; redirects: %s\n%s", r.url, r.status, r.chain(), r.body)
+	}
+	if !r.visited(gw+"/oauth/authorize") || !r.visited(gw+"/fitbit/callback") {
+		t.Errorf("the sign-in did not pass through the gateway's authorize step and callback; redirects: %s", r.chain())
+	}
+	// The demo's Google users carry legacy Fitbit ids DEMO01, DEMO02, …
+	if user := field(r.body, "encoded-user-id"); !regexp.MustCompile(`^DEMO\d\d$`).MatchString(user) {
+		t.Fatalf("encoded user id on /profile = %q, want Google's legacyUserId:\n%s", user, r.body)
+	}
+	if r = b.get(t, app+"/steps"); r.status != http.StatusOK {
+		t.Fatalf("GET /steps = %d:\n%s", r.status, r.body)
+	}
+	if n, err := strconv.Atoi(field(r.body, "steps")); err != nil || n < 0 {
+		t.Errorf("steps on /steps = %q, want a number:\n%s", field(r.body, "steps"), r.body)
+	}
+	r = b.post(t, app+"/weight")
+	if r.status != http.StatusOK || r.path() != "/weight" {
+		t.Fatalf("POST /weight ended at %s with %d, want /weight with 200; redirects: %s\n%s", r.url, r.status, r.chain(), r.body)
+	}
+	if !strings.Contains(r.body, "07:30:00, 72.5 kg") {
+		t.Errorf("the posted weight is not listed on /weight:\n%s", r.body)
+	}
+}
+
 // returns the gateway's base URL once it answers.
-func startDemo(t *testing.T, ps *procs, bin, dataDir string) string {
+func startDemo(t *testing.T, ps *procs, bin, dataDir string, flags ...string) string {
 	t.Helper()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // the free port may be taken meanwhile
 		port := freePort(t)
 		base := "http://127.0.0.1:" + port
-		p := ps.start(t, "demo", exec.Command(bin, "-listen", "127.0.0.1:"+port, "-data", dataDir, "-walkthrough=false"))
+		args := append([]string{"-listen", "127.0.0.1:" + port, "-data", dataDir, "-walkthrough=false"}, flags...)
+		p := ps.start(t, "demo", exec.Command(bin, args...))
 		if lastErr = p.waitHTTP(base + "/"); lastErr == nil {
 			return base
 		}
