@@ -57,18 +57,7 @@ func TestLegacySinatraAppAgainstDemo(t *testing.T) {
 
 	ps := &procs{dir: t.TempDir()}
 	dataDir := t.TempDir()
-	t.Cleanup(func() { // runs after the processes are stopped (cleanups are LIFO)
-		if !t.Failed() {
-			return
-		}
-		for _, p := range ps.list {
-			out, _ := os.ReadFile(p.out.Name())
-			t.Logf("---- output of %s ----\n%s", p.name, redact(string(out)))
-		}
-		if b, err := os.ReadFile(filepath.Join(dataDir, "caddy.log")); err == nil {
-			t.Logf("---- gateway's caddy.log (last 8 KiB) ----\n%s", redact(string(tail(b, 8<<10))))
-		}
-	})
+	dumpOnFailure(t, ps, dataDir)
 
 	demo := buildDemo(t)
 	gw := startDemo(t, ps, demo, dataDir)
@@ -183,6 +172,24 @@ func buildDemo(t *testing.T) string {
 
 // startDemo runs the demo (no walkthrough) on a free loopback port and
 
+// dumpOnFailure prints, when t fails, the processes' output and the
+// gateway's log, redacted. It runs after the processes are stopped
+// (cleanups are LIFO).
+func dumpOnFailure(t *testing.T, ps *procs, dataDir string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, p := range ps.list {
+			out, _ := os.ReadFile(p.out.Name())
+			t.Logf("---- output of %s ----\n%s", p.name, redact(string(out)))
+		}
+		if b, err := os.ReadFile(filepath.Join(dataDir, "caddy.log")); err == nil {
+			t.Logf("---- gateway's caddy.log (last 8 KiB) ----\n%s", redact(string(tail(b, 8<<10))))
+		}
+	})
+}
+
 // TestLegacySinatraAppOnGoogleHealthOnly: the same app, unchanged but for
 // its site URL, against a gateway set up after Fitbit's shutdown, with no
 // Fitbit registration (the demo's -google-only): the OAuth 1.0a sign-in runs
@@ -196,18 +203,7 @@ func TestLegacySinatraAppOnGoogleHealthOnly(t *testing.T) {
 	ruby := needRuby(t)
 	ps := &procs{dir: t.TempDir()}
 	dataDir := t.TempDir()
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		for _, p := range ps.list {
-			out, _ := os.ReadFile(p.out.Name())
-			t.Logf("---- output of %s ----\n%s", p.name, redact(string(out)))
-		}
-		if b, err := os.ReadFile(filepath.Join(dataDir, "caddy.log")); err == nil {
-			t.Logf("---- gateway's caddy.log (last 8 KiB) ----\n%s", redact(string(tail(b, 8<<10))))
-		}
-	})
+	dumpOnFailure(t, ps, dataDir)
 	gw := startDemo(t, ps, buildDemo(t), dataDir, "-google-only")
 	app := startApp(t, ps, ruby, gw, consumerSecret, "app.rb")
 	b := newBrowser(t)
