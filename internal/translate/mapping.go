@@ -167,7 +167,12 @@ var Table = []Mapping{
 		}},
 	{SleepRange, "/1.2/user/-/sleep/date/{start}/{end}.json", "1 + ⌈(days + 30) / 25⌉", []Call{{"", MethodGetSettings}, {"sleep", MethodList}},
 		[]Field{{"sleep[]", "as sleep by date", Exact, 0, "re-sorted oldest first (Google lists newest first); no summary, as Fitbit"}}},
-	{SleepList, "/1.2/user/-/sleep/list.json", "not translated yet", []Call{{"sleep", MethodList}}, []Field{{"sleep[], pagination", "as sleep by date", Exact, 0, "offset 0 only"}}},
+	{SleepList, "/1.2/user/-/sleep/list.json", "⌈(limit + 1) / 25⌉; 1–2 with afterDate", []Call{{"sleep", MethodList}},
+		[]Field{
+			{"sleep[]", "as sleep by date", Exact, 0, "newest first with beforeDate, oldest first with afterDate"},
+			{"sleep[].levels.summary.*.thirtyDayAvgMinutes", "the listed logs", Approximate, 0, "averaged over the logs in the answer, not thirty days"},
+			{"pagination", "—", Approximate, 0, "offset 0 only; next pages by date (beforeDate/afterDate of the last log), previous is empty"},
+		}},
 	{SleepV1ByDate, "/1/user/-/sleep/date/{date}.json", "2", []Call{{"", MethodGetSettings}, {"sleep", MethodList}},
 		[]Field{
 			{"sleep[].minuteData", "sleep.stages, a value a minute", Approximate, 0, "stages sleep: light, deep, REM asleep (1), wake awake (3), never restless (2); classic one to one"},

@@ -399,7 +399,8 @@ func (r *Request) parseSleep(seg []string, q url.Values) *Error {
 	}
 	if seg[1] == "list" && len(seg) == 2 {
 		r.Endpoint = SleepList
-		return r.parseList(q, false)
+		// Fitbit's sleep list takes yyyy-MM-ddTHH:mm:ss as well as a date.
+		return r.parseList(q, true)
 	}
 	r.Endpoint = SleepByDate
 	if len(seg) == 4 {

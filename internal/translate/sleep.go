@@ -51,6 +51,14 @@ func (e *Engine) sleepSessions(ctx context.Context, c *calls, start, end time.Ti
 	if err != nil {
 		return nil, err
 	}
+	out := sessionsOf(pts)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].start.Before(out[j].start) })
+	return out, nil
+}
+
+// sessionsOf reads Google's sleep points as sessions, in the order given;
+// points without an interval are skipped.
+func sessionsOf(pts []*health.DataPoint) []session {
 	var out []session
 	for _, p := range pts {
 		s := p.Sleep
@@ -64,8 +72,7 @@ func (e *Engine) sleepSessions(ctx context.Context, c *calls, start, end time.Ti
 		}
 		out = append(out, session{name: p.Name, s: s, src: p.DataSource, start: st, end: en, day: en.Format(dayLayout)})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].start.Before(out[j].start) })
-	return out, nil
+	return out
 }
 
 // sleepCalls is the fewest Google calls the sessions of n days take, with
