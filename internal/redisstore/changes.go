@@ -107,7 +107,11 @@ func (c *changes) Next(ctx context.Context, wait time.Duration) ([]tokenstore.Ke
 		Block:   min(wait, changesBlock),
 	}).Result()
 	if errors.Is(err, redis.Nil) {
-		return nil, nil // nothing within the block time
+		// Nothing within the block time, or the stream was recreated (the
+		// server flushed or lost its data) with ids at or below the last one
+		// read: new entries then stay invisible to XREAD from c.last. The
+		// sequence, which restarts too, tells the two apart.
+		return nil, c.checkReset(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: reading the change stream: %w", err)
@@ -132,4 +136,20 @@ func (c *changes) Next(ctx context.Context, wait time.Duration) ([]tokenstore.Ke
 		return nil, tokenstore.ErrChangesMissed
 	}
 	return keys, nil
+}
+
+// checkReset reports ErrChangesMissed, once, when the stream's sequence is
+// behind the last one read (the data was flushed or lost, and the stream
+// started again), and carries on from the new stream's latest entry.
+func (c *changes) checkReset(ctx context.Context) error {
+	res, err := positionScript.Run(ctx, c.s.client, []string{c.s.ChangesKey(), c.s.changesSeqKey()}).StringSlice()
+	if err != nil || len(res) != 2 {
+		return nil // the next read reports a broken connection
+	}
+	seq, err := strconv.ParseUint(res[1], 10, 64)
+	if err != nil || seq >= c.seq {
+		return nil
+	}
+	c.last, c.seq = res[0], seq
+	return tokenstore.ErrChangesMissed
 }
