@@ -105,6 +105,8 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 	switch {
 	case nightlies[r.Endpoint].dataType != "":
 		body, err = e.nightly(ctx, &c, r)
+	case r.Endpoint == ActivityIntraday:
+		body, err = e.activityIntraday(ctx, &c, r, units)
 	case r.Endpoint == SleepList:
 		body, err = e.sleepList(ctx, &c, r)
 	case r.Endpoint == SleepV1ByDate:
