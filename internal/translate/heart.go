@@ -26,7 +26,13 @@ type heartDay struct {
 
 // heartCalls is the Google calls of the heart summary over [start, end]:
 // two lists (resting rate, zone bounds) and two roll-ups per chunk.
-func heartCalls(start, end time.Time) int { return 2 + 2*chunks(start, end, rollUpCapDays) }
+// listPageSize is list's largest page (health-api.json: at most 10000), so
+// a year of daily points is one call, not fifteen of the default 25.
+const listPageSize = 10000
+
+func heartCalls(start, end time.Time) int {
+	return 2 + chunks(start, end, rollUpCapDays) + chunks(start, end, shortRollUpCapDays)
+}
 
 // heartDays reads resting heart rate and zones (bounds, time and calories in
 // each) for [start, end], keyed by yyyy-MM-dd.
@@ -38,7 +44,7 @@ func (e *Engine) heartDays(ctx context.Context, c *calls, start, end time.Time) 
 		}
 		return out[k]
 	}
-	rhr, err := e.listAll(ctx, c, "daily-resting-heart-rate", dayFilter("daily_resting_heart_rate.date", start, end), 0)
+	rhr, err := e.listAll(ctx, c, "daily-resting-heart-rate", dayFilter("daily_resting_heart_rate.date", start, end), listPageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +53,7 @@ func (e *Engine) heartDays(ctx context.Context, c *calls, start, end time.Time) 
 			get(dateString(v.Date)).resting = v.BeatsPerMinute
 		}
 	}
-	zones, err := e.listAll(ctx, c, "daily-heart-rate-zones", dayFilter("daily_heart_rate_zones.date", start, end), 0)
+	zones, err := e.listAll(ctx, c, "daily-heart-rate-zones", dayFilter("daily_heart_rate_zones.date", start, end), listPageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +80,9 @@ func (e *Engine) heartDays(ctx context.Context, c *calls, start, end time.Time) 
 			}
 		}
 	}
-	kcal, err := e.rollUpDays(ctx, c, "calories-in-heart-rate-zone", rollUpCapDays, start, end)
+	// Google caps calories-in-heart-rate-zone roll-ups at 14 days
+	// (health-api.json), not 90.
+	kcal, err := e.rollUpDays(ctx, c, "calories-in-heart-rate-zone", shortRollUpCapDays, start, end)
 	if err != nil && !notRolledUp(err) {
 		return nil, err
 	}

@@ -79,3 +79,16 @@ func TestHeartIntraday(t *testing.T) {
 		t.Errorf("first window at %v", got)
 	}
 }
+
+// TestHeartSeriesLongerThanFourteenDays: calories in zone are rolled up in
+// Google's 14-day chunks, so a month of heart rate is answered.
+func TestHeartSeriesLongerThanFourteenDays(t *testing.T) {
+	e, _ := startEngine(t)
+	a := serve(t, e, "/1/user/-/activities/heart/date/2026-11-19/30d.json", Metric)
+	if days := a.Body.(map[string]any)["activities-heart"].([]map[string]any); len(days) != 30 {
+		t.Fatalf("%d days", len(days))
+	}
+	if a.GoogleCalls != 3+1+3 {
+		t.Errorf("%d Google calls, want 7 (settings, two lists, one 90-day and three 14-day roll-ups)", a.GoogleCalls)
+	}
+}

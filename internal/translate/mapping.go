@@ -132,7 +132,7 @@ var Table = []Mapping{
 			{"activities-{resource}-intraday.dataset[]", "rollUp windows of 60s, 300s or 900s", Exact, 0, "steps, distance, floors, elevation, calories; windows Google omits are 0"},
 			{"activities-{resource}[0].value", "the sum of the windows", Exact, 0, "—"},
 		}},
-	{HeartTimeSeries, "/1/user/-/activities/heart/date/{date}/{period|end}.json", "3 + 2 × ⌈days / 90⌉",
+	{HeartTimeSeries, "/1/user/-/activities/heart/date/{date}/{period|end}.json", "3 + ⌈days / 90⌉ + ⌈days / 14⌉",
 		[]Call{{"", MethodGetSettings}, {"daily-resting-heart-rate", MethodList}, {"daily-heart-rate-zones", MethodList},
 			{"time-in-heart-rate-zone", MethodDailyRollUp}, {"calories-in-heart-rate-zone", MethodDailyRollUp}},
 		[]Field{
