@@ -216,11 +216,7 @@ http://:%d {
 }
 
 func startCaddy(work, name, what string, port int, config string) *target {
-	path := filepath.Join(work, name+".caddyfile")
-	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
-		log.Fatal(err)
-	}
-	p, err := benchutil.Start(filepath.Join(work, name+".log"), *caddyBin, "run", "--adapter", "caddyfile", "--config", path)
+	p, err := benchutil.StartCaddy(*caddyBin, work, name, config)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -225,11 +225,7 @@ func startCaddy(work, name, config string) *target {
 	if err != nil {
 		log.Fatal(err)
 	}
-	path := filepath.Join(work, name+".caddyfile")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(config, port)), 0o600); err != nil {
-		log.Fatal(err)
-	}
-	p, err := benchutil.Start(filepath.Join(work, name+".log"), *caddyBin, "run", "--adapter", "caddyfile", "--config", path)
+	p, err := benchutil.StartCaddy(*caddyBin, work, name, fmt.Sprintf(config, port))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package benchutil
 
 import (
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -77,4 +79,14 @@ func Failed(rs []Result) int {
 		n += r.Failed
 	}
 	return n
+}
+
+// StartCaddy writes config to <work>/<name>.caddyfile and runs the Caddy
+// binary bin on it, logging to <work>/<name>.log.
+func StartCaddy(bin, work, name, config string) (*Proc, error) {
+	path := filepath.Join(work, name+".caddyfile")
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		return nil, err
+	}
+	return Start(filepath.Join(work, name+".log"), bin, "run", "--adapter", "caddyfile", "--config", path)
 }
