@@ -31,6 +31,9 @@ const followInterval = 50 * time.Millisecond
 type feedStore struct {
 	tokenstore.Store
 	loads       atomic.Int64
+	published   atomic.Int64 // changes this handle published
+	delivered   atomic.Int64 // changes its subscriptions handed out
+	nexts       atomic.Int64 // calls of its subscriptions' Next
 	failPublish atomic.Bool
 	failFeed    atomic.Bool
 	missOnce    atomic.Bool
@@ -55,7 +58,11 @@ func (s *feedStore) PublishChange(ctx context.Context, k tokenstore.Key) error {
 	if s.failPublish.Load() {
 		return errFeedDown
 	}
-	return s.Store.PublishChange(ctx, k)
+	err := s.Store.PublishChange(ctx, k)
+	if err == nil {
+		s.published.Add(1)
+	}
+	return err
 }
 
 func (s *feedStore) SubscribeChanges(ctx context.Context) (tokenstore.ChangeSubscription, error) {
@@ -75,6 +82,7 @@ type feedSub struct {
 }
 
 func (f *feedSub) Next(ctx context.Context, wait time.Duration) ([]tokenstore.Key, error) {
+	f.s.nexts.Add(1)
 	if f.s.failFeed.Load() {
 		sleep(ctx, wait)
 		return nil, errFeedDown
@@ -82,7 +90,9 @@ func (f *feedSub) Next(ctx context.Context, wait time.Duration) ([]tokenstore.Ke
 	if f.s.missOnce.CompareAndSwap(true, false) {
 		return nil, tokenstore.ErrChangesMissed
 	}
-	return f.inner.Next(ctx, wait)
+	keys, err := f.inner.Next(ctx, wait)
+	f.s.delivered.Add(int64(len(keys)))
+	return keys, err
 }
 
 // peers is two instances (Managers, each on its own handle of one backing
@@ -150,7 +160,21 @@ func newPeers(t *testing.T, newStores func(t *testing.T) (tokenstore.Store, toke
 		return m
 	}
 	p.a, p.b = start(p.sa, nil), start(p.sb, cfgB)
+	// Both follow the feed before the test publishes anything: a
+	// subscription that began later would evict what B cached meanwhile.
+	eventually(t, "both instances subscribe", func() bool { return p.sa.nexts.Load() > 0 && p.sb.nexts.Load() > 0 })
 	return p
+}
+
+// settle waits until B has applied every change published so far: its feed
+// handed them all out, and it came back for more (it applies a batch
+// before it calls Next again). Only then does B's cache say what B keeps.
+func (p *peers) settle(t *testing.T) {
+	t.Helper()
+	want := p.sa.published.Load() + p.sb.published.Load()
+	eventually(t, "B receives every change", func() bool { return p.sb.delivered.Load() >= want })
+	n := p.sb.nexts.Load()
+	eventually(t, "B applies them", func() bool { return p.sb.nexts.Load() > n })
 }
 
 // connect connects identity on m to the simulated Fitbit user.
@@ -201,6 +225,7 @@ func TestPeerDisconnectStopsCachedUse(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStores func(t *testing.T) (tokenstore.Store, tokenstore.Store)) {
 		p := newPeers(t, newStores, nil)
 		rec := p.connect(t, p.a, "alice", "ALICE1")
+		p.settle(t)
 		if got := mustToken(t, p.b, "alice"); got != rec.AccessToken {
 			t.Fatal("B: not alice's token")
 		}
@@ -236,6 +261,7 @@ func TestPeerReconnectReplacesCachedToken(t *testing.T) {
 		}
 		third := p.connect(t, p.a, "alice", "ALICE1")
 		eventually(t, "B hands out the third token", func() bool { return mustToken(t, p.b, "alice") == third.AccessToken })
+		p.settle(t)
 		loads := p.sb.loads.Load()
 		if mustToken(t, p.b, "bob") != bobToken || p.sb.loads.Load() != loads {
 			t.Fatal("B reread bob, whose connection did not change")
@@ -294,6 +320,7 @@ func TestUntrustedFeedEvictsEverything(t *testing.T) {
 	p := newPeers(t, storePairs["storage"], nil)
 	p.connect(t, p.a, "alice", "ALICE1")
 	p.connect(t, p.a, "bob", "BOB222")
+	p.settle(t)
 	mustToken(t, p.b, "alice")
 	mustToken(t, p.b, "bob")
 	if n := p.b.Cached(); n != 2 {
@@ -328,6 +355,7 @@ func TestUnpublishedChangeCaughtByMaxAge(t *testing.T) {
 	clk.Advance(time.Now().Sub(clk.Now())) // start at the real time: token expiries are real
 	p := newPeers(t, storePairs["storage"], func(c *Config) { c.Now = clk.Now; c.MaxAge = time.Minute })
 	p.connect(t, p.a, "alice", "ALICE1")
+	p.settle(t)
 	mustToken(t, p.b, "alice")
 	p.sa.failPublish.Store(true)
 	if _, err := p.a.Disconnect(context.Background(), "alice"); err != nil {
