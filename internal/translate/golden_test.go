@@ -75,6 +75,7 @@ func goldenCases() []string {
 		"/1.2/user/-/sleep/date/2026-11-01.json",
 		"/1.2/user/-/sleep/date/2026-11-02.json",
 		"/1.2/user/-/sleep/date/2026-10-29/2026-11-04.json",
+		"/1/user/-/sleep/date/2026-11-01.json",
 		"/1.2/user/-/sleep/list.json?beforeDate=2026-11-04&sort=desc&offset=0&limit=3",
 		"/1.2/user/-/sleep/list.json?afterDate=2026-10-29&sort=asc&offset=0&limit=3",
 	)
@@ -116,7 +117,7 @@ var goldenPending = map[Endpoint]string{
 	ActivityTimeSeries: "googlesim's activity is not the person's", ActivityIntraday: "googlesim's activity is not the person's",
 	HeartTimeSeries: "googlesim's heart rate is not the person's", HeartIntraday: "googlesim's heart rate is not the person's",
 	SleepByDate: "googlesim's sleep is not the person's", SleepRange: "googlesim's sleep is not the person's",
-	SleepList: "googlesim's sleep is not the person's", SleepV1ByDate: "fitbitsim has no sleep v1",
+	SleepList: "googlesim's sleep is not the person's", SleepV1ByDate: "googlesim's sleep is not the person's",
 	WeightLog: "googlesim's body is not the person's", FatLog: "googlesim's body is not the person's",
 	BodyTimeSeries: "googlesim's body is not the person's",
 }
