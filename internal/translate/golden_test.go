@@ -59,12 +59,15 @@ func goldenCases() []string {
 		}
 	}
 	cases = append(cases, "/1/user/-/activities/steps/date/2026-11-04/1m.json")
+	// Every detail level with and without a window; whole days of minutes
+	// (1440 points, the most expensive cases) for two resources only.
 	for _, res := range []string{"steps", "distance", "floors", "elevation", "calories"} {
 		for _, detail := range []string{"1min", "5min", "15min"} {
-			cases = append(cases, "/1/user/-/activities/"+res+"/date/2026-11-01/1d/"+detail+".json",
-				"/1/user/-/activities/"+res+"/date/2026-11-03/1d/"+detail+"/time/14:00/16:30.json")
+			cases = append(cases, "/1/user/-/activities/"+res+"/date/2026-11-03/1d/"+detail+"/time/14:00/16:30.json")
 		}
+		cases = append(cases, "/1/user/-/activities/"+res+"/date/2026-11-01/1d/15min.json", "/1/user/-/activities/"+res+"/date/2026-11-04/1d/5min.json")
 	}
+	cases = append(cases, "/1/user/-/activities/steps/date/2026-11-01/1d/1min.json", "/1/user/-/activities/distance/date/2026-11-03/1d/1min.json")
 	cases = append(cases,
 		"/1/user/-/activities/heart/date/2026-11-03/1d.json",
 		"/1/user/-/activities/heart/date/2026-11-04/7d.json",
