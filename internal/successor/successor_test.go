@@ -137,10 +137,12 @@ func (c connections) Get(context.Context, string) (*tokens.Entry, error) { retur
 
 type tagged string
 
-func (t tagged) Answer(r *http.Request) (*http.Response, bool, error) {
+func (t tagged) Answer(r *http.Request, _ string) (*http.Response, bool, error) {
 	resp, err := t.RoundTrip(r)
 	return resp, false, err
 }
+
+func (t tagged) RoundTripAs(r *http.Request, _ string) (*http.Response, error) { return t.RoundTrip(r) }
 
 func (t tagged) RoundTrip(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Via": {string(t)}},
