@@ -137,3 +137,19 @@ func TestReconnectToAnotherGoogleAccount(t *testing.T) {
 		t.Errorf("account a's id after the reconnect: %d %v, want 403", resp.StatusCode, v)
 	}
 }
+
+// Google's 403 for a missing scope reaches the app as Fitbit's 403
+// insufficient_scope naming the Fitbit scope (translate maps it, as it maps
+// every Google refusal: the Server sees no raw Google 403).
+func TestMissingGoogleScope(t *testing.T) {
+	g := newGateway(t, nil)
+	connect(t, g.google, "alice", googlesim.DefaultUserID, g.sim.MintTokens(googlesim.DefaultUserID,
+		g.sim.Scope(googlesim.AreaSettings, false), g.sim.Scope(googlesim.AreaProfile, false)).AccessToken)
+	resp, v := call(t, g.router, "/1.2/user/-/sleep/date/2026-11-19.json")
+	if resp.StatusCode != http.StatusForbidden || errorType(v) != "insufficient_scope" {
+		t.Fatalf("sleep without the sleep scope: %d %v", resp.StatusCode, v)
+	}
+	if errs, _ := v["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["fieldName"] != "sleep" {
+		t.Errorf("insufficient_scope names %v, want the Fitbit scope sleep", v)
+	}
+}

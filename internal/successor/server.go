@@ -166,17 +166,12 @@ func failure(err error) *http.Response {
 	var ge *googleapi.Error
 	switch {
 	case errors.As(err, &te):
+		// The translation's refusals, translate.ErrTooManyCalls included.
 		return fitbitError(te)
-	case errors.Is(err, translate.ErrTooManyCalls):
-		return fitbitError(&translate.Error{Status: http.StatusBadRequest, Type: translate.Validation,
-			Message: "answering this call from the Google Health API would take more than " + strconv.Itoa(translate.MaxGoogleCalls) + " Google calls; ask for a shorter range"})
-	case errors.As(err, &ge) && ge.Code == http.StatusForbidden:
-		return fitbitError(&translate.Error{Status: http.StatusForbidden, Type: "insufficient_scope",
-			Message: "the Google Health connection lacks a scope this call needs; connect again granting it"})
-	case errors.As(err, &ge) && ge.Code == http.StatusTooManyRequests:
-		return fitbitError(&translate.Error{Status: http.StatusTooManyRequests, Type: "system",
-			Message: "the Google Health API's per-user quota is exhausted; retry shortly"})
 	case errors.As(err, &ge):
+		// Google's 403 and its 429/503/504 arrive as *translate.Error:
+		// every Google call goes through the engine's one path
+		// (translate's calls.go), which maps them.
 		return fitbitError(&translate.Error{Status: http.StatusBadGateway, Type: "system",
 			Message: "the Google Health API answered " + strconv.Itoa(ge.Code) + " while answering this call"})
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
