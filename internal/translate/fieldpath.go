@@ -3,6 +3,7 @@ package translate
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -15,7 +16,7 @@ import (
 //	user.encodedId                      a key under a key
 //	activities-heart[].value            [] is any element of an array
 //	summary.distances[activity=total]   the element whose "activity" is "total"
-//	summary.*.minutes, user.avatar*     * is any key; a trailing * any key so starting
+//	summary.*.minutes, activities-*-intraday   * is any run of characters in a key
 //	user.{firstName,lastName}           alternatives, expanded into one pattern each
 //	value.customHeartRateZones=[]       for a Lost field: the constant (JSON) the
 //	                                    translation answers instead, if it answers
@@ -159,15 +160,17 @@ func (p PathPattern) Extends(prefix []string) bool {
 }
 
 func segMatch(pat, seg string) bool {
+	element := strings.HasPrefix(seg, "[")
 	switch {
 	case pat == "[]":
-		return strings.HasPrefix(seg, "[")
-	case pat == "*":
-		return !strings.HasPrefix(seg, "[")
-	case strings.HasSuffix(pat, "*") && !strings.HasPrefix(pat, "["):
-		return !strings.HasPrefix(seg, "[") && strings.HasPrefix(seg, strings.TrimSuffix(pat, "*"))
+		return element
+	case strings.HasPrefix(pat, "["):
+		return pat == seg
+	case element:
+		return false
 	}
-	return pat == seg
+	ok, _ := path.Match(pat, seg)
+	return ok
 }
 
 // SplitPath splits a leaf path or pattern into its segments: keys, and
