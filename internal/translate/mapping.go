@@ -105,7 +105,7 @@ func heartDayFields(prefix string) []Field {
 func sleepLogFields(prefix string) []Field {
 	return under([]Field{
 		{"dateOfSleep", "sleep.interval.endTime at endUtcOffset", Exact, 0, "the local day the sleep ended on, as the list's civil_end_time filter", "dateOfSleep"},
-		{"startTime, endTime, duration", "sleep.interval", Exact, 0, "local times at the interval's offsets; duration in ms", "{startTime,endTime,duration}"},
+		{"startTime, endTime, duration", "sleep.interval", Exact, 0, "local times at the interval's offsets; duration in ms, the physical length (an hour more than the civil times on the night daylight saving time ends)", "{startTime,endTime,duration}"},
 		{"minutesAsleep, minutesAwake, minutesToFallAsleep, minutesAfterWakeup, timeInBed", "sleep.summary", Exact, 0, "timeInBed is minutesInSleepPeriod", "{minutesAsleep,minutesAwake,minutesToFallAsleep,minutesAfterWakeup,timeInBed}"},
 		{"levels.data, levels.shortData", "sleep.stages, shortAwakenings", Exact, 0, "AWAKE is wake (stages) or awake (classic)", "levels.{data,shortData}"},
 		{"levels.summary.*.minutes, count", "sleep.summary.stagesSummary", Exact, 0, "count from the stages where Google gives none", "levels.summary.*.{minutes,count}"},
@@ -193,7 +193,7 @@ var Table = []Mapping{
 		[]Call{{"", MethodGetSettings}, {"{resource}", MethodDailyRollUp}, {"active-energy-burned", MethodDailyRollUp}},
 		[]Field{
 			{"activities-{resource}[].dateTime", "dailyRollUp of the resource's data type, per civil day", Exact, 0, "every day of the range, oldest first", "activities-*[].dateTime"},
-			{"activities-{resource}[].value: steps, distance, floors, elevation, calories", "steps, distance, floors, altitude, total-calories", Exact, 0, "as a string; km or mi, m or ft; days Google omits (off wrist) are 0, as Fitbit gave",
+			{"activities-{resource}[].value: steps, distance, floors, elevation, calories", "steps, distance, floors, altitude, total-calories", Exact, 0, "as a string; km to the millimetre or miles to 5 decimals, m or ft to 2; days Google omits (off wrist) are 0, as Fitbit gave",
 				"activities-{steps,distance,floors,elevation,calories}[].value"},
 			{"activityCalories", "active-energy-burned.kcalSum", Approximate, 50, "", "activities-activityCalories[].value"},
 			{"minutesSedentary, minutesLightlyActive, minutesFairlyActive, minutesVeryActive", "activity-level per level", Approximate, 5, "", "activities-minutes*[].value"},
@@ -203,10 +203,10 @@ var Table = []Mapping{
 	{ActivityIntraday, "/1/user/-/activities/{resource}/date/{date}/1d/{detail}[/time/HH:mm/HH:mm].json", "2",
 		[]Call{{"", MethodGetSettings}, {"{resource}", MethodRollUp}},
 		[]Field{
-			{"activities-{resource}-intraday.dataset[].time, value", "rollUp windows of 60s, 300s or 900s", Exact, 0, "steps, distance, floors, elevation, calories; windows Google omits are 0", "activities-*-intraday.dataset[].{time,value}"},
+			{"activities-{resource}-intraday.dataset[].time, value", "rollUp windows of 60s, 300s or 900s", Exact, 0, "steps, distance, floors, elevation, calories (to 4 decimals of a kcal, as Fitbit gave them); windows Google omits are 0", "activities-*-intraday.dataset[].{time,value}"},
 			{"activities-calories-intraday.dataset[].level, mets", "", Lost, 0, "absent: no intensity or METs per window", "activities-*-intraday.dataset[].{level,mets}"},
 			{"datasetInterval, datasetType", "", Exact, 0, "from the detail level", "activities-*-intraday.{datasetInterval,datasetType}"},
-			{"activities-{resource}[0].value", "the sum of the windows", Exact, 0, "—", "activities-*[]"},
+			{"activities-{resource}[0].value", "the sum of the windows", Exact, 0, "rounded once, after summing", "activities-*[]"},
 		}},
 	{HeartTimeSeries, "/1/user/-/activities/heart/date/{date}/{period|end}.json", "3 + ⌈days / 90⌉ + ⌈days / 14⌉",
 		[]Call{{"", MethodGetSettings}, {"daily-resting-heart-rate", MethodList}, {"daily-heart-rate-zones", MethodList},
