@@ -208,7 +208,12 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 			}
 			return true
 		})
-		// "exercise" has its own file (exercise.go).
+	case "exercise": // exercise.go
+		for _, pt := range exercisePoints(s.personKey(user), lo, hi, now) {
+			if !emit(pt, func() map[string]any { return pt.value }) {
+				break
+			}
+		}
 	}
 	return out
 }
