@@ -57,13 +57,16 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 	// emit adds the point at pt's times with value's value, rendered only
 	// when the point is kept (a day holds 17,280 heart-rate samples), and
 	// reports whether to go on.
-	emit := func(pt point, value func() map[string]any) bool {
-		if pt.start.Before(lo) || pt.start.After(hi) || !keep(pt) {
+	add := func(pt point, value func() map[string]any) bool {
+		if !keep(pt) {
 			return true
 		}
 		pt.value = value()
 		out = append(out, pt)
 		return limit < 0 || len(out) < limit
+	}
+	emit := func(pt point, value func() map[string]any) bool {
+		return pt.start.Before(lo) || pt.start.After(hi) || add(pt, value)
 	}
 	// days calls f for the person's local days holding [lo, hi], newest
 	// first, until f reports false.
@@ -178,15 +181,16 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 		}
 	case "daily-resting-heart-rate", "daily-heart-rate-zones", "daily-oxygen-saturation", "daily-heart-rate-variability",
 		"daily-respiratory-rate", "daily-sleep-temperature-derivations", "daily-vo2-max":
-		// The civil dates [lo, hi] are UTC midnights (a date filter's
-		// literal); a date is served once it has begun for the person.
-		for d := hi.UTC().Truncate(24 * time.Hour); !d.Before(lo.UTC().Truncate(24 * time.Hour)); d = d.AddDate(0, 0, -1) {
+		// A point's time is its civil date at UTC midnight (a date
+		// filter's literal); a date is served once it has begun for the
+		// person, which east of UTC is a day ahead of UTC's.
+		for d := hi.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1); !d.Before(lo.UTC().Truncate(24 * time.Hour)); d = d.AddDate(0, 0, -1) {
 			local, err := p.Day(d.Format(time.DateOnly))
 			if err != nil || local.After(now) {
 				continue
 			}
 			v, ok := s.dailyValue(p, user, typ, d, local)
-			if ok && !emit(point{start: d, end: d}, func() map[string]any { return v }) {
+			if ok && !add(point{start: d, end: d}, func() map[string]any { return v }) {
 				break
 			}
 		}

@@ -237,7 +237,10 @@ func (s *Server) queryDataPoints(w http.ResponseWriter, r *apiRequest, m []strin
 		return
 	}
 	now := s.now().UTC()
-	lo, hi := bounds(clauses, now.Add(-History), now)
+	// A day ahead of the clock: east of UTC the person's date is ahead of
+	// UTC's, and a daily point's time is its date; nothing is generated
+	// past the clock.
+	lo, hi := bounds(clauses, now.Add(-History), now.Add(24*time.Hour))
 	matches := func(p point) bool {
 		for _, c := range clauses {
 			if !c.match(p) {

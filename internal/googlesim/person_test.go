@@ -152,3 +152,34 @@ func TestRendersPerson(t *testing.T) {
 		t.Fatalf("settings %+v %v", st, err)
 	}
 }
+
+// TestEastOfUTC: in Sydney (UTC+11 in November) the person's day starts
+// 11 hours before UTC's: at 20:00 UTC on Nov 20 it is Nov 21 there, and
+// that day's daily points and roll-ups are served.
+func TestEastOfUTC(t *testing.T) {
+	s, clk := start(t, Config{LegacyUserIDs: map[string]string{"u1": "5J3M2P"}})
+	clk.Advance(9*time.Hour + 44*time.Minute + 30*time.Second) // 20:00 UTC
+	p := s.person("u1")
+	if p.Profile.TimeZone != "Australia/Sydney" {
+		t.Fatalf("5J3M2P lives in %s", p.Profile.TimeZone)
+	}
+	svc, _ := healthClient(t, s, s.MintTokens("u1", AreaMetrics+".readonly", AreaActivity+".readonly", AreaSettings+".readonly").AccessToken)
+	dps := svc.Users.DataTypes.DataPoints
+	today := p.DayOf(s.now())
+	rhr, err := dps.List("users/me/dataTypes/daily-resting-heart-rate").Filter(`daily_resting_heart_rate.date = "2026-11-21"`).Do()
+	if err != nil || len(rhr.DataPoints) != 1 || today.Format(time.DateOnly) != "2026-11-21" ||
+		rhr.DataPoints[0].DailyRestingHeartRate.BeatsPerMinute != int64(p.RestingHeartRate(today)) {
+		t.Fatalf("today's resting rate %+v %v", rhr, err)
+	}
+	resp, err := dps.DailyRollUp("users/me/dataTypes/steps", &health.DailyRollUpDataPointsRequest{Range: &health.CivilTimeInterval{
+		Start: &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 21}},
+		End:   &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 22}}}}).Do()
+	upto := int(s.now().Sub(today)/time.Minute) + 1
+	if err != nil || len(resp.RollupDataPoints) != 1 || resp.RollupDataPoints[0].Steps.CountSum != int64(p.Activity(today).Sum(0, upto).Steps) {
+		t.Fatalf("today's steps %+v %v", resp, err)
+	}
+	st, err := svc.Users.GetSettings("users/me/settings").Do()
+	if err != nil || st.UtcOffset != "39600s" {
+		t.Fatalf("settings %+v %v", st, err)
+	}
+}
