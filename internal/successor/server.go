@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -176,9 +177,18 @@ func failure(err error) *http.Response {
 			Message: "the Google Health API answered " + strconv.Itoa(ge.Code) + " while answering this call"})
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fitbitError(&translate.Error{Status: http.StatusGatewayTimeout, Type: "system", Message: "the call was canceled"})
+	case timeout(err):
+		return fitbitError(&translate.Error{Status: http.StatusGatewayTimeout, Type: "system", Message: "the Google Health API did not answer in time; retry shortly"})
 	default:
 		return fitbitError(&translate.Error{Status: http.StatusBadGateway, Type: "system", Message: "could not answer this call from the Google Health API"})
 	}
+}
+
+// timeout reports a Google call that timed out in the transport (its
+// response-header timeout, a dial timeout).
+func timeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // fitbitError writes e in Fitbit's envelope; its Successor, the Google

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -208,4 +209,12 @@ func TestFailure(t *testing.T) {
 	want("another Google answer", &googleapi.Error{Code: http.StatusInternalServerError}, http.StatusBadGateway, "system")
 	want("canceled", fmt.Errorf("list: %w", context.Canceled), http.StatusGatewayTimeout, "system")
 	want("anything else", errors.New("dial tcp: refused"), http.StatusBadGateway, "system")
+	want("Google's answer timed out", &url.Error{Op: "Get", URL: "https://health.googleapis.com/v4/users/me/settings", Err: timedOut{}}, http.StatusGatewayTimeout, "system")
 }
+
+// timedOut is a transport's timeout, as net/http reports one.
+type timedOut struct{}
+
+func (timedOut) Error() string   { return "timeout awaiting response headers" }
+func (timedOut) Timeout() bool   { return true }
+func (timedOut) Temporary() bool { return true }
