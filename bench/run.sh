@@ -453,3 +453,8 @@ done
 cp "$WORK/runs.jsonl" "$RESULTS/runs.jsonl"
 log "done in $(((END_TS - START_TS) / 60)) min $(((END_TS - START_TS) % 60)) s: $RESULTS/latest.md"
 sed -n '/^## Throughput/,/^### Refresh storms/p' "$RESULTS/latest.md" | sed '$d'
+# The translated endpoints' table (ratio to plain Caddy, p99, Google calls
+# per Fitbit call): see bench/README.md, "Reading the translated table".
+if [ -f "$WORK/sections/translated.md" ]; then
+	sed -n '/^| endpoint/,/^$/p' "$WORK/sections/translated.md"
+fi
