@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
@@ -114,6 +116,21 @@ func TestGoogleOnlyGatewayAnswersFitbitCalls(t *testing.T) {
 	}
 	if code, m := e.get("alice", "/1/user/-/foods/log/date/today.json"); code != 404 || errorType(m) != "not_available_from_successor" {
 		t.Fatalf("untranslated path: %d %v", code, m)
+	}
+	// The activity log list, and its next page by the link it gives,
+	// resolved against the gateway as an app follows it.
+	first := "/1/user/-/activities/list.json?beforeDate=" + time.Now().AddDate(0, 0, 2).Format(time.DateOnly) + "&sort=desc&limit=2&offset=0"
+	code, m = e.get("alice", first)
+	acts, _ := m["activities"].([]any)
+	next, _ := m["pagination"].(map[string]any)["next"].(string)
+	ref, err := url.Parse(next)
+	if code != 200 || len(acts) != 2 || err != nil || next == "" {
+		t.Fatalf("activity log list: %d %v", code, m)
+	}
+	base, _ := url.Parse(gateway + first)
+	code, m = e.get("alice", base.ResolveReference(ref).RequestURI())
+	if more, _ := m["activities"].([]any); code != 200 || len(more) != 2 || more[0].(map[string]any)["startTime"].(string) >= acts[1].(map[string]any)["startTime"].(string) {
+		t.Fatalf("the list's next page: %d %v", code, m)
 	}
 	if code, m := e.get("alice", "/v4/users/me/identity"); code != 200 || m["healthUserId"] == nil {
 		t.Fatalf("google identity: %d %v", code, m)

@@ -92,6 +92,7 @@ var routes = []route{
 	{regexp.MustCompile(`^/1/user/([^/]+)/activities/(tracker/)?([^/]+)/date/([^/]+)/1d/([^/]+?)(?:/time/([^/]+)/([^/]+))?\.json$`), []string{"GET"}, "activity", (*Server).getActivityIntraday},
 	{regexp.MustCompile(`^/1/user/([^/]+)/activities/list\.json$`), []string{"GET"}, "activity", (*Server).getActivityList},
 	{regexp.MustCompile(`^/1\.2/user/([^/]+)/sleep/date/([^/]+)\.json$`), []string{"GET"}, "sleep", (*Server).getSleep},
+	{regexp.MustCompile(`^/1/user/([^/]+)/sleep/date/([^/]+)\.json$`), []string{"GET"}, "sleep", (*Server).getSleepV1},
 	{regexp.MustCompile(`^/1\.2/user/([^/]+)/sleep/date/([^/]+)/([^/]+)\.json$`), []string{"GET"}, "sleep", (*Server).getSleepRange},
 	{regexp.MustCompile(`^/1\.2/user/([^/]+)/sleep/list\.json$`), []string{"GET"}, "sleep", (*Server).getSleepList},
 	{regexp.MustCompile(`^/1/user/([^/]+)/body/log/(weight|fat)/date/([^/]+)(?:/([^/]+))?\.json$`), []string{"GET"}, "weight", (*Server).getBodyLogs},

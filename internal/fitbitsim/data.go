@@ -122,6 +122,8 @@ func profileFor(p *person.Person, now time.Time, u units) map[string]any {
 		"height":                  u.length(pr.HeightMM),
 		"weight":                  u.weight(p.WeightKG(today)),
 		"locale":                  "en_US",
+		"languageLocale":          "en_US",
+		"autoStrideEnabled":       true, // the strides are the defaults from the height
 		"avatar":                  "https://static0.fitbit.com/images/profile/defaultProfile_100.png",
 		"strideLengthWalking":     u.length(pr.StrideWalkingMM),
 		"strideLengthRunning":     u.length(pr.StrideRunningMM),

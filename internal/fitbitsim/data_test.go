@@ -288,6 +288,32 @@ func TestSleepRangeAndList(t *testing.T) {
 	wantError(t, api(t, c.s, "GET", "/1.2/user/-/sleep/list.json?beforeDate=2026-11-19&sort=desc&limit=101", c.tok, nil), 400, "validation")
 }
 
+// TestSleepV1: the classic shape of the same night as v1.2, a value a
+// minute, its counts adding up.
+func TestSleepV1(t *testing.T) {
+	c := newDataClient(t, Config{})
+	v12 := list(t, c.obj("/1.2/user/-/sleep/date/2026-11-18.json", "")["sleep"])[0]
+	v1 := c.obj("/1/user/-/sleep/date/2026-11-18.json", "")
+	rec := list(t, v1["sleep"])[0]
+	minutes := list(t, rec["minuteData"])
+	if len(minutes) != int(num(t, rec["timeInBed"])) || rec["timeInBed"] != v12["timeInBed"] || rec["logId"] != v12["logId"] ||
+		rec["startTime"] != v12["startTime"] || minutes[0]["dateTime"] != v12["startTime"].(string)[11:19] {
+		t.Errorf("v1 %v against v1.2 %v", rec, v12)
+	}
+	awake := 0.0
+	for _, m := range minutes {
+		if m["value"] == "3" {
+			awake++
+		} else if m["value"] != "1" {
+			t.Errorf("minute %v", m)
+		}
+	}
+	if awake != num(t, rec["awakeDuration"]) || num(t, rec["minutesAsleep"])+awake != num(t, rec["timeInBed"]) ||
+		num(t, v1["summary"].(map[string]any)["totalTimeInBed"]) != num(t, rec["timeInBed"]) {
+		t.Errorf("v1 counts: %v", rec)
+	}
+}
+
 func TestBody(t *testing.T) {
 	c := newDataClient(t, Config{})
 	logs := list(t, c.obj("/1/user/-/body/log/weight/date/2026-11-30/30d.json", "")["weight"])

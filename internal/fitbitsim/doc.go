@@ -50,7 +50,8 @@
 //     their tracker/ variants) by period and by range; activity intraday at
 //     1min, 5min and 15min with /time/HH:mm/HH:mm; heart rate by date,
 //     period and range, and intraday at 1sec, 1min, 5min and 15min (no
-//     points while off the wrist); sleep 1.2 by date, by range and list;
+//     points while off the wrist); sleep 1.2 by date, by range and list,
+//     and sleep v1 by date (minuteData);
 //     weight and body-fat logs by date, period and range, and the weight,
 //     fat and bmi series (a day without a log carries the last value
 //     forward); SpO2, HRV, breathing rate, skin temperature and cardio

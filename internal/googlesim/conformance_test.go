@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -22,10 +23,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/api/googleapi"
 	health "google.golang.org/api/health/v4"
 	"google.golang.org/api/option"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
 )
 
 // capture keeps the last answer's body, so the test can decode it again
@@ -215,7 +219,7 @@ func TestConformsToDiscovery(t *testing.T) {
 
 	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "daily-resting-heart-rate",
 		"daily-heart-rate-zones", "weight", "body-fat", "height", "sleep", "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
-		"daily-sleep-temperature-derivations", "daily-vo2-max"} {
+		"daily-sleep-temperature-derivations", "daily-vo2-max", "exercise"} {
 		call := svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/" + typ).PageSize(5)
 		if _, err := call.Do(); err != nil {
 			t.Errorf("list %s: %v", typ, err)
@@ -272,5 +276,44 @@ func TestConformsToDiscovery(t *testing.T) {
 	_, err = svc.Users.GetIdentity("users/me/identity").Do()
 	if !errors.As(err, &ge) || ge.Code != http.StatusUnauthorized || len(ge.Details) == 0 {
 		t.Errorf("bad token: %v", err)
+	}
+}
+
+// TestExerciseConforms: the exercise list with Google's civil-time filter
+// answers the person's walks and runs of the local day, newest first,
+// strictly in the generated types, with the interval at the person's
+// offset and the metrics of the bouts.
+func TestExerciseConforms(t *testing.T) {
+	d, s, svc, c := startWithClient(t, AreaActivity+".readonly")
+	p := person.New(s.personKey("u1")) // startWithClient's user
+	day := p.DayOf(s.now()).AddDate(0, 0, -3)
+	want := p.Activity(day).Exercises
+	filter := fmt.Sprintf(`exercise.interval.civil_start_time >= %q AND exercise.interval.civil_start_time < %q`,
+		day.Format(time.DateOnly), day.AddDate(0, 0, 1).Format(time.DateOnly))
+	resp, err := svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/exercise").Filter(filter).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict(t, d, "list exercise", c.last(), &health.ListDataPointsResponse{})
+	if len(resp.DataPoints) != len(want) {
+		t.Fatalf("%d sessions on %s, want %d: %s", len(resp.DataPoints), day.Format(time.DateOnly), len(want), c.last())
+	}
+	for i, dp := range resp.DataPoints {
+		e, x := want[len(want)-1-i], dp.Exercise // newest first
+		if x == nil || x.Interval == nil || x.MetricsSummary == nil {
+			t.Fatalf("session %d: %+v", i, dp)
+		}
+		_, off := e.Start.In(p.Location()).Zone()
+		start, _ := time.Parse(time.RFC3339, x.Interval.StartTime)
+		cs := x.Interval.CivilStartTime
+		if !start.Equal(e.Start) || x.Interval.StartUtcOffset != fmt.Sprintf("%ds", off) || cs == nil || cs.Date.Day != int64(day.Day()) {
+			t.Errorf("session %d: interval %+v, want start %v at offset %ds", i, x.Interval, e.Start, off)
+		}
+		kind := map[string]string{"Walk": "WALKING", "Run": "RUNNING"}[e.Name]
+		m := x.MetricsSummary
+		if x.ExerciseType != kind || x.ActiveDuration != fmt.Sprintf("%ds", e.Minutes*60) || m.Steps != int64(e.Steps) ||
+			m.DistanceMillimeters != float64(e.DistanceMM) || m.CaloriesKcal != float64(e.MilliCal)/1000 || m.AverageHeartRateBeatsPerMinute == 0 {
+			t.Errorf("session %d: %s %s %+v, want %+v", i, x.ExerciseType, x.ActiveDuration, m, e)
+		}
 	}
 }

@@ -157,6 +157,9 @@ type point struct {
 func (p point) civilOffset() time.Duration {
 	st, _ := p.value["sampleTime"].(map[string]any)
 	s, _ := st["utcOffset"].(string)
+	if iv, ok := p.value["interval"].(map[string]any); ok && s == "" {
+		s, _ = iv["startUtcOffset"].(string) // a session's (exercise.go)
+	}
 	d, _ := parseDuration(s)
 	return d
 }
@@ -245,6 +248,8 @@ func generate(user, key, typ string, lo, hi, now time.Time) []point {
 		if t := day(now.Add(-History)).Add(8 * time.Hour); !t.Before(lo) && !t.After(hi) {
 			out = append(out, point{t, t, map[string]any{"sampleTime": sampleTime(t), "heightMillimeters": i64(heightMM(user))}})
 		}
+	case "exercise":
+		out = exercisePoints(key, lo, hi, now)
 	case "sleep":
 		daily(func(d time.Time) (point, bool) {
 			start, end := sleepSession(user, d)

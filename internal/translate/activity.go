@@ -16,6 +16,12 @@ type seriesType struct {
 	decimals int
 }
 
+// lessSeries names, for a series derived by difference, the series whose
+// day's value is taken off its own, each rounded first: caloriesBMR is
+// total-calories less active-energy-burned, never below 0, as in the daily
+// summary.
+var lessSeries = map[string]string{"caloriesBMR": "activityCalories"}
+
 // activityLevel is the Google activity-level type of each of Fitbit's four
 // minute resources. health-api.json lists activityLevel among
 // DailyRollupDataPoint's values, so one roll-up answers all four (the
@@ -70,6 +76,14 @@ var seriesTypes = map[string]seriesType{
 		return u.Elevation(float64(p.Altitude.GainMillimetersSum))
 	}, 2},
 	"calories": {"total-calories", shortRollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 {
+		if p.TotalCalories == nil {
+			return 0
+		}
+		return p.TotalCalories.KcalSum
+	}, 0},
+	// Basal energy: basal-energy-burned has no daily roll-up (Google
+	// answers 400 for it), so it is what is not active energy.
+	"caloriesBMR": {"total-calories", shortRollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 {
 		if p.TotalCalories == nil {
 			return 0
 		}

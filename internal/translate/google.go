@@ -3,6 +3,7 @@ package translate
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,9 +76,9 @@ type Answer struct {
 }
 
 // Serve answers r. It answers the profile, the daily activity summary, the
-// activity time series (all but caloriesBMR), heart rate (summary and
-// intraday), sleep by date and range, and the body logs and series; other
-// endpoints are not_available_from_successor so far. Its errors are *Error
+// activity time series, heart rate (summary and intraday), sleep by date and
+// range, the body logs and series, and the exercise list; other endpoints
+// are not_available_from_successor so far. Its errors are *Error
 // (Fitbit's status, errorType and message) except for the context's and
 // unexpected Google answers (*googleapi.Error).
 func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answer, error) {
@@ -109,6 +110,8 @@ func (e *Engine) Serve(ctx context.Context, r *Request, units UnitSystem) (*Answ
 		body, err = e.activityIntraday(ctx, &c, r, units)
 	case r.Endpoint == SleepList:
 		body, err = e.sleepList(ctx, &c, r)
+	case r.Endpoint == ExerciseList:
+		body, err = e.exerciseList(ctx, &c, r, units)
 	case r.Endpoint == SleepV1ByDate:
 		body, err = e.sleepV1(ctx, &c, r)
 	case r.Endpoint == Devices:
@@ -256,13 +259,27 @@ func (e *Engine) timeSeries(ctx context.Context, c *calls, r *Request, units Uni
 		return nil, err
 	}
 	st := seriesTypes[r.Resource]
+	n := chunks(start, end, st.capDays)
+	less, derived := seriesTypes[lessSeries[r.Resource]]
+	if derived {
+		n += chunks(start, end, less.capDays)
+	}
 	// A Fitbit call may not exceed the bound: check before calling Google.
-	if c.n+chunks(start, end, st.capDays) > MaxGoogleCalls {
+	if c.n+n > MaxGoogleCalls {
 		return nil, ErrTooManyCalls
 	}
 	vals, err := e.dailyValues(ctx, c, st, start, end, units)
 	if err != nil {
 		return nil, err
+	}
+	if derived {
+		sub, err := e.dailyValues(ctx, c, less, start, end, units)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range vals {
+			vals[k] = math.Max(round(v, st.decimals)-round(sub[k], st.decimals), 0)
+		}
 	}
 	series := []map[string]string{}
 	for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {

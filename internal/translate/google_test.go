@@ -268,6 +268,22 @@ func TestCostsAsDocumented(t *testing.T) {
 			t.Errorf("%v: %s Google calls, Table says %q", ep, got, cost)
 		}
 	}
+	// The series' cost is a formula of the days: 1 + ⌈days / cap⌉, and
+	// for caloriesBMR a second roll-up, at its own cap.
+	if cost := Lookup(ActivityTimeSeries).Cost; !strings.Contains(cost, "caloriesBMR 1 + ⌈days / 14⌉ + ⌈days / 90⌉") {
+		t.Errorf("the series' cost %q does not give caloriesBMR's", cost)
+	}
+	for path, want := range map[string]int{
+		"/1/user/-/activities/steps/date/2026-11-19/7d.json":                       1 + 1,
+		"/1/user/-/activities/calories/date/2026-11-19/30d.json":                   1 + 3,
+		"/1/user/-/activities/caloriesBMR/date/2026-11-19/1d.json":                 1 + 1 + 1,
+		"/1/user/-/activities/caloriesBMR/date/2026-11-19/30d.json":                1 + 3 + 1,
+		"/1/user/-/activities/tracker/caloriesBMR/date/2026-08-01/2026-11-19.json": 1 + 8 + 2,
+	} {
+		if got := serve(t, e, path, Metric).GoogleCalls; got != want {
+			t.Errorf("%s: %d Google calls, the formula says %d", path, got, want)
+		}
+	}
 }
 
 // TestSummaryWithoutOptionalRollUps: where Google refuses a roll-up that

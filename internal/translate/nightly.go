@@ -2,7 +2,6 @@ package translate
 
 import (
 	"context"
-	"math"
 	"strconv"
 
 	health "google.golang.org/api/health/v4"
@@ -61,10 +60,12 @@ var nightlies = map[Endpoint]nightly{
 		if v == nil || v.Vo2Max <= 0 {
 			return nil, false
 		}
-		// Fitbit gave a measured VO2 max as one number in a string, and an
-		// estimate as a range such as "44-48"; Google's estimate is one
-		// number, so both are the rounded number.
-		return map[string]any{"vo2Max": strconv.Itoa(int(math.Round(v.Vo2Max)))}, true
+		// Fitbit gave a measured VO2 max as one number with one decimal in
+		// a string ("41.8"), and an estimate as a range such as "44-48";
+		// Google's is one number, so it is given as Fitbit gave a measured
+		// one, which keeps its precision (the golden test holds it within a
+		// Fitbit range).
+		return map[string]any{"vo2Max": strconv.FormatFloat(v.Vo2Max, 'f', 1, 64)}, true
 	}, nil},
 }
 

@@ -89,11 +89,14 @@ type Request struct {
 }
 
 // ListQuery is the query of Fitbit's list endpoints: exactly one of
-// beforeDate and afterDate, a sort order matching it, offset 0 and a limit.
+// beforeDate and afterDate, a sort order matching it, an offset (0 but for
+// the activity log list, whose next links page by offset) and a limit.
 type ListQuery struct {
 	Before bool      // beforeDate given, else afterDate
 	At     time.Time // the date or date-time given, civil, in UTC
+	Date   string    // the date or date-time as given, which pagination echoes
 	Sort   string    // "asc" or "desc"
+	Offset int
 	Limit  int
 }
 
@@ -489,11 +492,16 @@ func (r *Request) parseList(q url.Values, dateTimeOK bool) *Error {
 	if err != nil {
 		return invalid(map[bool]string{true: "beforeDate", false: "afterDate"}[r.List.Before], "the date must be yyyy-MM-dd")
 	}
-	r.List.At = t
+	r.List.At, r.List.Date = t, s
 	if r.List.Sort = q.Get("sort"); r.List.Sort != want {
 		return invalid("sort", "sort must be "+want+" with "+map[bool]string{true: "beforeDate", false: "afterDate"}[r.List.Before])
 	}
-	if o := q.Get("offset"); o != "" && o != "0" {
+	if o := q.Get("offset"); r.Endpoint == ExerciseList && o != "" {
+		// Fitbit's activity log list pages by offset (its next link).
+		if r.List.Offset, err = strconv.Atoi(o); err != nil || r.List.Offset < 0 {
+			return invalid("offset", "offset must be a whole number, 0 or more")
+		}
+	} else if o != "" && o != "0" {
 		return invalid("offset", "offset must be 0; page with the next link")
 	}
 	n, err := strconv.Atoi(q.Get("limit"))
