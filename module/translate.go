@@ -140,6 +140,7 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 			zap.String("endpoint", endpoint), zap.Int("status", status), zap.Int("google_calls", calls))
 	}
 	srv.Google = src
+	srv.BodyTimeout, srv.BodyDeadline = time.Duration(t.ReplayBodyTimeout), bodyDeadline
 	router.Successor = srv
 	t.router = router
 	t.translateFrom = from

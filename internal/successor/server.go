@@ -37,7 +37,19 @@ type Server struct {
 	// (translate.WithConnection), under the identity and the Google
 	// account it is connected to (see factsKey).
 	Google Connections
+	// BodyTimeout bounds reading a write's form body (default
+	// inject.DefaultReplayBodyTimeout), and BodyDeadline, if set, puts the
+	// deadline on the connection it arrives on, as for the injecting
+	// transport (inject.Transport's fields of the same names): a client
+	// that trickles its body does not hold the call.
+	BodyTimeout  time.Duration
+	BodyDeadline func(req *http.Request, deadline time.Time) (lift func())
+	now          func() time.Time
 }
+
+// MaxFormBody bounds a translated write's form body: Fitbit's weight and
+// body-fat logs are a few short fields.
+const MaxFormBody = 64 << 10
 
 // NewServer returns a Server calling Google at base (the Google
 // registration's api_base) through googleInject, the Google registration's
@@ -47,7 +59,10 @@ func NewServer(googleInject http.RoundTripper, base string, now func() time.Time
 	if err != nil {
 		return nil, err
 	}
-	return &Server{engine: e}, nil
+	if now == nil {
+		now = time.Now
+	}
+	return &Server{engine: e, now: now}, nil
 }
 
 // RoundTrip answers req, a Fitbit v1 call, from Google, for the identity
@@ -70,9 +85,9 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 	if req.Body != nil {
 		defer req.Body.Close()
 	}
-	query, err := fitbitQuery(req)
+	query, err := s.fitbitQuery(req)
 	if err != nil {
-		return s.answer(req, "", 0, fitbitError(&translate.Error{Status: http.StatusBadRequest, Type: translate.Validation, Message: "could not read the request: " + err.Error()})), false, nil
+		return s.answer(req, "", 0, fitbitError(unreadable(err))), false, nil
 	}
 	fr, err := translate.Parse(req.Method, req.URL.Path, query)
 	if err != nil {
@@ -150,15 +165,47 @@ func (s *Server) answer(req *http.Request, endpoint string, calls int, resp *htt
 }
 
 // fitbitQuery is the call's parameters: the query, and for a write the
-// form body too, as Fitbit read them.
-func fitbitQuery(req *http.Request) (url.Values, error) {
+// form body too, as Fitbit read them. The body is read within BodyTimeout
+// and up to MaxFormBody.
+func (s *Server) fitbitQuery(req *http.Request) (url.Values, error) {
 	if req.Method != http.MethodPost {
 		return req.URL.Query(), nil
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		timeout := s.BodyTimeout
+		if timeout <= 0 {
+			timeout = inject.DefaultReplayBodyTimeout
+		}
+		deadline := s.now().Add(timeout)
+		if s.BodyDeadline != nil {
+			if lift := s.BodyDeadline(req, deadline); lift != nil {
+				defer lift()
+			}
+		}
+		req.Body = struct {
+			io.Reader
+			io.Closer
+		}{inject.DeadlineReader(http.MaxBytesReader(nil, req.Body, MaxFormBody), deadline, s.now), req.Body}
 	}
 	if err := req.ParseForm(); err != nil {
 		return nil, err
 	}
 	return req.Form, nil
+}
+
+// unreadable is Fitbit's envelope for a request whose parameters could not
+// be read.
+func unreadable(err error) *translate.Error {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return &translate.Error{Status: http.StatusRequestEntityTooLarge, Type: apierror.RequestTooLarge,
+			Message: "the request body is larger than the " + strconv.Itoa(MaxFormBody) + " bytes a translated write may send"}
+	case errors.Is(err, inject.ErrBodyTimeout):
+		return &translate.Error{Status: http.StatusRequestTimeout, Type: apierror.RequestTimeout,
+			Message: "the request body did not arrive in time: send the body at once"}
+	}
+	return &translate.Error{Status: http.StatusBadRequest, Type: translate.Validation, Message: "could not read the request: " + err.Error()}
 }
 
 // failure is Fitbit's envelope for an error of the translation or of Google.
