@@ -136,8 +136,11 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 		return fmt.Errorf("fitbit transport: translate: %w", err)
 	}
 	srv.Observe = func(req *http.Request, endpoint string, status, calls int) {
-		logger.Debug("fitbit call answered from google health", zap.String("path", req.URL.Path),
-			zap.String("endpoint", endpoint), zap.Int("status", status), zap.Int("google_calls", calls))
+		// Check first: the fields are not built unless debug logs are on.
+		// The path names at most the user's own Fitbit id, never a token.
+		if ce := logger.Check(zap.DebugLevel, "fitbit call answered from google health"); ce != nil {
+			ce.Write(zap.String("path", req.URL.Path), zap.String("endpoint", endpoint), zap.Int("status", status), zap.Int("google_calls", calls))
+		}
 	}
 	srv.Google = src
 	srv.BodyTimeout, srv.BodyDeadline = time.Duration(t.ReplayBodyTimeout), bodyDeadline

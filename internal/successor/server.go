@@ -128,7 +128,9 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 	var b []byte
 	if ans.Body != nil {
 		if b, err = json.Marshal(ans.Body); err != nil {
-			return nil, false, err
+			// A value the translation built that JSON cannot hold (a NaN):
+			// the app gets Fitbit's envelope, not the proxy's bare 502.
+			return s.answer(req, endpoint, sess.calls(), failure(err)), false, nil
 		}
 	}
 	return s.answer(req, endpoint, sess.calls(), response(status, b)), false, nil
