@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/translate"
 )
 
@@ -36,7 +37,7 @@ type Server struct {
 	// then caches a connection's settings and identity for a few minutes
 	// (translate.WithConnection), under the identity and the Google
 	// account it is connected to (see factsKey).
-	Google Connections
+	Google Cached
 	// BodyTimeout bounds reading a write's form body (default
 	// inject.DefaultReplayBodyTimeout), and BodyDeadline, if set, puts the
 	// deadline on the connection it arrives on, as for the injecting
@@ -106,7 +107,7 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 		// Every Google call of this Fitbit call is for the identity
 		// resolved once, by the router.
 		ctx = inject.WithIdentity(ctx, identity)
-		if key := s.factsKey(ctx, identity); key != "" {
+		if key := s.factsKey(identity); key != "" {
 			ctx = translate.WithConnection(ctx, key)
 		}
 	}
@@ -136,21 +137,28 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 	return s.answer(req, endpoint, sess.calls(), response(status, b)), false, nil
 }
 
+// Cached is what the Server needs of the Google token manager: the
+// connection it holds in memory, if any. *tokens.Manager implements it.
+type Cached interface {
+	Peek(identity string) *tokens.Entry
+}
+
 // factsKey names, for the engine's facts cache, the Google connection
 // identity's call is answered from: the identity and the Google account
 // it is connected to (its healthUserId). A user who reconnects another
 // Google account then gets that account's settings and legacyUserId at
 // once, not the previous account's for up to translate.FactsTTL. One
 // Server serves one registration, so the registration need not be in the
-// key. "" (nothing cached) when the connection cannot be had: the
-// injecting transport then answers why. A cached connection is a lookup
-// with no storage read, as the Google calls' own.
-func (s *Server) factsKey(ctx context.Context, identity string) string {
+// key. It peeks at the token manager's memory, which the Google calls
+// themselves fill: no storage read, and no refresh, which the injecting
+// transport does (and answers for when it fails). "" (nothing cached for
+// this call) when the connection is not in memory yet.
+func (s *Server) factsKey(identity string) string {
 	if s.Google == nil || identity == "" {
 		return ""
 	}
-	e, err := s.Google.Get(ctx, identity)
-	if err != nil || e.Record().UserID == "" {
+	e := s.Google.Peek(identity)
+	if e == nil || e.Record().UserID == "" {
 		return ""
 	}
 	return identity + "\x00" + e.Record().UserID
