@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — the caddy-fitbit benchmark, one command (see bench/README.md).
 #
-#   bash bench/run.sh                     # default run (~10 min on 2 cores)
+#   bash bench/run.sh                     # default run (~20 min on 2 cores; a smoke run: DURATION=2s ROUNDS=1 LARGE=5000, ~3 min)
 #   DURATION=30s ROUNDS=5 bash bench/run.sh
 #   SCALE=1 bash bench/run.sh             # also the 1,000,000-connection scale run
 #
