@@ -123,7 +123,7 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 		logger.Debug("fitbit call answered from google health", zap.String("path", req.URL.Path),
 			zap.String("endpoint", endpoint), zap.Int("status", status), zap.Int("google_calls", calls))
 	}
-	srv.Identity = t.inject.Identity
+	srv.Google = src
 	router.Successor = srv
 	t.router = router
 	t.translateFrom = from

@@ -115,14 +115,26 @@ type Transport struct {
 // transport its own clone, and replacing the caller's credentials on that
 // clone saves a copy of every header map on the hot path.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	identity, refused := t.admit(req)
+	identity, ok := IdentityFrom(req.Context())
+	if !ok {
+		identity = t.Identity(req)
+	}
+	return t.RoundTripAs(req, identity)
+}
+
+// RoundTripAs is RoundTrip for a caller its caller has already identified
+// ("" when unauthenticated): a router that resolved the identity to choose
+// where the call goes hands it on, so the identity expression is evaluated
+// once per call, with no copy of the request to carry it.
+func (t *Transport) RoundTripAs(req *http.Request, identity string) (*http.Response, error) {
+	refused := t.admit(req, identity)
 	if refused != nil {
 		return refused, nil
 	}
 	ctx := req.Context()
 	conn, err := t.Tokens.Get(ctx, identity)
 	if err != nil {
-		return t.tokenFailure(req, err), nil
+		return t.tokenFailure(req, identity, err), nil
 	}
 	body, replayable, refused := t.prepare(req, conn)
 	if refused != nil {
@@ -148,21 +160,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return t.refreshAndReplay(req, resp, identity, conn, body, replayable)
 }
 
-// admit checks where the request goes and who sends it: the identity, or
-// the gateway's answer when the request must not go upstream.
-func (t *Transport) admit(req *http.Request) (identity string, refused *http.Response) {
+// admit checks where the request goes and who sends it: the gateway's
+// answer when the request must not go upstream, else nil.
+func (t *Transport) admit(req *http.Request, identity string) (refused *http.Response) {
 	if t.Upstream != nil && !t.Upstream(req) {
 		t.observe(OutcomeUpstreamRefused)
-		return "", t.fail(req, http.StatusBadGateway, apierror.UpstreamNotAllowed,
+		return t.fail(req, http.StatusBadGateway, apierror.UpstreamNotAllowed,
 			"the gateway sends "+t.title()+" credentials only to "+t.title()+"'s API, and this request was routed to another host; the gateway's configuration must be fixed (allow_upstream)")
 	}
-	identity = t.Identity(req)
 	if identity == "" {
 		t.observe(OutcomeUnauthenticated)
-		return "", t.fail(req, http.StatusUnauthorized, apierror.Unauthenticated,
+		return t.fail(req, http.StatusUnauthorized, apierror.Unauthenticated,
 			"the gateway could not identify the caller; authenticate to the gateway (the configured identity placeholder was empty)")
 	}
-	return identity, nil
+	return nil
 }
 
 // prepare replaces the caller's credentials with the connection's and
@@ -203,7 +214,7 @@ func (t *Transport) refreshAndReplay(req *http.Request, resp *http.Response, ide
 	}
 	fresh, err := t.Tokens.Refresh(ctx, identity, conn)
 	if err != nil {
-		return t.tokenFailure(req, err), nil
+		return t.tokenFailure(req, identity, err), nil
 	}
 	if !replayable {
 		t.observe(OutcomeNotReplayed)
@@ -390,6 +401,26 @@ func DialectFrom(ctx context.Context) (apierror.Dialect, bool) {
 	return d, ok
 }
 
+// identityKey holds the caller's identity, already resolved.
+type identityKey struct{}
+
+// WithIdentity makes the transport take identity as the caller of the
+// request of ctx instead of evaluating Identity again. It is for requests
+// that reach the transport through an http.Client, which carries nothing
+// of its caller but the context (as golang.org/x/oauth2 takes its
+// HTTPClient from a context value): the translation's Google calls, made
+// for one Fitbit call whose identity the gateway already resolved. A
+// caller holding the transport passes the identity to RoundTripAs instead.
+func WithIdentity(ctx context.Context, identity string) context.Context {
+	return context.WithValue(ctx, identityKey{}, identity)
+}
+
+// IdentityFrom returns the identity WithIdentity put into ctx, if any.
+func IdentityFrom(ctx context.Context) (string, bool) {
+	id, ok := ctx.Value(identityKey{}).(string)
+	return id, ok
+}
+
 // dialectOf is the dialect of req's caller: the front's choice, else that
 // of the API path (provider.DialectOf), else the registration's.
 func (t *Transport) dialectOf(req *http.Request) apierror.Dialect {
@@ -399,8 +430,8 @@ func (t *Transport) dialectOf(req *http.Request) apierror.Dialect {
 	return provider.DialectOf(req.URL.Path, t.dialect())
 }
 
-// tokenFailure answers a request whose token could not be had.
-func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
+// tokenFailure answers a request of identity whose token could not be had.
+func (t *Transport) tokenFailure(req *http.Request, identity string, err error) *http.Response {
 	var se *tokens.StoreError
 	var te *provider.TokenError
 	unreadable := errors.Is(err, tokenstore.ErrUnreadable)
@@ -423,7 +454,7 @@ func (t *Transport) tokenFailure(req *http.Request, err error) *http.Response {
 	switch {
 	case errors.Is(err, tokens.ErrNotConnected):
 		if t.Migrated != nil {
-			if name, url, ok := t.Migrated(req.Context(), t.Identity(req)); ok {
+			if name, url, ok := t.Migrated(req.Context(), identity); ok {
 				t.observe(OutcomeMigrated)
 				r := t.fail(req, http.StatusUnauthorized, apierror.ProviderMigrated,
 					"this identity has moved from "+t.title()+" to "+name+": call that provider's API through the gateway instead (its connection is managed at "+url+")")

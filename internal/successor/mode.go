@@ -58,21 +58,32 @@ type Router struct {
 	Gone   *provider.Gone
 	// Now is the clock of GoneProbe; nil: time.Now.
 	Now func() time.Time
-	// Identity names the caller, "" when unauthenticated.
+	// Identity names the caller, "" when unauthenticated. The router
+	// evaluates it once per Fitbit call and hands the result to Pass or
+	// Successor.
 	Identity  func(*http.Request) string
-	Pass      http.RoundTripper
+	Pass      Pass
 	Successor Answerer
+}
+
+// Pass is the transport calls go to when the successor does not answer
+// them; *inject.Transport implements it.
+type Pass interface {
+	http.RoundTripper
+	// RoundTripAs is RoundTrip for a caller already identified.
+	RoundTripAs(req *http.Request, identity string) (*http.Response, error)
 }
 
 // Answerer answers a Fitbit call from the successor; *Server implements it.
 type Answerer interface {
-	// Answer answers req; unconnected reports that the answer is the
-	// gateway's own 401 (no usable connection to the successor either).
-	Answer(req *http.Request) (resp *http.Response, unconnected bool, err error)
+	// Answer answers req of identity ("" when unauthenticated);
+	// unconnected reports that the answer is the gateway's own 401 (no
+	// usable connection to the successor either).
+	Answer(req *http.Request, identity string) (resp *http.Response, unconnected bool, err error)
 }
 
-func (r *Router) successor(req *http.Request) (*http.Response, error) {
-	resp, _, err := r.Successor.Answer(req)
+func (r *Router) successor(req *http.Request, identity string) (*http.Response, error) {
+	resp, _, err := r.Successor.Answer(req, identity)
 	return resp, err
 }
 
@@ -81,40 +92,40 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.Mode == Off || !FitbitPath(req.URL.Path) {
 		return r.Pass.RoundTrip(req)
 	}
-	if r.Mode == Always || r.Fitbit == nil {
-		return r.successor(req)
-	}
 	identity := r.Identity(req)
+	if r.Mode == Always || r.Fitbit == nil {
+		return r.successor(req, identity)
+	}
 	if identity == "" {
-		return r.Pass.RoundTrip(req) // it answers "unauthenticated" in Fitbit's envelope
+		return r.Pass.RoundTripAs(req, identity) // it answers "unauthenticated" in Fitbit's envelope
 	}
 	if r.Gone != nil {
 		// Every 410 marks Gone anew, so Fitbit is asked again only once per
 		// GoneProbe: should it come back, the next normal answer clears it.
 		if since := r.Gone.Since(); !since.IsZero() && r.now().Sub(since) < GoneProbe {
-			return r.successor(req)
+			return r.successor(req, identity)
 		}
 	}
 	// A cached connection is the token manager's hot path (no storage
 	// read), and Pass finds it again the same way.
 	if _, err := r.Fitbit.Get(req.Context(), identity); unusable(err) {
-		resp, unconnected, err := r.Successor.Answer(req)
+		resp, unconnected, err := r.Successor.Answer(req, identity)
 		if err != nil || !unconnected {
 			return resp, err
 		}
 		// Connected to neither: Fitbit still answers, so Fitbit's own
 		// answer says where to connect (nothing is sent to Fitbit).
 		_ = resp.Body.Close()
-		return r.Pass.RoundTrip(req)
+		return r.Pass.RoundTripAs(req, identity)
 	}
 	bodyless := req.Body == nil || req.Body == http.NoBody
-	resp, err := r.Pass.RoundTrip(req)
+	resp, err := r.Pass.RoundTripAs(req, identity)
 	if err == nil && resp.StatusCode == http.StatusGone && bodyless {
 		// Fitbit turned its API off just now: this call has nothing to
 		// replay, so it is answered from Google as the next ones will be.
 		_ = resp.Body.Close()
 		req.Header.Del("Authorization")
-		return r.successor(req)
+		return r.successor(req, identity)
 	}
 	return resp, err
 }
@@ -134,6 +145,9 @@ func (r *Router) now() time.Time {
 // no Fitbit connection the gateway can use: none, one Fitbit no longer
 // accepts, one that cannot be read, or Fitbit's token endpoint gone.
 func unusable(err error) bool {
+	if err == nil {
+		return false // the hot path: errors.As's target would escape to the heap
+	}
 	var te *provider.TokenError
 	return errors.Is(err, tokens.ErrNotConnected) || errors.Is(err, tokens.ErrNeedsReauth) ||
 		errors.Is(err, tokenstore.ErrUnreadable) || (errors.As(err, &te) && te.Status == http.StatusGone)

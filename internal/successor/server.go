@@ -31,11 +31,11 @@ type Server struct {
 	// Observe, if set, learns each answered call: its endpoint ("" when
 	// refused before any Google call), status and Google calls.
 	Observe func(req *http.Request, endpoint string, status, googleCalls int)
-	// Identity, if set, names the caller, so the engine caches its
-	// connection's settings and identity for a few minutes
-	// (translate.WithConnection); one Server serves one registration, so
-	// the identity names the connection.
-	Identity func(*http.Request) string
+	// Google, if set, is the Google registration's connections: the engine
+	// then caches a connection's settings and identity for a few minutes
+	// (translate.WithConnection), under the identity and the Google
+	// account it is connected to (see factsKey).
+	Google Connections
 }
 
 // NewServer returns a Server calling Google at base (the Google
@@ -49,15 +49,23 @@ func NewServer(googleInject http.RoundTripper, base string, now func() time.Time
 	return &Server{engine: e}, nil
 }
 
-// RoundTrip answers req, a Fitbit v1 call, from Google.
+// RoundTrip answers req, a Fitbit v1 call, from Google, for the identity
+// its context carries (inject.WithIdentity), else the one the Google
+// registration's transport resolves.
 func (s *Server) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, _, err := s.Answer(req)
+	identity, known := inject.IdentityFrom(req.Context())
+	resp, _, err := s.serve(req, identity, known)
 	return resp, err
 }
 
-// Answer answers req, a Fitbit v1 call, from Google; unconnected reports
-// the gateway's own 401 (no usable Google connection for the identity).
-func (s *Server) Answer(req *http.Request) (resp *http.Response, unconnected bool, err error) {
+// Answer answers req, a Fitbit v1 call of identity ("" when
+// unauthenticated), from Google; unconnected reports the gateway's own 401
+// (no usable Google connection for the identity).
+func (s *Server) Answer(req *http.Request, identity string) (resp *http.Response, unconnected bool, err error) {
+	return s.serve(req, identity, true)
+}
+
+func (s *Server) serve(req *http.Request, identity string, known bool) (resp *http.Response, unconnected bool, err error) {
 	if req.Body != nil {
 		defer req.Body.Close()
 	}
@@ -78,9 +86,12 @@ func (s *Server) Answer(req *http.Request) (resp *http.Response, unconnected boo
 	if _, chosen := inject.DialectFrom(ctx); !chosen {
 		ctx = inject.WithDialect(ctx, apierror.Fitbit)
 	}
-	if s.Identity != nil {
-		if id := s.Identity(req); id != "" {
-			ctx = translate.WithConnection(ctx, id)
+	if known {
+		// Every Google call of this Fitbit call is for the identity
+		// resolved once, by the router.
+		ctx = inject.WithIdentity(ctx, identity)
+		if key := s.factsKey(ctx, identity); key != "" {
+			ctx = translate.WithConnection(ctx, key)
 		}
 	}
 	ans, err := s.engine.Serve(ctx, fr, translate.UnitSystemFor(req.Header.Get("Accept-Language")))
@@ -105,6 +116,26 @@ func (s *Server) Answer(req *http.Request) (resp *http.Response, unconnected boo
 		}
 	}
 	return s.answer(req, endpoint, sess.calls(), response(status, b)), false, nil
+}
+
+// factsKey names, for the engine's facts cache, the Google connection
+// identity's call is answered from: the identity and the Google account
+// it is connected to (its healthUserId). A user who reconnects another
+// Google account then gets that account's settings and legacyUserId at
+// once, not the previous account's for up to translate.FactsTTL. One
+// Server serves one registration, so the registration need not be in the
+// key. "" (nothing cached) when the connection cannot be had: the
+// injecting transport then answers why. A cached connection is a lookup
+// with no storage read, as the Google calls' own.
+func (s *Server) factsKey(ctx context.Context, identity string) string {
+	if s.Google == nil || identity == "" {
+		return ""
+	}
+	e, err := s.Google.Get(ctx, identity)
+	if err != nil || e.Record().UserID == "" {
+		return ""
+	}
+	return identity + "\x00" + e.Record().UserID
 }
 
 // answer finishes resp for req: the Google-call count, the observer.
@@ -135,17 +166,12 @@ func failure(err error) *http.Response {
 	var ge *googleapi.Error
 	switch {
 	case errors.As(err, &te):
+		// The translation's refusals, translate.ErrTooManyCalls included.
 		return fitbitError(te)
-	case errors.Is(err, translate.ErrTooManyCalls):
-		return fitbitError(&translate.Error{Status: http.StatusBadRequest, Type: translate.Validation,
-			Message: "answering this call from the Google Health API would take more than " + strconv.Itoa(translate.MaxGoogleCalls) + " Google calls; ask for a shorter range"})
-	case errors.As(err, &ge) && ge.Code == http.StatusForbidden:
-		return fitbitError(&translate.Error{Status: http.StatusForbidden, Type: "insufficient_scope",
-			Message: "the Google Health connection lacks a scope this call needs; connect again granting it"})
-	case errors.As(err, &ge) && ge.Code == http.StatusTooManyRequests:
-		return fitbitError(&translate.Error{Status: http.StatusTooManyRequests, Type: "system",
-			Message: "the Google Health API's per-user quota is exhausted; retry shortly"})
 	case errors.As(err, &ge):
+		// Google's 403 and its 429/503/504 arrive as *translate.Error:
+		// every Google call goes through the engine's one path
+		// (translate's calls.go), which maps them.
 		return fitbitError(&translate.Error{Status: http.StatusBadGateway, Type: "system",
 			Message: "the Google Health API answered " + strconv.Itoa(ge.Code) + " while answering this call"})
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

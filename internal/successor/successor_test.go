@@ -3,6 +3,8 @@ package successor
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,10 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/api/googleapi"
+
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/translate"
 )
 
 var simNow = time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
@@ -137,10 +142,12 @@ func (c connections) Get(context.Context, string) (*tokens.Entry, error) { retur
 
 type tagged string
 
-func (t tagged) Answer(r *http.Request) (*http.Response, bool, error) {
+func (t tagged) Answer(r *http.Request, _ string) (*http.Response, bool, error) {
 	resp, err := t.RoundTrip(r)
 	return resp, false, err
 }
+
+func (t tagged) RoundTripAs(r *http.Request, _ string) (*http.Response, error) { return t.RoundTrip(r) }
 
 func (t tagged) RoundTrip(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Via": {string(t)}},
@@ -182,4 +189,23 @@ func TestRouter(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFailure(t *testing.T) {
+	want := func(name string, err error, status int, typ string) {
+		t.Helper()
+		resp := failure(err)
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != status || errorType(v) != typ || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: %d %v, want %d %s", name, resp.StatusCode, v, status, typ)
+		}
+	}
+	want("a translation refusal", &translate.Error{Status: http.StatusForbidden, Type: translate.InsufficientScope, Message: "m"}, http.StatusForbidden, translate.InsufficientScope)
+	want("too many Google calls", fmt.Errorf("steps: %w", translate.ErrTooManyCalls), http.StatusBadRequest, translate.Validation)
+	want("another Google answer", &googleapi.Error{Code: http.StatusInternalServerError}, http.StatusBadGateway, "system")
+	want("canceled", fmt.Errorf("list: %w", context.Canceled), http.StatusGatewayTimeout, "system")
+	want("anything else", errors.New("dial tcp: refused"), http.StatusBadGateway, "system")
 }

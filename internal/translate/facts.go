@@ -25,7 +25,8 @@ type connectionKey struct{}
 
 // WithConnection returns ctx naming the connection the Fitbit call is for:
 // its settings and identity may then be cached under key for FactsTTL.
-// key must name one connection (e.g. the registration and the identity),
+// key must name one connection (e.g. the identity and the account it is
+// connected to, so that a reconnect to another account is another key),
 // so one user's facts are never another's. Without it nothing is cached.
 func WithConnection(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, connectionKey{}, key)
