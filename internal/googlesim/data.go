@@ -72,9 +72,50 @@ func round1(f float64) float64 { return math.Round(f*10) / 10 }
 // int64s are JSON strings in Google's APIs.
 func i64(n int) string { return strconv.Itoa(n) }
 
-func civilDate(t time.Time) map[string]any {
-	return map[string]any{"year": t.Year(), "month": int(t.Month()), "day": t.Day()}
-}
+// The JSON of the small objects every point carries, as structs (a day
+// has 17,280 heart-rate samples): their fields in the order encoding/json
+// gives a map's keys, so that answers read as before.
+type (
+	dateJSON struct {
+		Day   int `json:"day"`
+		Month int `json:"month"`
+		Year  int `json:"year"`
+	}
+	timeOfDayJSON struct {
+		Hours   int `json:"hours"`
+		Minutes int `json:"minutes"`
+		Seconds int `json:"seconds"`
+	}
+	civilJSON struct {
+		Date dateJSON       `json:"date"`
+		Time *timeOfDayJSON `json:"time,omitempty"`
+	}
+	sampleTimeJSON struct {
+		CivilTime    civilJSON `json:"civilTime"`
+		PhysicalTime string    `json:"physicalTime"`
+		UTCOffset    string    `json:"utcOffset"`
+	}
+	intervalJSON struct {
+		CivilEndTime   civilJSON `json:"civilEndTime"`
+		CivilStartTime civilJSON `json:"civilStartTime"`
+		EndTime        string    `json:"endTime"`
+		EndUTCOffset   string    `json:"endUtcOffset"`
+		StartTime      string    `json:"startTime"`
+		StartUTCOffset string    `json:"startUtcOffset"`
+	}
+	deviceJSON struct {
+		DisplayName  string `json:"displayName,omitempty"`
+		FormFactor   string `json:"formFactor,omitempty"`
+		Manufacturer string `json:"manufacturer,omitempty"`
+	}
+	sourceJSON struct {
+		Device          *deviceJSON `json:"device,omitempty"`
+		Platform        string      `json:"platform"`
+		RecordingMethod string      `json:"recordingMethod"`
+	}
+)
+
+func civilDate(t time.Time) dateJSON { return dateJSON{t.Day(), int(t.Month()), t.Year()} }
 
 func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
@@ -83,22 +124,22 @@ func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Sec
 
 // civilAt is the civil date-time t showed at offset off, which Google
 // outputs beside every physical time (the *civil* fields are output only).
-func civilAt(t time.Time, off time.Duration) map[string]any {
+func civilAt(t time.Time, off time.Duration) civilJSON {
 	return civilDateTimeJSON(t.UTC().Add(off))
 }
 
 // interval is an ObservationTimeInterval (or SessionTimeInterval): each end
 // with the person's UTC offset at that instant.
-func interval(start, end time.Time, startOff, endOff time.Duration) map[string]any {
-	return map[string]any{
-		"startTime": timestamp(start), "startUtcOffset": seconds(startOff), "civilStartTime": civilAt(start, startOff),
-		"endTime": timestamp(end), "endUtcOffset": seconds(endOff), "civilEndTime": civilAt(end, endOff),
+func interval(start, end time.Time, startOff, endOff time.Duration) intervalJSON {
+	return intervalJSON{
+		StartTime: timestamp(start), StartUTCOffset: seconds(startOff), CivilStartTime: civilAt(start, startOff),
+		EndTime: timestamp(end), EndUTCOffset: seconds(endOff), CivilEndTime: civilAt(end, endOff),
 	}
 }
 
 // sampleTime is an ObservationSampleTime.
-func sampleTime(t time.Time, off time.Duration) map[string]any {
-	return map[string]any{"physicalTime": timestamp(t), "utcOffset": seconds(off), "civilTime": civilAt(t, off)}
+func sampleTime(t time.Time, off time.Duration) sampleTimeJSON {
+	return sampleTimeJSON{PhysicalTime: timestamp(t), UTCOffset: seconds(off), CivilTime: civilAt(t, off)}
 }
 
 // point is one data point: its time key(s), the UTC offsets at them, and
@@ -123,20 +164,20 @@ func (p point) civilOffset(end bool) time.Duration {
 // pairedDevices lists it), its Aria scale for weighings, or the Fitbit app
 // for the height the user entered. Values per health-api.json's DataSource
 // and Device; the form factors are ASSUMED (a Charge is a band).
-func dataSource(p *person.Person, typ string) map[string]any {
+func dataSource(p *person.Person, typ string) sourceJSON {
 	switch typ {
 	case "weight", "body-fat":
-		return map[string]any{"recordingMethod": "PASSIVELY_MEASURED", "platform": "FITBIT",
-			"device": map[string]any{"manufacturer": "Fitbit", "displayName": "Aria", "formFactor": "SCALE"}}
+		return sourceJSON{RecordingMethod: "PASSIVELY_MEASURED", Platform: "FITBIT",
+			Device: &deviceJSON{Manufacturer: "Fitbit", DisplayName: "Aria", FormFactor: "SCALE"}}
 	case "height":
-		return map[string]any{"recordingMethod": "MANUAL", "platform": "FITBIT"}
+		return sourceJSON{RecordingMethod: "MANUAL", Platform: "FITBIT"}
 	}
 	method := "PASSIVELY_MEASURED"
 	if strings.HasPrefix(typ, "daily-") || typ == "total-calories" {
 		method = "DERIVED"
 	}
-	return map[string]any{"recordingMethod": method, "platform": "FITBIT",
-		"device": map[string]any{"manufacturer": "Fitbit", "displayName": p.Device().Version, "formFactor": "FITNESS_BAND"}}
+	return sourceJSON{RecordingMethod: method, Platform: "FITBIT",
+		Device: &deviceJSON{Manufacturer: "Fitbit", DisplayName: p.Device().Version, FormFactor: "FITNESS_BAND"}}
 }
 
 // dataPointJSON renders a generated point as a DataPoint resource.

@@ -50,8 +50,9 @@ import (
 
 // generate returns the type's points with start in [lo, hi] that keep
 // accepts, newest first, stopping after limit of them (all when
-// negative).
-func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(point) bool, limit int) []point {
+// negative); the first skip of them have no value (a later page's list
+// does not render the pages before it).
+func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(point) bool, skip, limit int) []point {
 	p := s.person(user)
 	var out []point
 	// emit adds the point at pt's times with value's value, rendered only
@@ -61,7 +62,9 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 		if !keep(pt) {
 			return true
 		}
-		pt.value = value()
+		if len(out) >= skip {
+			pt.value = value()
+		}
 		out = append(out, pt)
 		return limit < 0 || len(out) < limit
 	}

@@ -254,11 +254,11 @@ func (s *Server) queryDataPoints(w http.ResponseWriter, r *apiRequest, m []strin
 		// Generated points come newest first, as the answer lists them:
 		// no more than the page and one more are needed, except where the
 		// user's writes are merged in.
-		limit := offset + size + 1
+		skip, limit := offset, offset+size+1
 		if slices.Contains(writableTypes, typ) {
-			limit = -1
+			skip, limit = 0, -1
 		}
-		pts = s.generate(r.user, typ, lo, hi, now, matches, limit)
+		pts = s.generate(r.user, typ, lo, hi, now, matches, skip, limit)
 	}
 	all := s.written(r.user, typ, pts, matches)
 	person := s.person(r.user)
@@ -331,10 +331,10 @@ func (c *CivilDateTime) toTime() (time.Time, bool) {
 	return t, true
 }
 
-func civilDateTimeJSON(t time.Time) map[string]any {
-	out := map[string]any{"date": civilDate(t)}
+func civilDateTimeJSON(t time.Time) civilJSON {
+	out := civilJSON{Date: civilDate(t)}
 	if h, m, s := t.Clock(); h != 0 || m != 0 || s != 0 {
-		out["time"] = map[string]any{"hours": h, "minutes": m, "seconds": s}
+		out.Time = &timeOfDayJSON{h, m, s}
 	}
 	return out
 }

@@ -302,7 +302,7 @@ func (s *Server) batchDelete(w http.ResponseWriter, r *apiRequest, m []string) {
 	now := s.now().UTC()
 	generated := map[string]bool{}
 	for _, typ := range writableTypes {
-		for _, p := range s.generate(r.user, typ, now.Add(-History), now, now, func(point) bool { return true }, -1) {
+		for _, p := range s.generate(r.user, typ, now.Add(-History), now, now, func(point) bool { return true }, 0, -1) {
 			generated[generatedName(r.user, typ, p)] = true
 		}
 	}
