@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — the caddy-fitbit benchmark, one command (see bench/README.md).
 #
-#   bash bench/run.sh                     # default run (~10 min on 2 cores)
+#   bash bench/run.sh                     # default run (~20 min on 2 cores; a smoke run: DURATION=2s ROUNDS=1 LARGE=5000, ~3 min)
 #   DURATION=30s ROUNDS=5 bash bench/run.sh
 #   SCALE=1 bash bench/run.sh             # also the 1,000,000-connection scale run
 #
@@ -453,3 +453,8 @@ done
 cp "$WORK/runs.jsonl" "$RESULTS/runs.jsonl"
 log "done in $(((END_TS - START_TS) / 60)) min $(((END_TS - START_TS) % 60)) s: $RESULTS/latest.md"
 sed -n '/^## Throughput/,/^### Refresh storms/p' "$RESULTS/latest.md" | sed '$d'
+# The translated endpoints' table (ratio to plain Caddy, p99, Google calls
+# per Fitbit call): see bench/README.md, "Reading the translated table".
+if [ -f "$WORK/sections/translated.md" ]; then
+	sed -n '/^| endpoint/,/^$/p' "$WORK/sections/translated.md"
+fi

@@ -183,3 +183,22 @@ func TestLegacyOAuth1AppOnGoogleHealth(t *testing.T) {
 		t.Fatalf("secrets on disk: %v", found)
 	}
 }
+
+// translate set on a transport whose registration it cannot apply to (a
+// second google_health registration, not the one that answers) refuses to
+// load rather than being ignored; so does an unknown mode.
+func TestTranslateMisconfiguredRefusesToLoad(t *testing.T) {
+	b := newBridge(t)
+	second := strings.Replace(googleProvider(b.google), "provider google_health {", "provider google_other google_health {", 1)
+	for name, tc := range map[string]struct{ extra, proxy, want string }{
+		"another google_health registration": {second, "provider google_other\n\t\ttranslate google_health always", "neither a fitbit registration"},
+		"an unknown mode":                    {"", "translate google_health sometimes", "want off, fallback or always"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := b.caddyfile(options{FitbitExtra: googleProvider(b.google) + "\n\t\t" + tc.extra, ProxyExtra: tc.proxy})
+			if msg := tryLoad(t, cfg, "text/caddyfile"); !strings.Contains(msg, tc.want) {
+				t.Fatalf("load error %q, want one saying %q", msg, tc.want)
+			}
+		})
+	}
+}

@@ -61,6 +61,10 @@ func (a *App) translateFrom(cfg Translate) string {
 	return ""
 }
 
+// googleResponseTimeout bounds the wait for each Google call's response
+// headers (a timeout is the app's 504, in Fitbit's envelope).
+const googleResponseTimeout = 30 * time.Second
+
 // provisionTranslation sets up t.router when Fitbit calls through t are to
 // be answered from Google: t's registration is Fitbit's (then the mode
 // decides), or is the source itself (a proxy with no Fitbit registration,
@@ -74,9 +78,13 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 		cfg = *app.Translate
 	}
 	mode, err := successor.ParseMode(cfg.Mode)
-	if err != nil || mode == successor.Off {
-		return err
+	if err != nil {
+		return fmt.Errorf("fitbit transport: %w", err)
 	}
+	if mode == successor.Off {
+		return nil
+	}
+	explicit := t.Translate != nil
 	from := app.translateFrom(cfg)
 	if from == "" {
 		if cfg != (Translate{}) {
@@ -98,13 +106,21 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 	case ownReg.Name == from:
 	case ownReg.Preset != nil && ownReg.Preset.Name == provider.Fitbit.Name:
 		router.Fitbit, router.Gone = own, &own.Provider().Gone
+	case explicit:
+		// Set on this transport, it must mean something: a translate the
+		// transport would ignore is a mistake to report, not to run with.
+		return fmt.Errorf("fitbit transport: translate: registration %q is neither a fitbit registration nor %q, the one that answers: its calls are not Fitbit's to translate", ownReg.Name, from)
 	default:
-		return nil
+		return nil // the app's default, for the transports it applies to
 	}
 	// Google is called through a transport of its own, not the reverse
 	// proxy's: Caddy's dialer would dial the upstream the proxy picked for
 	// this request (Fitbit's), whatever the URL.
 	t.google = http.DefaultTransport.(*http.Transport).Clone()
+	// A Google that accepts the connection but never answers would hold
+	// the app's call for as long as the app waits; one Fitbit call makes a
+	// bounded number of Google calls, each bounded here.
+	t.google.ResponseHeaderTimeout = googleResponseTimeout
 	t.googleInject = &inject.Transport{
 		Base:              successor.Counting(t.google),
 		Tokens:            src,
@@ -120,10 +136,14 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 		return fmt.Errorf("fitbit transport: translate: %w", err)
 	}
 	srv.Observe = func(req *http.Request, endpoint string, status, calls int) {
-		logger.Debug("fitbit call answered from google health", zap.String("path", req.URL.Path),
-			zap.String("endpoint", endpoint), zap.Int("status", status), zap.Int("google_calls", calls))
+		// Check first: the fields are not built unless debug logs are on.
+		// The path names at most the user's own Fitbit id, never a token.
+		if ce := logger.Check(zap.DebugLevel, "fitbit call answered from google health"); ce != nil {
+			ce.Write(zap.String("path", req.URL.Path), zap.String("endpoint", endpoint), zap.Int("status", status), zap.Int("google_calls", calls))
+		}
 	}
 	srv.Google = src
+	srv.BodyTimeout, srv.BodyDeadline = time.Duration(t.ReplayBodyTimeout), bodyDeadline
 	router.Successor = srv
 	t.router = router
 	t.translateFrom = from

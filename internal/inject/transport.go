@@ -185,7 +185,7 @@ func (t *Transport) prepare(req *http.Request, conn *tokens.Entry) (body []byte,
 	h["Authorization"] = []string{conn.Authorization()}
 
 	body, replayable, err := t.bufferBody(req)
-	if errors.Is(err, errBodyTimeout) {
+	if errors.Is(err, ErrBodyTimeout) {
 		t.observe(OutcomeBodyTimeout)
 		return nil, false, t.fail(req, http.StatusRequestTimeout, apierror.RequestTimeout, fmt.Sprintf(
 			"the request body did not arrive within %s; the gateway buffers bodies of up to %d bytes so it can replay them after renewing the access token: send the body at once", t.replayBodyTimeout(), t.maxReplay()))
@@ -331,7 +331,7 @@ func (t *Transport) bufferBody(req *http.Request) (body []byte, replayable bool,
 			defer lift()
 		}
 	}
-	body, err = io.ReadAll(&deadlineReader{r: io.LimitReader(req.Body, max+1), deadline: deadline, now: now})
+	body, err = io.ReadAll(DeadlineReader(io.LimitReader(req.Body, max+1), deadline, now))
 	if err != nil {
 		return nil, false, err
 	}
@@ -355,8 +355,15 @@ func (t *Transport) replayBodyTimeout() time.Duration {
 	return DefaultReplayBodyTimeout
 }
 
-// errBodyTimeout: the body to buffer did not arrive by the deadline.
-var errBodyTimeout = errors.New("request body deadline exceeded")
+// ErrBodyTimeout: the body to buffer did not arrive by the deadline.
+var ErrBodyTimeout = errors.New("request body deadline exceeded")
+
+// DeadlineReader reads r until deadline by the clock now, then fails with
+// ErrBodyTimeout, as the transport reads a body it buffers (with
+// BodyDeadline ending a read that stalls).
+func DeadlineReader(r io.Reader, deadline time.Time, now func() time.Time) io.Reader {
+	return &deadlineReader{r: r, deadline: deadline, now: now}
+}
 
 // deadlineReader fails reads once the deadline has passed. A read that
 // stalls is ended by the connection's read deadline (BodyDeadline); one
@@ -369,11 +376,11 @@ type deadlineReader struct {
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
 	if !d.now().Before(d.deadline) {
-		return 0, errBodyTimeout
+		return 0, ErrBodyTimeout
 	}
 	n, err := d.r.Read(p)
 	if err != nil && err != io.EOF && (errors.Is(err, os.ErrDeadlineExceeded) || !d.now().Before(d.deadline)) {
-		err = errBodyTimeout
+		err = ErrBodyTimeout
 	}
 	return n, err
 }

@@ -124,11 +124,15 @@ func TestReconnectToAnotherGoogleAccount(t *testing.T) {
 	if resp, v := call(t, g.router, "/1/user/AAAAAA/profile.json"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("own id of account a: %d %v", resp.StatusCode, v)
 	}
-	// A's identity and settings are cached now; alice connects account b.
+	// A's identity and settings are cached now: the profile alone.
+	if resp, _ := call(t, g.router, "/1/user/AAAAAA/profile.json"); resp.Header.Get(CallsHeader) != "1" {
+		t.Fatalf("account a's facts cached: %s %q, want 1", CallsHeader, resp.Header.Get(CallsHeader))
+	}
+	// alice connects account b: its facts are fetched anew.
 	g.connectGoogle(t, b)
 	resp, v := call(t, g.router, "/1/user/BBBBBB/profile.json")
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("own id of account b after the reconnect: %d %v (answered from a's cached identity?)", resp.StatusCode, v)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(CallsHeader) != "3" {
+		t.Fatalf("own id of account b after the reconnect: %d, %s %q, %v (answered from a's cached identity?)", resp.StatusCode, CallsHeader, resp.Header.Get(CallsHeader), v)
 	}
 	if user, _ := v["user"].(map[string]any); user["encodedId"] != "BBBBBB" {
 		t.Errorf("profile after the reconnect: encodedId %v, want BBBBBB", user["encodedId"])

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/translate"
 )
 
@@ -35,8 +37,20 @@ type Server struct {
 	// then caches a connection's settings and identity for a few minutes
 	// (translate.WithConnection), under the identity and the Google
 	// account it is connected to (see factsKey).
-	Google Connections
+	Google Cached
+	// BodyTimeout bounds reading a write's form body (default
+	// inject.DefaultReplayBodyTimeout), and BodyDeadline, if set, puts the
+	// deadline on the connection it arrives on, as for the injecting
+	// transport (inject.Transport's fields of the same names): a client
+	// that trickles its body does not hold the call.
+	BodyTimeout  time.Duration
+	BodyDeadline func(req *http.Request, deadline time.Time) (lift func())
+	now          func() time.Time
 }
+
+// MaxFormBody bounds a translated write's form body: Fitbit's weight and
+// body-fat logs are a few short fields.
+const MaxFormBody = 64 << 10
 
 // NewServer returns a Server calling Google at base (the Google
 // registration's api_base) through googleInject, the Google registration's
@@ -46,7 +60,10 @@ func NewServer(googleInject http.RoundTripper, base string, now func() time.Time
 	if err != nil {
 		return nil, err
 	}
-	return &Server{engine: e}, nil
+	if now == nil {
+		now = time.Now
+	}
+	return &Server{engine: e, now: now}, nil
 }
 
 // RoundTrip answers req, a Fitbit v1 call, from Google, for the identity
@@ -69,9 +86,9 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 	if req.Body != nil {
 		defer req.Body.Close()
 	}
-	query, err := fitbitQuery(req)
+	query, err := s.fitbitQuery(req)
 	if err != nil {
-		return s.answer(req, "", 0, fitbitError(&translate.Error{Status: http.StatusBadRequest, Type: translate.Validation, Message: "could not read the request: " + err.Error()})), false, nil
+		return s.answer(req, "", 0, fitbitError(unreadable(err))), false, nil
 	}
 	fr, err := translate.Parse(req.Method, req.URL.Path, query)
 	if err != nil {
@@ -90,7 +107,7 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 		// Every Google call of this Fitbit call is for the identity
 		// resolved once, by the router.
 		ctx = inject.WithIdentity(ctx, identity)
-		if key := s.factsKey(ctx, identity); key != "" {
+		if key := s.factsKey(identity); key != "" {
 			ctx = translate.WithConnection(ctx, key)
 		}
 	}
@@ -112,10 +129,18 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 	var b []byte
 	if ans.Body != nil {
 		if b, err = json.Marshal(ans.Body); err != nil {
-			return nil, false, err
+			// A value the translation built that JSON cannot hold (a NaN):
+			// the app gets Fitbit's envelope, not the proxy's bare 502.
+			return s.answer(req, endpoint, sess.calls(), failure(err)), false, nil
 		}
 	}
 	return s.answer(req, endpoint, sess.calls(), response(status, b)), false, nil
+}
+
+// Cached is what the Server needs of the Google token manager: the
+// connection it holds in memory, if any. *tokens.Manager implements it.
+type Cached interface {
+	Peek(identity string) *tokens.Entry
 }
 
 // factsKey names, for the engine's facts cache, the Google connection
@@ -124,15 +149,16 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 // Google account then gets that account's settings and legacyUserId at
 // once, not the previous account's for up to translate.FactsTTL. One
 // Server serves one registration, so the registration need not be in the
-// key. "" (nothing cached) when the connection cannot be had: the
-// injecting transport then answers why. A cached connection is a lookup
-// with no storage read, as the Google calls' own.
-func (s *Server) factsKey(ctx context.Context, identity string) string {
+// key. It peeks at the token manager's memory, which the Google calls
+// themselves fill: no storage read, and no refresh, which the injecting
+// transport does (and answers for when it fails). "" (nothing cached for
+// this call) when the connection is not in memory yet.
+func (s *Server) factsKey(identity string) string {
 	if s.Google == nil || identity == "" {
 		return ""
 	}
-	e, err := s.Google.Get(ctx, identity)
-	if err != nil || e.Record().UserID == "" {
+	e := s.Google.Peek(identity)
+	if e == nil || e.Record().UserID == "" {
 		return ""
 	}
 	return identity + "\x00" + e.Record().UserID
@@ -149,15 +175,47 @@ func (s *Server) answer(req *http.Request, endpoint string, calls int, resp *htt
 }
 
 // fitbitQuery is the call's parameters: the query, and for a write the
-// form body too, as Fitbit read them.
-func fitbitQuery(req *http.Request) (url.Values, error) {
+// form body too, as Fitbit read them. The body is read within BodyTimeout
+// and up to MaxFormBody.
+func (s *Server) fitbitQuery(req *http.Request) (url.Values, error) {
 	if req.Method != http.MethodPost {
 		return req.URL.Query(), nil
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		timeout := s.BodyTimeout
+		if timeout <= 0 {
+			timeout = inject.DefaultReplayBodyTimeout
+		}
+		deadline := s.now().Add(timeout)
+		if s.BodyDeadline != nil {
+			if lift := s.BodyDeadline(req, deadline); lift != nil {
+				defer lift()
+			}
+		}
+		req.Body = struct {
+			io.Reader
+			io.Closer
+		}{inject.DeadlineReader(http.MaxBytesReader(nil, req.Body, MaxFormBody), deadline, s.now), req.Body}
 	}
 	if err := req.ParseForm(); err != nil {
 		return nil, err
 	}
 	return req.Form, nil
+}
+
+// unreadable is Fitbit's envelope for a request whose parameters could not
+// be read.
+func unreadable(err error) *translate.Error {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return &translate.Error{Status: http.StatusRequestEntityTooLarge, Type: apierror.RequestTooLarge,
+			Message: "the request body is larger than the " + strconv.Itoa(MaxFormBody) + " bytes a translated write may send"}
+	case errors.Is(err, inject.ErrBodyTimeout):
+		return &translate.Error{Status: http.StatusRequestTimeout, Type: apierror.RequestTimeout,
+			Message: "the request body did not arrive in time: send the body at once"}
+	}
+	return &translate.Error{Status: http.StatusBadRequest, Type: translate.Validation, Message: "could not read the request: " + err.Error()}
 }
 
 // failure is Fitbit's envelope for an error of the translation or of Google.
@@ -176,9 +234,18 @@ func failure(err error) *http.Response {
 			Message: "the Google Health API answered " + strconv.Itoa(ge.Code) + " while answering this call"})
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fitbitError(&translate.Error{Status: http.StatusGatewayTimeout, Type: "system", Message: "the call was canceled"})
+	case timeout(err):
+		return fitbitError(&translate.Error{Status: http.StatusGatewayTimeout, Type: "system", Message: "the Google Health API did not answer in time; retry shortly"})
 	default:
 		return fitbitError(&translate.Error{Status: http.StatusBadGateway, Type: "system", Message: "could not answer this call from the Google Health API"})
 	}
+}
+
+// timeout reports a Google call that timed out in the transport (its
+// response-header timeout, a dial timeout).
+func timeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // fitbitError writes e in Fitbit's envelope; its Successor, the Google

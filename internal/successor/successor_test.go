@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func (refusing) RoundTrip(r *http.Request) (*http.Response, error) {
 		Body: io.NopCloser(strings.NewReader(string(body))), Request: r}, nil
 }
 
-func startServer(t *testing.T) *Server {
+func startServer(t testing.TB) *Server {
 	t.Helper()
 	g, err := googlesim.Start(googlesim.Config{Now: func() time.Time { return simNow }, RateLimitPerMinute: -1})
 	if err != nil {
@@ -63,7 +64,11 @@ func startServer(t *testing.T) *Server {
 
 func call(t *testing.T, rt http.RoundTripper, path string) (*http.Response, map[string]any) {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, path, nil)
+	return callReq(t, rt, httptest.NewRequest(http.MethodGet, path, nil))
+}
+
+func callReq(t *testing.T, rt http.RoundTripper, req *http.Request) (*http.Response, map[string]any) {
+	t.Helper()
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +76,7 @@ func call(t *testing.T, rt http.RoundTripper, path string) (*http.Response, map[
 	defer resp.Body.Close()
 	var v map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		t.Fatalf("%s: %v", path, err)
+		t.Fatalf("%s: %v", req.URL.Path, err)
 	}
 	return resp, v
 }
@@ -208,4 +213,50 @@ func TestFailure(t *testing.T) {
 	want("another Google answer", &googleapi.Error{Code: http.StatusInternalServerError}, http.StatusBadGateway, "system")
 	want("canceled", fmt.Errorf("list: %w", context.Canceled), http.StatusGatewayTimeout, "system")
 	want("anything else", errors.New("dial tcp: refused"), http.StatusBadGateway, "system")
+	want("Google's answer timed out", &url.Error{Op: "Get", URL: "https://health.googleapis.com/v4/users/me/settings", Err: timedOut{}}, http.StatusGatewayTimeout, "system")
 }
+
+// timedOut is a transport's timeout, as net/http reports one.
+type timedOut struct{}
+
+func (timedOut) Error() string   { return "timeout awaiting response headers" }
+func (timedOut) Timeout() bool   { return true }
+func (timedOut) Temporary() bool { return true }
+
+// A translated write's body is read within BodyTimeout and up to
+// MaxFormBody; beyond either, the app gets Fitbit's envelope at once.
+func TestWriteBodyBounded(t *testing.T) {
+	s := startServer(t)
+	path := "/1/user/-/body/log/weight.json"
+	post := func(body io.Reader) (*http.Response, map[string]any) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, path, body)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return callReq(t, roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			resp, _, err := s.Answer(r, "alice")
+			return resp, err
+		}), req)
+	}
+	if resp, v := post(strings.NewReader("weight=70&date=2026-11-19")); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("weight log: %d %v", resp.StatusCode, v)
+	}
+	resp, v := post(strings.NewReader("weight=70&date=2026-11-19&x=" + strings.Repeat("y", MaxFormBody)))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || errorType(v) != apierror.RequestTooLarge {
+		t.Errorf("oversize body: %d %v", resp.StatusCode, v)
+	}
+	// A body that has not arrived by the deadline: the clock has passed it
+	// when the first byte is read.
+	clock := simNow
+	s.now = func() time.Time { t := clock; clock = clock.Add(time.Minute); return t }
+	resp, v = post(strings.NewReader("weight=70&date=2026-11-19"))
+	if resp.StatusCode != http.StatusRequestTimeout || errorType(v) != apierror.RequestTimeout {
+		t.Errorf("late body: %d %v", resp.StatusCode, v)
+	}
+	if resp.Header.Get(CallsHeader) != "0" {
+		t.Errorf("late body: %s %q, want 0", CallsHeader, resp.Header.Get(CallsHeader))
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -399,6 +399,11 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnectio
 // Cached reports how many connections are held in memory.
 func (m *Manager) Cached() int { return m.cache.len() }
 
+// Peek returns identity's connection if it is held in memory, nil if not:
+// no storage read, no refresh, whatever its age or expiry. It is for
+// facts about the connection (whose account it is), not for its token.
+func (m *Manager) Peek(identity string) *Entry { return m.cache.get(identity, m.cfg.Now()) }
+
 func (m *Manager) observe(result Result, took time.Duration) {
 	if o := *m.observer.Load(); o != nil {
 		o.Refreshed(result, took)

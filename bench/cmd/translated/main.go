@@ -288,15 +288,17 @@ func report(ms []*measured) string {
 	fmt.Fprintf(&b, "Google calls: a connection's first call / the next ones (settings and identity cached for five minutes).\n")
 	fmt.Fprintf(&b, "The simulated Google runs in this process and generates each answer's data, so (t) includes its work (most\n")
 	fmt.Fprintf(&b, "visible for sleep, which reads thirty nights for Fitbit's thirty-day averages); (a) serves stored bytes.\n\n")
-	fmt.Fprintf(&b, "| endpoint | bytes | Google calls | (a) req/s | (t) req/s | (t) ÷ (a) | (a) p99 ms | (t) p99 ms | failed |\n")
-	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "Google calls/s is (t) req/s × the steady Google calls: the load it put on Google.\n\n")
+	fmt.Fprintf(&b, "| endpoint | bytes | Google calls | (a) req/s | (t) req/s | (t) ÷ (a) | (a) p99 ms | (t) p99 ms | Google calls/s | failed |\n")
+	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	reqs := func(r benchutil.Result) float64 { return r.Reqs }
 	p99 := func(r benchutil.Result) float64 { return float64(r.P99) }
 	for _, m := range ms {
 		a, t := med(m.plain, reqs), med(m.translated, reqs)
-		fmt.Fprintf(&b, "| `%s` | %d | %s / %s | %.0f | %.0f | %.3f | %s | %s | %d |\n", m.path, m.bytes, m.firstCalls, m.steadyCalls,
+		steady, _ := strconv.Atoi(m.steadyCalls)
+		fmt.Fprintf(&b, "| `%s` | %d | %s / %s | %.0f | %.0f | %.3f | %s | %s | %.0f | %d |\n", m.path, m.bytes, m.firstCalls, m.steadyCalls,
 			a, t, t/a, benchutil.Ms(time.Duration(med(m.plain, p99))), benchutil.Ms(time.Duration(med(m.translated, p99))),
-			benchutil.Failed(m.translated)+benchutil.Failed(m.plain))
+			t*float64(steady), benchutil.Failed(m.translated)+benchutil.Failed(m.plain))
 	}
 	b.WriteString("\n")
 	return b.String()
