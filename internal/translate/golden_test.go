@@ -111,9 +111,9 @@ type simDifference struct {
 	why      string
 }
 
-var simDifferences = []simDifference{
-	{Devices, "[].lastSyncTime", "the person has no sync times: googlesim syncs a random 2-90 minutes ago, fitbitsim on the quarter hour"},
-}
+// None left: both simulators take the tracker's sync time from the
+// person (person.LastSync).
+var simDifferences = []simDifference{}
 
 func TestGoldenEquivalence(t *testing.T) {
 	g := goldenSims(t)
