@@ -62,7 +62,9 @@ func (u units) weight(kg float64) float64 {
 	case unitsUS:
 		return round1(kg * 2.20462)
 	case unitsUK:
-		return round1(kg / 6.35029)
+		// Stone to two decimals, so that a pound still shows (0.1 st is
+		// 1.4 lb); Fitbit does not document the precision.
+		return round2(kg / 6.35029)
 	}
 	return round1(kg)
 }
@@ -123,7 +125,7 @@ func profileFor(p *person.Person, now time.Time, u units) map[string]any {
 		"weight":                  u.weight(p.WeightKG(today)),
 		"locale":                  "en_US",
 		"languageLocale":          "en_US",
-		"autoStrideEnabled":       true, // the strides are the defaults from the height
+		"autoStrideEnabled":       false, // the strides are the defaults from the height, not measured on runs
 		"avatar":                  "https://static0.fitbit.com/images/profile/defaultProfile_100.png",
 		"strideLengthWalking":     u.length(pr.StrideWalkingMM),
 		"strideLengthRunning":     u.length(pr.StrideRunningMM),

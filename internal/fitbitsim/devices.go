@@ -37,14 +37,18 @@ func (s *Server) getDevices(w http.ResponseWriter, r *apiRequest, _ []string) {
 }
 
 // exerciseJSON is one entry of the activity log list: a walk or run the
-// tracker detected.
-func exerciseJSON(p *person.Person, e person.Exercise, u units) map[string]any {
+// tracker detected, with its average heart rate and minutes per zone (the
+// day's zones, over the minutes of the bout), and the tracker as its source,
+// as Fitbit's log entries have them
+// (https://dev.fitbit.com/build/reference/web-api/activity/get-activity-log-list/).
+func exerciseJSON(p *person.Person, a *person.Activity, h *person.Heart, e person.Exercise, u units) map[string]any {
 	ms := int64(e.Minutes) * 60_000
 	unit := "Kilometer"
 	if u == unitsUS {
 		unit = "Mile"
 	}
-	return map[string]any{
+	dev := p.Device()
+	out := map[string]any{
 		"activeDuration":    ms,
 		"activityName":      e.Name,
 		"activityTypeId":    e.ActivityTypeID,
@@ -58,7 +62,25 @@ func exerciseJSON(p *person.Person, e person.Exercise, u units) map[string]any {
 		"originalStartTime": e.Start.In(p.Location()).Format("2006-01-02T15:04:05.000-07:00"),
 		"startTime":         e.Start.In(p.Location()).Format("2006-01-02T15:04:05.000-07:00"),
 		"steps":             e.Steps,
+		"source": map[string]any{"id": dev.ID, "name": dev.Version, "type": "tracker", "url": "https://www.fitbit.com/",
+			"trackerFeatures": []string{"HEARTRATE", "DISTANCE", "CALORIES", "ELEVATION", "STEPS"}},
 	}
+	from, to := e.StartMinute, e.StartMinute+e.Minutes
+	sum, n := 0, 0
+	for _, s := range h.Samples[from*person.SamplesPerMinute : to*person.SamplesPerMinute] {
+		if s != 0 {
+			sum, n = sum+int(s), n+1
+		}
+	}
+	if n > 0 {
+		out["averageHeartRate"] = (sum + n/2) / n
+		var zones []map[string]any
+		for _, z := range h.ZonesIn(a, from, to) {
+			zones = append(zones, map[string]any{"name": z.Name, "min": z.Min, "max": z.Max, "minutes": z.Minutes})
+		}
+		out["heartRateZones"] = zones
+	}
+	return out
 }
 
 // getActivityList is /1/user/-/activities/list.json, paged like Fitbit:
@@ -66,9 +88,14 @@ func exerciseJSON(p *person.Person, e person.Exercise, u units) map[string]any {
 func (s *Server) getActivityList(w http.ResponseWriter, r *apiRequest, _ []string) {
 	u := unitsFor(r.Request)
 	s.servePage(w, r, "activities", func(p *person.Person, d time.Time, desc bool) []map[string]any {
+		a := p.Activity(d)
+		if len(a.Exercises) == 0 {
+			return nil
+		}
+		h := p.Heart(d)
 		var out []map[string]any
-		for _, e := range p.Activity(d).Exercises {
-			out = append(out, exerciseJSON(p, e, u))
+		for _, e := range a.Exercises {
+			out = append(out, exerciseJSON(p, a, h, e, u))
 		}
 		if desc {
 			slices.Reverse(out)

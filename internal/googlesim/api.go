@@ -267,13 +267,13 @@ func (s *Server) getIdentity(w http.ResponseWriter, r *apiRequest, _ []string) {
 }
 
 func (s *Server) getProfile(w http.ResponseWriter, r *apiRequest, _ []string) {
-	p := profileFor(r.user, s.now())
+	p := profileFor(s.person(r.user), s.now())
 	p["name"] = "users/" + r.pathUser + "/profile"
 	writeJSON(w, http.StatusOK, p)
 }
 
 func (s *Server) getSettings(w http.ResponseWriter, r *apiRequest, _ []string) {
-	p := settingsFor(r.user)
+	p := settingsFor(s.person(r.user), r.user, s.now())
 	p["name"] = "users/" + r.pathUser + "/settings"
 	writeJSON(w, http.StatusOK, p)
 }

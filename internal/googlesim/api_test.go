@@ -216,13 +216,13 @@ func TestDataPointsPaging(t *testing.T) {
 	pageToken := ""
 	pages := 0
 	for {
-		q := url.Values{"filter": {filter}, "pageSize": {"5"}}
+		q := url.Values{"filter": {filter}, "pageSize": {"50"}}
 		if pageToken != "" {
 			q.Set("pageToken", pageToken)
 		}
 		lr := list(t, s, tok, "steps", q)
 		pages++
-		if len(lr.DataPoints) > 5 {
+		if len(lr.DataPoints) > 50 {
 			t.Fatalf("page of %d", len(lr.DataPoints))
 		}
 		for _, dp := range lr.DataPoints {
@@ -244,27 +244,36 @@ func TestDataPointsPaging(t *testing.T) {
 			break
 		}
 	}
-	if len(all) < 10 || len(all) > 24 || pages != (len(all)+4)/5 {
+	// A point per minute with steps.
+	if len(all) < 100 || len(all) > 1440 || pages != (len(all)+49)/50 {
 		t.Fatalf("%d points in %d pages", len(all), pages)
 	}
+	sum := 0
 	for i, v := range all {
-		if v.Interval.StartTime.Day() != 19 || v.Interval.EndTime.Sub(v.Interval.StartTime) != time.Hour {
+		n, _ := strconv.Atoi(v.Count)
+		sum += n
+		if v.Interval.StartTime.Day() != 19 || v.Interval.EndTime.Sub(v.Interval.StartTime) != time.Minute || n <= 0 {
 			t.Fatalf("point outside the filter: %+v", v)
 		}
 		if i > 0 && !v.Interval.StartTime.Before(all[i-1].Interval.StartTime) {
 			t.Fatal("not newest first")
 		}
 	}
+	// The same window rolled up.
+	rr := rollUpSteps(t, s, tok, "2026-11-19T00:00:00Z", "2026-11-20T00:00:00Z", "86400s")
+	if rr != strconv.Itoa(sum) {
+		t.Fatalf("roll-up %s, list %d", rr, sum)
+	}
 	// Deterministic.
-	again := list(t, s, tok, "steps", url.Values{"filter": {filter}, "pageSize": {"100"}})
+	again := list(t, s, tok, "steps", url.Values{"filter": {filter}, "pageSize": {"10000"}})
 	if len(again.DataPoints) != len(all) || again.NextPageToken != "" {
 		t.Fatalf("second read differs: %d vs %d", len(again.DataPoints), len(all))
 	}
-	// Without a filter: the newest points, ending before the clock (10:15).
+	// Without a filter: the newest points, begun by the clock (10:15).
 	lr := list(t, s, tok, "steps", url.Values{"page_size": {"1"}})
 	var v stepsValue
 	_ = json.Unmarshal(lr.DataPoints[0]["steps"], &v)
-	if v.Interval.EndTime.After(simtest.NewClock().Now()) || lr.NextPageToken == "" {
+	if v.Interval.StartTime.After(simtest.NewClock().Now()) || lr.NextPageToken == "" {
 		t.Fatalf("newest %+v", v)
 	}
 
@@ -299,8 +308,9 @@ func TestDataPointShapes(t *testing.T) {
 		sl.Summary.MinutesAsleep == "" || !sl.Interval.EndTime.After(sl.Interval.StartTime) {
 		t.Fatalf("sleep %s %v", lr.DataPoints[0]["sleep"], err)
 	}
-	// Sleep filtered by end time: the night ending on Nov 20.
-	lr = list(t, s, tok, "sleep", url.Values{"filter": {`sleep.interval.end_time >= "2026-11-20" AND sleep.interval.end_time < "2026-11-21"`}})
+	// Sleep filtered by end time: the night ending on Nov 19 (u1's clock,
+	// Los Angeles, shows 02:15 on Nov 20: that night has not ended).
+	lr = list(t, s, tok, "sleep", url.Values{"filter": {`sleep.interval.civil_end_time >= "2026-11-19" AND sleep.interval.civil_end_time < "2026-11-20"`}})
 	if len(lr.DataPoints) != 1 {
 		t.Fatalf("one night: %d", len(lr.DataPoints))
 	}
@@ -323,8 +333,8 @@ func TestDataPointShapes(t *testing.T) {
 	if len(lr.DataPoints) != 2 || !regexp.MustCompile(`"beatsPerMinute":"\d+"`).Match(lr.DataPoints[0]["heartRate"]) {
 		t.Fatalf("heart rate %s", lr.DataPoints)
 	}
-	// A known type without generated data answers {} (proto3 JSON).
-	r := api(t, s, "GET", "/v4/users/me/dataTypes/oxygen-saturation/dataPoints", tok, nil)
+	// No data answers {} (proto3 JSON).
+	r := api(t, s, "GET", "/v4/users/me/dataTypes/oxygen-saturation/dataPoints?"+url.Values{"filter": {`oxygen_saturation.sample_time.physical_time >= "2026-11-20T09:00:00Z"`}}.Encode(), tok, nil)
 	if r.Status != 200 || string(r.Body) != "{}" {
 		t.Fatalf("empty: %d %s", r.Status, r.Body)
 	}
@@ -352,9 +362,9 @@ func TestDailyRollUp(t *testing.T) {
 	if m == nil {
 		t.Fatalf("roll-up body %s", r.Body)
 	}
-	// Consistent with the list of Nov 19.
-	lr := list(t, s, tok, "steps", url.Values{"pageSize": {"100"},
-		"filter": {`steps.interval.start_time >= "2026-11-19" AND steps.interval.start_time < "2026-11-20"`}})
+	// Consistent with the list of Nov 19 on u1's clock.
+	lr := list(t, s, tok, "steps", url.Values{"pageSize": {"10000"},
+		"filter": {`steps.interval.civil_start_time >= "2026-11-19" AND steps.interval.civil_start_time < "2026-11-20"`}})
 	sum := 0
 	for _, dp := range lr.DataPoints {
 		var v stepsValue
@@ -499,4 +509,18 @@ func mustRequest(method, u, form, auth string) *http.Request {
 		req.Header.Set("Authorization", auth)
 	}
 	return req
+}
+
+// rollUpSteps is the steps countSum of one rollUp window.
+func rollUpSteps(t *testing.T, s *Server, tok, start, end, window string) string {
+	t.Helper()
+	body := `{"range":{"startTime":"` + start + `","endTime":"` + end + `"},"windowSize":"` + window + `"}`
+	r := api(t, s, "POST", "/v4/users/me/dataTypes/steps/dataPoints:rollUp", tok, strings.NewReader(body), "Content-Type", "application/json")
+	var rr struct {
+		RollupDataPoints []struct{ Steps struct{ CountSum string } }
+	}
+	if r.Status != 200 || json.Unmarshal(r.Body, &rr) != nil || len(rr.RollupDataPoints) != 1 {
+		t.Fatalf("rollUp: %d %s", r.Status, r.Body)
+	}
+	return rr.RollupDataPoints[0].Steps.CountSum
 }

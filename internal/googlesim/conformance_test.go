@@ -217,12 +217,14 @@ func TestConformsToDiscovery(t *testing.T) {
 	}
 	strict(t, d, "settings", c.last(), &health.Settings{})
 
-	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "daily-resting-heart-rate",
-		"daily-heart-rate-zones", "weight", "body-fat", "height", "sleep", "daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
+	for _, typ := range []string{"steps", "distance", "floors", "altitude", "active-energy-burned", "active-minutes",
+		"active-zone-minutes", "activity-level", "time-in-heart-rate-zone", "heart-rate", "daily-resting-heart-rate",
+		"daily-heart-rate-zones", "heart-rate-variability", "oxygen-saturation", "weight", "body-fat", "height", "sleep",
+		"daily-oxygen-saturation", "daily-heart-rate-variability", "daily-respiratory-rate",
 		"daily-sleep-temperature-derivations", "daily-vo2-max", "exercise"} {
 		call := svc.Users.DataTypes.DataPoints.List("users/me/dataTypes/" + typ).PageSize(5)
-		if _, err := call.Do(); err != nil {
-			t.Errorf("list %s: %v", typ, err)
+		if resp, err := call.Do(); err != nil || len(resp.DataPoints) == 0 {
+			t.Errorf("list %s: %v, %d points", typ, err, len(resp.DataPoints))
 			continue
 		}
 		strict(t, d, "list "+typ, c.last(), &health.ListDataPointsResponse{})
@@ -234,7 +236,8 @@ func TestConformsToDiscovery(t *testing.T) {
 	}
 
 	for _, typ := range []string{"steps", "distance", "floors", "heart-rate", "total-calories", "altitude",
-		"active-energy-burned", "activity-level", "time-in-heart-rate-zone", "calories-in-heart-rate-zone"} {
+		"active-energy-burned", "active-minutes", "active-zone-minutes", "activity-level", "time-in-heart-rate-zone",
+		"calories-in-heart-rate-zone"} {
 		req := &health.DailyRollUpDataPointsRequest{
 			Range: &health.CivilTimeInterval{
 				Start: &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 17}},
@@ -249,7 +252,9 @@ func TestConformsToDiscovery(t *testing.T) {
 		strict(t, d, "dailyRollUp "+typ, c.last(), &health.DailyRollUpDataPointsResponse{})
 	}
 
-	for _, typ := range []string{"steps", "distance", "floors", "total-calories", "heart-rate"} {
+	for _, typ := range []string{"steps", "distance", "floors", "total-calories", "heart-rate", "altitude",
+		"active-energy-burned", "active-minutes", "active-zone-minutes", "activity-level", "time-in-heart-rate-zone",
+		"calories-in-heart-rate-zone"} {
 		req := &health.RollUpDataPointsRequest{
 			Range:      &health.Interval{StartTime: "2026-11-19T00:00:00Z", EndTime: "2026-11-20T00:00:00Z"},
 			WindowSize: "21600s",

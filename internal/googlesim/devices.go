@@ -62,7 +62,7 @@ func (s *Server) listPairedDevices(w http.ResponseWriter, r *apiRequest, _ []str
 	if !ok {
 		return
 	}
-	devices := devicesFor(person.New(s.personKey(r.user)), r.user, r.pathUser, s.now())
+	devices := devicesFor(s.person(r.user), r.user, r.pathUser, s.now())
 	offset, ok := pageOffset(r.Request, "pairedDevices", "")
 	if !ok {
 		invalidArgument(w, "Invalid page token.")

@@ -106,19 +106,19 @@
 //     "end" compares the end time, others the start or sample time);
 //     POST users/me/dataTypes/{type}/dataPoints:dailyRollUp (the area's
 //     .readonly; body {"range":{"start":{"date":{…}},"end":{…}},
-//     "windowSizeDays":1}, closed-open, unknown fields rejected, at most 90
-//     days (14 for heart-rate and total-calories, as health-api.json
-//     caps them); one rollupDataPoints entry per window in
+//     "windowSizeDays":1}, closed-open civil days of the person's zone,
+//     unknown fields rejected, at most 90 days (14 for heart-rate,
+//     active-minutes, total-calories and calories-in-heart-rate-zone, as
+//     health-api.json caps them); one rollupDataPoints entry per window in
 //     chronological order, {"civilStartTime":{"date":…},"civilEndTime":…,
-//     "steps":{"countSum":"8423"}}, also distance (millimetersSum),
-//     floors (countSum), altitude (gainMillimetersSum),
-//     active-energy-burned and total-calories (kcalSum), activity-level
-//     (durations per level, from the hour's steps), heart-rate
+//     "steps":{"countSum":"8423"}}, also distance (millimetersSum), floors
+//     (countSum), altitude (gainMillimetersSum), active-energy-burned and
+//     total-calories (kcalSum), active-minutes, active-zone-minutes,
+//     activity-level (durations per level), heart-rate
 //     (beatsPerMinuteAvg/Min/Max), time-in-heart-rate-zone and
-//     calories-in-heart-rate-zone (the heart-rate samples counted, 15
-//     minutes each, by the daily-heart-rate-zones bounds, LIGHT to PEAK;
-//     the calories an ASSUMED model of the basal rate scaled by the heart
-//     rate));
+//     calories-in-heart-rate-zone (LIGHT to PEAK: Fitbit's Out of Range,
+//     Fat Burn, Cardio and Peak); a window without data (off the wrist, or
+//     not begun) has no value field (rollups.go);
 //     GET users/me/dataTypes/{type}/dataPoints:reconcile (as list: the
 //     same filter, points and writes, page tokens bound to reconcile;
 //     default page 1440, 25 for sleep and exercise; ReconciledDataPoints
@@ -130,8 +130,8 @@
 //     at most 10000, pageToken bound to the other fields): windows oldest
 //     first, the last cut at the range's end, none starting after the
 //     clock, {"startTime","endTime","steps":{"countSum":…}} with the values
-//     dailyRollUp computes for the same span (hourly points count in the
-//     window their hour starts in);
+//     dailyRollUp computes for the same span (a minute counts in the window
+//     it starts in);
 //     GET users/me/pairedDevices (settings.readonly; pageSize default 5,
 //     at most 100, pageToken bound to the method): one TRACKER per user,
 //     the synthetic person's (package person, keyed like the nightly
@@ -158,26 +158,36 @@
 //     distance, floors, altitude, active-*, activity-level, exercise,
 //     total-calories → activity_and_fitness; heart-rate and the other
 //     heart types, weight, body-fat, height, oxygen-saturation and the
-//     daily night measurements → health_metrics_and_measurements; sleep → sleep. Data is generated
-//     for steps, distance, floors (hourly intervals), heart-rate (15-minute
-//     samples), daily-resting-heart-rate (date objects), weight and
-//     body-fat (samples on about two days in three), height (one sample
-//     at the start of the history),
-//     daily-heart-rate-zones (Fitbit's default zones for the profile's
-//     age, as package person computes them), sleep (one staged
-//     session a night), daily-oxygen-saturation,
-//     daily-heart-rate-variability, daily-respiratory-rate and
-//     daily-sleep-temperature-derivations (the night's measurements of the
-//     shared synthetic person, package person, missing on the nights it
-//     has none; the skin temperature baseline is ASSUMED) and daily-vo2-max
-//     (activity_and_fitness, ASSUMED; every day, with a cardioFitnessLevel
-//     from fixed, ASSUMED bounds), for the last History (90 days) up to the clock,
-//     deterministic per user (seeded by healthUserId) and UTC; other known
-//     types list as {}. int64 values are JSON strings, dates {year,month,
-//     day} objects, empty results omit their fields as proto3 JSON does.
-//     Roll-ups are consistent with the lists (a day's countSum is the sum
-//     of that day's hourly step points). Value field names inside data
-//     points other than those the documentation quotes are ASSUMED.
+//     daily night measurements → health_metrics_and_measurements; sleep →
+//     sleep; daily-vo2-max activity_and_fitness (ASSUMED).
+//   - The data is the user's synthetic person (package person, keyed by
+//     the legacyUserId, so the simulated Fitbit renders the same one), for
+//     the last History (90 days) up to the clock; height has no horizon.
+//     Each type has the grain health-api.json describes for a Fitbit
+//     tracker (generate.go): steps, distance, floors, altitude,
+//     active-energy-burned, active-minutes and active-zone-minutes per
+//     minute (only the minutes with something counted), activity-level and
+//     time-in-heart-rate-zone as runs of minutes, heart-rate every 5
+//     seconds (none off the wrist), heart-rate-variability and
+//     oxygen-saturation one sample a night, weight and body-fat the Aria
+//     weighings, height one sample from the account's start, the daily-*
+//     types per civil date (resting rate, zone bounds for the age, the
+//     night's SpO2, HRV, breathing rate and skin temperature, whose
+//     baseline is ASSUMED, and VO2 max with a cardioFitnessLevel from
+//     fixed, ASSUMED bounds), sleep one staged session a night from the
+//     30-second epochs. Every point carries the person's UTC offsets
+//     (daylight saving included) and the output-only civil times; civil
+//     filters and dailyRollUp's days are the person's wall clock; settings
+//     give the person's timeZone and its current utcOffset. Data points name
+//     their source: the person's tracker (Fitbit "Charge 6", as
+//     pairedDevices lists it), the Aria scale for weighings, the app for the
+//     height. int64 values are JSON strings, dates {year,month,day}
+//     objects, empty results omit their fields as proto3 JSON does.
+//     Roll-ups sum the same minutes the lists have, so a civil day's
+//     dailyRollUp is the simulated Fitbit's day total exactly (calories as
+//     millikilocalories / 1000; rollups.go records the rounding). Value
+//     field names inside data points other than those the documentation
+//     quotes are ASSUMED.
 //
 // # What it does not simulate
 //
@@ -188,8 +198,7 @@
 // writes other than create and batchDelete of weight and body fat
 // (dataPoints patch, profile and settings updates), dataPoints get,
 // pairedDevices get, exercise TCX export, data source families (accepted,
-// not acted on), webhooks and their signatures, time zones (all data is
-// UTC), ACCOUNT_NOT_LINKED, quotas other than the per-user minute, 5xx
+// not acted on), webhooks and their signatures, ACCOUNT_NOT_LINKED, quotas other than the per-user minute, 5xx
 // faults, multiple clients per server and persistence across restarts.
 //
 // # Test controls

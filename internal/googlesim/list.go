@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +65,7 @@ func (c filterClause) match(p point) bool {
 		t = p.end
 	}
 	if strings.Contains(c.field, "civil") {
-		t = t.Add(p.civilOffset())
+		t = t.Add(p.civilOffset(strings.Contains(c.field, "end")))
 	}
 	switch c.op {
 	case ">=":
@@ -81,11 +81,12 @@ func (c filterClause) match(p point) bool {
 }
 
 // bounds narrows the generation window [lo, hi] by the clauses (with a
-// day of slack for end-time comparisons of sessions).
+// day of slack for end-time comparisons of sessions and for civil times,
+// which are up to 14 hours from the physical ones).
 func bounds(clauses []filterClause, lo, hi time.Time) (time.Time, time.Time) {
 	for _, c := range clauses {
 		slack := time.Duration(0)
-		if strings.Contains(c.field, "end") {
+		if strings.Contains(c.field, "end") || strings.Contains(c.field, "civil") {
 			slack = 24 * time.Hour
 		}
 		switch c.op {
@@ -236,7 +237,10 @@ func (s *Server) queryDataPoints(w http.ResponseWriter, r *apiRequest, m []strin
 		return
 	}
 	now := s.now().UTC()
-	lo, hi := bounds(clauses, now.Add(-History), now)
+	// A day ahead of the clock: east of UTC the person's date is ahead of
+	// UTC's, and a daily point's time is its date; nothing is generated
+	// past the clock.
+	lo, hi := bounds(clauses, now.Add(-History), now.Add(24*time.Hour))
 	matches := func(p point) bool {
 		for _, c := range clauses {
 			if !c.match(p) {
@@ -247,17 +251,21 @@ func (s *Server) queryDataPoints(w http.ResponseWriter, r *apiRequest, m []strin
 	}
 	var pts []point
 	if !hi.Before(lo) {
-		for _, p := range generate(r.user, s.personKey(r.user), typ, lo, hi, now) {
-			if matches(p) {
-				pts = append(pts, p)
-			}
+		// Generated points come newest first, as the answer lists them:
+		// no more than the page and one more are needed, except where the
+		// user's writes are merged in.
+		skip, limit := offset, offset+size+1
+		if slices.Contains(writableTypes, typ) {
+			skip, limit = 0, -1
 		}
+		pts = s.generate(r.user, typ, lo, hi, now, matches, skip, limit)
 	}
 	all := s.written(r.user, typ, pts, matches)
+	person := s.person(r.user)
 	var resp ListResponse
 	all, resp.NextPageToken = page(all, offset, size, bound, filter)
 	for _, p := range all {
-		dp := p.json(r.user, typ)
+		dp := p.json(person, r.user, typ)
 		if reconcile {
 			dp = reconciled(typ, dp)
 		}
@@ -323,10 +331,10 @@ func (c *CivilDateTime) toTime() (time.Time, bool) {
 	return t, true
 }
 
-func civilDateTimeJSON(t time.Time) map[string]any {
-	out := map[string]any{"date": civilDate(t)}
+func civilDateTimeJSON(t time.Time) civilJSON {
+	out := civilJSON{Date: civilDate(t)}
 	if h, m, s := t.Clock(); h != 0 || m != 0 || s != 0 {
-		out["time"] = map[string]any{"hours": h, "minutes": m, "seconds": s}
+		out.Time = &timeOfDayJSON{h, m, s}
 	}
 	return out
 }
@@ -349,8 +357,9 @@ func maxRange(typ string) time.Duration {
 	return maxRollUpRange
 }
 
-// rollFunc computes one roll-up window's value of a data type.
-type rollFunc = func(user string, ws, we, now time.Time) map[string]any
+// rollFunc computes one roll-up window's value of a data type from the
+// window's minutes (rollups.go); nil when the window has no data.
+type rollFunc = func(ms []minuteRef, now time.Time) map[string]any
 
 // rollUpBody finds the path's data type's roll-up and decodes the request
 // body into req, or answers 400 and reports false.
@@ -420,104 +429,25 @@ func (s *Server) dailyRollUp(w http.ResponseWriter, r *apiRequest, m []string) {
 		return
 	}
 	now := s.now().UTC()
-	var out []map[string]any
+	p := s.person(r.user)
+	// The civil windows are the person's: a day is local midnight to
+	// local midnight.
+	physical := func(c time.Time) time.Time {
+		return time.Date(c.Year(), c.Month(), c.Day(), c.Hour(), c.Minute(), c.Second(), c.Nanosecond(), p.Location())
+	}
+	var civil, windows []time.Time
 	for ws := start; ws.Before(end); ws = ws.AddDate(0, 0, window) {
-		we := minTime(ws.AddDate(0, 0, window), end)
-		out = append(out, map[string]any{
-			"civilStartTime":     civilDateTimeJSON(ws),
-			"civilEndTime":       civilDateTimeJSON(we),
-			dataTypes[typ].field: roll(r.user, ws, we, now),
-		})
+		civil = append(civil, ws)
+		windows = append(windows, physical(ws))
+	}
+	civil, windows = append(civil, end), append(windows, physical(end))
+	values := rollWindows(s.minutesIn(p, windows[0], windows[len(windows)-1], now), windows, roll, now)
+	out := make([]map[string]any, len(values))
+	for i, v := range values {
+		out[i] = map[string]any{"civilStartTime": civilDateTimeJSON(civil[i]), "civilEndTime": civilDateTimeJSON(civil[i+1])}
+		if v != nil {
+			out[i][dataTypes[typ].field] = v
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"rollupDataPoints": out})
-}
-
-// rollups compute one window's value per data type.
-var rollups = map[string]func(user string, ws, we, now time.Time) map[string]any{
-	"steps": func(user string, ws, we, now time.Time) map[string]any {
-		return map[string]any{"countSum": i64(sumHourly(user, ws, we, now, hourlySteps))}
-	},
-	"distance": func(user string, ws, we, now time.Time) map[string]any {
-		return map[string]any{"millimetersSum": i64(sumHourly(user, ws, we, now, hourlySteps) * strideMM(user))}
-	},
-	"floors": func(user string, ws, we, now time.Time) map[string]any {
-		return map[string]any{"countSum": i64(sumHourly(user, ws, we, now, hourlyFloors))}
-	},
-	"total-calories": func(user string, ws, we, now time.Time) map[string]any {
-		bmr := float64(between(rng(user, "bmr"), 1400, 2000))
-		elapsed := minTime(we, now).Sub(ws)
-		if elapsed < 0 {
-			elapsed = 0
-		}
-		kcal := bmr*elapsed.Hours()/24 + float64(sumHourly(user, ws, we, now, hourlySteps))*0.04
-		return map[string]any{"kcalSum": round1(kcal)}
-	},
-	"time-in-heart-rate-zone":     timeInZonesRollUp,
-	"calories-in-heart-rate-zone": caloriesInZonesRollUp,
-	// HeartRateRollupValue's three fields are doubles in health-api.json,
-	// JSON numbers.
-	"heart-rate": func(user string, ws, we, now time.Time) map[string]any {
-		lo, hi, sum, n := math.MaxInt, 0, 0, 0
-		// The samples the list has: every 15 minutes on the clock.
-		for t := ws.Truncate(15 * time.Minute); t.Before(we) && !t.After(now); t = t.Add(15 * time.Minute) {
-			if t.Before(ws) {
-				continue
-			}
-			v := heartRateAt(user, t)
-			lo, hi, sum, n = min(lo, v), max(hi, v), sum+v, n+1
-		}
-		if n == 0 {
-			return map[string]any{}
-		}
-		return map[string]any{"beatsPerMinuteAvg": round1(float64(sum) / float64(n)), "beatsPerMinuteMin": float64(lo), "beatsPerMinuteMax": float64(hi)}
-	},
-}
-
-// Until both simulators render one synthetic person, these roll-ups derive
-// from the same hourly steps, floors and heart rate as the types above, so
-// a day's figures agree with each other: a floor is 3,048 mm (10 ft) of
-// climb, active energy is the steps' share of total-calories and an hour's
-// activity level follows its steps. The heart-rate zone roll-ups are in
-// zones.go.
-func init() {
-	rollups["altitude"] = func(user string, ws, we, now time.Time) map[string]any {
-		return map[string]any{"gainMillimetersSum": i64(sumHourly(user, ws, we, now, hourlyFloors) * 3048)}
-	}
-	rollups["active-energy-burned"] = func(user string, ws, we, now time.Time) map[string]any {
-		return map[string]any{"kcalSum": round1(float64(sumHourly(user, ws, we, now, hourlySteps)) * 0.04)}
-	}
-	rollups["activity-level"] = func(user string, ws, we, now time.Time) map[string]any {
-		var minutes [4]int // sedentary, lightly, moderately, very
-		for h := ws.Truncate(time.Hour); h.Before(we); h = h.Add(time.Hour) {
-			if h.Before(ws) || h.Add(time.Hour).After(now) {
-				continue
-			}
-			steps := hourlySteps(user, h)
-			very := min(60, steps/400)
-			moderate := min(60-very, steps/250)
-			light := min(60-very-moderate, steps/40)
-			minutes[0] += 60 - very - moderate - light
-			minutes[1] += light
-			minutes[2] += moderate
-			minutes[3] += very
-		}
-		levels := []string{"SEDENTARY", "LIGHTLY_ACTIVE", "MODERATELY_ACTIVE", "VERY_ACTIVE"}
-		var out []map[string]any
-		for i, m := range minutes {
-			out = append(out, map[string]any{"activityLevelType": levels[i], "totalDuration": fmt.Sprintf("%ds", m*60)})
-		}
-		return map[string]any{"activityLevelRollupsByActivityLevelType": out}
-	}
-}
-
-// sumHourly adds f over the completed hours in [ws, we).
-func sumHourly(user string, ws, we, now time.Time, f func(string, time.Time) int) int {
-	total := 0
-	for h := ws.Truncate(time.Hour); h.Before(we); h = h.Add(time.Hour) {
-		if h.Before(ws) || h.Add(time.Hour).After(now) {
-			continue
-		}
-		total += f(user, h)
-	}
-	return total
 }

@@ -14,25 +14,17 @@ import (
 // They come from the shared synthetic person (package person), so that
 // the simulated Fitbit can render the same nights.
 
-// personKey is the key of user's synthetic person: the user's Fitbit
-// encoded id, Google's legacyUserId, which is what the simulated Fitbit
-// knows the same person by; the healthUserId for users without one.
-func (s *Server) personKey(user string) string {
-	if id := s.cfg.LegacyUserIDs[user]; id != "" {
-		return id
-	}
-	return user
-}
-
-// dailyMeasurement is the value of a daily measurement type on day d (UTC
-// midnight, the date of the point), ok=false when there is none. Fields
-// per health-api.json (revision 20261111).
-func dailyMeasurement(p *person.Person, user, typ string, d time.Time) (map[string]any, bool) {
-	local, err := p.Day(d.Format(time.DateOnly))
-	if err != nil {
-		return nil, false
-	}
-	if typ == "daily-vo2-max" {
+// dailyValue is the value of a daily type on the civil date d (UTC
+// midnight, the date of the point; local is the person's day of it),
+// ok=false when there is none. Fields per health-api.json (revision
+// 20261111).
+func (s *Server) dailyValue(p *person.Person, user, typ string, d, local time.Time) (map[string]any, bool) {
+	switch typ {
+	case "daily-resting-heart-rate":
+		return map[string]any{"date": civilDate(d), "beatsPerMinute": i64(p.RestingHeartRate(local))}, true
+	case "daily-heart-rate-zones":
+		return dailyHeartRateZones(p, d, local), true
+	case "daily-vo2-max":
 		v := p.VO2Max(local)
 		return map[string]any{"date": civilDate(d), "vo2Max": v, "cardioFitnessLevel": cardioFitnessLevel(v), "estimated": false}, true
 	}

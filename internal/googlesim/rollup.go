@@ -85,14 +85,20 @@ func (s *Server) rollUp(w http.ResponseWriter, r *apiRequest, m []string) {
 		RollupDataPoints []map[string]any `json:"rollupDataPoints,omitempty"`
 		NextPageToken    string           `json:"nextPageToken,omitempty"`
 	}
-	for i := offset; i < count && i < offset+size; i++ {
-		ws := start.Add(time.Duration(i) * window)
-		we := minTime(ws.Add(window), end)
-		resp.RollupDataPoints = append(resp.RollupDataPoints, map[string]any{
-			"startTime":          timestamp(ws),
-			"endTime":            timestamp(we),
-			dataTypes[typ].field: roll(r.user, ws, we, now),
-		})
+	var windows []time.Time
+	for i := offset; i <= count && i <= offset+size; i++ {
+		windows = append(windows, minTime(start.Add(time.Duration(i)*window), end))
+	}
+	if len(windows) > 1 {
+		p := s.person(r.user)
+		values := rollWindows(s.minutesIn(p, windows[0], windows[len(windows)-1], now), windows, roll, now)
+		for i, v := range values {
+			dp := map[string]any{"startTime": timestamp(windows[i]), "endTime": timestamp(windows[i+1])}
+			if v != nil {
+				dp[dataTypes[typ].field] = v
+			}
+			resp.RollupDataPoints = append(resp.RollupDataPoints, dp)
+		}
 	}
 	if offset+size < count {
 		resp.NextPageToken = encodePageToken(pageToken{Offset: offset + size, Query: queryHash(typ, query)})

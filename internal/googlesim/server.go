@@ -96,6 +96,8 @@ type Server struct {
 	tokenLifetime atomic.Int64 // SetAccessTokenLifetime
 
 	auths simkit.Log[AuthRequest]
+
+	people *personCache // the users' synthetic persons and their recent days
 }
 
 // site is embedded under an unexported name, so that Server has its
@@ -114,6 +116,7 @@ func New(cfg Config) *Server {
 		byUser:  map[string]*userState{},
 		rate:    simkit.Window[string]{Size: time.Minute},
 		auths:   simkit.Log[AuthRequest]{Max: simkit.MaxRecorded},
+		people:  newPersonCache(),
 	}
 	s.site.Init(cfg.ClientID, cfg.ClientSecret, cfg.DefaultUser, cfg.Consent, simkit.OAuth{
 		AuthorizePath: pathAuthorize, TokenPath: pathToken, RevokePath: pathRevoke,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
 )
 
 // writableTypes are the data types the simulator accepts create and
@@ -38,8 +39,8 @@ type listed struct {
 	source map[string]any
 }
 
-func (l listed) json(user, typ string) map[string]any {
-	dp := dataPointJSON(user, typ, l.point)
+func (l listed) json(p *person.Person, user, typ string) map[string]any {
+	dp := dataPointJSON(p, user, typ, l.point)
 	if l.name != "" {
 		dp["name"], dp["dataSource"] = l.name, l.source
 	}
@@ -203,7 +204,7 @@ func (s *Server) createDataPoint(w http.ResponseWriter, r *apiRequest, m []strin
 		writeStatus(w, http.StatusConflict, "ALREADY_EXISTS", "Data point "+p.name+" already exists.", nil)
 		return
 	}
-	dp := p.json(r.user, typ)
+	dp := p.json(s.person(r.user), r.user, typ)
 	dp["@type"] = "type.googleapis.com/" + rpcPrefix + "DataPoint"
 	writeJSON(w, http.StatusOK, operation(dp))
 }
@@ -236,7 +237,7 @@ func sampleOf(typ string, v *writtenSample) (point, string) {
 	if !ok || off < -18*time.Hour || off > 18*time.Hour {
 		return point{}, "Invalid value at 'data_point.sample_time.utc_offset': " + truncate(st.UTCOffset, 40)
 	}
-	value := map[string]any{"sampleTime": map[string]any{"physicalTime": timestamp(t), "utcOffset": st.UTCOffset}}
+	value := map[string]any{"sampleTime": sampleTime(t, off)}
 	if v.Notes != "" {
 		value["notes"] = v.Notes
 	}
@@ -253,7 +254,7 @@ func sampleOf(typ string, v *writtenSample) (point, string) {
 		}
 		value["percentage"] = *v.Percentage
 	}
-	return point{start: t.UTC(), end: t.UTC(), value: value}, ""
+	return point{start: t.UTC(), end: t.UTC(), startOff: off, endOff: off, value: value}, ""
 }
 
 // parseDuration reads a google-duration ("3600s", "-1.5s").
@@ -301,7 +302,7 @@ func (s *Server) batchDelete(w http.ResponseWriter, r *apiRequest, m []string) {
 	now := s.now().UTC()
 	generated := map[string]bool{}
 	for _, typ := range writableTypes {
-		for _, p := range generate(r.user, s.personKey(r.user), typ, now.Add(-History), now, now) {
+		for _, p := range s.generate(r.user, typ, now.Add(-History), now, now, func(point) bool { return true }, 0, -1) {
 			generated[generatedName(r.user, typ, p)] = true
 		}
 	}

@@ -8,10 +8,10 @@ import (
 	health "google.golang.org/api/health/v4"
 )
 
-// The zone roll-ups count the heart-rate list's samples by the
-// daily-heart-rate-zones bounds.
+// The zone roll-ups count the heart-rate list's minutes (the average of
+// their 5-second samples) by the daily-heart-rate-zones bounds.
 func TestHeartRateZones(t *testing.T) {
-	const sampled = `heart_rate.sample_time.physical_time >= "2026-11-19T00:00:00Z" AND heart_rate.sample_time.physical_time < "2026-11-20T00:00:00Z"`
+	const sampled = `heart_rate.sample_time.civil_time >= "2026-11-19T00:00:00" AND heart_rate.sample_time.civil_time < "2026-11-20T00:00:00"`
 	day := &health.CivilTimeInterval{
 		Start: &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 19}},
 		End:   &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 20}}}
@@ -27,20 +27,43 @@ func TestHeartRateZones(t *testing.T) {
 	if len(zones) != 4 || zones[0].HeartRateZoneType != "LIGHT" || zones[3].HeartRateZoneType != "PEAK" {
 		t.Fatalf("zones %+v", zones)
 	}
+	// u1's day (Los Angeles): its samples, averaged per minute, each
+	// minute in the zone of its average.
 	want := map[string]time.Duration{}
-	hr, err := dps.List("users/me/dataTypes/heart-rate").PageSize(1000).Filter(sampled).Do()
-	if err != nil || len(hr.DataPoints) != 96 {
-		t.Fatalf("heart rate samples: %v", err)
+	var worn time.Duration
+	byMinute := map[time.Time][]int64{}
+	req := dps.List("users/me/dataTypes/heart-rate").PageSize(10000).Filter(sampled)
+	for {
+		hr, err := req.Do()
+		if err != nil {
+			t.Fatalf("heart rate samples: %v", err)
+		}
+		for _, p := range hr.DataPoints {
+			at, _ := time.Parse(time.RFC3339, p.HeartRate.SampleTime.PhysicalTime)
+			byMinute[at.Truncate(time.Minute)] = append(byMinute[at.Truncate(time.Minute)], p.HeartRate.BeatsPerMinute)
+		}
+		if hr.NextPageToken == "" {
+			break
+		}
+		req.PageToken(hr.NextPageToken)
 	}
-	for _, p := range hr.DataPoints {
-		bpm := p.HeartRate.BeatsPerMinute
+	if len(byMinute) < 1200 {
+		t.Fatalf("%d minutes with a heart rate", len(byMinute))
+	}
+	for _, samples := range byMinute {
+		var sum int64
+		for _, v := range samples {
+			sum += v
+		}
+		bpm := (sum + int64(len(samples))/2) / int64(len(samples))
 		z := zones[0].HeartRateZoneType
 		for _, b := range zones[1:] {
 			if bpm >= b.MinBeatsPerMinute {
 				z = b.HeartRateZoneType
 			}
 		}
-		want[z] += 15 * time.Minute
+		want[z] += time.Minute
+		worn += time.Minute
 	}
 
 	times, err := dps.DailyRollUp("users/me/dataTypes/time-in-heart-rate-zone", &health.DailyRollUpDataPointsRequest{Range: day}).Do()
@@ -56,7 +79,7 @@ func TestHeartRateZones(t *testing.T) {
 		}
 		total += got
 	}
-	if total != 24*time.Hour {
+	if total != worn {
 		t.Fatalf("the day's zones add up to %s", total)
 	}
 	kcal, err := dps.DailyRollUp("users/me/dataTypes/calories-in-heart-rate-zone", &health.DailyRollUpDataPointsRequest{Range: day}).Do()

@@ -14,6 +14,21 @@ type seriesType struct {
 	capDays  int
 	value    func(*health.DailyRollupDataPoint, UnitSystem) float64
 	decimals int
+	// intraday is the decimals of an intraday window, where they differ:
+	// Fitbit gave a window's calories to a fraction of a kcal.
+	intraday int
+}
+
+// places is the decimals Fitbit showed the type's values with, in a day's
+// series or an intraday window: a distance's depend on the unit.
+func (st seriesType) places(u UnitSystem, window bool) int {
+	switch {
+	case st.dataType == "distance":
+		return u.DistancePlaces()
+	case window:
+		return st.intraday
+	}
+	return st.decimals
 }
 
 // lessSeries names, for a series derived by difference, the series whose
@@ -47,7 +62,7 @@ func levelMinutes(p *health.DailyRollupDataPoint, level string) float64 {
 }
 
 func minutesSeries(level string) seriesType {
-	return seriesType{"activity-level", rollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 { return levelMinutes(p, level) }, 0}
+	return seriesType{"activity-level", rollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 { return levelMinutes(p, level) }, 0, 0}
 }
 
 var seriesTypes = map[string]seriesType{
@@ -56,31 +71,31 @@ var seriesTypes = map[string]seriesType{
 			return 0
 		}
 		return float64(p.Steps.CountSum)
-	}, 0},
+	}, 0, 0},
 	"distance": {"distance", rollUpCapDays, func(p *health.DailyRollupDataPoint, u UnitSystem) float64 {
 		if p.Distance == nil {
 			return 0
 		}
 		return u.Distance(float64(p.Distance.MillimetersSum))
-	}, 2},
+	}, 6, 6},
 	"floors": {"floors", rollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 {
 		if p.Floors == nil {
 			return 0
 		}
 		return float64(p.Floors.CountSum)
-	}, 0},
+	}, 0, 0},
 	"elevation": {"altitude", rollUpCapDays, func(p *health.DailyRollupDataPoint, u UnitSystem) float64 {
 		if p.Altitude == nil {
 			return 0
 		}
 		return u.Elevation(float64(p.Altitude.GainMillimetersSum))
-	}, 2},
+	}, 2, 2},
 	"calories": {"total-calories", shortRollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 {
 		if p.TotalCalories == nil {
 			return 0
 		}
 		return p.TotalCalories.KcalSum
-	}, 0},
+	}, 0, 4},
 	// Basal energy: basal-energy-burned has no daily roll-up (Google
 	// answers 400 for it), so it is what is not active energy.
 	"caloriesBMR": {"total-calories", shortRollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 {
@@ -88,13 +103,13 @@ var seriesTypes = map[string]seriesType{
 			return 0
 		}
 		return p.TotalCalories.KcalSum
-	}, 0},
+	}, 0, 0},
 	"activityCalories": {"active-energy-burned", rollUpCapDays, func(p *health.DailyRollupDataPoint, _ UnitSystem) float64 {
 		if p.ActiveEnergyBurned == nil {
 			return 0
 		}
 		return p.ActiveEnergyBurned.KcalSum
-	}, 0},
+	}, 0, 0},
 	"minutesSedentary":     minutesSeries("SEDENTARY"),
 	"minutesLightlyActive": minutesSeries("LIGHTLY_ACTIVE"),
 	"minutesFairlyActive":  minutesSeries("MODERATELY_ACTIVE"),

@@ -1,40 +1,20 @@
 package translate
 
 import (
-	"bytes"
-	"context"
-	"io"
 	"math"
-	"net/http"
 	"strconv"
 	"testing"
-	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
 )
 
-// heightOf175 answers the height list with one height of 1.75 m, encoded
-// as the generated types would; every other call goes to next. The
-// simulator's one height sits at the start of its history, which its own
-// window of History before now leaves out when now is past 08:00 UTC (as
-// simNow is), so it never lists it.
-type heightOf175 struct{ next http.RoundTripper }
-
-func (h heightOf175) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Path != "/v4/users/me/dataTypes/height/dataPoints" {
-		return h.next.RoundTrip(r)
-	}
-	b := []byte(`{"dataPoints":[{"name":"users/me/dataTypes/height/dataPoints/1","height":{"heightMillimeters":"1750","sampleTime":{"physicalTime":"2026-01-01T08:00:00Z","utcOffset":"0s"}}}]}`)
-	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(bytes.NewReader(b)), Request: r}, nil
-}
-
+// startBodyEngine is startEngine for the body tests: the simulated Google
+// renders the default user's synthetic person, whose one height sample
+// (taken when the account was created) every list of the past finds.
 func startBodyEngine(t *testing.T) *Engine {
 	t.Helper()
-	_, s := startEngine(t)
-	tok := s.MintTokens(s.Config().DefaultUser, s.AllScopes()...)
-	e, err := NewEngine(context.Background(), &http.Client{Transport: heightOf175{bearer(tok.AccessToken)}}, s.URL(), func() time.Time { return simNow })
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, _ := startEngine(t)
 	return e
 }
 
@@ -42,19 +22,31 @@ func TestWeightLog(t *testing.T) {
 	e := startBodyEngine(t)
 	a := serve(t, e, "/1/user/-/body/log/weight/date/2026-11-19/30d.json", Metric)
 	logs := a.Body.(map[string]any)["weight"].([]map[string]any)
-	if len(logs) < 10 || len(logs) > 30 {
+	if len(logs) < 4 || len(logs) > 30 {
 		t.Fatalf("%d weigh-ins in 30 days", len(logs))
 	}
 	if a.GoogleCalls != 1+3 {
 		t.Errorf("%d Google calls, want settings + weight, body fat and height", a.GoogleCalls)
 	}
+	p := person.New(googlesim.DefaultLegacyUserID)
+	m := float64(p.Profile.HeightMM) / 1000
+	withFat := 0
 	for i, l := range logs {
 		w, bmi := l["weight"].(float64), l["bmi"].(float64)
-		if w < 40 || w > 110 || math.Abs(bmi-round(w/1.75/1.75, 1)) > 0.11 {
-			t.Errorf("%d: weight %v bmi %v", i, w, bmi)
+		if w < 40 || w > 130 || bmi != round(w/m/m, 1) {
+			t.Errorf("%d: weight %v bmi %v, height %v m", i, w, bmi, m)
 		}
-		if fat, ok := l["fat"].(float64); !ok || fat < 5 || fat > 40 {
-			t.Errorf("%d: fat %v, want the body-fat sample of the same weigh-in", i, l["fat"])
+		// The person's weigh-ins: the body fat of the same one, when it
+		// measured fat.
+		day, _ := p.Day(l["date"].(string))
+		want := p.Weighings(day)
+		if len(want) != 1 || w != want[0].KG {
+			t.Fatalf("%d: %v, the person's %+v", i, l, want)
+		}
+		if fat, ok := l["fat"].(float64); ok != want[0].HasFat || ok && fat != want[0].FatPct {
+			t.Errorf("%d: fat %v, the person's %+v", i, l["fat"], want[0])
+		} else if ok {
+			withFat++
 		}
 		if l["date"].(string) < "2026-10-21" || l["date"].(string) > "2026-11-19" || len(l["time"].(string)) != 8 || l["logId"].(int64) <= 0 {
 			t.Errorf("%d: %v", i, l)
@@ -62,6 +54,9 @@ func TestWeightLog(t *testing.T) {
 		if i > 0 && logs[i-1]["date"].(string) >= l["date"].(string) {
 			t.Fatalf("not oldest first at %d", i)
 		}
+	}
+	if withFat == 0 || withFat == len(logs) {
+		t.Errorf("%d of %d weigh-ins with body fat", withFat, len(logs))
 	}
 	// The same weigh-in in pounds and in stone.
 	w := logs[0]["weight"].(float64)

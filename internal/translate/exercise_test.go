@@ -2,12 +2,19 @@ package translate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	health "google.golang.org/api/health/v4"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
@@ -142,5 +149,93 @@ func TestExerciseListLimits(t *testing.T) {
 	}
 	if _, err := e.Serve(context.Background(), r, Metric); !errors.Is(err, ErrTooManyCalls) {
 		t.Errorf("offset 1000: %v, want ErrTooManyCalls", err)
+	}
+}
+
+// TestExerciseTypesInDiscovery: every exercise type mapped to a Fitbit
+// activity is a value of the discovery document's Exercise.exerciseType.
+func TestExerciseTypesInDiscovery(t *testing.T) {
+	// The document sits beside the generated client, in the module cache
+	// at go.mod's version.
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version string
+	for _, line := range strings.Split(string(mod), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "google.golang.org/api" {
+			version = f[1]
+		}
+	}
+	cache, _ := exec.Command("go", "env", "GOMODCACHE").Output()
+	b, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(cache)), "google.golang.org", "api@"+version, "health", "v4", "health-api.json"))
+	if err != nil || version == "" {
+		t.Fatalf("the discovery document of google.golang.org/api %s: %v", version, err)
+	}
+	var doc struct {
+		Schemas struct {
+			Exercise struct {
+				Properties struct {
+					ExerciseType struct {
+						Enum []string `json:"enum"`
+					} `json:"exerciseType"`
+				} `json:"properties"`
+			} `json:"Exercise"`
+		} `json:"schemas"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	enum := doc.Schemas.Exercise.Properties.ExerciseType.Enum
+	for typ := range fitbitActivities {
+		if !slices.Contains(enum, typ) {
+			t.Errorf("%s is not one of the discovery document's exercise types", typ)
+		}
+	}
+	if len(enum) < 100 || len(fitbitActivities) < 20 {
+		t.Errorf("%d exercise types in the document, %d mapped", len(enum), len(fitbitActivities))
+	}
+}
+
+// TestExerciseFromGoogleFields: the fallback for an unmapped type, logType
+// by recording method, a session without heart rate, and source.
+func TestExerciseFromGoogleFields(t *testing.T) {
+	point := func(typ, name, method string) *health.DataPoint {
+		return &health.DataPoint{
+			DataSource: &health.DataSource{RecordingMethod: method, Device: &health.Device{DisplayName: "Charge 6"}},
+			Exercise: &health.Exercise{ExerciseType: typ, DisplayName: name, ActiveDuration: "1500s",
+				Interval: &health.SessionTimeInterval{StartTime: "2026-11-19T17:00:00Z", StartUtcOffset: "-18000s",
+					EndTime: "2026-11-19T17:30:00Z", EndUtcOffset: "-18000s"},
+				MetricsSummary: &health.MetricsSummary{CaloriesKcal: 210.5, Steps: 10, DistanceMillimeters: 1609344}},
+		}
+	}
+	for _, tc := range []struct {
+		typ, name, method string
+		want              map[string]any
+	}{
+		{"TENNIS", "Tennis", "ACTIVELY_MEASURED", map[string]any{"activityName": "Tennis", "activityTypeId": 0, "logType": "tracker"}},
+		{"OTHER", "Morning chores", "MANUAL", map[string]any{"activityName": "Morning chores", "activityTypeId": 0, "logType": "manual"}},
+		{"TRAIL_RUN", "Trail run", "PASSIVELY_MEASURED", map[string]any{"activityName": "Run", "activityTypeId": 90009, "logType": "auto_detected"}},
+	} {
+		x, ok := exerciseOf(point(tc.typ, tc.name, tc.method))
+		if !ok {
+			t.Fatalf("%s: not read", tc.typ)
+		}
+		got := x.fitbit(US)
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("%s: %s %v, want %v", tc.typ, k, got[k], v)
+			}
+		}
+		if got["startTime"] != "2026-11-19T12:00:00.000-05:00" || got["duration"] != int64(1_800_000) || got["activeDuration"] != int64(1_500_000) ||
+			got["calories"] != int64(211) || got["distance"] != 1.0 || got["distanceUnit"] != "Mile" || got["steps"] != int64(10) {
+			t.Errorf("%s: %v", tc.typ, got)
+		}
+		if _, ok := got["averageHeartRate"]; ok || got["heartRateZones"] != nil {
+			t.Errorf("%s: heart rate without Google's: %v", tc.typ, got)
+		}
+		if src, _ := got["source"].(map[string]any); (tc.method == "MANUAL") != (src == nil) || src != nil && src["name"] != "Charge 6" {
+			t.Errorf("%s: source %v", tc.typ, got["source"])
+		}
 	}
 }

@@ -278,13 +278,13 @@ func (e *Engine) timeSeries(ctx context.Context, c *calls, r *Request, units Uni
 			return nil, err
 		}
 		for k, v := range vals {
-			vals[k] = math.Max(round(v, st.decimals)-round(sub[k], st.decimals), 0)
+			vals[k] = math.Max(round(v, st.places(units, false))-round(sub[k], st.places(units, false)), 0)
 		}
 	}
 	series := []map[string]string{}
 	for d := start; !d.After(end); d = d.AddDate(0, 0, 1) {
 		k := d.Format(dayLayout)
-		series = append(series, map[string]string{"dateTime": k, "value": formatValue(vals[k], st.decimals)})
+		series = append(series, map[string]string{"dateTime": k, "value": formatValue(vals[k], st.places(units, false))})
 	}
 	key := "activities-" + r.Resource
 	if r.Tracker {

@@ -17,6 +17,7 @@ import (
 	health "google.golang.org/api/health/v4"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
 )
 
 // bearer adds a fixed access token, standing in for the gateway's injector.
@@ -194,8 +195,13 @@ func TestDailySummaryFromSim(t *testing.T) {
 			t.Errorf("summary %s %s, series %s", field, got, series[0]["value"])
 		}
 	}
-	if m := sum["sedentaryMinutes"].(int64) + sum["lightlyActiveMinutes"].(int64) + sum["fairlyActiveMinutes"].(int64) + sum["veryActiveMinutes"].(int64); m != 1440 {
-		t.Errorf("a past day's activity levels cover %d minutes", m)
+	// The person's day, whose minutes in bed have no activity level (as on
+	// Fitbit).
+	p := person.New(googlesim.DefaultLegacyUserID)
+	day, _ := p.Day("2026-11-19")
+	tot := p.Activity(day).Totals()
+	if m := sum["sedentaryMinutes"].(int64) + sum["lightlyActiveMinutes"].(int64) + sum["fairlyActiveMinutes"].(int64) + sum["veryActiveMinutes"].(int64); m != int64(tot.Sedentary+tot.Lightly+tot.Fairly+tot.Very) || sum["steps"].(int64) != int64(tot.Steps) {
+		t.Errorf("a past day's activity levels cover %d minutes, steps %v; the person's %+v", m, sum["steps"], tot)
 	}
 	if bmr, out, active := sum["caloriesBMR"].(int64), sum["caloriesOut"].(int64), sum["activityCalories"].(int64); bmr != out-active || active == 0 {
 		t.Errorf("caloriesBMR %d of %d out, %d active", bmr, out, active)

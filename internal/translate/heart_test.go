@@ -1,6 +1,11 @@
 package translate
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
+)
 
 func TestHeartSeries(t *testing.T) {
 	e, _ := startEngine(t)
@@ -38,16 +43,41 @@ func TestHeartSeries(t *testing.T) {
 
 func TestHeartIntraday(t *testing.T) {
 	e, s := startEngine(t)
+	// The simulator has the person's 5-second samples, none off the wrist:
+	// the windows are those with a sample.
+	p := person.New(googlesim.DefaultLegacyUserID)
+	day, _ := p.Day("2026-11-19")
+	h := p.Heart(day)
+	windows := func(from, to, step int) (n, samples int) {
+		for w := from; w <= to; w += step {
+			k := 0
+			for i := w; i < w+step && i <= to; i++ {
+				for _, v := range h.Samples[i*person.SamplesPerMinute : (i+1)*person.SamplesPerMinute] {
+					if v != 0 {
+						k++
+					}
+				}
+			}
+			if k > 0 {
+				n++
+			}
+			samples += k
+		}
+		return n, samples
+	}
+	perMinute, daySamples := windows(0, 1439, 1)
+	quarters, _ := windows(8*60, 8*60+59, 15)
+	_, seconds := windows(12*60, 12*60+30, 1)
 	for _, tc := range []struct {
 		path     string
 		typ      string
 		interval int
 		n        int
+		lists    int // pages of 10000 samples
 	}{
-		// The simulator samples every 15 minutes.
-		{"/1/user/-/activities/heart/date/2026-11-19/1d/1min.json", "minute", 1, 96},
-		{"/1/user/-/activities/heart/date/2026-11-19/1d/15min/time/08:00/08:59.json", "minute", 15, 4},
-		{"/1/user/-/activities/heart/date/2026-11-19/1d/1sec/time/12:00/12:30.json", "second", 1, 3},
+		{"/1/user/-/activities/heart/date/2026-11-19/1d/1min.json", "minute", 1, perMinute, (daySamples + 9999) / 10000},
+		{"/1/user/-/activities/heart/date/2026-11-19/1d/15min/time/08:00/08:59.json", "minute", 15, quarters, 1},
+		{"/1/user/-/activities/heart/date/2026-11-19/1d/1sec/time/12:00/12:30.json", "second", 1, seconds, 1},
 	} {
 		s.ResetRequests()
 		a := serve(t, e, tc.path, Metric)
@@ -69,8 +99,8 @@ func TestHeartIntraday(t *testing.T) {
 		if len(body["activities-heart"].([]map[string]any)) != 1 {
 			t.Errorf("%s: no day summary", tc.path)
 		}
-		if a.GoogleCalls != 1+4+1 {
-			t.Errorf("%s: %d Google calls, want settings + 4 + 1 list", tc.path, a.GoogleCalls)
+		if a.GoogleCalls != 1+4+tc.lists {
+			t.Errorf("%s: %d Google calls, want settings + 4 + %d list", tc.path, a.GoogleCalls, tc.lists)
 		}
 	}
 	// The 15-minute window 08:00-08:59 starts at 08:00.

@@ -68,13 +68,13 @@ func (e *Engine) activityIntraday(ctx context.Context, c *calls, r *Request, uni
 	dataset := make([]map[string]any, 0, int(to.Sub(from)/step))
 	var total float64
 	for t := from; t.Before(to); t = t.Add(step) {
-		v := round(values[t], st.decimals)
-		total += v
+		v := round(values[t], st.places(units, true))
+		total += values[t] // rounded once, as Fitbit rounded the day's sum
 		dataset = append(dataset, map[string]any{"time": t.Format("15:04:05"), "value": v})
 	}
 	key := "activities-" + r.Resource
 	return map[string]any{
-		key:               []map[string]any{{"dateTime": day.Format(dayLayout), "value": formatValue(total, st.decimals)}},
+		key:               []map[string]any{{"dateTime": day.Format(dayLayout), "value": formatValue(total, st.places(units, false))}},
 		key + "-intraday": map[string]any{"dataset": dataset, "datasetInterval": int(step / time.Minute), "datasetType": "minute"},
 	}, nil
 }

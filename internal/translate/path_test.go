@@ -35,6 +35,9 @@ func TestParse(t *testing.T) {
 		{"GET", "/1/user/-/cardioscore/date/today.json", "", CardioFitness, nil},
 		{"GET", "/1/user/-/devices.json", "", Devices, nil},
 		{"GET", "/1/user/-/activities/list.json", "beforeDate=2026-01-01T10:00:00&sort=desc&limit=20", ExerciseList, nil},
+		{"GET", "/1/user/-/activities/list.json", "afterDate=2026-01-01&sort=asc&limit=20&offset=40", ExerciseList, func(r *Request) bool {
+			return r.List.Offset == 40 && r.List.Date == "2026-01-01" && !r.List.Before
+		}},
 		{"POST", "/1/user/-/body/log/weight.json", "weight=70.5&date=2026-01-01", WeightCreate, func(r *Request) bool { return r.Value == 70.5 && r.Time == Clock{23, 59} }},
 		{"DELETE", "/1/user/-/body/log/fat/12345.json", "", FatDelete, func(r *Request) bool { return r.LogID == 12345 }},
 	} {
@@ -70,6 +73,8 @@ func TestParseRefusals(t *testing.T) {
 		{"GET", "/1/user/-/activities/steps/date/today/1d/1min/time/10:00/09:00.json", "", 400, Validation},
 		{"GET", "/1.2/user/-/sleep/list.json", "afterDate=2026-01-01&sort=desc&limit=10", 400, Validation},
 		{"GET", "/1.2/user/-/sleep/list.json", "afterDate=2026-01-01&sort=asc&limit=1000", 400, Validation},
+		{"GET", "/1.2/user/-/sleep/list.json", "afterDate=2026-01-01&sort=asc&limit=10&offset=10", 400, Validation},
+		{"GET", "/1/user/-/activities/list.json", "afterDate=2026-01-01&sort=asc&limit=10&offset=x", 400, Validation},
 		{"POST", "/1/user/-/profile.json", "", 405, Validation},
 		{"GET", "/1/user/a$b/profile.json", "", 400, Validation},
 		{"GET", "/2/user/-/profile.json", "", 404, NotAvailable},

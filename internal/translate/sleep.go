@@ -33,7 +33,12 @@ type session struct {
 	s          *health.Sleep
 	src        *health.DataSource
 	start, end time.Time // local civil times (in a UTC time.Time)
-	day        string    // dateOfSleep: the local date it ended on
+	// at and length are the physical start and how long the session
+	// lasted: a night that the clock turns back in is an hour longer
+	// than its civil times say.
+	at     time.Time
+	length time.Duration
+	day    string // dateOfSleep: the local date it ended on
 }
 
 // logID is a stable Fitbit log id for a Google data point name (a string):
@@ -52,7 +57,7 @@ func (e *Engine) sleepSessions(ctx context.Context, c *calls, start, end time.Ti
 		return nil, err
 	}
 	out := sessionsOf(pts)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].start.Before(out[j].start) })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
 	return out, nil
 }
 
@@ -67,10 +72,12 @@ func sessionsOf(pts []*health.DataPoint) []session {
 		}
 		st, ok1 := localTime(s.Interval.StartTime, s.Interval.StartUtcOffset)
 		en, ok2 := localTime(s.Interval.EndTime, s.Interval.EndUtcOffset)
-		if !ok1 || !ok2 {
+		at, err1 := time.Parse(time.RFC3339Nano, s.Interval.StartTime)
+		until, err2 := time.Parse(time.RFC3339Nano, s.Interval.EndTime)
+		if !ok1 || !ok2 || err1 != nil || err2 != nil {
 			continue
 		}
-		out = append(out, session{name: p.Name, s: s, src: p.DataSource, start: st, end: en, day: en.Format(dayLayout)})
+		out = append(out, session{name: p.Name, s: s, src: p.DataSource, start: st, end: en, at: at, length: until.Sub(at), day: en.Format(dayLayout)})
 	}
 	return out
 }
@@ -138,7 +145,7 @@ func mainSleeps(ss []session) map[string]bool {
 		if s.s.Metadata != nil && s.s.Metadata.MainSleep {
 			main[s.name], marked[s.day] = true, true
 		}
-		if l, ok := longest[s.day]; !ok || s.end.Sub(s.start) > l.end.Sub(l.start) {
+		if l, ok := longest[s.day]; !ok || s.length > l.length {
 			longest[s.day] = s
 		}
 	}
@@ -194,7 +201,7 @@ func sleepLog(s session, isMain bool, history []session) map[string]any {
 		"dateOfSleep":         s.day,
 		"startTime":           s.start.Format(fitbitDateTime),
 		"endTime":             s.end.Format(fitbitDateTime),
-		"duration":            s.end.Sub(s.start).Milliseconds(),
+		"duration":            s.length.Milliseconds(),
 		"efficiency":          efficiency,
 		"isMainSleep":         isMain,
 		"logType":             logType,

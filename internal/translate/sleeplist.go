@@ -43,7 +43,7 @@ func (e *Engine) sleepList(ctx context.Context, c *calls, r *Request) (any, erro
 		return nil, err
 	}
 	ss := sessionsOf(pts)
-	sort.SliceStable(ss, func(i, j int) bool { return ss[i].start.Before(ss[j].start) })
+	sort.SliceStable(ss, func(i, j int) bool { return ss[i].at.Before(ss[j].at) })
 	if q.Before {
 		for i, j := 0, len(ss)-1; i < j; i, j = i+1, j-1 {
 			ss[i], ss[j] = ss[j], ss[i]

@@ -20,7 +20,11 @@ var minuteValues = map[string]map[string]string{
 // sleepV1 answers sleep v1 by date: one listing of the day's sessions (v1
 // has no thirty-day averages, so no history is read).
 func (e *Engine) sleepV1(ctx context.Context, c *calls, r *Request) (any, error) {
-	start, end, err := e.userDays(ctx, c, r)
+	_, loc, err := e.settings(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	start, end, err := r.Span(e.now(), loc)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +36,7 @@ func (e *Engine) sleepV1(ctx context.Context, c *calls, r *Request) (any, error)
 	logs := make([]map[string]any, 0, len(ss))
 	var asleep, inBed int64
 	for _, s := range ss {
-		l := sleepV1Log(s, main[s.name])
+		l := sleepV1Log(s, main[s.name], loc)
 		asleep += l["minutesAsleep"].(int64)
 		inBed += l["timeInBed"].(int64)
 		logs = append(logs, l)
@@ -43,8 +47,10 @@ func (e *Engine) sleepV1(ctx context.Context, c *calls, r *Request) (any, error)
 	}, nil
 }
 
-// sleepV1Log is one entry of the v1 sleep array.
-func sleepV1Log(s session, isMain bool) map[string]any {
+// sleepV1Log is one entry of the v1 sleep array; its minutes are physical
+// ones (on the night the clock turns back, an hour longer than the civil
+// times say).
+func sleepV1Log(s session, isMain bool, loc *time.Location) map[string]any {
 	values := minuteValues[s.s.Type]
 	if values == nil {
 		values = minuteValues["STAGES"]
@@ -52,33 +58,41 @@ func sleepV1Log(s session, isMain bool) map[string]any {
 	// Each minute of the session takes the value of the stage covering its
 	// start; a minute no stage covers counts as asleep, as Fitbit's
 	// classic algorithm scored what it did not see as restful.
-	minutes := int(s.end.Sub(s.start) / time.Minute)
+	minutes := int(s.length / time.Minute)
 	value := make([]string, minutes)
 	for i := range value {
 		value[i] = "1"
+	}
+	minute := func(i int) time.Time { return s.at.Add(time.Duration(i) * time.Minute) }
+	// A minute shows on the clock of the session's start offset, turned as
+	// the user's zone turns during the night (the end of daylight saving
+	// time shows an hour of minutes twice).
+	startOff, _ := time.ParseDuration(s.s.Interval.StartUtcOffset)
+	_, zoneAtStart := s.at.In(loc).Zone()
+	clock := func(t time.Time) time.Time {
+		_, zone := t.In(loc).Zone()
+		return t.UTC().Add(startOff + time.Duration(zone-zoneAtStart)*time.Second)
 	}
 	for _, st := range s.s.Stages {
 		v, ok := values[st.Type]
 		if !ok {
 			continue
 		}
-		off := st.StartUtcOffset
-		if off == "" {
-			off = s.s.Interval.StartUtcOffset
-		}
-		from, ok1 := localTime(st.StartTime, off)
-		to, ok2 := localTime(st.EndTime, off)
-		if !ok1 || !ok2 {
+		from, err1 := time.Parse(time.RFC3339Nano, st.StartTime)
+		to, err2 := time.Parse(time.RFC3339Nano, st.EndTime)
+		if err1 != nil || err2 != nil {
 			continue
 		}
-		for i := max(0, int(from.Sub(s.start)/time.Minute)); i < minutes && s.start.Add(time.Duration(i)*time.Minute).Before(to); i++ {
-			value[i] = v
+		for i := max(0, int(from.Sub(s.at)/time.Minute)); i < minutes && minute(i).Before(to); i++ {
+			if !minute(i).Before(from) {
+				value[i] = v
+			}
 		}
 	}
 	data := make([]map[string]string, minutes)
 	var counts, durations [4]int64 // by value 1..3
 	for i, v := range value {
-		data[i] = map[string]string{"dateTime": s.start.Add(time.Duration(i) * time.Minute).Format("15:04:05"), "value": v}
+		data[i] = map[string]string{"dateTime": clock(minute(i)).Format("15:04:05"), "value": v}
 		n := int(v[0] - '0')
 		durations[n]++
 		if i == 0 || value[i-1] != v {
@@ -99,7 +113,7 @@ func sleepV1Log(s session, isMain bool) map[string]any {
 		"logId":               logID(s.name),
 		"dateOfSleep":         s.day,
 		"startTime":           s.start.Format(fitbitDateTime),
-		"duration":            s.end.Sub(s.start).Milliseconds(),
+		"duration":            s.length.Milliseconds(),
 		"isMainSleep":         isMain,
 		"efficiency":          efficiency,
 		"minuteData":          data,

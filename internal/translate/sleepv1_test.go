@@ -23,7 +23,8 @@ func TestSleepV1FromSimulatedGoogle(t *testing.T) {
 			}
 		}
 		data := l["minuteData"].([]map[string]string)
-		if int64(len(data)) != l["timeInBed"].(int64) || int64(len(data))*60000 != l["duration"].(int64) {
+		// Whole minutes of a night of 30-second epochs.
+		if int64(len(data)) != l["timeInBed"].(int64) || int64(len(data)) != l["duration"].(int64)/60000 {
 			t.Errorf("log %d: %d minutes of data, timeInBed %v, duration %v", i, len(data), l["timeInBed"], l["duration"])
 		}
 		var asleep, awake int64

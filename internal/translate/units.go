@@ -56,26 +56,40 @@ const (
 )
 
 // round rounds half away from zero to decs decimals, as Fitbit's answers show
-// them (distances and elevation with two decimals, weight with one).
+// them (summaries' distances and elevation with two decimals, weight with
+// one).
 func round(v float64, decs int) float64 {
 	p := math.Pow10(decs)
 	return math.Round(v*p) / p
 }
 
-// Distance converts millimetres to km (metric, en_GB) or miles (en_US).
+// Distance converts millimetres to km (metric, en_GB) or miles (en_US),
+// unrounded: callers round what they show (DistancePlaces), a day's after
+// summing its windows.
 func (u UnitSystem) Distance(mm float64) float64 {
 	if u == US {
-		return round(mm/mmPerMile, 2)
+		return mm / mmPerMile
 	}
-	return round(mm/mmPerKm, 2)
+	return mm / mmPerKm
 }
 
-// Elevation converts millimetres to metres, or feet for en_US.
+// DistancePlaces are the decimals of Fitbit's series and intraday
+// distances: km to the millimetre, miles to 5 decimals. Summaries show 2.
+func (u UnitSystem) DistancePlaces() int {
+	if u == US {
+		return 5
+	}
+	return 6
+}
+
+// Elevation converts millimetres to metres, or feet for en_US, unrounded:
+// callers round the value they show to 2 decimals, a day's after summing
+// its windows.
 func (u UnitSystem) Elevation(mm float64) float64 {
 	if u == US {
-		return round(mm/mmPerFoot, 2)
+		return mm / mmPerFoot
 	}
-	return round(mm/mmPerM, 2)
+	return mm / mmPerM
 }
 
 // Length converts millimetres to cm, or inches for en_US (height and stride).

@@ -20,10 +20,10 @@ func TestConversions(t *testing.T) {
 		in   float64
 		want float64
 	}{
-		{"metric distance", Metric.Distance, 8_046_720, 8.05},
-		{"uk distance", UK.Distance, 8_046_720, 8.05},
+		{"metric distance", Metric.Distance, 8_046_720, 8.04672},
+		{"uk distance", UK.Distance, 8_046_720, 8.04672},
 		{"us distance", US.Distance, 8_046_720, 5},
-		{"us distance rounds", US.Distance, 1_000_000, 0.62},
+		{"us distance at its places", func(mm float64) float64 { return round(US.Distance(mm), US.DistancePlaces()) }, 1_000_000, 0.62137},
 		{"metric elevation", Metric.Elevation, 30_480, 30.48},
 		{"us elevation", US.Elevation, 30_480, 100},
 		{"metric length", Metric.Length, 1_755, 175.5},
