@@ -67,8 +67,12 @@ type Server struct {
 	AccessTTL   time.Duration
 	CodeTTL     time.Duration
 	GraceWindow time.Duration
-	// TokenGate bounds the token endpoint per client IP and per client id.
-	TokenGate *ratelimit.Gate
+	// Connector sends the browser through the upstream consent.
+	Connector Connector
+	// BrowserGate bounds the authorize step per client IP; TokenGate the
+	// token, revoke and introspect endpoints per client IP and the token
+	// endpoint per client id. Nil: no bound.
+	BrowserGate, TokenGate *ratelimit.Gate
 	// ClientIP returns the caller's address (in Caddy: client_ip).
 	ClientIP func(*http.Request) string
 	Logger   *zap.Logger

@@ -459,3 +459,120 @@ func TestTokenEndpointRequests(t *testing.T) {
 	h.srv.ServeEndpoint(w, r)
 	h.ok(w)
 }
+
+// fakeConnector connects every identity that Begin is called for, unless
+// deny is set, and records where the browser would resume.
+type fakeConnector struct {
+	h         *harness
+	deny      bool
+	begun     []string
+	connected map[string]string
+	next      string
+}
+
+func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, identity string) {
+	c.begun = append(c.begun, identity)
+	resume := authserver.Resume
+	if c.deny {
+		resume = authserver.ResumeDenied
+	} else {
+		c.connected[identity] = "22B7NF"
+	}
+	c.next, _ = resume(r.Context(), c.h.store, identity)
+	http.Redirect(w, r, "https://accounts.google.example/consent", http.StatusFound)
+}
+
+func (c *fakeConnector) UserID(_ context.Context, identity string) (string, error) {
+	if id, ok := c.connected[identity]; ok {
+		return id, nil
+	}
+	return "", authserver.ErrNotConnected
+}
+
+func (h *harness) browse(target, identity string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	h.srv.Authorize(w, httptest.NewRequest(http.MethodGet, target, nil), identity)
+	return w
+}
+
+func withConnector(t *testing.T) (*harness, *fakeConnector) {
+	h := newHarness(t)
+	c := &fakeConnector{h: h, connected: map[string]string{}}
+	h.srv.Connector = c
+	return h, c
+}
+
+func TestSignInThroughTheConsent(t *testing.T) {
+	h, c := withConnector(t)
+	start := "/oauth2/authorize?" + phoneAuthorize().Encode()
+	if w := h.browse(start, ""); w.Code != http.StatusFound || len(c.begun) != 1 || !strings.HasPrefix(c.begun[0], authserver.IdentityPrefix) {
+		t.Fatalf("begin: %d %v", w.Code, c.begun)
+	}
+	w := h.browse(c.next, "")
+	back, _ := url.Parse(w.Header().Get("Location"))
+	if w.Code != http.StatusFound || !strings.HasPrefix(back.String(), phoneRedir+"?") || back.Fragment != "_=_" || back.Query().Get("state") != "st4te" {
+		t.Fatalf("back to the app: %d %s", w.Code, back)
+	}
+	tk := h.exchangePhone(back.Query().Get("code"))
+	if p, e := h.call(tk.AccessToken); e != nil || p.Identity != c.begun[0] || tk.UserID != "22B7NF" {
+		t.Fatalf("%+v %v", p, e)
+	}
+	// The resume link is single-use.
+	if w := h.browse(c.next, ""); w.Code != http.StatusBadRequest {
+		t.Fatalf("resume again: %d", w.Code)
+	}
+	// A second sign-in is a new identity.
+	h.browse(start, "")
+	if len(c.begun) != 2 || c.begun[1] == c.begun[0] {
+		t.Fatalf("identities %v", c.begun)
+	}
+}
+
+func TestSignInDenied(t *testing.T) {
+	h, c := withConnector(t)
+	c.deny = true
+	h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "")
+	w := h.browse(c.next, "")
+	back, _ := url.Parse(w.Header().Get("Location"))
+	if w.Code != http.StatusFound || back.Query().Get("error") != "access_denied" || back.Query().Get("state") != "st4te" || back.Fragment != "_=_" {
+		t.Fatalf("denial: %d %s", w.Code, back)
+	}
+}
+
+func TestSignInOfAnAuthenticatedUser(t *testing.T) {
+	h, c := withConnector(t)
+	c.connected["alice"] = "ALICE1"
+	w := h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "alice")
+	back, _ := url.Parse(w.Header().Get("Location"))
+	if len(c.begun) != 0 || back.Query().Get("code") == "" {
+		t.Fatalf("a connected, authenticated user was sent to the consent: %s %v", back, c.begun)
+	}
+	if tk := h.exchangePhone(back.Query().Get("code")); tk.UserID != "ALICE1" {
+		t.Fatalf("%+v", tk)
+	}
+	// prompt=consent asks again, for the same identity, and a denial there
+	// is a denial even though alice is connected.
+	q := phoneAuthorize()
+	q.Set("prompt", "consent")
+	c.deny = true
+	h.browse("/oauth2/authorize?"+q.Encode(), "alice")
+	if len(c.begun) != 1 || c.begun[0] != "alice" {
+		t.Fatalf("begun %v", c.begun)
+	}
+	w = h.browse(c.next, "alice")
+	if back, _ := url.Parse(w.Header().Get("Location")); back.Query().Get("error") != "access_denied" {
+		t.Fatalf("denial: %s", back)
+	}
+}
+
+func TestSignInRefusalsAreNotRedirectedToStrangers(t *testing.T) {
+	h, c := withConnector(t)
+	q := phoneAuthorize()
+	q.Set("redirect_uri", "https://evil.example/")
+	if w := h.browse("/oauth2/authorize?"+q.Encode(), ""); w.Code != http.StatusBadRequest || w.Header().Get("Location") != "" || len(c.begun) != 0 {
+		t.Fatalf("%d %q", w.Code, w.Header().Get("Location"))
+	}
+	if w := h.browse("/oauth2/authorize?resume=nope", ""); w.Code != http.StatusBadRequest {
+		t.Fatalf("unknown resume: %d", w.Code)
+	}
+}

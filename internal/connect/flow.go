@@ -92,6 +92,10 @@ type Flow struct {
 	// The callback may be served by another instance or handler than the
 	// one that began, so Resume reads shared state, not memory.
 	Resume func(ctx context.Context, identity string) (next string, ok bool)
+	// ResumeDenied, when set, is Resume for a user who declined the
+	// consent: the Fitbit OAuth 2.0 front tells its app access_denied.
+	ResumeDenied func(ctx context.Context, identity string) (next string, ok bool)
+
 	Logger *zap.Logger
 	Now    func() time.Time
 }
@@ -290,6 +294,12 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 	title := mgr.Provider().Reg.Title()
 	if oauthErr != "" {
 		if oauthErr == "access_denied" {
+			if f.ResumeDenied != nil {
+				if next, ok := f.ResumeDenied(r.Context(), p.Identity); ok && isLocalPath(next) {
+					http.Redirect(w, r, next, http.StatusSeeOther)
+					return
+				}
+			}
 			page(w, http.StatusOK, "Not connected", "You did not allow access, so nothing was connected. You can start again from the app at any time.")
 			return
 		}

@@ -213,3 +213,23 @@ func TestBeginContinuesInsideTheGateway(t *testing.T) {
 		t.Errorf("Begin with no identity: %d", w.Code)
 	}
 }
+
+// TestDenialResumesInsideTheGateway: a declined consent of a connection
+// begun inside the gateway goes to ResumeDenied's path (the Fitbit OAuth
+// 2.0 front then tells its app access_denied), and connects nothing.
+func TestDenialResumesInsideTheGateway(t *testing.T) {
+	fx := newFixture(t)
+	fx.flow.ResumeDenied = func(_ context.Context, identity string) (string, bool) {
+		return "/oauth2/authorize?resume=1&denied=1", identity == "oauth2:x"
+	}
+	w := httptest.NewRecorder()
+	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth2/authorize", nil), "oauth2:x")
+	u, _ := url.Parse(w.Header().Get("Location"))
+	cb := fx.callback("state="+url.QueryEscape(u.Query().Get("state"))+"&error=access_denied", w.Result().Cookies()[0], "")
+	if cb.Code != http.StatusSeeOther || cb.Header().Get("Location") != "/oauth2/authorize?resume=1&denied=1" {
+		t.Fatalf("callback: %d %q", cb.Code, cb.Header().Get("Location"))
+	}
+	if _, err := fx.flow.Tokens.Lookup(t.Context(), "oauth2:x"); err == nil {
+		t.Fatal("a denial connected the identity")
+	}
+}

@@ -1,0 +1,201 @@
+package authserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/htmlpage"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
+)
+
+// Connector is the gateway's upstream OAuth 2.0 side (the connect flow to
+// the google_health registration) as the authorize step needs it.
+type Connector interface {
+	// Begin sends the browser to connect identity upstream. After the
+	// consent, the connect flow's callback asks Resume (or, on a denial,
+	// ResumeDenied) in this package where the browser goes back to.
+	Begin(w http.ResponseWriter, r *http.Request, identity string)
+	// UserID returns the app's Fitbit user id of identity's connection
+	// (Google's legacyUserId, see README), or an error wrapping
+	// ErrNotConnected.
+	UserID(ctx context.Context, identity string) (string, error)
+}
+
+// ErrNotConnected is what a Connector's UserID wraps when identity has no
+// connection.
+var ErrNotConnected = errors.New("authserver: not connected")
+
+// Entry kinds of the authorize step waiting for the upstream consent.
+const (
+	kindWaiting = "oauth2_waiting" // resume id → the authorization
+	kindResume  = "oauth2_resume"  // identity → the path the browser resumes at
+)
+
+// IdentityPrefix marks the identities the authorize step makes: one per
+// authorization, so the identity alone names the step to resume.
+const IdentityPrefix = "oauth2:"
+
+// waiting is an authorize request waiting for the upstream consent.
+type waiting struct {
+	Authorization
+	RedirectGiven bool   `json:"redirect_given"`
+	Identity      string `json:"identity"`
+}
+
+// Authorize serves GET /oauth2/authorize: it checks the request, sends the
+// browser through the upstream consent for a new gateway identity (or for
+// identity, when Caddy already authenticated the request and it is
+// connected and the app did not ask to prompt), and finally back to the
+// app's redirect URI with a code, or with error=access_denied.
+func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		htmlpage.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "Open this page with GET.")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if d := s.BrowserGate.Admit(r.Context(), s.clientIP(r), ""); !d.Allowed {
+		w.Header().Set("Retry-After", ratelimit.RetryAfterHeader(d.RetryAfter))
+		htmlpage.Write(w, http.StatusTooManyRequests, "Too many requests", "Too many sign-ins from this address. Wait a little, then start again from the app.")
+		return
+	}
+	q := r.URL.Query()
+	if id := q.Get("resume"); id != "" && (len(q) == 1 || len(q) == 2 && q.Get("denied") == "1") {
+		s.resume(w, r, id, q.Get("denied") == "1")
+		return
+	}
+	a, e := s.ParseAuthorize(q)
+	if e != nil {
+		s.refuse(w, r, e)
+		return
+	}
+	if r.Method == http.MethodHead {
+		return // link checkers and previews start nothing
+	}
+	w8 := &waiting{Authorization: *a, RedirectGiven: q.Get("redirect_uri") != "", Identity: identity}
+	if identity != "" && a.Prompt == "" {
+		switch userID, err := s.Connector.UserID(r.Context(), identity); {
+		case err == nil:
+			s.finish(w, r, w8, userID)
+			return
+		case !errors.Is(err, ErrNotConnected):
+			s.Logger.Error("could not read the connection of an OAuth 2.0 sign-in", zap.Error(err))
+			unavailable(w)
+			return
+		}
+	}
+	if w8.Identity == "" {
+		w8.Identity = IdentityPrefix + randomHex(16)
+	}
+	id := randomHex(16)
+	b, _ := json.Marshal(w8)
+	until := s.now().Add(s.CodeTTL)
+	err := s.Entries.PutEntry(r.Context(), kindWaiting, id, b, until)
+	if err == nil {
+		err = s.Entries.PutEntry(r.Context(), kindResume, w8.Identity, []byte("/oauth2/authorize?resume="+id), until)
+	}
+	if err != nil {
+		s.Logger.Error("could not store an OAuth 2.0 sign-in", zap.Error(err))
+		unavailable(w)
+		return
+	}
+	s.Connector.Begin(w, r, w8.Identity)
+}
+
+// Resume returns the authorize step the browser connecting identity goes
+// back to after the upstream consent, once; the callback may be served by
+// another handler or instance than the one that began, so it is kept in
+// the shared store (as the OAuth 1.0a front does).
+func Resume(ctx context.Context, entries Entries, identity string) (next string, ok bool) {
+	b, err := entries.TakeEntry(ctx, kindResume, identity)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// resume finishes an authorization once the upstream consent is done: the
+// identity connected gets a code, a denial error=access_denied. The resume
+// id is single-use, and only the browser that the connect flow's binding
+// cookie accepted at the callback is sent to it.
+func (s *Server) resume(w http.ResponseWriter, r *http.Request, id string, denied bool) {
+	var w8 waiting
+	switch err := s.get(r.Context(), kindWaiting, id, &w8); {
+	case errors.Is(err, tokenstore.ErrNotFound):
+		htmlpage.Write(w, http.StatusBadRequest, "Unknown or expired sign-in",
+			"This sign-in is unknown, was already finished, or is older than ten minutes. Start again from the app.")
+		return
+	case err != nil:
+		s.Logger.Error("could not read an OAuth 2.0 sign-in", zap.Error(err))
+		unavailable(w)
+		return
+	}
+	if _, err := s.Entries.TakeEntry(r.Context(), kindWaiting, id); err != nil {
+		htmlpage.Write(w, http.StatusBadRequest, "Already finished", "This sign-in was already finished. Start again from the app if it did not complete.")
+		return
+	}
+	if denied {
+		s.refuse(w, r, w8.Denied())
+		return
+	}
+	userID, err := s.Connector.UserID(r.Context(), w8.Identity)
+	switch {
+	case errors.Is(err, ErrNotConnected):
+		s.refuse(w, r, w8.Denied())
+	case err != nil:
+		s.Logger.Error("could not read the connection of an OAuth 2.0 sign-in", zap.Error(err))
+		unavailable(w)
+	default:
+		s.finish(w, r, &w8, userID)
+	}
+}
+
+// finish issues the code and sends the browser back to the app.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, w8 *waiting, userID string) {
+	code, err := s.IssueCode(r.Context(), &w8.Authorization, w8.RedirectGiven, w8.Identity, userID)
+	if err != nil {
+		s.Logger.Error("could not store an OAuth 2.0 code", zap.Error(err))
+		unavailable(w)
+		return
+	}
+	s.Logger.Info("oauth2 code issued", zap.String("client", w8.App.ID),
+		zap.String("identity_hash", tokenstore.IdentityHash(w8.Identity)))
+	http.Redirect(w, r, w8.CodeRedirect(code), http.StatusFound)
+}
+
+// refuse sends the browser back to the app with e, or shows e when the
+// redirect URI could not be trusted.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, e *AuthorizeError) {
+	if back := e.Redirect(); back != "" {
+		http.Redirect(w, r, back, http.StatusFound)
+		return
+	}
+	htmlpage.Write(w, http.StatusBadRequest, "Invalid sign-in request",
+		"The app's sign-in request was refused: "+strings.TrimSuffix(e.Description, ".")+". Nothing was shared. Contact the app's developer.")
+}
+
+func unavailable(w http.ResponseWriter) {
+	htmlpage.Write(w, http.StatusServiceUnavailable, "Try again", "The gateway could not save the sign-in. Please try again shortly.")
+}
+
+// ResumeDenied is Resume for a consent the user declined: the step then
+// tells the app error=access_denied, as Fitbit did, even for an identity
+// connected before (prompt=consent).
+func ResumeDenied(ctx context.Context, entries Entries, identity string) (next string, ok bool) {
+	next, ok = Resume(ctx, entries, identity)
+	return next + "&denied=1", ok
+}
+
+// the App of a waiting authorization is stored with its secret: drop it.
+func (w waiting) MarshalJSON() ([]byte, error) {
+	type plain waiting
+	w.App.Secret = ""
+	return json.Marshal(plain(w))
+}
