@@ -28,6 +28,7 @@ func init() {
 	httpcaddyfile.RegisterDirective("fitbit_auth", parseHandler[module.AuthHandler])
 	httpcaddyfile.RegisterDirective("fitbit_proxy", parseProxy)
 	httpcaddyfile.RegisterDirective("fitbit_oauth1", parseHandler[module.OAuth1Handler])
+	httpcaddyfile.RegisterDirective("fitbit_oauth2", parseHandler[module.OAuth2Handler])
 	// The connect endpoints right after authentication (basic_auth and
 	// forward_auth come first), before handle/respond blocks that could
 	// shadow them; the proxy where reverse_proxy would be.
@@ -36,6 +37,9 @@ func init() {
 	// An authentication handler for OAuth 1.0a-signed calls: before the
 	// other authentication handlers, so a route may put it first.
 	httpcaddyfile.RegisterDirectiveOrder("fitbit_oauth1", httpcaddyfile.Before, "basic_auth")
+	// Likewise for calls with a Bearer token the Fitbit OAuth 2.0 front
+	// issued, and its endpoints.
+	httpcaddyfile.RegisterDirectiveOrder("fitbit_oauth2", httpcaddyfile.Before, "basic_auth")
 }
 
 func parseGlobal(d *caddyfile.Dispenser, existing any) (any, error) {

@@ -25,6 +25,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/authserver"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
@@ -95,6 +96,9 @@ type App struct {
 	// Apps written for Fitbit's OAuth 1.0a that the fitbit_oauth1 handler
 	// serves.
 	OAuth1Consumers []OAuth1Consumer `json:"oauth1_consumers,omitempty"`
+	// Apps written for Fitbit's OAuth 2.0 that the fitbit_oauth2 handler
+	// serves.
+	OAuth2Apps []OAuth2App `json:"oauth2_apps,omitempty"`
 	// Bounds on the connect and legacy endpoints; unset: the defaults.
 	RateLimits *RateLimits `json:"rate_limits,omitempty"`
 	// The default of every fitbit transport's translate: Fitbit Web API
@@ -106,6 +110,7 @@ type App struct {
 	stateKey string
 	logger   *zap.Logger
 	oauth1   map[string]legacy.Consumer
+	oauth2   map[string]authserver.App
 	// The fitbit_auth handlers of this config (see connectURLFor).
 	connects *connectEndpoints
 }
@@ -226,6 +231,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		errs = append(errs, err)
 	}
 	if a.oauth1, err = a.oauth1Consumers(expand); err != nil {
+		errs = append(errs, err)
+	}
+	if a.oauth2, err = a.oauth2Apps(expand); err != nil {
 		errs = append(errs, err)
 	}
 	if err := a.RateLimits.validate(); err != nil {
@@ -442,6 +450,7 @@ func (s *state) background(ctx context.Context, recovery, cacheSync time.Duratio
 			_, _ = s.store.PurgeExpiredPending(ctx, now)
 			connect.Purge(ctx, s.store, now)
 			legacy.Purge(ctx, s.store, now)
+			authserver.Purge(ctx, s.store, now)
 		}
 	}
 }

@@ -35,6 +35,9 @@ import (
 //	    storage           <module> { … }
 //	    store             <module> { … }   # fitbit.stores: storage, redis
 //	    oauth1_consumer   <key> <secret> [<callback>]   # repeatable; legacy OAuth 1.0a apps
+//	    oauth2_app <client_id> {             # repeatable; apps written for Fitbit's OAuth 2.0
+//	        client_secret, app_type, redirect_uri <uri...>, scopes <scope...>
+//	    }
 //	    rate_limits { … }                    # see unmarshalRateLimits
 //	    translate [<registration>] off|fallback|always   # Fitbit calls answered from Google Health
 //	    provider <name> [<preset>] {         # more registrations, e.g. google_health
@@ -119,6 +122,8 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 		return a.unmarshalStore(d)
 	case "oauth1_consumer":
 		return a.unmarshalOAuth1Consumer(d)
+	case "oauth2_app":
+		return a.unmarshalOAuth2App(d)
 	case "translate":
 		tr, err := parseTranslate(d.RemainingArgs())
 		if err != nil {
@@ -162,6 +167,36 @@ func (a *App) unmarshalOAuth1Consumer(d *caddyfile.Dispenser) error {
 		c.Callback = args[2]
 	}
 	a.OAuth1Consumers = append(a.OAuth1Consumers, c)
+	return nil
+}
+
+// unmarshalOAuth2App reads "oauth2_app <client_id> { … }".
+func (a *App) unmarshalOAuth2App(d *caddyfile.Dispenser) error {
+	id, err := singleArg(d)
+	if err != nil {
+		return d.Errf("fitbit: oauth2_app takes <client_id> and a block")
+	}
+	c := OAuth2App{ClientID: id}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt, args := d.Val(), d.RemainingArgs()
+		switch {
+		case len(args) == 0:
+			return d.Errf("fitbit: oauth2_app %s: %s needs a value", id, opt)
+		case opt == "redirect_uri":
+			c.RedirectURIs = append(c.RedirectURIs, args...)
+		case opt == "scopes":
+			c.Scopes = append(c.Scopes, args...)
+		case len(args) > 1:
+			return d.Errf("fitbit: oauth2_app %s: %s takes one value", id, opt)
+		case opt == "client_secret":
+			c.ClientSecret = args[0]
+		case opt == "app_type":
+			c.AppType = args[0]
+		default:
+			return d.Errf("fitbit: oauth2_app %s: unknown option %q (want client_secret, app_type, redirect_uri or scopes)", id, opt)
+		}
+	}
+	a.OAuth2Apps = append(a.OAuth2Apps, c)
 	return nil
 }
 

@@ -25,3 +25,26 @@ func optionalPrefix(d *caddyfile.Dispenser, prefix *string) error {
 	}
 	return nil
 }
+
+// unmarshalBlock reads a handler's block: the flag "optional" into
+// optional, and options of one value each through set.
+func unmarshalBlock(d *caddyfile.Dispenser, optional *bool, set func(opt, val string) error) error {
+	for d.NextBlock(0) {
+		opt := d.Val()
+		if opt == "optional" {
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			*optional = true
+			continue
+		}
+		val, err := singleArg(d)
+		if err != nil {
+			return err
+		}
+		if err := set(opt, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}

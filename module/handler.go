@@ -2,7 +2,6 @@ package module
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/authserver"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 )
@@ -70,8 +70,16 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 		ConnectURLs: app.connectURLFor,
 		// The legacy OAuth 1.0a front's sign-ins resume at its authorize
 		// step, whichever instance began them.
+		// So do the Fitbit OAuth 2.0 front's, which also tells its app
+		// of a denial.
 		Resume: func(ctx context.Context, identity string) (string, bool) {
-			return legacy.Resume(ctx, app.store(), identity)
+			if next, ok := legacy.Resume(ctx, app.store(), identity); ok {
+				return next, ok
+			}
+			return authserver.Resume(ctx, app.store(), identity)
+		},
+		ResumeDenied: func(ctx context.Context, identity string) (string, bool) {
+			return authserver.ResumeDenied(ctx, app.store(), identity)
 		},
 	}
 	app.servesConnect(h.Prefix, h.flow.DefaultProvider())
@@ -80,10 +88,7 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 
 // Validate checks the prefix.
 func (h *AuthHandler) Validate() error {
-	if strings.ContainsAny(h.Prefix, "{}*?# ") {
-		return fmt.Errorf("fitbit_auth: prefix %q must be a plain path such as /fitbit", h.Prefix)
-	}
-	return nil
+	return plainPath("fitbit_auth", h.Prefix)
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.

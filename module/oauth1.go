@@ -107,10 +107,7 @@ func (h *OAuth1Handler) Provision(ctx caddy.Context) error {
 	if h.Prefix == "/" {
 		h.Prefix = "/oauth"
 	}
-	h.ConnectPrefix = "/" + strings.Trim(h.ConnectPrefix, "/")
-	if h.ConnectPrefix == "/" {
-		h.ConnectPrefix = "/fitbit"
-	}
+	h.ConnectPrefix = cleanPrefix(h.ConnectPrefix, "/fitbit")
 	app, err := fitbitApp(ctx)
 	if err != nil {
 		return err
@@ -128,16 +125,7 @@ func (h *OAuth1Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("fitbit_oauth1: public_url %q must be an absolute http(s) URL such as https://api.example.com", h.PublicURL)
 		}
 	}
-	flow := &connect.Flow{
-		Tokens:   mgr,
-		Store:    app.store(),
-		Prefix:   h.ConnectPrefix,
-		ReturnTo: app.newReturnTo(),
-		Logger:   ctx.Logger(),
-		// No Gate: the legacy authorize step that calls Begin has passed
-		// the browser gate already.
-		MaxPending: app.maxPending(),
-	}
+	flow := app.frontFlow(ctx, mgr, h.ConnectPrefix)
 	h.server = &legacy.Server{
 		Consumers:     app.oauth1,
 		Entries:       app.store(),
@@ -159,8 +147,8 @@ func (h *OAuth1Handler) Provision(ctx caddy.Context) error {
 // Validate checks the prefixes.
 func (h *OAuth1Handler) Validate() error {
 	for _, p := range []string{h.Prefix, h.ConnectPrefix} {
-		if strings.ContainsAny(p, "{}*?# ") {
-			return fmt.Errorf("fitbit_oauth1: prefix %q must be a plain path such as /oauth", p)
+		if err := plainPath("fitbit_oauth1", p); err != nil {
+			return err
 		}
 	}
 	if h.TimestampSkew < 0 {
@@ -188,6 +176,38 @@ func (h *OAuth1Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	return next.ServeHTTP(w, r.WithContext(inject.WithDialect(r.Context(), apierror.OAuth1)))
 }
 
+// cleanPrefix is p as "/a/b", or def for an empty one.
+func cleanPrefix(p, def string) string {
+	if p = "/" + strings.Trim(p, "/"); p == "/" {
+		return def
+	}
+	return p
+}
+
+// frontFlow is the connect flow a front for apps written for Fitbit (the
+// OAuth 1.0a and 2.0 handlers) sends browsers through, to connect to mgr's
+// registration with the callback of the fitbit_auth handler at prefix.
+func (a *App) frontFlow(ctx caddy.Context, mgr *tokens.Manager, prefix string) *connect.Flow {
+	return &connect.Flow{
+		Tokens:   mgr,
+		Store:    a.store(),
+		Prefix:   prefix,
+		ReturnTo: a.newReturnTo(),
+		Logger:   ctx.Logger(),
+		// No Gate: the front's authorize step that calls Begin has passed
+		// the browser gate already.
+		MaxPending: a.maxPending(),
+	}
+}
+
+// plainPath checks that a prefix option is a plain path.
+func plainPath(directive, p string) error {
+	if strings.ContainsAny(p, "{}*?# ") {
+		return fmt.Errorf("%s: prefix %q must be a plain path such as /fitbit", directive, p)
+	}
+	return nil
+}
+
 // connector is the OAuth 2.0 side of the legacy flow: the connect flow of
 // one registration.
 type connector struct {
@@ -200,16 +220,23 @@ func (c connector) Begin(w http.ResponseWriter, r *http.Request, identity string
 }
 
 func (c connector) UserID(ctx context.Context, identity string) (string, error) {
-	rec, err := c.mgr.Lookup(ctx, identity)
+	id, err := fitbitUserID(ctx, c.mgr, identity)
 	if errors.Is(err, tokens.ErrNotConnected) {
 		return "", legacy.ErrNotConnected
 	}
+	return id, err
+}
+
+// fitbitUserID is the id an app written for Fitbit knows identity's user
+// by, its Fitbit encoded id: for a Google Health connection that is
+// Google's legacyUserId (users/me/identity,
+// https://developers.google.com/health), when Google reports one; else
+// the connection's own user id (a user new to Fitbit has no Fitbit id).
+func fitbitUserID(ctx context.Context, mgr *tokens.Manager, identity string) (string, error) {
+	rec, err := mgr.Lookup(ctx, identity)
 	if err != nil {
 		return "", err
 	}
-	// A 2015 app knows its users by their Fitbit encoded id: for a Google
-	// Health connection that is Google's legacyUserId (users/me/identity,
-	// https://developers.google.com/health), when Google reports one.
 	if id := rec.Extra["legacy_user_id"]; id != "" {
 		return id, nil
 	}
@@ -230,19 +257,7 @@ func (h *OAuth1Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if err := optionalPrefix(d, &h.Prefix); err != nil {
 		return err
 	}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		if opt == "optional" {
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Optional = true
-			continue
-		}
-		val, err := singleArg(d)
-		if err != nil {
-			return err
-		}
+	return unmarshalBlock(d, &h.Optional, func(opt, val string) error {
 		switch opt {
 		case "prefix":
 			h.Prefix = val
@@ -261,8 +276,8 @@ func (h *OAuth1Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("fitbit_oauth1: unknown subdirective %q (want prefix, provider, connect_prefix, public_url, timestamp_skew or optional)", opt)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 var (

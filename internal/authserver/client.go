@@ -50,8 +50,8 @@ func (a App) Validate() error {
 		return fmt.Errorf("authserver: an app needs a client id of 1–%d characters", maxParamLen)
 	case a.Type != ServerApp && a.Type != ClientApp && a.Type != PersonalApp:
 		return fmt.Errorf("authserver: app %s: type must be server, client or personal, not %q", a.ID, a.Type)
-	case a.Type == ServerApp && a.Secret == "":
-		return fmt.Errorf("authserver: app %s: a server app needs a client secret", a.ID)
+	case a.Type == ServerApp && len(a.Secret) < 16:
+		return fmt.Errorf("authserver: app %s: a server app needs a client secret of at least 16 characters", a.ID)
 	case len(a.RedirectURIs) == 0:
 		return fmt.Errorf("authserver: app %s: at least one redirect URI is needed", a.ID)
 	}

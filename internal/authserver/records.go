@@ -161,3 +161,14 @@ func successors(key []byte, old string) (accessToken, refreshToken string) {
 	}
 	return mac("access"), mac("refresh")
 }
+
+// Purge deletes the expired entries of the kinds that expire (stores whose
+// entries expire on their own have none to delete). Grants and current
+// refresh tokens do not expire, as they did not at Fitbit.
+func Purge(ctx context.Context, entries interface {
+	PurgeExpiredEntries(ctx context.Context, kind string, now time.Time) (int, error)
+}, now time.Time) {
+	for _, kind := range []string{kindCode, kindCodeUsed, kindAccess, kindRefresh, kindUsed, kindWaiting, kindResume} {
+		_, _ = entries.PurgeExpiredEntries(ctx, kind, now)
+	}
+}

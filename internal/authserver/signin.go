@@ -189,8 +189,10 @@ func unavailable(w http.ResponseWriter) {
 // tells the app error=access_denied, as Fitbit did, even for an identity
 // connected before (prompt=consent).
 func ResumeDenied(ctx context.Context, entries Entries, identity string) (next string, ok bool) {
-	next, ok = Resume(ctx, entries, identity)
-	return next + "&denied=1", ok
+	if next, ok = Resume(ctx, entries, identity); ok {
+		next += "&denied=1"
+	}
+	return next, ok
 }
 
 // the App of a waiting authorization is stored with its secret: drop it.
