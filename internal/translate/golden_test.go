@@ -31,12 +31,13 @@ import (
 // Tolerance (or, without one, present on both sides with the same shape),
 // lost ones absent from the translation or the constant the Field names.
 
-// goldenNow is both simulators' clock: 10:00 in the default person's zone
-// (America/New_York). The cases' days around it hold the end of daylight
+// goldenNow is both simulators' clock: 10:07:30 in the default person's
+// zone (America/New_York), inside a minute and a 15-minute window, so today
+// ends in a window under way. The cases' days around it hold the end of daylight
 // saving time (2026-11-01, 25 hours), off-wrist windows (2026-10-29,
 // 10-30, 11-03, 11-04) and a night without nightly measurements
 // (2026-11-02), which person.New("22B7NF") renders.
-var goldenNow = time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
+var goldenNow = time.Date(2026, 11, 20, 15, 7, 30, 0, time.UTC)
 
 // goldenUnits are the unit systems by Accept-Language: US, UK and none
 // (metric).
@@ -48,7 +49,8 @@ func goldenCases() []string {
 		"/1/user/-/profile.json",
 		"/1/user/-/devices.json",
 	}
-	for _, d := range []string{"2026-11-01", "2026-11-03", "2026-11-19"} {
+	// Today (the clock's day) is under way: its totals are what has happened.
+	for _, d := range []string{"2026-11-01", "2026-11-03", "2026-11-19", "today"} {
 		cases = append(cases, "/1/user/-/activities/date/"+d+".json")
 	}
 	for _, res := range []string{"steps", "distance", "floors", "elevation", "calories", "caloriesBMR", "activityCalories",
@@ -67,9 +69,12 @@ func goldenCases() []string {
 		}
 		cases = append(cases, "/1/user/-/activities/"+res+"/date/2026-11-01/1d/15min.json", "/1/user/-/activities/"+res+"/date/2026-11-04/1d/5min.json")
 	}
-	cases = append(cases, "/1/user/-/activities/steps/date/2026-11-01/1d/1min.json", "/1/user/-/activities/distance/date/2026-11-03/1d/1min.json")
+	cases = append(cases, "/1/user/-/activities/steps/date/2026-11-01/1d/1min.json", "/1/user/-/activities/distance/date/2026-11-03/1d/1min.json",
+		"/1/user/-/activities/calories/date/today/1d/15min.json", "/1/user/-/activities/steps/date/today/7d.json")
 	cases = append(cases,
 		"/1/user/-/activities/heart/date/2026-11-03/1d.json",
+		"/1/user/-/activities/heart/date/today/1d.json",
+		"/1.2/user/-/sleep/date/today.json",
 		"/1/user/-/activities/heart/date/2026-11-04/7d.json",
 		"/1/user/-/activities/heart/date/2026-10-29/2026-11-04.json",
 		// A whole day of heart rate is 17,280 samples from Google, too slow
