@@ -8,9 +8,8 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
 )
 
-// getDevices is /1/user/-/devices.json: the person's one tracker, with its
-// last sync and battery as the person has them (googlesim's pairedDevices
-// lists the same).
+// getDevices is /1/user/-/devices.json: the person's one tracker, its
+// battery and last sync (person.LastSync), as googlesim's pairedDevices.
 func (s *Server) getDevices(w http.ResponseWriter, r *apiRequest, _ []string) {
 	p := personOf(r.user)
 	d := p.Device()
