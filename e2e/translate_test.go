@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -81,6 +82,23 @@ func TestFitbitCallsAnsweredFromGoogle(t *testing.T) {
 	}
 	if found := secretsIn(t, b.dir, b.google.IssuedSecrets()); len(found) > 0 {
 		t.Fatalf("google secrets in plain text: %v", found)
+	}
+
+	// Operators count translated calls and the Google calls they cost.
+	resp, err := http.Get("http://localhost:2999/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`caddy_fitbit_translated_requests_total{endpoint="profile",status="200"}`,
+		`caddy_fitbit_translated_requests_total{endpoint="none",status="404"}`,
+		`caddy_fitbit_translated_google_calls_total{endpoint="daily activity summary"}`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package module
 
 import (
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -24,6 +25,11 @@ type observer struct {
 	latency   *prometheus.HistogramVec
 	proxied   *prometheus.CounterVec
 	oauth1    *prometheus.CounterVec
+	// translated counts Fitbit calls answered from Google, googleCalls the
+	// Google calls they cost (by endpoint: the mapping table's, a bounded
+	// set).
+	translated  *prometheus.CounterVec
+	googleCalls *prometheus.CounterVec
 	// outcomes are proxied's counters resolved once: WithLabelValues on the
 	// hot path would hash the label and take a lock for every request.
 	outcomes sync.Map // inject.Outcome → prometheus.Counter
@@ -49,6 +55,18 @@ func (o *observer) Proxied(outcome inject.Outcome) {
 // OAuth1 counts a legacy OAuth 1.0a token-endpoint call or signed call.
 func (o *observer) OAuth1(endpoint, result string) { o.oauth1.WithLabelValues(endpoint, result).Inc() }
 
+// Translated counts a Fitbit call answered from Google: its endpoint (""
+// when refused before it was known), status and Google calls.
+func (o *observer) Translated(endpoint string, status, calls int) {
+	if endpoint == "" {
+		endpoint = "none"
+	}
+	o.translated.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	if calls > 0 {
+		o.googleCalls.WithLabelValues(endpoint).Add(float64(calls))
+	}
+}
+
 // registerMetrics registers the collectors with ctx's registry and returns
 // the observer feeding them.
 func registerMetrics(ctx caddy.Context) *observer {
@@ -72,10 +90,18 @@ func registerMetrics(ctx caddy.Context) *observer {
 				Namespace: ns, Subsystem: sub, Name: "oauth1_requests_total",
 				Help: "Legacy OAuth 1.0a requests by endpoint (request_token, access_token, api) and result (ok, or the fieldName of the error: oauth_signature, oauth_nonce, …; store_unavailable, rate_limited).",
 			}, []string{"endpoint", "result"}),
+			translated: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: ns, Subsystem: sub, Name: "translated_requests_total",
+				Help: "Fitbit calls answered from the Google Health API, by endpoint (none: refused before one was known) and status.",
+			}, []string{"endpoint", "status"}),
+			googleCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: ns, Subsystem: sub, Name: "translated_google_calls_total",
+				Help: "Google Health API calls made to answer Fitbit calls, by endpoint (each is also a proxied request).",
+			}, []string{"endpoint"}),
 		}
 	})
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		for _, c := range []prometheus.Collector{metrics.refreshes, metrics.latency, metrics.proxied, metrics.oauth1} {
+		for _, c := range []prometheus.Collector{metrics.refreshes, metrics.latency, metrics.proxied, metrics.oauth1, metrics.translated, metrics.googleCalls} {
 			var are prometheus.AlreadyRegisteredError
 			if err := reg.Register(c); err != nil && !errors.As(err, &are) {
 				caddy.Log().Named("fitbit").Warn("could not register metric")

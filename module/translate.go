@@ -136,6 +136,7 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 		return fmt.Errorf("fitbit transport: translate: %w", err)
 	}
 	srv.Observe = func(req *http.Request, endpoint string, status, calls int) {
+		metrics.Translated(endpoint, status, calls)
 		// Check first: the fields are not built unless debug logs are on.
 		// The path names at most the user's own Fitbit id, never a token.
 		if ce := logger.Check(zap.DebugLevel, "fitbit call answered from google health"); ce != nil {

@@ -157,3 +157,28 @@ func TestMissingGoogleScope(t *testing.T) {
 		t.Errorf("insufficient_scope names %v, want the Fitbit scope sleep", v)
 	}
 }
+
+// stored is a Google token manager with nothing in memory: the facts key
+// comes from the stored connection (a connection's first call after a
+// start), so that call's facts are cached already.
+type stored struct{ user string }
+
+func (stored) Peek(string) *tokens.Entry { return nil }
+
+func (s stored) Lookup(context.Context, string) (*tokenstore.Record, error) {
+	if s.user == "" {
+		return nil, tokens.ErrNotConnected
+	}
+	return &tokenstore.Record{UserID: s.user}, nil
+}
+
+func TestFactsKeyOfAConnectionNotInMemory(t *testing.T) {
+	s := &Server{Google: stored{"1111111111111111111"}}
+	if got := s.factsKey(context.Background(), "alice"); got != "alice\x001111111111111111111" {
+		t.Errorf("factsKey = %q", got)
+	}
+	s.Google = stored{}
+	if got := s.factsKey(context.Background(), "alice"); got != "" {
+		t.Errorf("not connected: factsKey = %q, want none", got)
+	}
+}

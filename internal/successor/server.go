@@ -17,6 +17,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/translate"
 )
 
@@ -107,7 +108,7 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 		// Every Google call of this Fitbit call is for the identity
 		// resolved once, by the router.
 		ctx = inject.WithIdentity(ctx, identity)
-		if key := s.factsKey(identity); key != "" {
+		if key := s.factsKey(ctx, identity); key != "" {
 			ctx = translate.WithConnection(ctx, key)
 		}
 	}
@@ -138,9 +139,11 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 }
 
 // Cached is what the Server needs of the Google token manager: the
-// connection it holds in memory, if any. *tokens.Manager implements it.
+// connection it holds in memory, else the stored one, neither refreshed.
+// *tokens.Manager implements it.
 type Cached interface {
 	Peek(identity string) *tokens.Entry
+	Lookup(ctx context.Context, identity string) (*tokenstore.Record, error)
 }
 
 // factsKey names, for the engine's facts cache, the Google connection
@@ -150,18 +153,25 @@ type Cached interface {
 // once, not the previous account's for up to translate.FactsTTL. One
 // Server serves one registration, so the registration need not be in the
 // key. It peeks at the token manager's memory, which the Google calls
-// themselves fill: no storage read, and no refresh, which the injecting
-// transport does (and answers for when it fails). "" (nothing cached for
-// this call) when the connection is not in memory yet.
-func (s *Server) factsKey(identity string) string {
+// themselves fill: no storage read (the store is read only for a
+// connection not in memory yet, which the Google calls would read
+// anyway), and never a refresh, which the injecting transport does (and
+// answers for when it fails). "" (nothing cached for this call) when there
+// is no connection.
+func (s *Server) factsKey(ctx context.Context, identity string) string {
 	if s.Google == nil || identity == "" {
 		return ""
 	}
-	e := s.Google.Peek(identity)
-	if e == nil || e.Record().UserID == "" {
+	var user string
+	if e := s.Google.Peek(identity); e != nil {
+		user = e.Record().UserID
+	} else if rec, err := s.Google.Lookup(ctx, identity); err == nil {
+		user = rec.UserID
+	}
+	if user == "" {
 		return ""
 	}
-	return identity + "\x00" + e.Record().UserID
+	return identity + "\x00" + user
 }
 
 // answer finishes resp for req: the Google-call count, the observer.

@@ -628,3 +628,26 @@ func TestSetObserverAndNilObserver(t *testing.T) {
 		t.Fatal("replaced observer still called")
 	}
 }
+
+// Peek hands out only what is in memory: no store read, no refresh, even
+// for an expired token.
+func TestPeekReadsNothing(t *testing.T) {
+	e := newEnv(t)
+	e.connect(t, "alice", "AAAAAA", time.Minute) // within the refresh skew
+	if got := e.m.Peek("alice"); got != nil {
+		t.Fatalf("not loaded yet: Peek = %v", got.Record())
+	}
+	if e.store.loads.Load() != 0 {
+		t.Fatal("Peek read the store")
+	}
+	if _, err := e.m.Get(context.Background(), "alice"); err != nil { // loads and refreshes
+		t.Fatal(err)
+	}
+	loads, refreshes := e.store.loads.Load(), e.sim.Stats().Refreshes
+	if got := e.m.Peek("alice"); got == nil || got.Record().UserID != "AAAAAA" {
+		t.Fatalf("cached: Peek = %v", got)
+	}
+	if e.store.loads.Load() != loads || e.sim.Stats().Refreshes != refreshes {
+		t.Fatal("Peek read the store or refreshed")
+	}
+}
