@@ -135,22 +135,45 @@ var simDifferences = []simDifference{
 
 func TestGoldenEquivalence(t *testing.T) {
 	people := goldenSims(t)
-	for i, cases := range [][]string{goldenCases(), goldenCasesEast()} {
-		g := people[i]
-		for _, c := range cases {
-			for _, lang := range goldenUnits {
-				name := g.name + strings.TrimPrefix(c, "/")
-				if lang != "" {
-					name += "@" + lang
+	t.Run("cases", func(t *testing.T) {
+		for i, cases := range [][]string{goldenCases(), goldenCasesEast()} {
+			g := people[i]
+			for _, c := range cases {
+				for _, lang := range goldenUnits {
+					name := g.name + strings.TrimPrefix(c, "/")
+					if lang != "" {
+						name += "@" + lang
+					}
+					t.Run(name, func(t *testing.T) {
+						t.Parallel()
+						g.check(t, c, lang)
+					})
 				}
-				t.Run(name, func(t *testing.T) {
-					t.Parallel()
-					g.check(t, c, lang)
-				})
+			}
+		}
+	})
+	// Every exact or approximate field with Paths met a leaf in some case:
+	// a pattern nothing matches says nothing (a renamed key, a typo).
+	for _, m := range Table {
+		for i := range m.Fields {
+			if f := &m.Fields[i]; f.Paths != "" && f.Fidelity != Lost && !goldenMet.has(f) {
+				t.Errorf("%s: field %q (%s) covered no leaf of any case", m.Path, f.Fitbit, f.Paths)
 			}
 		}
 	}
 }
+
+// goldenMet records the Fields that covered a leaf.
+var goldenMet = metFields{m: map[*Field]bool{}}
+
+type metFields struct {
+	mu sync.Mutex
+	m  map[*Field]bool
+}
+
+func (f *metFields) add(x *Field) { f.mu.Lock(); f.m[x] = true; f.mu.Unlock() }
+
+func (f *metFields) has(x *Field) bool { f.mu.Lock(); defer f.mu.Unlock(); return f.m[x] }
 
 // goldenEast is a person east of UTC (Australia/Sydney, UTC+11 in
 // November), whose day starts on the UTC day before; goldenNow is early
@@ -402,6 +425,7 @@ func compareAnswers(m *Mapping, diffs []PathPattern, fit, trans any) ([]string, 
 				report("%s is covered by two Fields: %q and %q", path, hit[0].field.Fitbit, hit[1].field.Fitbit)
 				continue
 			}
+			goldenMet.add(hit[0].field)
 			key := fmt.Sprintf("%p %s", hit[0].field, strings.Join(segs[:n], "."))
 			gr := groups[key]
 			if gr == nil {
