@@ -68,6 +68,8 @@ func goldenCases() []string {
 	cases = append(cases,
 		"/1/user/-/activities/heart/date/2026-11-03/1d.json",
 		"/1/user/-/activities/heart/date/today/1d.json",
+		"/1/user/-/activities/heart/date/today/1d/1min/time/09:30/12:00.json",
+		"/1/user/-/activities/steps/date/today/1d/1min/time/09:30/12:00.json",
 		"/1.2/user/-/sleep/date/today.json",
 		"/1/user/-/activities/heart/date/2026-11-04/7d.json",
 		"/1/user/-/activities/heart/date/2026-10-29/2026-11-04.json",
