@@ -8,29 +8,20 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/person"
 )
 
-// getDevices is /1/user/-/devices.json: the person's one tracker, last
-// synced on the quarter hour before now.
+// getDevices is /1/user/-/devices.json: the person's one tracker, its
+// battery and last sync (person.LastSync), as googlesim's pairedDevices.
 func (s *Server) getDevices(w http.ResponseWriter, r *apiRequest, _ []string) {
 	p := personOf(r.user)
 	d := p.Device()
 	now := s.now()
 	level := p.Battery(now)
-	battery := "Empty"
-	switch {
-	case level > 60:
-		battery = "High"
-	case level > 25:
-		battery = "Medium"
-	case level > 10:
-		battery = "Low"
-	}
 	writeJSON(w, http.StatusOK, []map[string]any{{
-		"battery":       battery,
+		"battery":       person.BatteryStatus(level),
 		"batteryLevel":  level,
 		"deviceVersion": d.Version,
 		"features":      []any{},
 		"id":            d.ID,
-		"lastSyncTime":  now.Truncate(15 * time.Minute).In(p.Location()).Format(localLayout),
+		"lastSyncTime":  p.LastSync(now).In(p.Location()).Format(localLayout),
 		"mac":           d.MAC,
 		"type":          d.Type,
 	}})

@@ -17,14 +17,13 @@ const (
 )
 
 // devicesFor returns the user's paired devices: the synthetic person's one
-// tracker (package person: id, model, MAC address and a battery that
-// drains through the day), which the simulated Fitbit lists too; its last
-// sync, which follows the clock, is a few minutes ago (a worn tracker
-// syncs often).
-func devicesFor(p *person.Person, user, pathUser string, now time.Time) []map[string]any {
+// tracker (package person: id, model, MAC address, a battery that drains
+// through the day and the last sync), which the simulated Fitbit lists
+// too.
+func devicesFor(p *person.Person, pathUser string, now time.Time) []map[string]any {
 	dev := p.Device()
 	level := p.Battery(now)
-	synced := now.UTC().Truncate(time.Second).Add(-time.Duration(between(rng(user, "device"), 2, 90)) * time.Minute)
+	synced := p.LastSync(now)
 	mac := make([]string, 0, 6)
 	for i := 0; i+2 <= len(dev.MAC); i += 2 {
 		mac = append(mac, dev.MAC[i:i+2])
@@ -34,26 +33,11 @@ func devicesFor(p *person.Person, user, pathUser string, now time.Time) []map[st
 		"deviceType":    dev.Type,
 		"deviceVersion": dev.Version,
 		"batteryLevel":  level,
-		"batteryStatus": batteryStatus(level),
+		"batteryStatus": person.BatteryStatus(level),
 		"lastSyncTime":  timestamp(synced),
 		"macAddress":    strings.Join(mac, ":"),
 		"features":      []string{"STEPS", "DISTANCE", "ELEVATION", "CALORIES", "HEART_RATE", "SLEEP", "SMART_SLEEP", "SPO2", "ACTIVE_ZONE_MINUTES"},
 	}}
-}
-
-// batteryStatus is the level's bucket. health-api.json gives batteryStatus
-// as a free string ("Supported: High | Medium | Low | Empty") without the
-// thresholds; these are ASSUMED.
-func batteryStatus(level int) string {
-	switch {
-	case level >= 60:
-		return "High"
-	case level >= 25:
-		return "Medium"
-	case level >= 5:
-		return "Low"
-	}
-	return "Empty"
 }
 
 // listPairedDevices is GET /v4/users/me/pairedDevices.
@@ -62,7 +46,7 @@ func (s *Server) listPairedDevices(w http.ResponseWriter, r *apiRequest, _ []str
 	if !ok {
 		return
 	}
-	devices := devicesFor(s.person(r.user), r.user, r.pathUser, s.now())
+	devices := devicesFor(s.person(r.user), r.pathUser, s.now())
 	offset, ok := pageOffset(r.Request, "pairedDevices", "")
 	if !ok {
 		invalidArgument(w, "Invalid page token.")

@@ -137,7 +137,8 @@
 //     the synthetic person's (package person, keyed like the nightly
 //     measurements), with its id, deviceVersion, macAddress and
 //     batteryLevel, batteryStatus (High/Medium/Low/Empty, thresholds
-//     ASSUMED), lastSyncTime a few minutes before the clock and features;
+//     ASSUMED, the person's), lastSyncTime on the quarter hour before the
+//     clock (the person's) and features;
 //     POST users/me/dataTypes/{weight|body-fat}/dataPoints (create; the
 //     area's .writeonly scope, else 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT
 //     naming it): a DataPoint with exactly its type's field, sampleTime

@@ -17,9 +17,9 @@ import (
 // millisecond, and a 30-day roll-up or a day's heart-rate list is asked for
 // page after page: the days most recently used are kept.
 
-// dayCacheSize bounds the days kept (about 130 kB each): a few users'
-// 90-day histories.
-const dayCacheSize = 512
+// dayCacheSize bounds the days kept (about 150 kB each, so some 20 MB):
+// a whole 90-day roll-up's days and then some.
+const dayCacheSize = 128
 
 // personDay is one local day of a person, as the simulator renders it.
 type personDay struct {

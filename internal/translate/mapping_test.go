@@ -41,3 +41,18 @@ func TestEveryEndpointMapped(t *testing.T) {
 		t.Errorf("Table has %d rows for %d endpoints", len(Table), len(endpointNames))
 	}
 }
+
+// TestToleranceOnlyWhenApproximate: an exact field is equal, so a tolerance
+// on one would be a claim the golden test does not check.
+func TestToleranceOnlyWhenApproximate(t *testing.T) {
+	for _, m := range Table {
+		for _, f := range m.Fields {
+			if f.Tolerance != 0 && f.Fidelity != Approximate {
+				t.Errorf("%s: %q is %s with tolerance %g", m.Path, f.Fitbit, f.Fidelity, f.Tolerance)
+			}
+			if _, err := f.Patterns(); err != nil {
+				t.Errorf("%s: %q: %v", m.Path, f.Fitbit, err)
+			}
+		}
+	}
+}

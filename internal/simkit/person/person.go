@@ -143,6 +143,25 @@ func (p *Person) Battery(t time.Time) int {
 	return max(5, full-int(t.Sub(day)/time.Hour)*3)
 }
 
+// LastSync is when the tracker last synced by t: on the quarter hour
+// before it (a worn tracker syncs often).
+func (p *Person) LastSync(t time.Time) time.Time { return t.Truncate(15 * time.Minute) }
+
+// BatteryStatus is the level's bucket, as Fitbit's devices.json and
+// Google's pairedDevices name it (High, Medium, Low, Empty); neither
+// documents the thresholds, so these are ASSUMED.
+func BatteryStatus(level int) string {
+	switch {
+	case level > 60:
+		return "High"
+	case level > 25:
+		return "Medium"
+	case level > 10:
+		return "Low"
+	}
+	return "Empty"
+}
+
 func key(day time.Time) string { return day.Format(time.DateOnly) }
 
 // rng is the generator of one purpose on one day.
