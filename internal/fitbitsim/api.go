@@ -169,7 +169,7 @@ func (s *Server) getSleep(w http.ResponseWriter, r *apiRequest, m []string) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, sleepFor(p, day))
+	writeJSON(w, http.StatusOK, sleepFor(p, day, s.sleepsOf(p, day)))
 }
 
 var (

@@ -19,14 +19,22 @@ type bodyWrites struct {
 	deletedWeight, deletedFat map[int64]bool
 }
 
-// weighings are the user's logs of day: the person's, less the deleted
-// halves (KG 0 is no weight log, HasFat false no fat log), plus the created.
+// weighings are the user's logs of day: the person's that have happened by
+// now, less the deleted halves (KG 0 is no weight log, HasFat false no fat
+// log), plus the created.
 func (s *Server) weighings(user string, p *person.Person, day time.Time) []person.WeightLog {
+	now := s.now()
+	var happened []person.WeightLog
+	for _, wl := range p.Weighings(day) {
+		if !wl.Time.After(now) {
+			happened = append(happened, wl)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := &s.userLocked(user).body
 	var out []person.WeightLog
-	for _, wl := range append(p.Weighings(day), b.added[day.Format(time.DateOnly)]...) {
+	for _, wl := range append(happened, b.added[day.Format(time.DateOnly)]...) {
 		if b.deletedWeight[wl.LogID] {
 			wl.KG, wl.BMI = 0, 0
 		}

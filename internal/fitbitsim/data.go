@@ -274,13 +274,26 @@ func sleepRecord(p *person.Person, day time.Time, s person.Sleep) map[string]any
 	}
 }
 
-// sleepFor is the by-date answer: the records that end on day and their
-// summary.
-func sleepFor(p *person.Person, day time.Time) map[string]any {
+// sleepsOf are the person's sleeps that end on day and have ended by now:
+// a night still under way is not logged yet.
+func (s *Server) sleepsOf(p *person.Person, day time.Time) []person.Sleep {
+	now := s.now()
+	var out []person.Sleep
+	for _, sl := range p.Sleeps(day) {
+		if !sl.End().After(now) {
+			out = append(out, sl)
+		}
+	}
+	return out
+}
+
+// sleepFor is the by-date answer: the records of sleeps, ending on day,
+// and their summary.
+func sleepFor(p *person.Person, day time.Time, sleeps []person.Sleep) map[string]any {
 	recs := []map[string]any{}
 	stages := map[string]int{}
 	asleep, inBed := 0, 0
-	for _, s := range p.Sleeps(day) {
+	for _, s := range sleeps {
 		recs = append(recs, sleepRecord(p, day, s))
 		for _, st := range person.Stages {
 			stages[st.String()] += s.Seconds(st) / 60
@@ -288,13 +301,11 @@ func sleepFor(p *person.Person, day time.Time) map[string]any {
 		asleep += s.AsleepMinutes()
 		inBed += s.TimeInBedMinutes()
 	}
-	return map[string]any{
-		"sleep": recs,
-		"summary": map[string]any{
-			"stages":             stages,
-			"totalMinutesAsleep": asleep,
-			"totalSleepRecords":  len(recs),
-			"totalTimeInBed":     inBed,
-		},
+	summary := map[string]any{"totalMinutesAsleep": asleep, "totalSleepRecords": len(recs), "totalTimeInBed": inBed}
+	// Fitbit's reference shows the stages only with logs; a day without
+	// one is ASSUMED to have none.
+	if len(recs) > 0 {
+		summary["stages"] = stages
 	}
+	return map[string]any{"sleep": recs, "summary": summary}
 }

@@ -86,6 +86,9 @@ func (s *Server) getActivityList(w http.ResponseWriter, r *apiRequest, _ []strin
 		h := p.Heart(d)
 		var out []map[string]any
 		for _, e := range a.Exercises {
+			if e.Start.Add(time.Duration(e.Minutes) * time.Minute).After(s.now()) {
+				continue // not over yet: not logged
+			}
 			out = append(out, exerciseJSON(p, a, h, e, u))
 		}
 		if desc {
@@ -99,7 +102,7 @@ func (s *Server) getActivityList(w http.ResponseWriter, r *apiRequest, _ []strin
 func (s *Server) getSleepList(w http.ResponseWriter, r *apiRequest, _ []string) {
 	s.servePage(w, r, "sleep", func(p *person.Person, d time.Time, _ bool) []map[string]any {
 		var out []map[string]any
-		for _, sl := range p.Sleeps(d) {
+		for _, sl := range s.sleepsOf(p, d) {
 			out = append(out, sleepRecord(p, d, sl))
 		}
 		return out
@@ -137,7 +140,7 @@ func (s *Server) getSleepRange(w http.ResponseWriter, r *apiRequest, m []string)
 	}
 	items := []map[string]any{}
 	for _, d := range sp.days() {
-		for _, sl := range p.Sleeps(d) {
+		for _, sl := range s.sleepsOf(p, d) {
 			items = append(items, sleepRecord(p, d, sl))
 		}
 	}

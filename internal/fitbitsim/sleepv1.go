@@ -23,7 +23,7 @@ func (s *Server) getSleepV1(w http.ResponseWriter, r *apiRequest, m []string) {
 	}
 	logs := []map[string]any{}
 	asleep, inBed := 0, 0
-	for _, sl := range p.Sleeps(day) {
+	for _, sl := range s.sleepsOf(p, day) {
 		l := sleepV1Log(p, day, sl)
 		asleep += l["minutesAsleep"].(int)
 		inBed += l["timeInBed"].(int)

@@ -45,7 +45,7 @@ func exercisePoints(key string, lo, hi, now time.Time) []point {
 			if h == nil {
 				h = p.Heart(d) // a day of samples: only for days with sessions to show
 			}
-			out = append(out, point{e.Start, end, offset(p, e.Start), offset(p, end), exerciseValue(p, a, h, e)})
+			out = append(out, point{start: e.Start, end: end, startOff: offset(p, e.Start), endOff: offset(p, end), value: exerciseValue(p, a, h, e)})
 		}
 	}
 	return out

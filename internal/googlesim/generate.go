@@ -92,7 +92,7 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 				}
 				if v := value(d, i); v != nil {
 					end := at.Add(time.Minute)
-					pt := point{at, end, offset(p, at), offset(p, end), nil}
+					pt := point{start: at, end: end, startOff: offset(p, at), endOff: offset(p, end), minute: i + 1}
 					if !emit(pt, func() map[string]any {
 						v["interval"] = interval(at, end, pt.startOff, pt.endOff)
 						return v
@@ -125,7 +125,7 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 						continue
 					}
 					off := offset(p, t)
-					if !emit(point{t, t, off, off, nil}, func() map[string]any {
+					if !emit(point{start: t, end: t, startOff: off, endOff: off}, func() map[string]any {
 						return map[string]any{"sampleTime": sampleTime(t, off), "beatsPerMinute": i64(int(bpm))}
 					}) {
 						return false
@@ -143,7 +143,7 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 					continue
 				}
 				off := offset(p, t)
-				if !emit(point{t, t, off, off, nil}, func() map[string]any {
+				if !emit(point{start: t, end: t, startOff: off, endOff: off}, func() map[string]any {
 					if typ == "oxygen-saturation" {
 						return map[string]any{"sampleTime": sampleTime(t, off), "percentage": n.SpO2Avg}
 					}
@@ -163,7 +163,7 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 					continue
 				}
 				off := offset(p, w.Time)
-				if !emit(point{w.Time, w.Time, off, off, nil}, func() map[string]any {
+				if !emit(point{start: w.Time, end: w.Time, startOff: off, endOff: off}, func() map[string]any {
 					if typ == "body-fat" {
 						return map[string]any{"sampleTime": sampleTime(w.Time, off), "percentage": w.FatPct}
 					}
@@ -180,7 +180,7 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 		t := p.At(p.DayOf(time.Date(p.Profile.MemberSince.Year(), p.Profile.MemberSince.Month(), p.Profile.MemberSince.Day(), 12, 0, 0, 0, p.Location())), 8*60)
 		if !t.After(now) && !t.After(hi) && keep(point{start: t, end: t, startOff: offset(p, t), endOff: offset(p, t)}) {
 			off := offset(p, t)
-			out = append(out, point{t, t, off, off, map[string]any{"sampleTime": sampleTime(t, off), "heightMillimeters": i64(p.Profile.HeightMM)}})
+			out = append(out, point{start: t, end: t, startOff: off, endOff: off, value: map[string]any{"sampleTime": sampleTime(t, off), "heightMillimeters": i64(p.Profile.HeightMM)}})
 		}
 	case "daily-resting-heart-rate", "daily-heart-rate-zones", "daily-oxygen-saturation", "daily-heart-rate-variability",
 		"daily-respiratory-rate", "daily-sleep-temperature-derivations", "daily-vo2-max":
@@ -208,7 +208,7 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 						continue
 					}
 					start, end := sl[i].Start, sl[i].End()
-					if !emit(point{start, end, offset(p, start), offset(p, end), nil}, func() map[string]any { return sleepValue(p, sl[i]) }) {
+					if !emit(point{start: start, end: end, startOff: offset(p, start), endOff: offset(p, end)}, func() map[string]any { return sleepValue(p, sl[i]) }) {
 						return false
 					}
 				}
@@ -328,8 +328,9 @@ func (s *Server) runs(p *person.Person, day time.Time, typ string, now time.Time
 		if typ == "time-in-heart-rate-zone" {
 			field = "heartRateZoneType"
 		}
-		out = append(out, point{start, end, offset(p, start), offset(p, end), map[string]any{
-			"interval": interval(start, end, offset(p, start), offset(p, end)), field: l}})
+		so, eo := offset(p, start), offset(p, end)
+		out = append(out, point{start: start, end: end, startOff: so, endOff: eo, minute: i + 1,
+			value: map[string]any{"interval": interval(start, end, so, eo), field: l}})
 		i = j
 	}
 	return out

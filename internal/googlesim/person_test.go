@@ -183,3 +183,56 @@ func TestEastOfUTC(t *testing.T) {
 		t.Fatalf("settings %+v %v", st, err)
 	}
 }
+
+// TestDaylightSavingStarts: on the day Los Angeles springs forward (Mar 14,
+// 2027) the person's skipped hour shares the instants of another hour
+// (package person); the list keeps both hours' minutes, with names of their
+// own, and they add up to the person's day as the roll-up does.
+func TestDaylightSavingStarts(t *testing.T) {
+	s, _ := start(t, Config{Now: func() time.Time { return time.Date(2027, 3, 20, 10, 0, 0, 0, time.UTC) }})
+	svc, _ := healthClient(t, s, s.MintTokens("u1", AreaActivity+".readonly", AreaMetrics+".readonly").AccessToken)
+	dps := svc.Users.DataTypes.DataPoints
+	p := s.person("u1")
+	day, _ := p.Day("2027-03-14")
+	want := p.Activity(day).Totals().Steps
+	resp, err := dps.List("users/me/dataTypes/steps").PageSize(10000).
+		Filter(`steps.interval.civil_start_time >= "2027-03-14" AND steps.interval.civil_start_time < "2027-03-15"`).Do()
+	if err != nil || resp.NextPageToken != "" {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	var sum int64
+	for _, dp := range resp.DataPoints {
+		names[dp.Name] = true
+		sum += dp.Steps.Count
+	}
+	rolled, err := dps.DailyRollUp("users/me/dataTypes/steps", &health.DailyRollUpDataPointsRequest{Range: &health.CivilTimeInterval{
+		Start: &health.CivilDateTime{Date: &health.Date{Year: 2027, Month: 3, Day: 14}},
+		End:   &health.CivilDateTime{Date: &health.Date{Year: 2027, Month: 3, Day: 15}}}}).Do()
+	if err != nil || len(names) != len(resp.DataPoints) || sum != int64(want) || rolled.RollupDataPoints[0].Steps.CountSum != int64(want) {
+		t.Fatalf("%d points, %d names, %d steps, rolled up %+v; the person's %d (%v)", len(resp.DataPoints), len(names), sum, rolled, want, err)
+	}
+	// The night's zones: the runs of the skipped hour overlap those of the
+	// hour whose instants it shares, and are named apart.
+	zones, err := dps.List("users/me/dataTypes/time-in-heart-rate-zone").PageSize(10000).
+		Filter(`time_in_heart_rate_zone.interval.civil_start_time >= "2027-03-14" AND time_in_heart_rate_zone.interval.civil_start_time < "2027-03-15"`).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names = map[string]bool{}
+	var minutes time.Duration
+	for _, dp := range zones.DataPoints {
+		names[dp.Name] = true
+		iv := dp.TimeInHeartRateZone.Interval
+		start, _ := time.Parse(time.RFC3339, iv.StartTime)
+		end, _ := time.Parse(time.RFC3339, iv.EndTime)
+		minutes += end.Sub(start)
+	}
+	worn := 0
+	for _, z := range p.Heart(day).Zones {
+		worn += z.Minutes
+	}
+	if len(names) != len(zones.DataPoints) || minutes != time.Duration(worn)*time.Minute {
+		t.Fatalf("%d names for %d runs, %v in them; the person's %d minutes", len(names), len(zones.DataPoints), minutes, worn)
+	}
+}

@@ -16,6 +16,7 @@ import (
 //	user.encodedId                      a key under a key
 //	activities-heart[].value            [] is any element of an array
 //	summary.distances[activity=total]   the element whose "activity" is "total"
+//	dataset[time=02:*]                  the elements whose "time" starts with 02:
 //	summary.*.minutes, activities-*-intraday   * is any run of characters in a key
 //	user.{firstName,lastName}           alternatives, expanded into one pattern each
 //	value.customHeartRateZones=[]       for a Lost field: the constant (JSON) the
@@ -164,6 +165,9 @@ func segMatch(pat, seg string) bool {
 	switch {
 	case pat == "[]":
 		return element
+	case strings.HasPrefix(pat, "[") && strings.Contains(pat, "*"):
+		ok, _ := path.Match(pat[1:len(pat)-1], strings.Trim(seg, "[]"))
+		return element && ok
 	case strings.HasPrefix(pat, "["):
 		return pat == seg
 	case element:

@@ -38,6 +38,8 @@ func TestFieldPatterns(t *testing.T) {
 		{"activities-*[].value", "activities-steps-intraday.dataset[time=08:00:00].value", 0, false},
 		{"levels.summary.*.minutes", "levels.summary.deep.minutes", 4, true},
 		{"[].mac", "[0].mac", 2, true},
+		{"dataset[time=02:*].value", "dataset[time=02:15:00].value", 3, true},
+		{"dataset[time=02:*].value", "dataset[time=03:15:00].value", 0, false},
 		{"sleep[].levels.data", "sleep[dateOfSleep=2026-11-01].levels.data[dateTime=2026-11-01T01:02:30.000].level", 4, true},
 	} {
 		ps, err := Field{Paths: tc.pattern}.Patterns()

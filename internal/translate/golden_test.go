@@ -3,15 +3,9 @@ package translate
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"maps"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,12 +25,13 @@ import (
 // Tolerance (or, without one, present on both sides with the same shape),
 // lost ones absent from the translation or the constant the Field names.
 
-// goldenNow is both simulators' clock: 10:00 in the default person's zone
-// (America/New_York). The cases' days around it hold the end of daylight
+// goldenNow is both simulators' clock: 10:07:30 in the default person's
+// zone (America/New_York), inside a minute and a 15-minute window, so today
+// ends in a window under way. The cases' days around it hold the end of daylight
 // saving time (2026-11-01, 25 hours), off-wrist windows (2026-10-29,
 // 10-30, 11-03, 11-04) and a night without nightly measurements
 // (2026-11-02), which person.New("22B7NF") renders.
-var goldenNow = time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
+var goldenNow = time.Date(2026, 11, 20, 15, 7, 30, 0, time.UTC)
 
 // goldenUnits are the unit systems by Accept-Language: US, UK and none
 // (metric).
@@ -48,7 +43,8 @@ func goldenCases() []string {
 		"/1/user/-/profile.json",
 		"/1/user/-/devices.json",
 	}
-	for _, d := range []string{"2026-11-01", "2026-11-03", "2026-11-19"} {
+	// Today (the clock's day) is under way: its totals are what has happened.
+	for _, d := range []string{"2026-11-01", "2026-11-03", "2026-11-19", "today"} {
 		cases = append(cases, "/1/user/-/activities/date/"+d+".json")
 	}
 	for _, res := range []string{"steps", "distance", "floors", "elevation", "calories", "caloriesBMR", "activityCalories",
@@ -67,9 +63,14 @@ func goldenCases() []string {
 		}
 		cases = append(cases, "/1/user/-/activities/"+res+"/date/2026-11-01/1d/15min.json", "/1/user/-/activities/"+res+"/date/2026-11-04/1d/5min.json")
 	}
-	cases = append(cases, "/1/user/-/activities/steps/date/2026-11-01/1d/1min.json", "/1/user/-/activities/distance/date/2026-11-03/1d/1min.json")
+	cases = append(cases, "/1/user/-/activities/steps/date/2026-11-01/1d/1min.json", "/1/user/-/activities/distance/date/2026-11-03/1d/1min.json",
+		"/1/user/-/activities/calories/date/today/1d/15min.json", "/1/user/-/activities/steps/date/today/7d.json")
 	cases = append(cases,
 		"/1/user/-/activities/heart/date/2026-11-03/1d.json",
+		"/1/user/-/activities/heart/date/today/1d.json",
+		"/1/user/-/activities/heart/date/today/1d/1min/time/09:30/12:00.json",
+		"/1/user/-/activities/steps/date/today/1d/1min/time/09:30/12:00.json",
+		"/1.2/user/-/sleep/date/today.json",
 		"/1/user/-/activities/heart/date/2026-11-04/7d.json",
 		"/1/user/-/activities/heart/date/2026-10-29/2026-11-04.json",
 		// A whole day of heart rate is 17,280 samples from Google, too slow
@@ -108,32 +109,102 @@ func goldenCases() []string {
 }
 
 // simDifference is where the two simulators model something differently
-// that the translation carries over faithfully: the leaves its pattern
-// covers are compared for presence only.
+// that the translation carries over faithfully: in the cases of the person
+// (goldenPair.name) whose path contains target, the leaves the pattern
+// covers are not compared, for the reason given. Keep it narrow: a known
+// fault of a simulator, not of the translation.
 type simDifference struct {
-	endpoint Endpoint
-	pattern  string
-	why      string
+	person, target, pattern string
+	why                     string
 }
 
-// None left: both simulators take the tracker's sync time from the
-// person (person.LastSync).
-var simDifferences = []simDifference{}
+var simDifferences = []simDifference{
+	// The person's day is 1440 wall-clock minutes, and the skipped hour's
+	// minutes map to the instants of the hour after (simkit/person): the
+	// simulated Fitbit lists them at 02:xx, while Google's points at those
+	// instants are 03:xx, where the translation puts them with the hour's
+	// own (a 03:00 window holds both hours' minutes). Only the person's
+	// model is at fault; the day's totals agree.
+	{"east:", "/date/2026-10-04/1d/", "activities-*-intraday.dataset[time=0{2,3}:*]",
+		"the hour skipped when daylight saving time starts (2026-10-04 in Sydney) has the person's minutes twice"},
+}
 
 func TestGoldenEquivalence(t *testing.T) {
-	g := goldenSims(t)
-	for _, c := range goldenCases() {
-		for _, lang := range goldenUnits {
-			name := strings.TrimPrefix(c, "/")
-			if lang != "" {
-				name += "@" + lang
+	people := goldenSims(t)
+	t.Run("cases", func(t *testing.T) {
+		for i, cases := range [][]string{goldenCases(), goldenCasesEast()} {
+			g := people[i]
+			for _, c := range cases {
+				for _, lang := range goldenUnits {
+					name := g.name + strings.TrimPrefix(c, "/")
+					if lang != "" {
+						name += "@" + lang
+					}
+					t.Run(name, func(t *testing.T) {
+						t.Parallel()
+						g.check(t, c, lang)
+					})
+				}
 			}
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				g.check(t, c, lang)
-			})
+		}
+	})
+	// Every exact or approximate field with Paths met a leaf in some case:
+	// a pattern nothing matches says nothing (a renamed key, a typo).
+	for _, m := range Table {
+		for i := range m.Fields {
+			if f := &m.Fields[i]; f.Paths != "" && f.Fidelity != Lost && !goldenMet.has(f) {
+				t.Errorf("%s: field %q (%s) covered no leaf of any case", m.Path, f.Fitbit, f.Paths)
+			}
 		}
 	}
+}
+
+// goldenMet records the Fields that covered a leaf.
+var goldenMet = metFields{m: map[*Field]bool{}}
+
+type metFields struct {
+	mu sync.Mutex
+	m  map[*Field]bool
+}
+
+func (f *metFields) add(x *Field) { f.mu.Lock(); f.m[x] = true; f.mu.Unlock() }
+
+func (f *metFields) has(x *Field) bool { f.mu.Lock(); defer f.mu.Unlock(); return f.m[x] }
+
+// goldenEast is a person east of UTC (Australia/Sydney, UTC+11 in
+// November), whose day starts on the UTC day before; goldenNow is early
+// on 2026-11-21 there, during the night's sleep.
+const goldenEast = "7K0012"
+
+// goldenCasesEast are the east person's cases: the day daylight saving
+// time began (2026-10-04, 23 hours), today and the ranges around them.
+func goldenCasesEast() []string {
+	cases := []string{"/1/user/-/profile.json", "/1/user/-/devices.json"}
+	for _, d := range []string{"2026-10-04", "today"} {
+		cases = append(cases, "/1/user/-/activities/date/"+d+".json",
+			"/1/user/-/activities/steps/date/"+d+"/1d/15min.json",
+			"/1/user/-/activities/distance/date/"+d+"/1d/5min/time/00:00/06:00.json",
+			"/1/user/-/activities/heart/date/"+d+"/1d.json",
+			"/1/user/-/activities/heart/date/"+d+"/1d/1min/time/01:00/04:00.json",
+			"/1.2/user/-/sleep/date/"+d+".json",
+			"/1/user/-/sleep/date/"+d+".json",
+			"/1/user/-/body/log/weight/date/"+d+"/7d.json",
+			"/1/user/-/spo2/date/"+d+".json")
+	}
+	for _, res := range []string{"steps", "calories", "caloriesBMR", "minutesVeryActive"} {
+		cases = append(cases, "/1/user/-/activities/"+res+"/date/2026-10-01/2026-10-07.json")
+	}
+	return append(cases,
+		"/1/user/-/activities/tracker/distance/date/today/7d.json",
+		"/1/user/-/activities/heart/date/2026-10-01/2026-10-07.json",
+		"/1.2/user/-/sleep/date/2026-10-01/2026-10-07.json",
+		"/1.2/user/-/sleep/list.json?beforeDate=2026-10-06&sort=desc&offset=0&limit=3",
+		"/1/user/-/body/fat/date/2026-10-07/7d.json",
+		"/1/user/-/body/log/fat/date/2026-10-01/2026-10-07.json",
+		"/1/user/-/hrv/date/2026-10-01/2026-10-07.json",
+		"/1/user/-/temp/skin/date/2026-10-01/2026-10-07.json",
+		"/1/user/-/activities/list.json?afterDate=2026-10-03&sort=asc&offset=0&limit=4",
+	)
 }
 
 // TestGoldenCasesCoverTable: every Mapping with Paths is compared.
@@ -167,43 +238,53 @@ func endpointOf(t *testing.T, target string) Endpoint {
 	return r.Endpoint
 }
 
+// goldenPair is one person as the two simulators serve it: the simulated
+// Fitbit with the person's token, and an Engine on the simulated Google.
 type goldenPair struct {
+	name   string // before the case's path in test names; "" for the default person
 	fitbit *fitbitsim.Server
 	token  string
 	engine *Engine
 }
 
 var (
-	goldenOnce sync.Once
-	golden     *goldenPair
-	goldenErr  error
+	goldenOnce   sync.Once
+	goldenPeople []*goldenPair
+	goldenErr    error
 )
 
-// goldenSims starts the one pair of simulators the cases share.
-func goldenSims(t *testing.T) *goldenPair {
+// goldenSims starts the one pair of simulators the cases share, serving
+// the default person (America/New_York) and goldenEast.
+func goldenSims(t *testing.T) []*goldenPair {
 	t.Helper()
 	goldenOnce.Do(func() {
 		now := func() time.Time { return goldenNow }
 		fs := fitbitsim.New(fitbitsim.Config{Now: now, RateLimitPerHour: -1, IntradayApproved: true})
-		gs, err := googlesim.Start(googlesim.Config{Now: now, RateLimitPerMinute: -1})
+		const eastGoogleUser = "2222222222222222222"
+		gs, err := googlesim.Start(googlesim.Config{Now: now, RateLimitPerMinute: -1,
+			LegacyUserIDs: map[string]string{googlesim.DefaultUserID: googlesim.DefaultLegacyUserID, eastGoogleUser: goldenEast}})
 		if err != nil {
 			goldenErr = err
 			return
 		}
 		// Left running for the test binary's life: the cases of every test
 		// share it.
-		gt := gs.MintTokens(gs.Config().DefaultUser, gs.AllScopes()...)
-		e, err := NewEngine(context.Background(), &http.Client{Transport: bearer(gt.AccessToken)}, gs.URL(), now)
-		if err != nil {
-			goldenErr = err
-			return
+		for _, u := range []struct{ name, fitbit, google string }{
+			{"", fitbitsim.DefaultUserID, googlesim.DefaultUserID}, {"east:", goldenEast, eastGoogleUser},
+		} {
+			gt := gs.MintTokens(u.google, gs.AllScopes()...)
+			e, err := NewEngine(context.Background(), &http.Client{Transport: bearer(gt.AccessToken)}, gs.URL(), now)
+			if err != nil {
+				goldenErr = err
+				return
+			}
+			goldenPeople = append(goldenPeople, &goldenPair{name: u.name, fitbit: fs, token: fs.MintTokens(u.fitbit).AccessToken, engine: e})
 		}
-		golden = &goldenPair{fitbit: fs, token: fs.MintTokens("").AccessToken, engine: e}
 	})
 	if goldenErr != nil {
 		t.Fatal(goldenErr)
 	}
-	return golden
+	return goldenPeople
 }
 
 // fitbitAnswer is the simulated Fitbit's answer, decoded.
@@ -252,27 +333,22 @@ func decode(t *testing.T, b []byte) any {
 	return v
 }
 
-// goldenGroup is what one Field covers at one place of the answers: the
-// leaves under one match of one of its patterns, on each side.
-type goldenGroup struct {
-	field      *Field
-	pattern    PathPattern
-	presence   string // why only presence is compared, "" for the Field's fidelity
-	fit, trans map[string]any
-}
-
 // check compares the two answers to target.
 func (g *goldenPair) check(t *testing.T, target, lang string) {
 	fit := g.fitbitAnswer(t, target, lang)
 	trans, ep := g.translated(t, target, lang)
 	var diffs []PathPattern
 	for _, d := range simDifferences {
-		if d.endpoint == ep {
+		if d.person == g.name && strings.Contains(target, d.target) {
 			ps, _ := Field{Paths: d.pattern}.Patterns()
 			diffs = append(diffs, ps...)
 		}
 	}
 	problems, err := compareAnswers(Lookup(ep), diffs, fit, trans)
+	who := unitsName(lang)
+	if g.name != "" {
+		who = strings.TrimSuffix(g.name, ":") + ", " + who
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,248 +357,11 @@ func (g *goldenPair) check(t *testing.T, target, lang string) {
 	const most = 20
 	for i, p := range problems {
 		if i == most {
-			t.Errorf("%s [%s]: and %d more", target, unitsName(lang), len(problems)-most)
+			t.Errorf("%s [%s]: and %d more", target, who, len(problems)-most)
 			break
 		}
-		t.Errorf("%s [%s]: %s", target, unitsName(lang), p)
+		t.Errorf("%s [%s]: %s", target, who, p)
 	}
-}
-
-// compareAnswers holds Fitbit's answer against the translated one by m's
-// Fields and returns what differs; leaves under diffs are compared for
-// presence only.
-func compareAnswers(m *Mapping, diffs []PathPattern, fit, trans any) ([]string, error) {
-	type fieldPattern struct {
-		field *Field
-		pat   PathPattern
-	}
-	var pats []fieldPattern
-	for i := range m.Fields {
-		ps, err := m.Fields[i].Patterns()
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range ps {
-			pats = append(pats, fieldPattern{&m.Fields[i], p})
-		}
-	}
-	groups := map[string]*goldenGroup{}
-	var order, problems []string
-	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	add := func(side map[string]any, isFit bool) error {
-		for _, path := range slices.Sorted(maps.Keys(side)) {
-			v := side[path]
-			segs, err := SplitPath(path)
-			if err != nil {
-				return err
-			}
-			var hit []fieldPattern
-			n := 0
-			for _, fp := range pats {
-				if k, ok := fp.pat.Match(segs); ok {
-					if len(hit) == 0 || hit[0].field != fp.field {
-						hit = append(hit, fp)
-					}
-					n = k
-				}
-			}
-			if len(hit) == 0 {
-				if isEmptyContainer(v) && slices.ContainsFunc(pats, func(fp fieldPattern) bool { return fp.pat.Extends(segs) }) {
-					continue // an empty list or object where the Fields name its elements
-				}
-				report("%s = %s (%s) is covered by no Field of %s", path, show(v), sideName(isFit), m.Path)
-				continue
-			}
-			if len(hit) > 1 {
-				report("%s is covered by two Fields: %q and %q", path, hit[0].field.Fitbit, hit[1].field.Fitbit)
-				continue
-			}
-			key := fmt.Sprintf("%p %s", hit[0].field, strings.Join(segs[:n], "."))
-			gr := groups[key]
-			if gr == nil {
-				gr = &goldenGroup{field: hit[0].field, pattern: hit[0].pat, fit: map[string]any{}, trans: map[string]any{}}
-				for _, d := range diffs {
-					if _, ok := d.Match(segs); ok {
-						gr.presence = "a known difference of the simulators"
-					}
-				}
-				groups[key] = gr
-				order = append(order, key)
-			}
-			if isFit {
-				gr.fit[path] = v
-			} else {
-				gr.trans[path] = v
-			}
-		}
-		return nil
-	}
-	if err := add(Leaves(fit), true); err != nil {
-		return nil, err
-	}
-	if err := add(Leaves(trans), false); err != nil {
-		return nil, err
-	}
-	slices.Sort(order)
-	for _, k := range order {
-		problems = append(problems, groups[k].problems()...)
-	}
-	return problems, nil
-}
-
-// problems compares one group by its Field's fidelity.
-func (gr *goldenGroup) problems() []string {
-	f := gr.field
-	var out []string
-	bad := func(path, why string) {
-		fv, fok := gr.fit[path]
-		tv, tok := gr.trans[path]
-		out = append(out, fmt.Sprintf("%s: Fitbit %s, translated %s: %s; Field %q (%s%s, %s)", path,
-			showOK(fv, fok), showOK(tv, tok), why, f.Fitbit, f.Fidelity, tolerance(f), orDash(f.Note)))
-	}
-	paths := union(gr.fit, gr.trans)
-	switch {
-	case f.Fidelity == Lost:
-		for _, p := range paths {
-			tv, ok := gr.trans[p]
-			switch {
-			case !ok:
-			case gr.pattern.HasConst && reflect.DeepEqual(tv, gr.pattern.Const):
-			case gr.pattern.HasConst:
-				bad(p, "lost: the translation must answer "+show(gr.pattern.Const))
-			default:
-				bad(p, "lost: the translation must leave it out")
-			}
-		}
-	case gr.presence != "" || f.Fidelity == Approximate && f.Tolerance == 0:
-		// Without a tolerance an approximation is a documented derivation:
-		// what holds is that both answers have it, in the same JSON shape.
-		why := "approximate: present in both answers, in the same shape"
-		if gr.presence != "" {
-			why = gr.presence + ": present in both answers"
-		}
-		if len(gr.fit) == 0 || len(gr.trans) == 0 {
-			bad(paths[0], why)
-			break
-		}
-		for _, p := range paths {
-			fv, fok := gr.fit[p]
-			tv, tok := gr.trans[p]
-			if fok && tok && kind(fv) != kind(tv) {
-				bad(p, why)
-			}
-		}
-	default:
-		for _, p := range paths {
-			fv, fok := gr.fit[p]
-			tv, tok := gr.trans[p]
-			switch {
-			case !fok || !tok:
-				bad(p, f.Fidelity.String()+": in one answer only")
-			case f.Fidelity == Exact && !reflect.DeepEqual(fv, tv):
-				bad(p, "exact: not equal")
-			case f.Fidelity == Approximate && !within(fv, tv, f.Tolerance):
-				bad(p, fmt.Sprintf("approximate: more than %g apart", f.Tolerance))
-			}
-		}
-	}
-	return out
-}
-
-// within: numbers (or numbers in strings, as Fitbit's series give them)
-// at most tol apart; a Fitbit range "lo-hi" (cardio fitness) holds the
-// translated value within tol; anything else equal.
-func within(fit, trans any, tol float64) bool {
-	t, ok := number(trans)
-	if !ok {
-		return reflect.DeepEqual(fit, trans)
-	}
-	if s, ok := fit.(string); ok {
-		if lo, hi, ok := strings.Cut(s, "-"); ok && lo != "" {
-			l, err1 := strconv.ParseFloat(lo, 64)
-			h, err2 := strconv.ParseFloat(hi, 64)
-			if err1 == nil && err2 == nil {
-				return t >= l-tol-1e-9 && t <= h+tol+1e-9
-			}
-		}
-	}
-	f, ok := number(fit)
-	return ok && math.Abs(f-t) <= tol+1e-9
-}
-
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case string:
-		f, err := strconv.ParseFloat(x, 64)
-		return f, err == nil
-	}
-	return 0, false
-}
-
-func kind(v any) string {
-	if _, ok := number(v); ok {
-		return "number"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-func isEmptyContainer(v any) bool {
-	switch x := v.(type) {
-	case []any:
-		return len(x) == 0
-	case map[string]any:
-		return len(x) == 0
-	}
-	return false
-}
-
-func union(a, b map[string]any) []string {
-	var out []string
-	for k := range a {
-		out = append(out, k)
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			out = append(out, k)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func show(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func showOK(v any, ok bool) string {
-	if !ok {
-		return "absent"
-	}
-	return show(v)
-}
-
-func tolerance(f *Field) string {
-	if f.Tolerance == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" ±%g", f.Tolerance)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
-}
-
-func sideName(isFit bool) string {
-	if isFit {
-		return "Fitbit's answer"
-	}
-	return "the translated answer"
 }
 
 func unitsName(lang string) string {
@@ -530,56 +369,4 @@ func unitsName(lang string) string {
 		return "metric"
 	}
 	return lang
-}
-
-// TestGoldenComparatorCatches: the comparison fails where it must, so a
-// green golden test means the answers agree.
-func TestGoldenComparatorCatches(t *testing.T) {
-	m := &Mapping{Path: "/test", Fields: []Field{
-		{"a", "", Exact, 0, "", "a"},
-		{"b", "", Approximate, 1, "", "list[].b"},
-		{"c", "", Approximate, 0, "", "c"},
-		{"d", "", Lost, 0, "", "d"},
-		{"e", "", Lost, 0, "", "e=[]"},
-		{"date", "", Exact, 0, "", "list[].dateTime"},
-	}}
-	fit := decode(t, []byte(`{"a":1,"list":[{"dateTime":"d1","b":"10"}],"c":"x","d":5,"e":[1]}`))
-	for _, tc := range []struct {
-		name, trans string
-		want        string // a part of the one problem; "" for none
-	}{
-		{"equal", `{"a":1,"list":[{"dateTime":"d1","b":"10"}],"c":"x","e":[]}`, ""},
-		{"within the tolerance", `{"a":1,"list":[{"dateTime":"d1","b":"10.9"}],"c":"y","e":[]}`, ""},
-		{"exact differs", `{"a":2,"list":[{"dateTime":"d1","b":"10"}],"c":"x"}`, "a: Fitbit 1, translated 2: exact: not equal"},
-		{"exact missing", `{"list":[{"dateTime":"d1","b":"10"}],"c":"x"}`, "a: Fitbit 1, translated absent"},
-		{"beyond the tolerance", `{"a":1,"list":[{"dateTime":"d1","b":"11.5"}],"c":"x"}`, "more than 1 apart"},
-		{"another day", `{"a":1,"list":[{"dateTime":"d2","b":"10"}],"c":"x"}`, "in one answer only"},
-		{"approximation missing", `{"a":1,"list":[{"dateTime":"d1","b":"10"}]}`, "c: Fitbit \"x\", translated absent"},
-		{"approximation of another shape", `{"a":1,"list":[{"dateTime":"d1","b":"10"}],"c":true}`, "in the same shape"},
-		{"lost answered", `{"a":1,"list":[{"dateTime":"d1","b":"10"}],"c":"x","d":5}`, "lost: the translation must leave it out"},
-		{"lost constant differs", `{"a":1,"list":[{"dateTime":"d1","b":"10"}],"c":"x","e":[2]}`, "must answer []"},
-		{"uncovered", `{"a":1,"list":[{"dateTime":"d1","b":"10"}],"c":"x","f":0}`, "f = 0 (the translated answer) is covered by no Field"},
-	} {
-		got, err := compareAnswers(m, nil, fit, decode(t, []byte(tc.trans)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case tc.want == "" && len(got) > 0:
-			t.Errorf("%s: %q", tc.name, got)
-		case tc.want != "" && (len(got) == 0 || !strings.Contains(strings.Join(got, "\n"), tc.want)):
-			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
-		}
-	}
-	ranged := &Mapping{Fields: []Field{{"v", "", Approximate, 1, "", "v"}}}
-	for trans, ok := range map[string]bool{`{"v":"45.5"}`: true, `{"v":"48.9"}`: true, `{"v":"49.5"}`: false} {
-		got, _ := compareAnswers(ranged, nil, decode(t, []byte(`{"v":"44-48"}`)), decode(t, []byte(trans)))
-		if (len(got) == 0) != ok {
-			t.Errorf("Fitbit's range 44-48 against %s: %q", trans, got)
-		}
-	}
-	diffs, _ := Field{Paths: "a"}.Patterns()
-	if got, _ := compareAnswers(m, diffs, fit, decode(t, []byte(`{"a":2,"list":[{"dateTime":"d1","b":"10"}],"c":"x"}`))); len(got) != 0 {
-		t.Errorf("a known difference is compared for presence only: %q", got)
-	}
 }

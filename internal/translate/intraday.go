@@ -16,9 +16,9 @@ const rollUpPageSize = 10000
 // {1min|5min|15min}[/time/HH:mm/HH:mm].json
 // (https://dev.fitbit.com/build/reference/web-api/intraday/get-activity-intraday-by-date/)
 // from one rollUp of the resource's Google type in windows of the detail
-// level, over the user's local day (or the /time window). Every window is
-// in the dataset, 0 when Google has no data for it, as Fitbit gave zeros;
-// the summary entry is the sum of the windows.
+// level, over the user's local day (or the /time window) up to the clock.
+// Every window is in the dataset, 0 when Google has no data for it, as
+// Fitbit gave zeros; the summary entry is the sum of the windows.
 func (e *Engine) activityIntraday(ctx context.Context, c *calls, r *Request, units UnitSystem) (any, error) {
 	st, ok := seriesTypes[r.Resource]
 	step, okStep := intradaySteps[r.Detail]
@@ -35,6 +35,15 @@ func (e *Engine) activityIntraday(ctx context.Context, c *calls, r *Request, uni
 		from = day.Add(time.Duration(r.From.minutes()) * time.Minute)
 		to = day.Add(time.Duration(r.To.minutes()+1) * time.Minute)
 	}
+	// Today's dataset stops at the clock, as Fitbit's did: the windows up
+	// to the one the current minute is in; a future day has none.
+	n := e.now().In(loc)
+	if begun := time.Date(n.Year(), n.Month(), n.Day(), n.Hour(), n.Minute()+1, 0, 0, time.UTC); begun.Before(to) {
+		to = begun
+	}
+	if to.Before(from) {
+		to = from
+	}
 	physical := func(civil time.Time) time.Time {
 		return time.Date(civil.Year(), civil.Month(), civil.Day(), civil.Hour(), civil.Minute(), 0, 0, loc)
 	}
@@ -44,7 +53,7 @@ func (e *Engine) activityIntraday(ctx context.Context, c *calls, r *Request, uni
 		PageSize:   rollUpPageSize,
 	}
 	values := map[time.Time]float64{}
-	for {
+	for from.Before(to) { // a future day asks Google nothing
 		var resp *health.RollUpDataPointsResponse
 		if err := e.do(ctx, c, st.dataType, func() (err error) {
 			resp, err = e.svc.Users.DataTypes.DataPoints.RollUp("users/me/dataTypes/"+st.dataType, req).Context(ctx).Do()

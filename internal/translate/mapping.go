@@ -207,7 +207,7 @@ var Table = []Mapping{
 	{ActivityIntraday, "/1/user/-/activities/{resource}/date/{date}/1d/{detail}[/time/HH:mm/HH:mm].json", "2",
 		[]Call{{"", MethodGetSettings}, {"{resource}", MethodRollUp}},
 		[]Field{
-			{"activities-{resource}-intraday.dataset[].time, value", "rollUp windows of 60s, 300s or 900s", Exact, 0, "steps, distance, floors, elevation, calories (to 4 decimals of a kcal, as Fitbit gave them); windows Google omits are 0", "activities-*-intraday.dataset[].{time,value}"},
+			{"activities-{resource}-intraday.dataset[].time, value", "rollUp windows of 60s, 300s or 900s", Exact, 0, "steps, distance, floors, elevation, calories (to 4 decimals of a kcal, as Fitbit gave them); windows Google omits are 0; today's stop at the window under way", "activities-*-intraday.dataset[].{time,value}"},
 			{"activities-calories-intraday.dataset[].level, mets", "", Lost, 0, "absent: no intensity or METs per window", "activities-*-intraday.dataset[].{level,mets}"},
 			{"datasetInterval, datasetType", "", Exact, 0, "from the detail level", "activities-*-intraday.{datasetInterval,datasetType}"},
 			{"activities-{resource}[0].value", "the sum of the windows", Exact, 0, "rounded once, after summing", "activities-*[]"},

@@ -127,9 +127,14 @@ func (e *Engine) sleep(ctx context.Context, c *calls, r *Request) (any, error) {
 	}
 	body := map[string]any{"sleep": logs}
 	if r.Endpoint == SleepByDate {
-		body["summary"] = map[string]any{
-			"stages": stages, "totalMinutesAsleep": asleep, "totalSleepRecords": len(logs), "totalTimeInBed": inBed,
+		summary := map[string]any{"totalMinutesAsleep": asleep, "totalSleepRecords": len(logs), "totalTimeInBed": inBed}
+		// A day without a log has no stages in Fitbit's summary (as the
+		// simulated Fitbit ASSUMES: the reference shows stages only with
+		// logs).
+		if len(logs) > 0 {
+			summary["stages"] = stages
 		}
+		body["summary"] = summary
 	}
 	return body, nil
 }

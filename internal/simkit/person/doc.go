@@ -42,6 +42,8 @@
 // Days are the person's local days in its IANA time zone (Profile.TimeZone).
 // A day is 1440 wall-clock minutes, 00:00 to 23:59, as Fitbit's intraday
 // answers are; on the two daylight-saving days a year the instant of a
-// minute is what time.Date gives for that wall clock (the skipped hour then
-// maps to the hour after, the repeated hour to its first occurrence).
+// minute is what time.Date gives for that wall clock: the skipped hour then
+// shares the instants of the hour before or after it (time.Date resolves it
+// either way, by the zone: the hour before in Los Angeles, the hour after
+// in Berlin), and the repeated hour is its first occurrence.
 package person
