@@ -162,15 +162,7 @@ func TestGoogleOnlyGatewayAnswersFitbitCalls(t *testing.T) {
 // no Fitbit registration, and reads Fitbit's JSON answered from Google; the
 // user's Fitbit id is Google's legacyUserId.
 func TestLegacyOAuth1AppOnGoogleHealth(t *testing.T) {
-	g, err := googlesim.Start(googlesim.Config{RedirectURIs: []string{gateway + "/fitbit/callback"},
-		LegacyUserIDs: map[string]string{"111111111111111111111": "ALICE1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.Close() })
-	g.SetConsent(func(*http.Request, []string) googlesim.Consent {
-		return googlesim.Consent{UserID: "111111111111111111111"}
-	})
+	g := googleWithAlice(t)
 	a := newLegacyWith(t, options{Fitbit: "encryption_key " + newKey() + "\n\t\t" + googleProvider(g) +
 		"\n\t\toauth1_consumer " + legacyKey + " " + legacySecret})
 	tok := a.authorize()

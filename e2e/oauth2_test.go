@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+)
+
+// oauth2Site serves an app written for Fitbit's OAuth 2.0 on a gateway with
+// a Google Health registration only, as README › Apps written for Fitbit's
+// OAuth 2.0 shows: Fitbit's OAuth 2.0 endpoints and the calls with a
+// gateway-issued Bearer token go to fitbit_oauth2 and on to the proxy, and
+// the OAuth 2.0 callback of the Google consent is open to the app's users.
+const oauth2Site = `@fitbit_oauth2 expression path('/oauth2/*', '/1.1/oauth2/*') || header({'Authorization': 'Bearer *'})
+	route @fitbit_oauth2 {
+		fitbit_oauth2
+		fitbit_proxy
+	}
+	route /fitbit/callback {
+		fitbit_auth
+	}`
+
+// An app written for Fitbit's OAuth 2.0 — here the third-party client
+// golang.org/x/oauth2 with PKCE, with Fitbit's URLs changed to the
+// gateway's — signs a user in through a Google consent, exchanges the code,
+// reads Fitbit's JSON answered from Google, refreshes through the library's
+// own logic and revokes.
+func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
+	g := googleWithAlice(t)
+	var mu sync.Mutex
+	var callbacks []url.Values
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		callbacks = append(callbacks, r.URL.Query())
+		mu.Unlock()
+		_, _ = io.WriteString(w, "app callback")
+	}))
+	t.Cleanup(app.Close)
+	e := &env{t: t, dir: t.TempDir(), key: newKey(), fitbitUser: map[string]string{}}
+	var err error
+	e.sim, err = fitbitsim.Start(fitbitsim.Config{RateLimitPerHour: -1}) // the template names it; no registration uses it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.sim.Close() })
+	e.load(options{Site: oauth2Site, Fitbit: "encryption_key " + e.key + "\n\t\t" + googleProvider(g) +
+		"\n\t\toauth2_app 23PHN2 {\n\t\t\tapp_type client\n\t\t\tredirect_uri " + app.URL + "/callback\n\t\t}"})
+
+	cfg := &oauth2.Config{
+		ClientID: "23PHN2",
+		Endpoint: oauth2.Endpoint{AuthURL: gateway + "/oauth2/authorize", TokenURL: gateway + "/oauth2/token",
+			AuthStyle: oauth2.AuthStyleInParams},
+		RedirectURL: app.URL + "/callback",
+		Scopes:      []string{"activity", "heartrate", "profile", "sleep"},
+	}
+	verifier := oauth2.GenerateVerifier()
+	jar, _ := cookiejar.New(nil)
+	resp, err := (&http.Client{Jar: jar}).Get(cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	mu.Lock()
+	n := len(callbacks)
+	mu.Unlock()
+	if resp.StatusCode != 200 || string(body) != "app callback" || n != 1 || callbacks[0].Get("state") != "st4te" {
+		t.Fatalf("sign-in ended with %d: %s (%v)", resp.StatusCode, body, callbacks)
+	}
+	if reqs := g.AuthRequests(); len(reqs) != 1 {
+		t.Fatalf("want one Google consent, saw %d", len(reqs))
+	}
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, callbacks[0].Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if tok.Extra("user_id") != "ALICE1" || tok.Extra("scope") != "activity heartrate profile sleep" || time.Until(tok.Expiry) < 7*time.Hour {
+		t.Fatalf("token answer: user_id %v scope %v expiry %s", tok.Extra("user_id"), tok.Extra("scope"), tok.Expiry)
+	}
+	read := func(tok *oauth2.Token, path string) map[string]any {
+		t.Helper()
+		resp, err := cfg.Client(ctx, tok).Get(gateway + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, m := readJSON(t, resp)
+		if status != 200 {
+			t.Fatalf("%s: %d %v", path, status, m)
+		}
+		return m
+	}
+	if m := read(tok, "/1/user/-/profile.json"); profileUser(m) != "ALICE1" {
+		t.Fatalf("profile: %v", m)
+	}
+	for path, key := range map[string]string{
+		"/1/user/-/activities/date/today.json":          "summary",
+		"/1/user/-/activities/heart/date/today/1d.json": "activities-heart",
+		"/1.2/user/-/sleep/date/" + today() + ".json":   "sleep",
+		"/1/user/-/activities/steps/date/today/7d.json": "activities-steps",
+	} {
+		if m := read(tok, path); m[key] == nil {
+			t.Fatalf("%s lacks %s: %v", path, key, m)
+		}
+	}
+	// The library refreshes a token it considers expired, by itself.
+	old := *tok
+	old.Expiry = time.Now().Add(-time.Minute)
+	src := cfg.TokenSource(ctx, &old)
+	fresh, err := src.Token()
+	if err != nil || fresh.RefreshToken == tok.RefreshToken || fresh.AccessToken == tok.AccessToken {
+		t.Fatalf("refresh: %v", err)
+	}
+	if m := read(fresh, "/1/user/-/profile.json"); profileUser(m) != "ALICE1" {
+		t.Fatalf("profile after refresh: %v", m)
+	}
+	// Revoke (RFC 7009): every token of the sign-in stops working.
+	resp, err = http.PostForm(gateway+"/oauth2/revoke", url.Values{"client_id": {"23PHN2"}, "token": {fresh.RefreshToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	resp, err = cfg.Client(ctx, fresh).Get(gateway + "/1/user/-/profile.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, m := readJSON(t, resp); status != 401 || errorType(m) != "invalid_token" {
+		t.Fatalf("after revoke: %d %v", status, m)
+	}
+	if st := e.sim.Stats(); st.APIRequests != 0 || st.CodeExchanges != 0 {
+		t.Fatalf("the simulated Fitbit was used: %+v", st)
+	}
+	if found := secretsIn(t, e.dir, append(g.IssuedSecrets(), tok.AccessToken, tok.RefreshToken, fresh.AccessToken, fresh.RefreshToken)); len(found) > 0 {
+		t.Fatalf("secrets on disk: %v", found)
+	}
+}
+
+// googleWithAlice is a simulated Google Health whose every consent is by
+// one user, whose Fitbit id (legacyUserId) is ALICE1.
+func googleWithAlice(t *testing.T) *googlesim.Server {
+	t.Helper()
+	g, err := googlesim.Start(googlesim.Config{RedirectURIs: []string{gateway + "/fitbit/callback"},
+		LegacyUserIDs: map[string]string{"111111111111111111111": "ALICE1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	g.SetConsent(func(*http.Request, []string) googlesim.Consent {
+		return googlesim.Consent{UserID: "111111111111111111111"}
+	})
+	return g
+}
+
+func today() string { return time.Now().Format(time.DateOnly) }
