@@ -39,6 +39,8 @@ type harness struct {
 	srv   *authserver.Server
 	store *storagestore.Store
 	now   atomic.Int64 // seconds added to the real clock
+
+	cookies []*http.Cookie // of the browser that browse is
 }
 
 func newHarness(t *testing.T) *harness {
@@ -489,9 +491,18 @@ func (c *fakeConnector) UserID(_ context.Context, identity string) (string, erro
 	return "", authserver.ErrNotConnected
 }
 
+// browse is a visit of the authorize step by the harness's one browser,
+// which keeps its cookies.
 func (h *harness) browse(target, identity string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	for _, c := range h.cookies {
+		r.AddCookie(c)
+	}
 	w := httptest.NewRecorder()
-	h.srv.Authorize(w, httptest.NewRequest(http.MethodGet, target, nil), identity)
+	h.srv.Authorize(w, r, identity)
+	if cs := w.Result().Cookies(); len(cs) > 0 {
+		h.cookies = cs
+	}
 	return w
 }
 
@@ -562,6 +573,26 @@ func TestSignInOfAnAuthenticatedUser(t *testing.T) {
 	w = h.browse(c.next, "alice")
 	if back, _ := url.Parse(w.Header().Get("Location")); back.Query().Get("error") != "access_denied" {
 		t.Fatalf("denial: %s", back)
+	}
+}
+
+// A sign-in is finished only in the browser that began it: its resume link
+// opened elsewhere gets nothing and stays usable for the right browser.
+func TestSignInBoundToTheBrowser(t *testing.T) {
+	h, c := withConnector(t)
+	h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "")
+	mine := h.cookies
+	h.cookies = nil
+	if w := h.browse(c.next, ""); w.Code != http.StatusForbidden || w.Header().Get("Location") != "" {
+		t.Fatalf("another browser: %d %q", w.Code, w.Header().Get("Location"))
+	}
+	h.cookies = []*http.Cookie{{Name: "fitbit_oauth2", Value: strings.Repeat("A", 43)}}
+	if w := h.browse(c.next, ""); w.Code != http.StatusForbidden {
+		t.Fatalf("a forged cookie: %d", w.Code)
+	}
+	h.cookies = mine
+	if w := h.browse(c.next, ""); w.Code != http.StatusFound || !strings.Contains(w.Header().Get("Location"), "code=") {
+		t.Fatalf("the right browser: %d %q", w.Code, w.Header().Get("Location"))
 	}
 }
 

@@ -2,6 +2,7 @@ package authserver
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -46,6 +47,9 @@ type waiting struct {
 	Authorization
 	RedirectGiven bool   `json:"redirect_given"`
 	Identity      string `json:"identity"`
+	// BrowserHash is the SHA-256 of the binding cookie of the browser that
+	// began: only it may finish (see binding).
+	BrowserHash string `json:"browser"`
 }
 
 // Authorize serves GET /oauth2/authorize: it checks the request, sends the
@@ -94,6 +98,7 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 	if w8.Identity == "" {
 		w8.Identity = IdentityPrefix + randomHex(16)
 	}
+	w8.BrowserHash = s.bind(w, r)
 	id := randomHex(16)
 	b, _ := json.Marshal(w8)
 	until := s.now().Add(s.CodeTTL)
@@ -135,6 +140,12 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request, id string, denie
 	case err != nil:
 		s.Logger.Error("could not read an OAuth 2.0 sign-in", zap.Error(err))
 		unavailable(w)
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(browserHash(r)), []byte(w8.BrowserHash)) != 1 {
+		s.Logger.Warn("oauth2 sign-in resumed in another browser; refused", zap.String("client", w8.App.ID))
+		htmlpage.Write(w, http.StatusForbidden, "Opened in another browser",
+			"This sign-in was started in another browser, and only that browser can finish it. Start again from the app. Nothing was shared.")
 		return
 	}
 	if _, err := s.Entries.TakeEntry(r.Context(), kindWaiting, id); err != nil {
