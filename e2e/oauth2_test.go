@@ -2,11 +2,16 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,26 +42,8 @@ const oauth2Site = `@fitbit_oauth2 expression path('/oauth2/*', '/1.1/oauth2/*')
 // reads Fitbit's JSON answered from Google, refreshes through the library's
 // own logic and revokes.
 func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
-	g := googleWithAlice(t)
-	var mu sync.Mutex
-	var callbacks []url.Values
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		callbacks = append(callbacks, r.URL.Query())
-		mu.Unlock()
-		_, _ = io.WriteString(w, "app callback")
-	}))
-	t.Cleanup(app.Close)
-	e := &env{t: t, dir: t.TempDir(), key: newKey(), fitbitUser: map[string]string{}}
-	var err error
-	e.sim, err = fitbitsim.Start(fitbitsim.Config{RateLimitPerHour: -1}) // the template names it; no registration uses it
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.sim.Close() })
-	e.load(options{Site: oauth2Site, Fitbit: "encryption_key " + e.key + "\n\t\t" + googleProvider(g) +
-		"\n\t\toauth2_app 23PHN2 {\n\t\t\tapp_type client\n\t\t\tredirect_uri " + app.URL + "/callback\n\t\t}"})
-
+	g, app, callbacks := oauth2Gateway(t, "oauth2_app 23PHN2 {\n\t\t\tapp_type client\n\t\t\tredirect_uri {{.App}}/callback\n\t\t}")
+	e := app.env
 	cfg := &oauth2.Config{
 		ClientID: "23PHN2",
 		Endpoint: oauth2.Endpoint{AuthURL: gateway + "/oauth2/authorize", TokenURL: gateway + "/oauth2/token",
@@ -72,17 +59,15 @@ func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	mu.Lock()
-	n := len(callbacks)
-	mu.Unlock()
-	if resp.StatusCode != 200 || string(body) != "app callback" || n != 1 || callbacks[0].Get("state") != "st4te" {
-		t.Fatalf("sign-in ended with %d: %s (%v)", resp.StatusCode, body, callbacks)
+	cb := callbacks()
+	if resp.StatusCode != 200 || string(body) != "app callback" || len(cb) != 1 || cb[0].Get("state") != "st4te" {
+		t.Fatalf("sign-in ended with %d: %s (%v)", resp.StatusCode, body, cb)
 	}
 	if reqs := g.AuthRequests(); len(reqs) != 1 {
 		t.Fatalf("want one Google consent, saw %d", len(reqs))
 	}
 	ctx := context.Background()
-	tok, err := cfg.Exchange(ctx, callbacks[0].Get("code"), oauth2.VerifierOption(verifier))
+	tok, err := cfg.Exchange(ctx, cb[0].Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
@@ -145,6 +130,109 @@ func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
 		t.Fatalf("the simulated Fitbit was used: %+v", st)
 	}
 	if found := secretsIn(t, e.dir, append(g.IssuedSecrets(), tok.AccessToken, tok.RefreshToken, fresh.AccessToken, fresh.RefreshToken)); len(found) > 0 {
+		t.Fatalf("secrets on disk: %v", found)
+	}
+}
+
+// oauth2App is an app's redirect endpoint, in front of a gateway serving
+// Fitbit's OAuth 2.0 (oauth2Site) with a Google Health registration only.
+type oauth2App struct {
+	*httptest.Server
+	env *env
+}
+
+// oauth2Gateway starts the simulated Google Health (every consent by
+// ALICE1), an app's redirect endpoint, and the gateway with appLines in
+// its fitbit option ({{.App}}: the endpoint's URL). callbacks returns the
+// queries the endpoint received.
+func oauth2Gateway(t *testing.T, appLines string) (g *googlesim.Server, app *oauth2App, callbacks func() []url.Values) {
+	t.Helper()
+	g = googleWithAlice(t)
+	var mu sync.Mutex
+	var seen []url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Query())
+		mu.Unlock()
+		_, _ = io.WriteString(w, "app callback")
+	}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, dir: t.TempDir(), key: newKey(), fitbitUser: map[string]string{}}
+	var err error
+	e.sim, err = fitbitsim.Start(fitbitsim.Config{RateLimitPerHour: -1}) // the template names it; no registration uses it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.sim.Close() })
+	e.load(options{Site: oauth2Site, Fitbit: "encryption_key " + e.key + "\n\t\t" + googleProvider(g) +
+		"\n\t\t" + strings.ReplaceAll(appLines, "{{.App}}", srv.URL)})
+	return g, &oauth2App{Server: srv, env: e}, func() []url.Values {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]url.Values(nil), seen...)
+	}
+}
+
+// The npm package fitbit-node, a Fitbit OAuth 2.0 client library for
+// Node.js, unchanged but for its Fitbit URLs (e2e/testdata/fitbit-node,
+// installed by .ci/run), as a server app: sign-in following the
+// redirects, code exchange, profile, daily activity, heart rate and sleep,
+// the library's refresh, revoke.
+func TestFitbitNodeOnGoogleHealth(t *testing.T) {
+	dir := filepath.Join("testdata", "fitbit-node")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "fitbit-node")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("fitbit-node is not installed (.ci/run runs npm ci in %s): %v", dir, err)
+		}
+		t.Skipf("fitbit-node is not installed: run npm ci in %s", dir)
+	}
+	const secret = "a-server-apps-secret-0123456789"
+	g, app, callbacks := oauth2Gateway(t, "oauth2_app 23WEB1 {\n\t\t\tclient_secret "+secret+"\n\t\t\tredirect_uri {{.App}}/callback\n\t\t}")
+	cmd := exec.Command("node", "run.js")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GATEWAY="+gateway, "CLIENT_ID=23WEB1", "CLIENT_SECRET="+secret, "REDIRECT_URI="+app.URL+"/callback")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node run.js: %v\n%s", err, stderr.String())
+	}
+	type read struct {
+		Status int            `json:"status"`
+		Body   map[string]any `json:"body"`
+	}
+	var out struct {
+		State, Fragment, Scope          string
+		UserID                          string `json:"user_id"`
+		ExpiresIn                       int    `json:"expires_in"`
+		Profile, Activity, Heart, Sleep read
+		Rotated                         bool
+		AfterRefresh                    read `json:"after_refresh"`
+		AfterRevoke                     read `json:"after_revoke"`
+		Secrets                         []string
+	}
+	if err := json.Unmarshal(outb, &out); err != nil {
+		t.Fatalf("%v: %s", err, outb)
+	}
+	switch {
+	case out.State != "st4te" || out.Fragment != "#_=_" || len(callbacks()) != 1:
+		t.Fatalf("back at the app: state %q fragment %q", out.State, out.Fragment)
+	case out.UserID != "ALICE1" || out.ExpiresIn != 28800 || out.Scope != "activity heartrate profile sleep":
+		t.Fatalf("token answer: %s", outb)
+	case out.Profile.Status != 200 || profileUser(out.Profile.Body) != "ALICE1":
+		t.Fatalf("profile: %+v", out.Profile)
+	case out.Activity.Status != 200 || out.Activity.Body["summary"] == nil:
+		t.Fatalf("daily activity: %+v", out.Activity)
+	case out.Heart.Status != 200 || out.Heart.Body["activities-heart"] == nil:
+		t.Fatalf("heart rate: %+v", out.Heart)
+	case out.Sleep.Status != 200 || out.Sleep.Body["sleep"] == nil:
+		t.Fatalf("sleep: %+v", out.Sleep)
+	case !out.Rotated || out.AfterRefresh.Status != 200:
+		t.Fatalf("refresh: rotated %v, then %+v", out.Rotated, out.AfterRefresh)
+	case out.AfterRevoke.Status != 401 || errorType(out.AfterRevoke.Body) != "invalid_token":
+		t.Fatalf("after revoke: %+v", out.AfterRevoke)
+	}
+	if found := secretsIn(t, app.env.dir, append(g.IssuedSecrets(), append(out.Secrets, secret)...)); len(found) > 0 {
 		t.Fatalf("secrets on disk: %v", found)
 	}
 }
