@@ -18,6 +18,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
 func init() {
@@ -237,10 +238,14 @@ func fitbitUserID(ctx context.Context, mgr *tokens.Manager, identity string) (st
 	if err != nil {
 		return "", err
 	}
+	return fitbitUserIDOf(rec), nil
+}
+
+func fitbitUserIDOf(rec *tokenstore.Record) string {
 	if id := rec.Extra["legacy_user_id"]; id != "" {
-		return id, nil
+		return id
 	}
-	return rec.UserID, nil
+	return rec.UserID
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:

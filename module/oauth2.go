@@ -163,12 +163,15 @@ func (c oauth2Connector) Begin(w http.ResponseWriter, r *http.Request, identity 
 	c.flow.Begin(w, r, identity)
 }
 
-func (c oauth2Connector) UserID(ctx context.Context, identity string) (string, error) {
-	id, err := fitbitUserID(ctx, c.mgr, identity)
+func (c oauth2Connector) Connection(ctx context.Context, identity string) (authserver.Connection, error) {
+	rec, err := c.mgr.Lookup(ctx, identity)
 	if errors.Is(err, tokens.ErrNotConnected) {
-		return "", authserver.ErrNotConnected
+		return authserver.Connection{}, authserver.ErrNotConnected
 	}
-	return id, err
+	if err != nil {
+		return authserver.Connection{}, err
+	}
+	return authserver.Connection{UserID: fitbitUserIDOf(rec), Scopes: rec.Scopes}, nil
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:

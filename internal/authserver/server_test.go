@@ -469,6 +469,7 @@ type fakeConnector struct {
 	deny      bool
 	begun     []string
 	connected map[string]string
+	granted   []string // the upstream's scopes; nil: not said
 	next      string
 }
 
@@ -484,11 +485,11 @@ func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, identity s
 	http.Redirect(w, r, "https://accounts.google.example/consent", http.StatusFound)
 }
 
-func (c *fakeConnector) UserID(_ context.Context, identity string) (string, error) {
+func (c *fakeConnector) Connection(_ context.Context, identity string) (authserver.Connection, error) {
 	if id, ok := c.connected[identity]; ok {
-		return id, nil
+		return authserver.Connection{UserID: id, Scopes: c.granted}, nil
 	}
-	return "", authserver.ErrNotConnected
+	return authserver.Connection{}, authserver.ErrNotConnected
 }
 
 // browse is a visit of the authorize step by the harness's one browser,
@@ -536,6 +537,24 @@ func TestSignInThroughTheConsent(t *testing.T) {
 	h.browse(start, "")
 	if len(c.begun) != 2 || c.begun[1] == c.begun[0] {
 		t.Fatalf("identities %v", c.begun)
+	}
+}
+
+// The token's scope is what the user granted upstream of what the app
+// asked; nothing granted is a denial.
+func TestSignInGetsTheScopesGranted(t *testing.T) {
+	h, c := withConnector(t)
+	c.granted = []string{"https://www.googleapis.com/auth/googlehealth.health_metrics_and_measurements.readonly", "sleep"}
+	h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "")
+	back, _ := url.Parse(h.browse(c.next, "").Header().Get("Location"))
+	if tk := h.exchangePhone(back.Query().Get("code")); tk.Scope != "heartrate" {
+		t.Fatalf("scope %q, want heartrate (activity was not granted)", tk.Scope)
+	}
+	c.granted = []string{"sleep"}
+	h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "")
+	back, _ = url.Parse(h.browse(c.next, "").Header().Get("Location"))
+	if back.Query().Get("error") != "access_denied" {
+		t.Fatalf("nothing granted: %s", back)
 	}
 }
 

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/htmlpage"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -22,10 +24,34 @@ type Connector interface {
 	// consent, the connect flow's callback asks Resume (or, on a denial,
 	// ResumeDenied) in this package where the browser goes back to.
 	Begin(w http.ResponseWriter, r *http.Request, identity string)
-	// UserID returns the app's Fitbit user id of identity's connection
-	// (Google's legacyUserId, see README), or an error wrapping
-	// ErrNotConnected.
-	UserID(ctx context.Context, identity string) (string, error)
+	// Connection returns identity's upstream connection, or an error
+	// wrapping ErrNotConnected.
+	Connection(ctx context.Context, identity string) (Connection, error)
+}
+
+// Connection is what the authorize step needs of an upstream connection.
+type Connection struct {
+	// UserID is the app's Fitbit user id (Google's legacyUserId, see README).
+	UserID string
+	// Scopes the upstream granted, in its own names (Google Health scope
+	// URLs, or Fitbit's); nil when it did not say.
+	Scopes []string
+}
+
+// granted is the part of the Fitbit scopes asked for that the upstream
+// granted (the user may grant only some, as at Fitbit): a Fitbit scope is
+// granted as itself or as the Google Health scope it maps to.
+func (c Connection) granted(asked []string) []string {
+	if c.Scopes == nil {
+		return asked
+	}
+	var out []string
+	for _, s := range asked {
+		if slices.Contains(c.Scopes, s) || slices.Contains(c.Scopes, provider.GoogleScopes([]string{s})[0]) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // ErrNotConnected is what a Connector's UserID wraps when identity has no
@@ -85,9 +111,9 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 	}
 	w8 := &waiting{Authorization: *a, RedirectGiven: q.Get("redirect_uri") != "", Identity: identity}
 	if identity != "" && a.Prompt == "" {
-		switch userID, err := s.Connector.UserID(r.Context(), identity); {
+		switch conn, err := s.Connector.Connection(r.Context(), identity); {
 		case err == nil:
-			s.finish(w, r, w8, userID)
+			s.finish(w, r, w8, conn)
 			return
 		case !errors.Is(err, ErrNotConnected):
 			s.Logger.Error("could not read the connection of an OAuth 2.0 sign-in", zap.Error(err))
@@ -156,7 +182,7 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request, id string, denie
 		s.refuse(w, r, w8.Denied())
 		return
 	}
-	userID, err := s.Connector.UserID(r.Context(), w8.Identity)
+	conn, err := s.Connector.Connection(r.Context(), w8.Identity)
 	switch {
 	case errors.Is(err, ErrNotConnected):
 		s.refuse(w, r, w8.Denied())
@@ -164,13 +190,18 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request, id string, denie
 		s.Logger.Error("could not read the connection of an OAuth 2.0 sign-in", zap.Error(err))
 		unavailable(w)
 	default:
-		s.finish(w, r, &w8, userID)
+		s.finish(w, r, &w8, conn)
 	}
 }
 
-// finish issues the code and sends the browser back to the app.
-func (s *Server) finish(w http.ResponseWriter, r *http.Request, w8 *waiting, userID string) {
-	code, err := s.IssueCode(r.Context(), &w8.Authorization, w8.RedirectGiven, w8.Identity, userID)
+// finish issues the code for the scopes granted and sends the browser back
+// to the app; with none of them granted, the app is told access_denied.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, w8 *waiting, conn Connection) {
+	if w8.Scopes = conn.granted(w8.Scopes); len(w8.Scopes) == 0 {
+		s.refuse(w, r, w8.Denied())
+		return
+	}
+	code, err := s.IssueCode(r.Context(), &w8.Authorization, w8.RedirectGiven, w8.Identity, conn.UserID)
 	if err != nil {
 		s.Logger.Error("could not store an OAuth 2.0 code", zap.Error(err))
 		unavailable(w)
