@@ -108,27 +108,6 @@ func goldenCases() []string {
 	return cases
 }
 
-// simDifference is where the two simulators model something differently
-// that the translation carries over faithfully: in the cases of the person
-// (goldenPair.name) whose path contains target, the leaves the pattern
-// covers are not compared, for the reason given. Keep it narrow: a known
-// fault of a simulator, not of the translation.
-type simDifference struct {
-	person, target, pattern string
-	why                     string
-}
-
-var simDifferences = []simDifference{
-	// The person's day is 1440 wall-clock minutes, and the skipped hour's
-	// minutes map to the instants of the hour after (simkit/person): the
-	// simulated Fitbit lists them at 02:xx, while Google's points at those
-	// instants are 03:xx, where the translation puts them with the hour's
-	// own (a 03:00 window holds both hours' minutes). Only the person's
-	// model is at fault; the day's totals agree.
-	{"east:", "/date/2026-10-04/1d/", "activities-*-intraday.dataset[time=0{2,3}:*]",
-		"the hour skipped when daylight saving time starts (2026-10-04 in Sydney) has the person's minutes twice"},
-}
-
 func TestGoldenEquivalence(t *testing.T) {
 	people := goldenSims(t)
 	t.Run("cases", func(t *testing.T) {
@@ -337,14 +316,8 @@ func decode(t *testing.T, b []byte) any {
 func (g *goldenPair) check(t *testing.T, target, lang string) {
 	fit := g.fitbitAnswer(t, target, lang)
 	trans, ep := g.translated(t, target, lang)
-	var diffs []PathPattern
-	for _, d := range simDifferences {
-		if d.person == g.name && strings.Contains(target, d.target) {
-			ps, _ := Field{Paths: d.pattern}.Patterns()
-			diffs = append(diffs, ps...)
-		}
-	}
-	problems, err := compareAnswers(Lookup(ep), diffs, fit, trans)
+	// The simulators render one person, so no leaf is exempt: nil diffs.
+	problems, err := compareAnswers(Lookup(ep), nil, fit, trans)
 	who := unitsName(lang)
 	if g.name != "" {
 		who = strings.TrimSuffix(g.name, ":") + ", " + who
