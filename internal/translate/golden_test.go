@@ -25,13 +25,14 @@ import (
 // Tolerance (or, without one, present on both sides with the same shape),
 // lost ones absent from the translation or the constant the Field names.
 
-// goldenNow is both simulators' clock: 10:07:30 in the default person's
-// zone (America/New_York), inside a minute and a 15-minute window, so today
-// ends in a window under way. The cases' days around it hold the end of daylight
-// saving time (2026-11-01, 25 hours), off-wrist windows (2026-10-29,
-// 10-30, 11-03, 11-04) and a night without nightly measurements
-// (2026-11-02), which person.New("22B7NF") renders.
-var goldenNow = time.Date(2026, 11, 20, 15, 7, 30, 0, time.UTC)
+// goldenNow is both simulators' clock: 10:00:00 in the default person's
+// zone (America/New_York), on a window's boundary, so today ends in a
+// 15-minute window whose first minute alone has begun (a minute counts
+// once it has begun, on both sides). The cases' days around it hold the
+// end of daylight saving time (2026-11-01, 25 hours), off-wrist windows
+// (2026-10-29, 10-30, 11-03, 11-04) and a night without nightly
+// measurements (2026-11-02), which person.New("22B7NF") renders.
+var goldenNow = time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
 
 // goldenUnits are the unit systems by Accept-Language: US, UK and none
 // (metric).
