@@ -48,7 +48,9 @@
 //     activity time series for steps, distance, floors, elevation, calories,
 //     caloriesBMR, activityCalories and the four minutes… resources (and
 //     their tracker/ variants) by period and by range; activity intraday at
-//     1min, 5min and 15min with /time/HH:mm/HH:mm; heart rate by date,
+//     1min, 5min and 15min with /time/HH:mm/HH:mm (always 1440 wall-clock
+//     minutes: the hour skipped when daylight saving time starts is listed
+//     with zeros, as it did not happen; person.Minute.Skipped); heart rate by date,
 //     period and range, and intraday at 1sec, 1min, 5min and 15min (no
 //     points while off the wrist); sleep 1.2 by date, by range and list,
 //     and sleep v1 by date (minuteData);

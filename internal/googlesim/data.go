@@ -149,11 +149,6 @@ type point struct {
 	start, end       time.Time
 	startOff, endOff time.Duration
 	value            map[string]any
-	// minute is the wall-clock minute of the day (plus one) a per-minute
-	// point or a run of minutes starts at, 0 for other points: on the day
-	// daylight saving starts two minutes share an instant (package
-	// person), and their names differ by it.
-	minute int
 }
 
 // civilOffset is the offset a filter on a civil time shifts the point's
@@ -198,9 +193,6 @@ func dataPointJSON(p *person.Person, user, typ string, pt point) map[string]any 
 func generatedName(user, typ string, p point) string {
 	h := fnv.New64a()
 	fmt.Fprint(h, user, typ, p.start.UnixNano())
-	if p.minute != 0 {
-		fmt.Fprint(h, "/", p.minute)
-	}
 	return fmt.Sprintf("users/%s/dataTypes/%s/dataPoints/%016x", user, typ, h.Sum64())
 }
 

@@ -87,12 +87,12 @@ func (s *Server) generate(user, typ string, lo, hi, now time.Time, keep func(poi
 			d := s.personDay(p, day)
 			for i := person.MinutesPerDay - 1; i >= 0; i-- {
 				at := d.at[i]
-				if at.After(now) {
+				if at.After(now) || d.a.Minutes[i].Skipped {
 					continue
 				}
 				if v := value(d, i); v != nil {
 					end := at.Add(time.Minute)
-					pt := point{start: at, end: end, startOff: offset(p, at), endOff: offset(p, end), minute: i + 1}
+					pt := point{start: at, end: end, startOff: offset(p, at), endOff: offset(p, end)}
 					if !emit(pt, func() map[string]any {
 						v["interval"] = interval(at, end, pt.startOff, pt.endOff)
 						return v
@@ -305,7 +305,7 @@ func (s *Server) runs(p *person.Person, day time.Time, typ string, now time.Time
 	label := func(i int) (string, bool) {
 		if typ == "activity-level" {
 			m := d.a.Minutes[i]
-			return activityLevels[m.Level], !m.InBed
+			return activityLevels[m.Level], !m.InBed && !m.Skipped
 		}
 		z := minuteZone(d, i)
 		return zoneTypes[max(z, 0)], z >= 0
@@ -329,7 +329,7 @@ func (s *Server) runs(p *person.Person, day time.Time, typ string, now time.Time
 			field = "heartRateZoneType"
 		}
 		so, eo := offset(p, start), offset(p, end)
-		out = append(out, point{start: start, end: end, startOff: so, endOff: eo, minute: i + 1,
+		out = append(out, point{start: start, end: end, startOff: so, endOff: eo,
 			value: map[string]any{"interval": interval(start, end, so, eo), field: l}})
 		i = j
 	}

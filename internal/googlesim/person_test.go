@@ -185,9 +185,10 @@ func TestEastOfUTC(t *testing.T) {
 }
 
 // TestDaylightSavingStarts: on the day Los Angeles springs forward (Mar 14,
-// 2027) the person's skipped hour shares the instants of another hour
-// (package person); the list keeps both hours' minutes, with names of their
-// own, and they add up to the person's day as the roll-up does.
+// 2027) the person's skipped hour carries nothing (package person), though
+// time.Date gives its minutes the instants of the hour before: no point is
+// at them twice, and the list adds up to the person's day as the roll-up
+// does.
 func TestDaylightSavingStarts(t *testing.T) {
 	s, _ := start(t, Config{Now: func() time.Time { return time.Date(2027, 3, 20, 10, 0, 0, 0, time.UTC) }})
 	svc, _ := healthClient(t, s, s.MintTokens("u1", AreaActivity+".readonly", AreaMetrics+".readonly").AccessToken)
@@ -212,8 +213,8 @@ func TestDaylightSavingStarts(t *testing.T) {
 	if err != nil || len(names) != len(resp.DataPoints) || sum != int64(want) || rolled.RollupDataPoints[0].Steps.CountSum != int64(want) {
 		t.Fatalf("%d points, %d names, %d steps, rolled up %+v; the person's %d (%v)", len(resp.DataPoints), len(names), sum, rolled, want, err)
 	}
-	// The night's zones: the runs of the skipped hour overlap those of the
-	// hour whose instants it shares, and are named apart.
+	// The night's zones: runs of the 23 hours that happened, none of them
+	// twice.
 	zones, err := dps.List("users/me/dataTypes/time-in-heart-rate-zone").PageSize(10000).
 		Filter(`time_in_heart_rate_zone.interval.civil_start_time >= "2027-03-14" AND time_in_heart_rate_zone.interval.civil_start_time < "2027-03-15"`).Do()
 	if err != nil {

@@ -1,7 +1,6 @@
 package googlesim
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -108,8 +107,10 @@ func (m minuteRef) minute() *person.Minute { return &m.d.a.Minutes[m.i] }
 
 // minutesIn returns the minutes of p that start in [lo, hi) and have begun
 // by now (the current minute counts, as the simulated Fitbit counts it),
-// in the order of their instants. On a daylight-saving day two wall-clock
-// minutes may share an instant (person's skipped hour); both are kept.
+// in the order of their instants. The wall-clock minutes that do not exist
+// (person.Minute.Skipped: the hour skipped when daylight saving time
+// starts) are not minutes of any window, though time.Date gives them an
+// instant; the others' instants increase with the wall clock.
 func (s *Server) minutesIn(p *person.Person, lo, hi, now time.Time) []minuteRef {
 	hi = minTime(hi, now.Add(time.Nanosecond))
 	if !hi.After(lo) {
@@ -119,14 +120,10 @@ func (s *Server) minutesIn(p *person.Person, lo, hi, now time.Time) []minuteRef 
 	for day := p.DayOf(lo); !day.After(hi); day = day.AddDate(0, 0, 1) {
 		d := s.personDay(p, day)
 		for i := range d.at {
-			if t := d.at[i]; !t.Before(lo) && t.Before(hi) {
+			if t := d.at[i]; !d.a.Minutes[i].Skipped && !t.Before(lo) && t.Before(hi) {
 				out = append(out, minuteRef{d, i})
 			}
 		}
-	}
-	byInstant := func(a, b minuteRef) int { return a.at().Compare(b.at()) }
-	if !slices.IsSortedFunc(out, byInstant) {
-		slices.SortStableFunc(out, byInstant)
 	}
 	return out
 }

@@ -33,7 +33,9 @@ type RollUpRequest struct {
 // windows of windowSize from range.startTime, the last one cut at
 // range.endTime, oldest first (ASSUMED, as dailyRollUp answers), each with
 // the same values dailyRollUp computes for it. Windows that start after
-// the clock are not answered: there is no data for them yet.
+// the clock are not answered: there is no data for them yet; one that
+// starts at the clock is, as its first minute has begun (the lists and
+// dailyRollUp count it, as the simulated Fitbit does).
 func (s *Server) rollUp(w http.ResponseWriter, r *apiRequest, m []string) {
 	var req RollUpRequest
 	typ, roll, ok := rollUpBody(w, r, m, &req)
@@ -76,7 +78,7 @@ func (s *Server) rollUp(w http.ResponseWriter, r *apiRequest, m []string) {
 	}
 	start, end = start.UTC(), end.UTC()
 	now := s.now().UTC()
-	last := minTime(end, now)
+	last := minTime(end, now.Add(time.Nanosecond)) // the window starting at now has begun
 	count := 0
 	if last.After(start) {
 		count = int((last.Sub(start) + window - 1) / window)

@@ -1,8 +1,10 @@
 package googlesim
 
 import (
+	"math"
 	"net/http"
 	"testing"
+	"time"
 
 	health "google.golang.org/api/health/v4"
 )
@@ -98,5 +100,41 @@ func TestRollUp(t *testing.T) {
 	_, err = ro.Users.DataTypes.DataPoints.RollUp("users/me/dataTypes/steps", rollUpRequest("2026-11-19T00:00:00Z", "2026-11-20T00:00:00Z", "3600s")).Do()
 	if det := wantGoogleError(t, err, rc, http.StatusForbidden, "PERMISSION_DENIED"); len(det) != 1 || det[0].Reason != "ACCESS_TOKEN_SCOPE_INSUFFICIENT" {
 		t.Fatalf("details %+v", det)
+	}
+}
+
+// TestRollUpAtWindowBoundary: with the clock on a window's start, that
+// window's first minute has begun, so rollUp answers the window, as the
+// list and dailyRollUp count the minute: today's 15-minute windows add up
+// to today's dailyRollUp.
+func TestRollUpAtWindowBoundary(t *testing.T) {
+	now := time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC) // 07:00 in Los Angeles
+	s, _ := start(t, Config{Now: func() time.Time { return now }})
+	svc, _ := healthClient(t, s, s.MintTokens("u1", AreaActivity+".readonly", AreaMetrics+".readonly").AccessToken)
+	dps := svc.Users.DataTypes.DataPoints
+	day, _ := s.person("u1").Day("2026-11-20")
+	req := rollUpRequest(day.UTC().Format(time.RFC3339), day.AddDate(0, 0, 1).UTC().Format(time.RFC3339), "900s")
+	req.PageSize = 1000
+	resp, err := dps.RollUp("users/me/dataTypes/total-calories", req).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	windows := resp.RollupDataPoints
+	if n := len(windows); n != 7*4+1 || windows[n-1].StartTime != "2026-11-20T15:00:00Z" {
+		t.Fatalf("%d windows, the last %+v", n, windows[n-1])
+	}
+	var kcal float64
+	for _, w := range windows {
+		kcal += w.TotalCalories.KcalSum
+	}
+	daily, err := dps.DailyRollUp("users/me/dataTypes/total-calories", &health.DailyRollUpDataPointsRequest{Range: &health.CivilTimeInterval{
+		Start: &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 20}},
+		End:   &health.CivilDateTime{Date: &health.Date{Year: 2026, Month: 11, Day: 21}}}}).Do()
+	if err != nil || math.Abs(daily.RollupDataPoints[0].TotalCalories.KcalSum-kcal) > 1e-6 {
+		t.Fatalf("windows sum to %v kcal, the day %+v %v", kcal, daily, err)
+	}
+	// The person's minutes up to the one at the clock, 07:00, inclusive.
+	if want := s.person("u1").Activity(day).Sum(0, 7*60+1).MilliCal; math.Abs(kcal-float64(want)/1000) > 1e-6 {
+		t.Fatalf("windows sum to %v kcal, the person's minutes to %d mcal", kcal, want)
 	}
 }

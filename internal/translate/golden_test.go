@@ -25,13 +25,14 @@ import (
 // Tolerance (or, without one, present on both sides with the same shape),
 // lost ones absent from the translation or the constant the Field names.
 
-// goldenNow is both simulators' clock: 10:07:30 in the default person's
-// zone (America/New_York), inside a minute and a 15-minute window, so today
-// ends in a window under way. The cases' days around it hold the end of daylight
-// saving time (2026-11-01, 25 hours), off-wrist windows (2026-10-29,
-// 10-30, 11-03, 11-04) and a night without nightly measurements
-// (2026-11-02), which person.New("22B7NF") renders.
-var goldenNow = time.Date(2026, 11, 20, 15, 7, 30, 0, time.UTC)
+// goldenNow is both simulators' clock: 10:00:00 in the default person's
+// zone (America/New_York), on a window's boundary, so today ends in a
+// 15-minute window whose first minute alone has begun (a minute counts
+// once it has begun, on both sides). The cases' days around it hold the
+// end of daylight saving time (2026-11-01, 25 hours), off-wrist windows
+// (2026-10-29, 10-30, 11-03, 11-04) and a night without nightly
+// measurements (2026-11-02), which person.New("22B7NF") renders.
+var goldenNow = time.Date(2026, 11, 20, 15, 0, 0, 0, time.UTC)
 
 // goldenUnits are the unit systems by Accept-Language: US, UK and none
 // (metric).
@@ -106,27 +107,6 @@ func goldenCases() []string {
 		"/1/user/-/activities/list.json?afterDate=2026-10-29&sort=asc&offset=2&limit=5",
 	)
 	return cases
-}
-
-// simDifference is where the two simulators model something differently
-// that the translation carries over faithfully: in the cases of the person
-// (goldenPair.name) whose path contains target, the leaves the pattern
-// covers are not compared, for the reason given. Keep it narrow: a known
-// fault of a simulator, not of the translation.
-type simDifference struct {
-	person, target, pattern string
-	why                     string
-}
-
-var simDifferences = []simDifference{
-	// The person's day is 1440 wall-clock minutes, and the skipped hour's
-	// minutes map to the instants of the hour after (simkit/person): the
-	// simulated Fitbit lists them at 02:xx, while Google's points at those
-	// instants are 03:xx, where the translation puts them with the hour's
-	// own (a 03:00 window holds both hours' minutes). Only the person's
-	// model is at fault; the day's totals agree.
-	{"east:", "/date/2026-10-04/1d/", "activities-*-intraday.dataset[time=0{2,3}:*]",
-		"the hour skipped when daylight saving time starts (2026-10-04 in Sydney) has the person's minutes twice"},
 }
 
 func TestGoldenEquivalence(t *testing.T) {
@@ -337,14 +317,8 @@ func decode(t *testing.T, b []byte) any {
 func (g *goldenPair) check(t *testing.T, target, lang string) {
 	fit := g.fitbitAnswer(t, target, lang)
 	trans, ep := g.translated(t, target, lang)
-	var diffs []PathPattern
-	for _, d := range simDifferences {
-		if d.person == g.name && strings.Contains(target, d.target) {
-			ps, _ := Field{Paths: d.pattern}.Patterns()
-			diffs = append(diffs, ps...)
-		}
-	}
-	problems, err := compareAnswers(Lookup(ep), diffs, fit, trans)
+	// The simulators render one person, so no leaf is exempt: nil diffs.
+	problems, err := compareAnswers(Lookup(ep), nil, fit, trans)
 	who := unitsName(lang)
 	if g.name != "" {
 		who = strings.TrimSuffix(g.name, ":") + ", " + who

@@ -22,7 +22,7 @@ import (
 type goldenGroup struct {
 	field      *Field
 	pattern    PathPattern
-	known      string // why the group is not compared (simDifferences), "" to compare it
+	known      string // why the group is not compared (under diffs), "" to compare it
 	fit, trans map[string]any
 }
 

@@ -29,6 +29,10 @@ type Minute struct {
 	Level       Level
 	InBed       bool // inside a sleep session
 	OffWrist    bool
+	// Skipped is a wall-clock minute that does not exist on the day (the
+	// hour skipped when daylight saving time starts): no time passes in it,
+	// so it carries nothing, not even basal calories, and has no level.
+	Skipped bool
 }
 
 // MilliCal is the minute's calories, basal and active.
@@ -76,6 +80,7 @@ func (a *Activity) Sum(from, to int) Totals {
 		t.BMRMilliCal += m.BMRMilliCal
 		t.ActMilliCal += m.ActMilliCal
 		switch {
+		case m.Skipped:
 		case m.Level == VeryActive:
 			t.Very++
 		case m.Level == FairlyActive:
@@ -155,7 +160,12 @@ func (p *Person) Activity(day time.Time) *Activity {
 	}
 	for i := range a.Minutes {
 		m := &a.Minutes[i]
-		// Spread the basal rate so the day's minutes add up to it exactly.
+		if minuteOf(day, p.At(day, i)) != i {
+			m.Skipped = true
+			continue
+		}
+		// Spread the basal rate so a day of 1440 minutes adds up to it
+		// exactly; a day without its skipped hour burns 23/24 of it.
 		m.BMRMilliCal = bmr*(i+1)/MinutesPerDay - bmr*i/MinutesPerDay
 		m.OffWrist = i >= a.OffWrist.From && i < a.OffWrist.To
 		if m.InBed || m.OffWrist {

@@ -41,9 +41,18 @@
 //
 // Days are the person's local days in its IANA time zone (Profile.TimeZone).
 // A day is 1440 wall-clock minutes, 00:00 to 23:59, as Fitbit's intraday
-// answers are; on the two daylight-saving days a year the instant of a
-// minute is what time.Date gives for that wall clock: the skipped hour then
-// shares the instants of the hour before or after it (time.Date resolves it
-// either way, by the zone: the hour before in Los Angeles, the hour after
-// in Berlin), and the repeated hour is its first occurrence.
+// answers are; the instant of a minute is what time.Date gives for that wall
+// clock (Person.At). On the two daylight-saving days a year:
+//
+//   - The hour skipped when daylight saving time starts (02:00 to 02:59 in
+//     most zones) does not exist: its minutes are Minute.Skipped and carry
+//     nothing (no steps, distance, floors or calories, no level, no heart
+//     rate, not in bed), so Fitbit's intraday lists them as zeros, as it
+//     lists an hour that did not happen, and Google has no points there.
+//     The basal rate burns through real time only, so that day's basal
+//     calories are 23/24 of the daily rate (BMRMilliCalPerDay). time.Date
+//     still gives those minutes an instant (that of the hour before or
+//     after, by the zone), which nothing may count.
+//   - The repeated hour is its first occurrence: the second one has no
+//     minutes, so the day's 1440 minutes cover 24 of its 25 hours.
 package person

@@ -71,7 +71,7 @@ func (p *Person) Heart(day time.Time) *Heart {
 	rhr := h.Resting
 	hrMax := 220 - p.Age(day)
 	for i, m := range a.Minutes {
-		if m.OffWrist {
+		if m.OffWrist || m.Skipped {
 			continue
 		}
 		var base int

@@ -56,8 +56,24 @@ func TestSumsConsistent(t *testing.T) {
 			if steps != tot.Steps || mm != tot.DistanceMM || cal != tot.MilliCal {
 				t.Fatalf("%s %s: hourly sums differ from the day's", u, key(day))
 			}
-			if tot.BMRMilliCal != p.BMRMilliCalPerDay(day) || tot.MilliCal != tot.BMRMilliCal+tot.ActMilliCal {
-				t.Fatalf("%s %s: calories %+v, BMR %d", u, key(day), tot, p.BMRMilliCalPerDay(day))
+			// The basal rate burns through the minutes that exist: a skipped
+			// minute carries nothing.
+			perDay := p.BMRMilliCalPerDay(day)
+			bmr, skipped := perDay, 0
+			for i, m := range a.Minutes {
+				if m.Skipped {
+					skipped++
+					bmr -= perDay*(i+1)/MinutesPerDay - perDay*i/MinutesPerDay
+					if m != (Minute{Skipped: true}) {
+						t.Fatalf("%s %s: skipped minute %d carries %+v", u, key(day), i, m)
+					}
+				}
+			}
+			if want := MinutesPerDay - int(day.AddDate(0, 0, 1).Sub(day)/time.Minute); skipped != max(0, want) {
+				t.Fatalf("%s %s: %d minutes skipped in a day of %v", u, key(day), skipped, day.AddDate(0, 0, 1).Sub(day))
+			}
+			if tot.BMRMilliCal != bmr || tot.MilliCal != tot.BMRMilliCal+tot.ActMilliCal {
+				t.Fatalf("%s %s: calories %+v, BMR %d", u, key(day), tot, bmr)
 			}
 			if tot.ElevationMM != tot.Floors*FloorMM {
 				t.Fatalf("%s: elevation %d for %d floors", u, tot.ElevationMM, tot.Floors)
@@ -68,7 +84,7 @@ func TestSumsConsistent(t *testing.T) {
 					inBed++
 				}
 			}
-			if tot.Sedentary+tot.Lightly+tot.Fairly+tot.Very+inBed != MinutesPerDay {
+			if tot.Sedentary+tot.Lightly+tot.Fairly+tot.Very+inBed+skipped != MinutesPerDay {
 				t.Fatalf("%s %s: level minutes %+v + in bed %d", u, key(day), tot, inBed)
 			}
 			h := p.Heart(day)
@@ -81,7 +97,7 @@ func TestSumsConsistent(t *testing.T) {
 				if _, ok := h.MinuteAverage(i); ok {
 					worn++
 					wornCal += m.MilliCal()
-				} else if !m.OffWrist {
+				} else if !m.OffWrist && !m.Skipped {
 					t.Fatalf("%s: minute %d has no heart rate but was worn", u, i)
 				}
 			}
@@ -181,5 +197,32 @@ func TestZonesFromAge(t *testing.T) {
 	z := Zones(40) // max 180
 	if z[1].Min != 90 || z[2].Min != 126 || z[3].Min != 153 || z[0].Max != z[1].Min || z[3].Max != 220 {
 		t.Fatalf("zones %+v", z)
+	}
+}
+
+// On the day daylight saving time starts in Sydney (02:00 becomes 03:00)
+// the wall-clock hour 02:xx does not exist: its minutes carry nothing and
+// have no heart rate, and every other minute is its own instant.
+func TestSkippedHour(t *testing.T) {
+	p := New("7K0012")
+	if p.Profile.TimeZone != "Australia/Sydney" {
+		t.Fatalf("zone %s", p.Profile.TimeZone)
+	}
+	day := days(t, p, "2026-10-04", 1)[0]
+	a, h := p.Activity(day), p.Heart(day)
+	seen := map[time.Time]int{}
+	for i, m := range a.Minutes {
+		if want := i >= 2*60 && i < 3*60; m.Skipped != want {
+			t.Fatalf("minute %d skipped %v", i, m.Skipped)
+		}
+		if _, ok := h.MinuteAverage(i); ok && m.Skipped {
+			t.Fatalf("skipped minute %d has a heart rate", i)
+		}
+		if !m.Skipped {
+			if j, dup := seen[p.At(day, i)]; dup {
+				t.Fatalf("minutes %d and %d share an instant", j, i)
+			}
+			seen[p.At(day, i)] = i
+		}
 	}
 }
