@@ -615,6 +615,22 @@ func TestSignInBoundToTheBrowser(t *testing.T) {
 	}
 }
 
+// prompt=none answers without an interaction, or interaction_required.
+func TestSignInWithPromptNone(t *testing.T) {
+	h, c := withConnector(t)
+	q := phoneAuthorize()
+	q.Set("prompt", "none")
+	back, _ := url.Parse(h.browse("/oauth2/authorize?"+q.Encode(), "").Header().Get("Location"))
+	if back.Query().Get("error") != "interaction_required" || back.Query().Get("state") != "st4te" || len(c.begun) != 0 {
+		t.Fatalf("a new sign-in with prompt=none: %s", back)
+	}
+	c.connected["alice"] = "ALICE1"
+	back, _ = url.Parse(h.browse("/oauth2/authorize?"+q.Encode(), "alice").Header().Get("Location"))
+	if back.Query().Get("code") == "" || len(c.begun) != 0 {
+		t.Fatalf("a connected user with prompt=none: %s", back)
+	}
+}
+
 func TestSignInRefusalsAreNotRedirectedToStrangers(t *testing.T) {
 	h, c := withConnector(t)
 	q := phoneAuthorize()

@@ -110,7 +110,11 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 		return // link checkers and previews start nothing
 	}
 	w8 := &waiting{Authorization: *a, RedirectGiven: q.Get("redirect_uri") != "", Identity: identity}
-	if identity != "" && a.Prompt == "" {
+	// prompt=none: an answer without any interaction, or
+	// interaction_required (OpenID Connect Core §3.1.2.6, which Fitbit's
+	// prompt followed); only a connected identity Caddy authenticated can
+	// be answered so, since every other sign-in is a new identity.
+	if identity != "" && (a.Prompt == "" || a.Prompt == "none") {
 		switch conn, err := s.Connector.Connection(r.Context(), identity); {
 		case err == nil:
 			s.finish(w, r, w8, conn)
@@ -120,6 +124,11 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 			unavailable(w)
 			return
 		}
+	}
+	if a.Prompt == "none" {
+		s.refuse(w, r, &AuthorizeError{Code: "interaction_required", Description: "The user must sign in and consent.",
+			RedirectURI: a.RedirectURI, State: a.State})
+		return
 	}
 	if w8.Identity == "" {
 		w8.Identity = IdentityPrefix + randomHex(16)
