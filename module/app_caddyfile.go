@@ -36,7 +36,7 @@ import (
 //	    store             <module> { … }   # fitbit.stores: storage, redis
 //	    oauth1_consumer   <key> <secret> [<callback>]   # repeatable; legacy OAuth 1.0a apps
 //	    oauth2_app <client_id> {             # repeatable; apps written for Fitbit's OAuth 2.0
-//	        client_secret, app_type, redirect_uri <uri...>, scopes <scope...>
+//	        client_secret, app_type, redirect_uri <uri...>, scopes <scope...>, provider
 //	    }
 //	    rate_limits { … }                    # see unmarshalRateLimits
 //	    translate [<registration>] off|fallback|always   # Fitbit calls answered from Google Health
@@ -192,8 +192,10 @@ func (a *App) unmarshalOAuth2App(d *caddyfile.Dispenser) error {
 			c.ClientSecret = args[0]
 		case opt == "app_type":
 			c.AppType = args[0]
+		case opt == "provider":
+			c.Provider = args[0]
 		default:
-			return d.Errf("fitbit: oauth2_app %s: unknown option %q (want client_secret, app_type, redirect_uri or scopes)", id, opt)
+			return d.Errf("fitbit: oauth2_app %s: unknown option %q (want client_secret, app_type, redirect_uri, scopes or provider)", id, opt)
 		}
 	}
 	a.OAuth2Apps = append(a.OAuth2Apps, c)

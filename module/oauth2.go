@@ -1,6 +1,7 @@
 package module
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,9 @@ type OAuth2App struct {
 	RedirectURIs []string `json:"redirect_uris"`
 	// Fitbit scopes the app may ask for. Default: all.
 	Scopes []string `json:"scopes,omitempty"`
+	// The registration the app's users connect to, e.g. google_health.
+	// Default: the fitbit_oauth2 handler's provider.
+	Provider string `json:"provider,omitempty"`
 }
 
 // oauth2Apps resolves the apps' placeholders and checks them.
@@ -42,7 +46,7 @@ func (a *App) oauth2Apps(expand func(string) string) (map[string]authserver.App,
 	var errs []error
 	for i, c := range a.OAuth2Apps {
 		app := authserver.App{ID: expand(c.ClientID), Secret: expand(c.ClientSecret),
-			Type: authserver.AppType(c.AppType), Scopes: c.Scopes}
+			Type: authserver.AppType(c.AppType), Scopes: c.Scopes, Provider: c.Provider}
 		if app.Type == "" {
 			app.Type = authserver.ServerApp
 		}
@@ -69,8 +73,8 @@ func (a *App) oauth2Apps(expand func(string) string) (map[string]authserver.App,
 // it stands for, so the fitbit transport that follows replaces it with
 // that identity's upstream token.
 type OAuth2Handler struct {
-	// Provider registration users connect to. Default: google_health when
-	// it is registered, else the app's default.
+	// Provider registration users connect to, for apps that name none.
+	// Default: google_health when it is registered, else the app's default.
 	Provider string `json:"provider,omitempty"`
 	// Prefix of the fitbit_auth handler that serves the OAuth 2.0 callback
 	// of that registration. Default: /fitbit.
@@ -101,19 +105,25 @@ func (h *OAuth2Handler) Provision(ctx caddy.Context) error {
 	if len(app.oauth2) == 0 {
 		return errors.New("fitbit_oauth2: the fitbit app has no oauth2_apps")
 	}
-	name := h.Provider
-	if _, err := app.manager("google_health"); name == "" && err == nil {
-		name = "google_health"
+	def := h.Provider
+	if _, err := app.manager("google_health"); def == "" && err == nil {
+		def = "google_health"
 	}
-	mgr, err := app.manager(name)
-	if err != nil {
-		return err
+	conns := oauth2Connectors{}
+	for _, a := range app.oauth2 {
+		if _, done := conns[a.Provider]; done {
+			continue
+		}
+		mgr, err := app.manager(cmp.Or(a.Provider, def))
+		if err != nil {
+			return fmt.Errorf("fitbit_oauth2: app %s: %w", a.ID, err)
+		}
+		conns[a.Provider] = oauth2Connector{flow: app.frontFlow(ctx, mgr, h.ConnectPrefix), mgr: mgr}
 	}
-	flow := app.frontFlow(ctx, mgr, h.ConnectPrefix)
 	h.server = &authserver.Server{
 		Apps:        app.oauth2,
 		Entries:     app.store(),
-		Connector:   oauth2Connector{flow: flow, mgr: mgr},
+		Connector:   conns,
 		BrowserGate: app.browserGate(ctx.Logger()),
 		TokenGate:   app.tokenGate(ctx.Logger()),
 		ClientIP:    clientIP,
@@ -159,12 +169,16 @@ type oauth2Connector struct {
 	mgr  *tokens.Manager
 }
 
-func (c oauth2Connector) Begin(w http.ResponseWriter, r *http.Request, identity string) {
-	c.flow.Begin(w, r, identity)
+// oauth2Connectors are the connect flows of the registrations the apps
+// name, by the name an app gives ("": the handler's default).
+type oauth2Connectors map[string]oauth2Connector
+
+func (cs oauth2Connectors) Begin(w http.ResponseWriter, r *http.Request, app authserver.App, identity string) {
+	cs[app.Provider].flow.Begin(w, r, identity)
 }
 
-func (c oauth2Connector) Connection(ctx context.Context, identity string) (authserver.Connection, error) {
-	rec, err := c.mgr.Lookup(ctx, identity)
+func (cs oauth2Connectors) Connection(ctx context.Context, app authserver.App, identity string) (authserver.Connection, error) {
+	rec, err := cs[app.Provider].mgr.Lookup(ctx, identity)
 	if errors.Is(err, tokens.ErrNotConnected) {
 		return authserver.Connection{}, authserver.ErrNotConnected
 	}

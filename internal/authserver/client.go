@@ -41,6 +41,9 @@ type App struct {
 	RedirectURIs []string
 	// Scopes the app may ask for; empty: all of Scopes.
 	Scopes []string
+	// Provider names the upstream registration the app's users connect
+	// to, for the Connector; "" is the front's default.
+	Provider string
 }
 
 // Validate checks a registration.

@@ -473,7 +473,7 @@ type fakeConnector struct {
 	next      string
 }
 
-func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, identity string) {
+func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, _ authserver.App, identity string) {
 	c.begun = append(c.begun, identity)
 	resume := authserver.Resume
 	if c.deny {
@@ -485,7 +485,7 @@ func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, identity s
 	http.Redirect(w, r, "https://accounts.google.example/consent", http.StatusFound)
 }
 
-func (c *fakeConnector) Connection(_ context.Context, identity string) (authserver.Connection, error) {
+func (c *fakeConnector) Connection(_ context.Context, _ authserver.App, identity string) (authserver.Connection, error) {
 	if id, ok := c.connected[identity]; ok {
 		return authserver.Connection{UserID: id, Scopes: c.granted}, nil
 	}

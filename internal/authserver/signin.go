@@ -23,10 +23,10 @@ type Connector interface {
 	// Begin sends the browser to connect identity upstream. After the
 	// consent, the connect flow's callback asks Resume (or, on a denial,
 	// ResumeDenied) in this package where the browser goes back to.
-	Begin(w http.ResponseWriter, r *http.Request, identity string)
+	Begin(w http.ResponseWriter, r *http.Request, app App, identity string)
 	// Connection returns identity's upstream connection, or an error
 	// wrapping ErrNotConnected.
-	Connection(ctx context.Context, identity string) (Connection, error)
+	Connection(ctx context.Context, app App, identity string) (Connection, error)
 }
 
 // Connection is what the authorize step needs of an upstream connection.
@@ -115,7 +115,7 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 	// prompt followed); only a connected identity Caddy authenticated can
 	// be answered so, since every other sign-in is a new identity.
 	if identity != "" && (a.Prompt == "" || a.Prompt == "none") {
-		switch conn, err := s.Connector.Connection(r.Context(), identity); {
+		switch conn, err := s.Connector.Connection(r.Context(), a.App, identity); {
 		case err == nil:
 			s.finish(w, r, w8, conn)
 			return
@@ -146,7 +146,7 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 		unavailable(w)
 		return
 	}
-	s.Connector.Begin(w, r, w8.Identity)
+	s.Connector.Begin(w, r, w8.App, w8.Identity)
 }
 
 // Resume returns the authorize step the browser connecting identity goes
@@ -191,7 +191,7 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request, id string, denie
 		s.refuse(w, r, w8.Denied())
 		return
 	}
-	conn, err := s.Connector.Connection(r.Context(), w8.Identity)
+	conn, err := s.Connector.Connection(r.Context(), w8.App, w8.Identity)
 	switch {
 	case errors.Is(err, ErrNotConnected):
 		s.refuse(w, r, w8.Denied())
