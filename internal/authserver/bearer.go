@@ -38,10 +38,16 @@ func HasBearer(r *http.Request) bool { return bearerToken(r) != "" }
 // one with invalid_token. On success the header is removed, so the token
 // never goes upstream.
 func (s *Server) Authenticate(r *http.Request) (*Principal, *Error) {
-	p, _, e := s.lookup(r.Context(), bearerToken(r))
+	token, now := bearerToken(r), s.now()
+	if c, ok := s.cache.get(token, now); ok {
+		r.Header.Del("Authorization")
+		return c.p, nil
+	}
+	p, a, e := s.lookup(r.Context(), token)
 	if e != nil {
 		return nil, e
 	}
+	s.cache.add(token, cachedAccess{p: p, a: a, read: now, grant: a.Grant})
 	r.Header.Del("Authorization")
 	return p, nil
 }

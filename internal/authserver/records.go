@@ -103,6 +103,7 @@ func (s *Server) loadGrant(ctx context.Context, id string) (*grant, error) {
 // because each is checked against the grant (Fitbit: revoking either token
 // revokes all of the user's tokens for the app).
 func (s *Server) revokeGrant(ctx context.Context, id string) error {
+	s.cache.forget(id, s.now())
 	return s.Entries.DeleteEntry(ctx, kindGrant, id)
 }
 

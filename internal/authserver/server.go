@@ -80,6 +80,7 @@ type Server struct {
 
 	keyMu sync.Mutex
 	key   []byte // see deriveKey
+	cache accessCache
 }
 
 // Init fills in the defaults of the settings left zero.

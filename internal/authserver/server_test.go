@@ -642,3 +642,31 @@ func TestSignInRefusalsAreNotRedirectedToStrangers(t *testing.T) {
 		t.Fatalf("unknown resume: %d", w.Code)
 	}
 }
+
+// Another instance sharing the store stops a revoked token within the
+// access cache's lifetime; this one at once.
+func TestRevocationReachesOtherInstances(t *testing.T) {
+	h := newHarness(t)
+	other := &authserver.Server{Apps: h.srv.Apps, Entries: h.store, Now: h.clock}
+	other.Init()
+	tk := h.exchangePhone(h.authorize(phoneAuthorize()))
+	call := func(s *authserver.Server) *authserver.Error {
+		r := httptest.NewRequest(http.MethodGet, "/1/user/-/profile.json", nil)
+		r.Header.Set("Authorization", "Bearer "+tk.AccessToken)
+		_, e := s.Authenticate(r)
+		return e
+	}
+	if call(other) != nil || call(h.srv) != nil {
+		t.Fatal("the token was refused")
+	}
+	if w := h.post("/oauth2/revoke", "", url.Values{"client_id": {phoneApp}, "token": {tk.AccessToken}}); w.Code != http.StatusOK {
+		t.Fatalf("revoke: %d", w.Code)
+	}
+	if e := call(h.srv); e == nil || e.ErrorType != apierror.InvalidToken {
+		t.Fatalf("here: %v", e)
+	}
+	h.advance(30 * time.Second)
+	if e := call(other); e == nil || e.ErrorType != apierror.InvalidToken {
+		t.Fatalf("on the other instance after 30s: %v", e)
+	}
+}
