@@ -217,7 +217,7 @@ type connector struct {
 }
 
 func (c connector) Begin(w http.ResponseWriter, r *http.Request, identity string) {
-	c.flow.Begin(w, r, identity)
+	c.flow.Begin(w, r, identity, nil)
 }
 
 func (c connector) UserID(ctx context.Context, identity string) (string, error) {

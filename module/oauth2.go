@@ -173,8 +173,12 @@ type oauth2Connector struct {
 // name, by the name an app gives ("": the handler's default).
 type oauth2Connectors map[string]oauth2Connector
 
-func (cs oauth2Connectors) Begin(w http.ResponseWriter, r *http.Request, app authserver.App, identity string) {
-	cs[app.Provider].flow.Begin(w, r, identity)
+func (cs oauth2Connectors) Begin(w http.ResponseWriter, r *http.Request, app authserver.App, identity string, scopes []string) {
+	cs[app.Provider].flow.Begin(w, r, identity, scopes)
+}
+
+func (cs oauth2Connectors) ConsentScopes(app authserver.App, asked []string) []string {
+	return cs[app.Provider].mgr.Provider().ConsentScopes(asked)
 }
 
 func (cs oauth2Connectors) Connection(ctx context.Context, app authserver.App, identity string) (authserver.Connection, error) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/authserver"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -471,10 +473,12 @@ type fakeConnector struct {
 	connected map[string]string
 	granted   []string // the upstream's scopes; nil: not said
 	next      string
+	consent   []string // the scopes of the last Begin
 }
 
-func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, _ authserver.App, identity string) {
+func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, _ authserver.App, identity string, scopes []string) {
 	c.begun = append(c.begun, identity)
+	c.consent = scopes
 	resume := authserver.Resume
 	if c.deny {
 		resume = authserver.ResumeDenied
@@ -483,6 +487,11 @@ func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, _ authserv
 	}
 	c.next, _ = resume(r.Context(), c.h.store, identity)
 	http.Redirect(w, r, "https://accounts.google.example/consent", http.StatusFound)
+}
+
+// ConsentScopes maps as the google_health registration does.
+func (c *fakeConnector) ConsentScopes(_ authserver.App, asked []string) []string {
+	return append(provider.GoogleScopes(asked), provider.GoogleScopes([]string{"settings"})...)
 }
 
 func (c *fakeConnector) Connection(_ context.Context, _ authserver.App, identity string) (authserver.Connection, error) {
@@ -668,5 +677,32 @@ func TestRevocationReachesOtherInstances(t *testing.T) {
 	h.advance(30 * time.Second)
 	if e := call(other); e == nil || e.ErrorType != apierror.InvalidToken {
 		t.Fatalf("on the other instance after 30s: %v", e)
+	}
+}
+
+// The consent asks for the upstream scopes of the Fitbit scopes asked (and
+// what the translation needs); a connected user who granted fewer than
+// this sign-in needs goes through the consent again, for the union.
+func TestSignInConsentForTheScopesAsked(t *testing.T) {
+	h, c := withConnector(t)
+	g := provider.GoogleScopes
+	h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "")
+	if want := g([]string{"activity", "heartrate", "settings"}); !slices.Equal(c.consent, want) {
+		t.Fatalf("consent %v, want %v", c.consent, want)
+	}
+	c.connected["alice"] = "ALICE1"
+	c.granted = g([]string{"sleep", "activity", "settings"})
+	h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "alice")
+	if want := g([]string{"activity", "heartrate", "settings", "sleep"}); len(c.begun) != 2 || c.begun[1] != "alice" || !slices.Equal(c.consent, want) {
+		t.Fatalf("incremental consent %v %v, want %v", c.begun, c.consent, want)
+	}
+	c.granted = append(c.granted, g([]string{"heartrate"})...)
+	back, _ := url.Parse(h.browse(c.next, "alice").Header().Get("Location"))
+	if tk := h.exchangePhone(back.Query().Get("code")); tk.Scope != "activity heartrate" {
+		t.Fatalf("scope %q", tk.Scope)
+	}
+	// Granted all: answered at once.
+	if w := h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "alice"); len(c.begun) != 2 || !strings.Contains(w.Header().Get("Location"), "code=") {
+		t.Fatalf("begun %v, %q", c.begun, w.Header().Get("Location"))
 	}
 }

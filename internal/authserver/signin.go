@@ -20,10 +20,15 @@ import (
 // Connector is the gateway's upstream OAuth 2.0 side (the connect flow to
 // the google_health registration) as the authorize step needs it.
 type Connector interface {
-	// Begin sends the browser to connect identity upstream. After the
-	// consent, the connect flow's callback asks Resume (or, on a denial,
-	// ResumeDenied) in this package where the browser goes back to.
-	Begin(w http.ResponseWriter, r *http.Request, app App, identity string)
+	// Begin sends the browser to connect identity upstream, through a
+	// consent for scopes (the upstream's names, see ConsentScopes). After
+	// the consent, the connect flow's callback asks Resume (or, on a
+	// denial, ResumeDenied) in this package where the browser goes back to.
+	Begin(w http.ResponseWriter, r *http.Request, app App, identity string, scopes []string)
+	// ConsentScopes are the upstream scopes a sign-in of app asking for
+	// the Fitbit scopes asked needs (for google_health: their Google
+	// Health scopes plus settings, see provider.Client.ConsentScopes).
+	ConsentScopes(app App, asked []string) []string
 	// Connection returns identity's upstream connection, or an error
 	// wrapping ErrNotConnected.
 	Connection(ctx context.Context, app App, identity string) (Connection, error)
@@ -48,6 +53,21 @@ func (c Connection) granted(asked []string) []string {
 	var out []string
 	for _, s := range asked {
 		if slices.Contains(c.Scopes, s) || slices.Contains(c.Scopes, provider.GoogleScopes([]string{s})[0]) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// lacks returns the scopes of want (the upstream's names) that c was not
+// granted; none when the upstream did not say.
+func (c Connection) lacks(want []string) []string {
+	if c.Scopes == nil {
+		return nil
+	}
+	var out []string
+	for _, s := range want {
+		if !slices.Contains(c.Scopes, s) {
 			out = append(out, s)
 		}
 	}
@@ -114,9 +134,24 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 	// interaction_required (OpenID Connect Core §3.1.2.6, which Fitbit's
 	// prompt followed); only a connected identity Caddy authenticated can
 	// be answered so, since every other sign-in is a new identity.
+	scopes := s.Connector.ConsentScopes(a.App, a.Scopes)
 	if identity != "" && (a.Prompt == "" || a.Prompt == "none") {
 		switch conn, err := s.Connector.Connection(r.Context(), a.App, identity); {
+		case err == nil && conn.lacks(scopes) == nil:
+			s.finish(w, r, w8, conn)
+			return
+		case err == nil && a.Prompt == "":
+			// Connected with fewer scopes than this sign-in needs: a
+			// consent for the union rather than a token lacking them
+			// (incremental authorization,
+			// https://developers.google.com/identity/protocols/oauth2/web-server#incrementalAuth).
+			for _, sc := range conn.Scopes {
+				if !slices.Contains(scopes, sc) {
+					scopes = append(scopes, sc)
+				}
+			}
 		case err == nil:
+			// prompt=none cannot ask: answer with what was granted.
 			s.finish(w, r, w8, conn)
 			return
 		case !errors.Is(err, ErrNotConnected):
@@ -146,7 +181,7 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 		unavailable(w)
 		return
 	}
-	s.Connector.Begin(w, r, w8.App, w8.Identity)
+	s.Connector.Begin(w, r, w8.App, w8.Identity, scopes)
 }
 
 // Resume returns the authorize step the browser connecting identity goes

@@ -202,23 +202,24 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string
 		page(w, http.StatusBadRequest, "Not allowed", "The return_to address is not on this gateway's allow-list, so the gateway will not send you there. Ask the operator to add it to return_to_allowed.")
 		return
 	}
-	f.start(w, r, mgr, identity, returnTo)
+	f.start(w, r, mgr, identity, returnTo, nil)
 }
 
 // Begin starts a connection of identity to the default provider for a
-// caller inside the gateway (the legacy OAuth 1.0a authorize step). Where
-// the browser goes after the callback is the caller's to say, through the
-// Resume of the flow that serves the callback.
-func (f *Flow) Begin(w http.ResponseWriter, r *http.Request, identity string) {
+// caller inside the gateway (the legacy OAuth 1.0a and the OAuth 2.0
+// authorize steps), with a consent for scopes in the provider's names (nil:
+// the registration's). Where the browser goes after the callback is the
+// caller's to say, through the Resume of the flow that serves the callback.
+func (f *Flow) Begin(w http.ResponseWriter, r *http.Request, identity string, scopes []string) {
 	if identity == "" {
 		// A programming error in the caller, not a user's: fail closed.
 		page(w, http.StatusInternalServerError, "Cannot connect", "The gateway could not start the connection.")
 		return
 	}
-	f.start(w, r, f.Tokens, identity, "")
+	f.start(w, r, f.Tokens, identity, "", scopes)
 }
 
-func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, identity, returnTo string) {
+func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, identity, returnTo string, scopes []string) {
 	client := mgr.Provider()
 	cookie := bindingCookie(client.Reg.RedirectURL, f.Prefix)
 	binding := browserBinding(r, cookie.Name)
@@ -234,6 +235,7 @@ func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager
 		Identity:    identity,
 		Verifier:    verifier,
 		ReturnTo:    returnTo,
+		Scopes:      scopes,
 		BrowserHash: hashHex(binding),
 		RedirectURI: client.Reg.RedirectURL,
 		Expires:     f.now().Add(ttl),
@@ -255,7 +257,7 @@ func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager
 	http.SetCookie(w, cookie)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, client.AuthCodeURL(state, verifier), http.StatusFound)
+	http.Redirect(w, r, client.AuthCodeURL(state, verifier, p.Scopes), http.StatusFound)
 }
 
 // isLocalPath reports whether next is an absolute path on this host (not

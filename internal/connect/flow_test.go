@@ -188,7 +188,7 @@ func TestBeginContinuesInsideTheGateway(t *testing.T) {
 	connect := func(identity string) *httptest.ResponseRecorder {
 		t.Helper()
 		w := httptest.NewRecorder()
-		fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize?oauth_token=abc", nil), identity)
+		fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize?oauth_token=abc", nil), identity, nil)
 		if w.Code != http.StatusFound {
 			t.Fatalf("begin %s: %d %s", identity, w.Code, w.Body)
 		}
@@ -208,7 +208,7 @@ func TestBeginContinuesInsideTheGateway(t *testing.T) {
 		}
 	}
 	w := httptest.NewRecorder()
-	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize", nil), "")
+	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize", nil), "", nil)
 	if w.Code != http.StatusInternalServerError {
 		t.Errorf("Begin with no identity: %d", w.Code)
 	}
@@ -223,7 +223,7 @@ func TestDenialResumesInsideTheGateway(t *testing.T) {
 		return "/oauth2/authorize?resume=1&denied=1", identity == "oauth2:x"
 	}
 	w := httptest.NewRecorder()
-	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth2/authorize", nil), "oauth2:x")
+	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth2/authorize", nil), "oauth2:x", nil)
 	u, _ := url.Parse(w.Header().Get("Location"))
 	cb := fx.callback("state="+url.QueryEscape(u.Query().Get("state"))+"&error=access_denied", w.Result().Cookies()[0], "")
 	if cb.Code != http.StatusSeeOther || cb.Header().Get("Location") != "/oauth2/authorize?resume=1&denied=1" {
@@ -231,5 +231,17 @@ func TestDenialResumesInsideTheGateway(t *testing.T) {
 	}
 	if _, err := fx.flow.Tokens.Lookup(t.Context(), "oauth2:x"); err == nil {
 		t.Fatal("a denial connected the identity")
+	}
+}
+
+// A connection begun inside the gateway for chosen scopes asks the
+// provider for those, not the registration's.
+func TestBeginAsksForItsScopes(t *testing.T) {
+	fx := newFixture(t)
+	w := httptest.NewRecorder()
+	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth2/authorize", nil), "oauth2:x", []string{"profile"})
+	u, _ := url.Parse(w.Header().Get("Location"))
+	if w.Code != http.StatusFound || u.Query().Get("scope") != "profile" {
+		t.Fatalf("consent %d %s", w.Code, u)
 	}
 }

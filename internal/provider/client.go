@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,15 +81,58 @@ func NewClient(reg Registration, httpClient *http.Client) *Client {
 }
 
 // AuthCodeURL is the provider's consent URL for state, with the S256 PKCE
-// challenge of verifier and the preset's extra parameters.
-func (c *Client) AuthCodeURL(state, verifier string) string {
+// challenge of verifier and the preset's extra parameters. It asks for
+// scopes, in the provider's own names, or for the registration's when
+// scopes is nil (the connect flow's own /authorize).
+func (c *Client) AuthCodeURL(state, verifier string, scopes []string) string {
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
 	if c.Reg.Preset != nil {
 		for k, v := range c.Reg.Preset.AuthParams {
 			opts = append(opts, oauth2.SetAuthURLParam(k, v))
 		}
 	}
-	return c.conf.AuthCodeURL(state, opts...)
+	conf := c.conf
+	if scopes != nil {
+		cp := *c.conf
+		cp.Scopes = scopes
+		conf = &cp
+		if c.Reg.Preset != nil && c.Reg.Preset.IncrementalAuth {
+			// The consent adds scopes to those the user granted before,
+			// and the token then carries them all:
+			// https://developers.google.com/identity/protocols/oauth2/web-server#incrementalAuth
+			opts = append(opts, oauth2.SetAuthURLParam("include_granted_scopes", "true"))
+		}
+	}
+	return conf.AuthCodeURL(state, opts...)
+}
+
+// ConsentScopes are the scopes, in the provider's own names, that the
+// consent of an app asking for the Fitbit scopes asked asks for: asked
+// mapped by the preset (Fitbit names to Google Health's), plus the
+// preset's Always scopes, kept only where the registration's scopes allow
+// them (a registration is what the operator agreed with the provider).
+func (c *Client) ConsentScopes(asked []string) []string {
+	var want []string
+	if p := c.Reg.Preset; p != nil {
+		want = append(want, asked...)
+		if p.MapScopes != nil {
+			want = p.MapScopes(want)
+		}
+		for _, s := range p.Always {
+			if !slices.Contains(want, s) {
+				want = append(want, s)
+			}
+		}
+	} else {
+		want = asked
+	}
+	out := []string{}
+	for _, s := range want {
+		if len(c.Reg.Scopes) == 0 || slices.Contains(c.Reg.Scopes, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // NewVerifier returns a fresh PKCE code verifier (43 characters).

@@ -59,7 +59,7 @@ var noRedirect = &http.Client{
 // authorize drives the simulator's consent page and returns the code.
 func authorize(t *testing.T, c *Client, state, verifier string) string {
 	t.Helper()
-	resp, err := noRedirect.Get(c.AuthCodeURL(state, verifier))
+	resp, err := noRedirect.Get(c.AuthCodeURL(state, verifier, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestClientFlowAgainstSimulator(t *testing.T) {
 			if NewVerifier() == verifier {
 				t.Fatal("verifiers repeat")
 			}
-			u, err := url.Parse(c.AuthCodeURL("st4te", verifier))
+			u, err := url.Parse(c.AuthCodeURL("st4te", verifier, nil))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -48,6 +48,14 @@ type Preset struct {
 	// MapScopes rewrites configured scopes into the provider's own (e.g.
 	// Fitbit scope names into Google Health scope URLs); nil keeps them.
 	MapScopes func([]string) []string
+	// Always are scopes (the provider's names) every consent for an app
+	// also asks for, because the gateway needs them to answer the app's
+	// calls: Google Health's settings scope, for the user's time zone,
+	// which every daily Fitbit endpoint is computed in.
+	Always []string
+	// IncrementalAuth: a consent for chosen scopes adds them to those
+	// granted before (Google's include_granted_scopes=true).
+	IncrementalAuth bool
 	// Successor names the preset that replaces this provider, for apps that
 	// meet a 410 Gone.
 	Successor string
@@ -96,6 +104,8 @@ var GoogleHealth = Preset{
 	PathPrefixes:      []string{"/v4/"},
 	Dialect:           apierror.Google,
 	MapScopes:         GoogleScopes,
+	Always:            GoogleScopes([]string{"settings"}),
+	IncrementalAuth:   true,
 }
 
 // Presets are the built-in providers by name.

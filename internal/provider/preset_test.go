@@ -3,6 +3,7 @@ package provider
 import (
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,7 +33,7 @@ func TestGooglePresetRegistration(t *testing.T) {
 	if reg.Name != "google_health" || reg.Title() != "Google Health" || !strings.HasPrefix(reg.Scopes[0], "https://www.googleapis.com/auth/googlehealth.") {
 		t.Fatalf("registration %+v", reg)
 	}
-	u, err := url.Parse(NewClient(reg, nil).AuthCodeURL("st", NewVerifier()))
+	u, err := url.Parse(NewClient(reg, nil).AuthCodeURL("st", NewVerifier(), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,8 +43,39 @@ func TestGooglePresetRegistration(t *testing.T) {
 	}
 	// Fitbit's registration has no Google parameters and keeps its scope names.
 	f := Registration{ClientID: "f", ClientSecret: "s", RedirectURL: "https://gw/cb", Scopes: []string{"heartrate"}}.WithDefaults(Fitbit)
-	fu, _ := url.Parse(NewClient(f, nil).AuthCodeURL("st", NewVerifier()))
+	fu, _ := url.Parse(NewClient(f, nil).AuthCodeURL("st", NewVerifier(), nil))
 	if fu.Query().Get("access_type") != "" || f.Scopes[0] != "heartrate" {
 		t.Fatalf("fitbit registration %+v / %s", f, fu)
 	}
+}
+
+// An app's sign-in asks Google for the Google Health scopes of its Fitbit
+// scopes plus settings, within the registration's, incrementally.
+func TestConsentScopes(t *testing.T) {
+	reg := Registration{ClientID: "g", ClientSecret: "s", RedirectURL: "https://gw/cb", Scopes: []string{"activity", "profile", "settings", "sleep"}}.WithDefaults(GoogleHealth)
+	c := NewClient(reg, nil)
+	got := c.ConsentScopes([]string{"activity", "profile", "heartrate"})
+	if want := GoogleScopes([]string{"activity", "profile", "settings"}); !slices.Equal(got, want) {
+		t.Fatalf("consent scopes %v, want %v", got, want)
+	}
+	q := mustQuery(t, c.AuthCodeURL("st", NewVerifier(), got))
+	if q.Get("scope") != strings.Join(got, " ") || q.Get("include_granted_scopes") != "true" {
+		t.Fatalf("consent URL %v", q)
+	}
+	if q := mustQuery(t, c.AuthCodeURL("st", NewVerifier(), nil)); q.Get("scope") != strings.Join(reg.Scopes, " ") || q.Has("include_granted_scopes") {
+		t.Fatalf("registration's consent URL %v", q)
+	}
+	f := NewClient(Registration{ClientID: "f", RedirectURL: "https://gw/cb"}.WithDefaults(Fitbit), nil)
+	if got := f.ConsentScopes([]string{"activity", "heartrate"}); !slices.Equal(got, []string{"activity", "heartrate"}) {
+		t.Fatalf("fitbit consent scopes %v", got)
+	}
+}
+
+func mustQuery(t *testing.T, s string) url.Values {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
 }

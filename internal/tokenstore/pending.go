@@ -20,6 +20,9 @@ type Pending struct {
 	Identity string `json:"identity"` // raw identity (encrypted at rest) that started /authorize
 	Verifier string `json:"verifier"` // PKCE code verifier
 	ReturnTo string `json:"return_to,omitempty"`
+	// Scopes the consent of this sign-in asks for, in the provider's
+	// names; none: the registration's (the connect flow's own /authorize).
+	Scopes []string `json:"scopes,omitempty"`
 	// Records written by earlier versions may carry "next", where the
 	// legacy OAuth 1.0a front continued after the callback. Decoding
 	// ignores it: that front now keeps its own continuation (connect.Flow's
