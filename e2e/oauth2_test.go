@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 )
 
 // oauth2Site serves an app written for Fitbit's OAuth 2.0 on a gateway with
@@ -254,3 +256,44 @@ func googleWithAlice(t *testing.T) *googlesim.Server {
 }
 
 func today() string { return time.Now().Format(time.DateOnly) }
+
+// An app asking for fewer scopes gets a Google consent for just their
+// Google Health scopes plus settings (the time zone of every daily answer),
+// and a call outside them Fitbit's 403 insufficient_scope.
+func TestFitbitOAuth2ConsentForTheScopesAsked(t *testing.T) {
+	g, app, callbacks := oauth2Gateway(t, "oauth2_app 23PHN2 {\n\t\t\tapp_type client\n\t\t\tredirect_uri {{.App}}/callback\n\t\t}")
+	cfg := &oauth2.Config{
+		ClientID: "23PHN2",
+		Endpoint: oauth2.Endpoint{AuthURL: gateway + "/oauth2/authorize", TokenURL: gateway + "/oauth2/token",
+			AuthStyle: oauth2.AuthStyleInParams},
+		RedirectURL: app.URL + "/callback",
+		Scopes:      []string{"activity", "profile"},
+	}
+	verifier := oauth2.GenerateVerifier()
+	jar, _ := cookiejar.New(nil)
+	resp, err := (&http.Client{Jar: jar}).Get(cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cb := callbacks()
+	if len(cb) != 1 || cb[0].Get("code") == "" {
+		t.Fatalf("sign-in ended with %d (%v)", resp.StatusCode, cb)
+	}
+	want := provider.GoogleScopes([]string{"activity", "profile", "settings"})
+	if reqs := g.AuthRequests(); len(reqs) != 1 || !slices.Equal(reqs[0].Scopes, want) || !reqs[0].IncludeGrantedScope {
+		t.Fatalf("Google consent %+v, want scopes %v", reqs, want)
+	}
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, cb[0].Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil || tok.Extra("scope") != "activity profile" {
+		t.Fatalf("exchange: %v, scope %v", err, tok.Extra("scope"))
+	}
+	resp, err = cfg.Client(ctx, tok).Get(gateway + "/1/user/-/activities/heart/date/today/1d.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, m := readJSON(t, resp); status != 403 || errorType(m) != "insufficient_scope" {
+		t.Fatalf("heart rate without its scope: %d %v", status, m)
+	}
+}
