@@ -474,6 +474,7 @@ type fakeConnector struct {
 	granted   []string // the upstream's scopes; nil: not said
 	next      string
 	consent   []string // the scopes of the last Begin
+	none      bool     // ConsentScopes allows nothing
 }
 
 func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, _ authserver.App, identity string, scopes []string) {
@@ -491,6 +492,9 @@ func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, _ authserv
 
 // ConsentScopes maps as the google_health registration does.
 func (c *fakeConnector) ConsentScopes(_ authserver.App, asked []string) []string {
+	if c.none {
+		return []string{}
+	}
 	return append(provider.GoogleScopes(asked), provider.GoogleScopes([]string{"settings"})...)
 }
 
@@ -704,5 +708,16 @@ func TestSignInConsentForTheScopesAsked(t *testing.T) {
 	// Granted all: answered at once.
 	if w := h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "alice"); len(c.begun) != 2 || !strings.Contains(w.Header().Get("Location"), "code=") {
 		t.Fatalf("begun %v, %q", c.begun, w.Header().Get("Location"))
+	}
+}
+
+// Scopes the upstream registration allows none of are refused before any
+// consent.
+func TestSignInScopesUnavailableUpstream(t *testing.T) {
+	h, c := withConnector(t)
+	c.none = true
+	back, _ := url.Parse(h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "").Header().Get("Location"))
+	if back.Query().Get("error") != "invalid_scope" || back.Query().Get("state") != "st4te" || len(c.begun) != 0 {
+		t.Fatalf("%s %v", back, c.begun)
 	}
 }

@@ -135,6 +135,13 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 	// prompt followed); only a connected identity Caddy authenticated can
 	// be answered so, since every other sign-in is a new identity.
 	scopes := s.Connector.ConsentScopes(a.App, a.Scopes)
+	if len(scopes) == 0 {
+		// The registration allows none of them: a consent for nothing
+		// would only end on the upstream's error page.
+		s.refuse(w, r, &AuthorizeError{Code: "invalid_scope", Description: "None of the scopes asked for is available from the gateway's upstream registration.",
+			RedirectURI: a.RedirectURI, State: a.State})
+		return
+	}
 	if identity != "" && (a.Prompt == "" || a.Prompt == "none") {
 		switch conn, err := s.Connector.Connection(r.Context(), a.App, identity); {
 		case err == nil && conn.lacks(scopes) == nil:
