@@ -197,6 +197,7 @@ func NewPending(provider string, expires time.Time) *tokenstore.Pending {
 		Identity:    unique("identity"),
 		Verifier:    unique("verifier") + "-0123456789abcdefghijklmnopqrstuvwxyz",
 		ReturnTo:    "/app/done",
+		Scopes:      []string{"https://www.googleapis.com/auth/googlehealth.profile.readonly"},
 		BrowserHash: unique("browser"),
 		RedirectURI: "https://gw.example/fitbit/callback",
 		Expires:     expires.UTC(),
@@ -932,7 +933,7 @@ func samePending(t *testing.T, what string, got, want *tokenstore.Pending) {
 	}
 	if got.State != want.State || got.Provider != want.Provider || got.Identity != want.Identity ||
 		got.Verifier != want.Verifier || got.ReturnTo != want.ReturnTo || got.BrowserHash != want.BrowserHash ||
-		got.RedirectURI != want.RedirectURI || !got.Expires.Equal(want.Expires) {
+		got.RedirectURI != want.RedirectURI || !slices.Equal(got.Scopes, want.Scopes) || !got.Expires.Equal(want.Expires) {
 		t.Fatalf("%s: pending differs", what)
 	}
 }
