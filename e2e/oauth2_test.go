@@ -44,7 +44,7 @@ const oauth2Site = `@fitbit_oauth2 expression path('/oauth2/*', '/1.1/oauth2/*')
 // reads Fitbit's JSON answered from Google, refreshes through the library's
 // own logic and revokes.
 func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
-	g, app, callbacks := oauth2Gateway(t, "oauth2_app 23PHN2 {\n\t\t\tapp_type client\n\t\t\tredirect_uri {{.App}}/callback\n\t\t}")
+	g, app, callbacks := oauth2Gateway(t, "oauth2_app 23PHN2 {\n\t\t\tapp_type client\n\t\t\tredirect_uri {{.App}}/callback\n\t\t\taccess_token_lifetime 5s\n\t\t}")
 	e := app.env
 	cfg := &oauth2.Config{
 		ClientID: "23PHN2",
@@ -73,12 +73,14 @@ func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	if tok.Extra("user_id") != "ALICE1" || tok.Extra("scope") != "activity heartrate profile sleep" || time.Until(tok.Expiry) < 7*time.Hour {
+	if tok.Extra("user_id") != "ALICE1" || tok.Extra("scope") != "activity heartrate profile sleep" || tok.Extra("expires_in") != 5.0 {
 		t.Fatalf("token answer: user_id %v scope %v expiry %s", tok.Extra("user_id"), tok.Extra("scope"), tok.Expiry)
 	}
 	read := func(tok *oauth2.Token, path string) map[string]any {
 		t.Helper()
-		resp, err := cfg.Client(ctx, tok).Get(gateway + path)
+		// A static source: the token's 5 s are inside x/oauth2's early
+		// refresh margin, and these reads are to use the issued token.
+		resp, err := oauth2.NewClient(ctx, oauth2.StaticTokenSource(tok)).Get(gateway + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,10 +103,24 @@ func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
 			t.Fatalf("%s lacks %s: %v", path, key, m)
 		}
 	}
-	// The library refreshes a token it considers expired, by itself.
-	old := *tok
-	old.Expiry = time.Now().Add(-time.Minute)
-	src := cfg.TokenSource(ctx, &old)
+	// The token expires (the app's access_token_lifetime is 5 s): the
+	// gateway answers Fitbit's 401 expired_token, and the app, as one
+	// written for Fitbit does, lets the library's TokenSource refresh.
+	for {
+		resp, err := oauth2.NewClient(ctx, oauth2.StaticTokenSource(tok)).Get(gateway + "/1/user/-/profile.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, m := readJSON(t, resp)
+		if status == 401 && errorType(m) == "expired_token" {
+			break
+		}
+		if status != 200 {
+			t.Fatalf("waiting for the expiry: %d %v", status, m)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	src := cfg.TokenSource(ctx, tok)
 	fresh, err := src.Token()
 	if err != nil || fresh.RefreshToken == tok.RefreshToken || fresh.AccessToken == tok.AccessToken {
 		t.Fatalf("refresh: %v", err)
@@ -121,7 +137,7 @@ func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("revoke: %d", resp.StatusCode)
 	}
-	resp, err = cfg.Client(ctx, fresh).Get(gateway + "/1/user/-/profile.json")
+	resp, err = oauth2.NewClient(ctx, oauth2.StaticTokenSource(fresh)).Get(gateway + "/1/user/-/profile.json")
 	if err != nil {
 		t.Fatal(err)
 	}

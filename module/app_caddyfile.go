@@ -36,7 +36,8 @@ import (
 //	    store             <module> { … }   # fitbit.stores: storage, redis
 //	    oauth1_consumer   <key> <secret> [<callback>]   # repeatable; legacy OAuth 1.0a apps
 //	    oauth2_app <client_id> {             # repeatable; apps written for Fitbit's OAuth 2.0
-//	        client_secret, app_type, redirect_uri <uri...>, scopes <scope...>, provider
+//	        client_secret, app_type, redirect_uri <uri...>, scopes <scope...>, provider,
+//	        access_token_lifetime <duration>
 //	    }
 //	    rate_limits { … }                    # see unmarshalRateLimits
 //	    translate [<registration>] off|fallback|always   # Fitbit calls answered from Google Health
@@ -194,8 +195,14 @@ func (a *App) unmarshalOAuth2App(d *caddyfile.Dispenser) error {
 			c.AppType = args[0]
 		case opt == "provider":
 			c.Provider = args[0]
+		case opt == "access_token_lifetime":
+			dur, err := caddy.ParseDuration(args[0])
+			if err != nil {
+				return d.Errf("fitbit: oauth2_app %s: access_token_lifetime: %v", id, err)
+			}
+			c.AccessTokenLifetime = caddy.Duration(dur)
 		default:
-			return d.Errf("fitbit: oauth2_app %s: unknown option %q (want client_secret, app_type, redirect_uri, scopes or provider)", id, opt)
+			return d.Errf("fitbit: oauth2_app %s: unknown option %q (want client_secret, app_type, redirect_uri, scopes, provider or access_token_lifetime)", id, opt)
 		}
 	}
 	a.OAuth2Apps = append(a.OAuth2Apps, c)

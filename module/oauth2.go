@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -38,6 +39,10 @@ type OAuth2App struct {
 	// The registration the app's users connect to, e.g. google_health.
 	// Default: the fitbit_oauth2 handler's provider.
 	Provider string `json:"provider,omitempty"`
+	// Lifetime of the access tokens issued to the app, in whole seconds,
+	// at least 1s. Default: 8h (28800 s), as at Fitbit. A short one
+	// exercises the app's own refresh on 401 expired_token.
+	AccessTokenLifetime caddy.Duration `json:"access_token_lifetime,omitempty"`
 }
 
 // oauth2Apps resolves the apps' placeholders and checks them.
@@ -46,7 +51,8 @@ func (a *App) oauth2Apps(expand func(string) string) (map[string]authserver.App,
 	var errs []error
 	for i, c := range a.OAuth2Apps {
 		app := authserver.App{ID: expand(c.ClientID), Secret: expand(c.ClientSecret),
-			Type: authserver.AppType(c.AppType), Scopes: c.Scopes, Provider: c.Provider}
+			Type: authserver.AppType(c.AppType), Scopes: c.Scopes, Provider: c.Provider,
+			AccessTTL: time.Duration(c.AccessTokenLifetime)}
 		if app.Type == "" {
 			app.Type = authserver.ServerApp
 		}

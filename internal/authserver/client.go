@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"time"
 )
 
 // AppType is how Fitbit classed an app, which decides how it authenticates
@@ -44,7 +45,16 @@ type App struct {
 	// Provider names the upstream registration the app's users connect
 	// to, for the Connector; "" is the front's default.
 	Provider string
+	// AccessTTL is the lifetime of the app's access tokens; 0: the
+	// Server's AccessTTL (Fitbit's 8 hours). A short one lets an app's
+	// expiry handling (refresh on 401 expired_token) be exercised.
+	AccessTTL time.Duration
 }
+
+// MinAccessTTL is the shortest access token lifetime an app may have:
+// expires_in counts whole seconds (RFC 6749 §5.1), so anything shorter
+// would tell the app its token expired on arrival.
+const MinAccessTTL = time.Second
 
 // Validate checks a registration.
 func (a App) Validate() error {
@@ -55,6 +65,8 @@ func (a App) Validate() error {
 		return fmt.Errorf("authserver: app %s: type must be server, client or personal, not %q", a.ID, a.Type)
 	case a.Type == ServerApp && len(a.Secret) < 16:
 		return fmt.Errorf("authserver: app %s: a server app needs a client secret of at least 16 characters", a.ID)
+	case a.AccessTTL != 0 && (a.AccessTTL < MinAccessTTL || a.AccessTTL%time.Second != 0):
+		return fmt.Errorf("authserver: app %s: access token lifetime %v must be whole seconds, at least %v", a.ID, a.AccessTTL, MinAccessTTL)
 	case len(a.RedirectURIs) == 0:
 		return fmt.Errorf("authserver: app %s: at least one redirect URI is needed", a.ID)
 	}

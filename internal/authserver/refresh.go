@@ -62,7 +62,7 @@ func (s *Server) refresh(ctx context.Context, app App, p url.Values) (*tokenAnsw
 			s.Logger.Error("could not record an OAuth 2.0 refresh token as used", zap.Error(err))
 			return nil, errStore
 		}
-		ans, err := s.issue(ctx, rt.Grant, g, rt.Generation+1, nextAccess, nextRefresh, s.lifetime(p))
+		ans, err := s.issue(ctx, rt.Grant, g, rt.Generation+1, nextAccess, nextRefresh, s.lifetime(app, p))
 		if err == nil {
 			rt.Rotated = now
 			err = s.put(ctx, kindRefresh, old, rt, now.Add(rotatedRetention))

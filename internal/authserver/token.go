@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -85,12 +86,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) *Error {
 }
 
 // lifetime is the access token lifetime asked for: Fitbit took
-// expires_in=3600 or 28800 at the token endpoint, 28800 by default.
-func (s *Server) lifetime(p url.Values) time.Duration {
-	if p.Get("expires_in") == "3600" && s.AccessTTL > time.Hour {
+// expires_in=3600 or 28800 at the token endpoint, 28800 by default; the
+// app's own lifetime, when the operator set one, replaces the default.
+func (s *Server) lifetime(app App, p url.Values) time.Duration {
+	ttl := cmp.Or(app.AccessTTL, s.AccessTTL)
+	if p.Get("expires_in") == "3600" && ttl > time.Hour {
 		return time.Hour
 	}
-	return s.AccessTTL
+	return ttl
 }
 
 // exchange redeems a code (RFC 6749 §4.1.3, RFC 7636 §4.6). The code is
@@ -149,7 +152,7 @@ func (s *Server) exchange(ctx context.Context, app App, p url.Values) (*tokenAns
 		s.Logger.Error("could not store an OAuth 2.0 grant", zap.Error(err))
 		return nil, errStore
 	}
-	ans, err := s.issue(ctx, grantID, g, 0, randomHex(32), randomHex(32), s.lifetime(p))
+	ans, err := s.issue(ctx, grantID, g, 0, randomHex(32), randomHex(32), s.lifetime(app, p))
 	if err != nil {
 		s.Logger.Error("could not store OAuth 2.0 tokens", zap.Error(err))
 		return nil, errStore
