@@ -195,7 +195,8 @@ func oauth2Gateway(t *testing.T, appLines string) (g *googlesim.Server, app *oau
 // Node.js, unchanged but for its Fitbit URLs (e2e/testdata/fitbit-node,
 // installed by .ci/run), as a server app: sign-in following the
 // redirects, code exchange, profile, daily activity, heart rate and sleep,
-// the library's refresh, revoke.
+// a real expiry (the app's access_token_lifetime is 5 s) followed by the
+// library's refresh on Fitbit's 401 expired_token, revoke.
 func TestFitbitNodeOnGoogleHealth(t *testing.T) {
 	dir := filepath.Join("testdata", "fitbit-node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "fitbit-node")); err != nil {
@@ -205,7 +206,7 @@ func TestFitbitNodeOnGoogleHealth(t *testing.T) {
 		t.Skipf("fitbit-node is not installed: run npm ci in %s", dir)
 	}
 	const secret = "a-server-apps-secret-0123456789"
-	g, app, callbacks := oauth2Gateway(t, "oauth2_app 23WEB1 {\n\t\t\tclient_secret "+secret+"\n\t\t\tredirect_uri {{.App}}/callback\n\t\t}")
+	g, app, callbacks := oauth2Gateway(t, "oauth2_app 23WEB1 {\n\t\t\tclient_secret "+secret+"\n\t\t\tredirect_uri {{.App}}/callback\n\t\t\taccess_token_lifetime 5s\n\t\t}")
 	cmd := exec.Command("node", "run.js")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GATEWAY="+gateway, "CLIENT_ID=23WEB1", "CLIENT_SECRET="+secret, "REDIRECT_URI="+app.URL+"/callback")
@@ -225,6 +226,8 @@ func TestFitbitNodeOnGoogleHealth(t *testing.T) {
 		ExpiresIn                       int    `json:"expires_in"`
 		Profile, Activity, Heart, Sleep read
 		Rotated                         bool
+		Refreshes                       int
+		RefreshedOnExpiry               bool `json:"refreshed_on_expiry"`
 		AfterRefresh                    read `json:"after_refresh"`
 		AfterRevoke                     read `json:"after_revoke"`
 		Secrets                         []string
@@ -235,7 +238,7 @@ func TestFitbitNodeOnGoogleHealth(t *testing.T) {
 	switch {
 	case out.State != "st4te" || out.Fragment != "#_=_" || len(callbacks()) != 1:
 		t.Fatalf("back at the app: state %q fragment %q", out.State, out.Fragment)
-	case out.UserID != "ALICE1" || out.ExpiresIn != 28800 || out.Scope != "activity heartrate profile sleep":
+	case out.UserID != "ALICE1" || out.ExpiresIn != 5 || out.Scope != "activity heartrate profile sleep":
 		t.Fatalf("token answer: %s", outb)
 	case out.Profile.Status != 200 || profileUser(out.Profile.Body) != "ALICE1":
 		t.Fatalf("profile: %+v", out.Profile)
@@ -245,8 +248,9 @@ func TestFitbitNodeOnGoogleHealth(t *testing.T) {
 		t.Fatalf("heart rate: %+v", out.Heart)
 	case out.Sleep.Status != 200 || out.Sleep.Body["sleep"] == nil:
 		t.Fatalf("sleep: %+v", out.Sleep)
-	case !out.Rotated || out.AfterRefresh.Status != 200:
-		t.Fatalf("refresh: rotated %v, then %+v", out.Rotated, out.AfterRefresh)
+	case !out.RefreshedOnExpiry || !out.Rotated || out.AfterRefresh.Status != 200:
+		t.Fatalf("refresh on expiry: refreshed %v (%d refreshes), rotated %v, then %+v",
+			out.RefreshedOnExpiry, out.Refreshes, out.Rotated, out.AfterRefresh)
 	case out.AfterRevoke.Status != 401 || errorType(out.AfterRevoke.Body) != "invalid_token":
 		t.Fatalf("after revoke: %+v", out.AfterRevoke)
 	}
