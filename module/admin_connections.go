@@ -82,7 +82,9 @@ func disconnectHash(ctx context.Context, m *tokens.Manager, hash string) (any, e
 
 // lookupRequest names a connection by identity, in the body.
 type lookupRequest struct {
-	Identity string `json:"identity"`
+	// Identity, or IdentityHash: its hash.
+	Identity     string `json:"identity,omitempty"`
+	IdentityHash string `json:"identity_hash,omitempty"`
 	// Provider: one registration; "" for every one.
 	Provider string `json:"provider,omitempty"`
 }
@@ -99,8 +101,14 @@ func adminLookup(app *App, w http.ResponseWriter, r *http.Request) error {
 	if err := decodeAdminJSON(w, r, maxAdminBody, &req); err != nil {
 		return err
 	}
-	if req.Identity == "" {
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(`the body needs an identity: {"identity": "…"}`)}
+	hash := req.IdentityHash
+	switch {
+	case (req.Identity == "") == (hash == ""):
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(`the body needs an identity or an identity hash: {"identity": "…"} or {"identity_hash": "…"}`)}
+	case hash == "":
+		hash = tokenstore.IdentityHash(req.Identity)
+	case !tokenstore.IsIdentityHash(hash):
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("identity_hash must be 64 lowercase hex digits")}
 	}
 	names := app.providerNames()
 	if req.Provider != "" {
@@ -109,7 +117,6 @@ func adminLookup(app *App, w http.ResponseWriter, r *http.Request) error {
 		}
 		names = []string{req.Provider}
 	}
-	hash := tokenstore.IdentityHash(req.Identity)
 	out := lookupView{IdentityHash: hash, Connections: []connectionView{}}
 	for _, name := range names {
 		m, _ := app.manager(name)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/admintest"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -21,18 +22,12 @@ func googleAdmin(t *testing.T) (string, *googlesim.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
-	base := adminCaddy(t, map[string]any{"fitbit": map[string]any{
-		"encryption_keys": []string{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
-		"providers": map[string]any{"google_health": map[string]any{
-			"client_id": sim.ClientID(), "client_secret": sim.ClientSecret(), "redirect_uri": "https://gw.example/fitbit/callback",
-			"endpoints": map[string]any{"authorize_url": sim.AuthorizeURL(), "token_url": sim.TokenURL(), "revoke_url": sim.RevokeURL(), "api_base": sim.APIBase()},
-		}},
-	}})
+	base := adminCaddy(t, map[string]any{"fitbit": admintest.GoogleHealthApp(sim)})
 	return base, sim
 }
 
 // importLines posts an import and returns its result lines and summary.
-func importLines(t *testing.T, url, body string) ([]importResult, importSummary, string) {
+func importLines(t *testing.T, url, body string) ([]ImportResult, ImportSummary, string) {
 	t.Helper()
 	resp, err := http.Post(url, "application/x-ndjson", strings.NewReader(body))
 	if err != nil {
@@ -43,8 +38,8 @@ func importLines(t *testing.T, url, body string) ([]importResult, importSummary,
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("import: %d %s", resp.StatusCode, raw)
 	}
-	var results []importResult
-	var sum importSummary
+	var results []ImportResult
+	var sum ImportSummary
 	sc := bufio.NewScanner(strings.NewReader(string(raw)))
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), `"summary":true`) {
@@ -53,7 +48,7 @@ func importLines(t *testing.T, url, body string) ([]importResult, importSummary,
 			}
 			continue
 		}
-		var r importResult
+		var r ImportResult
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("result line %q: %v", sc.Text(), err)
 		}
@@ -69,7 +64,7 @@ func TestAdminImportAndConnections(t *testing.T) {
 	body := good + "\n" +
 		"\n" + // blank lines are skipped
 		`{"identity":"bob","refresh_token":"not-a-token-at-all"}` + "\n" +
-		`{"identity":"carol","refresh_token":"` + strings.Repeat("x", maxImportLine) + `"}` + "\n" +
+		`{"identity":"carol","refresh_token":"` + strings.Repeat("x", MaxImportLine) + `"}` + "\n" +
 		`{"identity":"dave","refresh_token":"r","secret":"s3cr3t"}` + "\n" +
 		`{"identity":"erin","refresh_token":"` + tr.RefreshToken + `",` + "\n"
 	hash := tokenstore.IdentityHash("alice")

@@ -1,7 +1,6 @@
 package module
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/jsonlines"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
@@ -23,20 +23,20 @@ import (
 // POST /fitbit/import[?dry_run=true][&replace=true]: connections whose
 // tokens the operator already holds, as JSON Lines (importLine), each
 // checked with one refresh at the provider before it is stored
-// (tokens.Manager.Import). The answer is JSON Lines too, one importResult
-// per line as it is done, then an importSummary.
+// (tokens.Manager.Import). The answer is JSON Lines too, one ImportResult
+// per line as it is done, then an ImportSummary.
 func init() {
 	adminRoutes = append(adminRoutes, adminRoute{Method: "POST", Pattern: "/fitbit/import", Handle: adminImport})
 }
 
 const (
-	// maxImportBody bounds one import request. The whole body is read
+	// MaxImportBody bounds one import request (POST /fitbit/import). The whole body is read
 	// before the first line is imported: Caddy's admin server allows 10
 	// seconds to read a request, and Go's HTTP/1 server no reading once the
 	// answer has begun. `caddy fitbit import` sends bigger files in parts.
-	maxImportBody = 4 << 20
-	// maxImportLine bounds one line: a few tokens and ids.
-	maxImportLine = 16 << 10
+	MaxImportBody = 4 << 20
+	// MaxImportLine bounds one line: a few tokens and ids.
+	MaxImportLine = 16 << 10
 )
 
 // importLine is one connection to import.
@@ -59,9 +59,9 @@ type importLine struct {
 	UserID string `json:"user_id,omitempty"`
 }
 
-// importResult is what became of one line. It never holds a token or the
-// identity.
-type importResult struct {
+// ImportResult is what became of one line of an import: a line of the
+// answer of POST /fitbit/import. It never holds a token or the identity.
+type ImportResult struct {
 	Line         int    `json:"line"`
 	IdentityHash string `json:"identity_hash,omitempty"`
 	Provider     string `json:"provider,omitempty"`
@@ -73,8 +73,8 @@ type importResult struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// importSummary is the answer's last line.
-type importSummary struct {
+// ImportSummary is the last line of the answer of POST /fitbit/import.
+type ImportSummary struct {
 	Summary    bool `json:"summary"` // always true: tells this line from the results
 	DryRun     bool `json:"dry_run"`
 	Lines      int  `json:"lines"`
@@ -90,12 +90,12 @@ func adminImport(app *App, w http.ResponseWriter, r *http.Request) error {
 	if err := errors.Join(err1, err2); err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxImportBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return caddy.APIError{HTTPStatus: http.StatusRequestEntityTooLarge,
-				Err: fmt.Errorf("import body larger than %d bytes: send it in parts (caddy fitbit import does)", int64(maxImportBody))}
+				Err: fmt.Errorf("import body larger than %d bytes: send it in parts (caddy fitbit import does)", int64(MaxImportBody))}
 		}
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("reading the import body: %w", err)}
 	}
@@ -104,19 +104,19 @@ func adminImport(app *App, w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
 	rc := http.NewResponseController(w)
-	sum := importSummary{Summary: true, DryRun: dryRun}
-	lines := bufio.NewReaderSize(bytes.NewReader(body), maxImportLine)
+	sum := ImportSummary{Summary: true, DryRun: dryRun}
+	lines := jsonlines.NewReader(bytes.NewReader(body), MaxImportLine)
 	for n := 1; r.Context().Err() == nil; n++ {
-		line, tooLong, err := readImportLine(lines)
+		line, tooLong, err := lines.Next()
 		if err == io.EOF && len(line) == 0 && !tooLong {
 			break
 		}
 		if len(bytes.TrimSpace(line)) == 0 && !tooLong {
 			continue // a blank line is no connection
 		}
-		res := importResult{Line: n}
+		res := ImportResult{Line: n}
 		if tooLong {
-			res.Status, res.Reason = "failed", fmt.Sprintf("line longer than %d bytes", maxImportLine)
+			res.Status, res.Reason = "failed", fmt.Sprintf("line longer than %d bytes", MaxImportLine)
 		} else {
 			res = app.importOne(r, n, line, dryRun, replace)
 		}
@@ -136,23 +136,9 @@ func adminImport(app *App, w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readImportLine reads one line; a line longer than the reader's buffer
-// is skipped to its end and reported as tooLong.
-func readImportLine(rd *bufio.Reader) (line []byte, tooLong bool, err error) {
-	line, err = rd.ReadSlice('\n')
-	for errors.Is(err, bufio.ErrBufferFull) {
-		tooLong = true
-		_, err = rd.ReadSlice('\n')
-	}
-	if tooLong {
-		return nil, true, err
-	}
-	return line, false, err
-}
-
 // importOne imports (or checks) line n.
-func (a *App) importOne(r *http.Request, n int, raw []byte, dryRun, replace bool) importResult {
-	res := importResult{Line: n, Status: "failed"}
+func (a *App) importOne(r *http.Request, n int, raw []byte, dryRun, replace bool) ImportResult {
+	res := ImportResult{Line: n, Status: "failed"}
 	var line importLine
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
