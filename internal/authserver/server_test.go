@@ -37,7 +37,7 @@ const (
 )
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *authserver.Server
 	store *storagestore.Store
 	now   atomic.Int64 // seconds added to the real clock
@@ -45,7 +45,7 @@ type harness struct {
 	cookies []*http.Cookie // of the browser that browse is
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{t: t}
 	keys, err := tokenstore.NewKeyring([][]byte{bytes.Repeat([]byte{7}, tokenstore.KeySize)})
