@@ -116,7 +116,9 @@ func (h *OAuth2Handler) Provision(ctx caddy.Context) error {
 		def = "google_health"
 	}
 	conns := oauth2Connectors{}
+	providerOf := make(map[string]string, len(app.oauth2))
 	for _, a := range app.oauth2 {
+		providerOf[a.ID] = cmp.Or(a.Provider, def, app.state.defaultName)
 		if _, done := conns[a.Provider]; done {
 			continue
 		}
@@ -133,6 +135,7 @@ func (h *OAuth2Handler) Provision(ctx caddy.Context) error {
 		BrowserGate: app.browserGate(ctx.Logger()),
 		TokenGate:   app.tokenGate(ctx.Logger()),
 		ClientIP:    clientIP,
+		Observe:     registerOAuth2Metrics(ctx, providerOf, cmp.Or(def, app.state.defaultName)).Observe,
 		Logger:      ctx.Logger(),
 	}
 	h.server.Init()

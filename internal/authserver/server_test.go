@@ -721,3 +721,34 @@ func TestSignInScopesUnavailableUpstream(t *testing.T) {
 		t.Fatalf("%s %v", back, c.begun)
 	}
 }
+
+// Every request to the front is observed, by client (when known), endpoint
+// and result, for the metrics.
+func TestObserve(t *testing.T) {
+	h := newHarness(t)
+	var seen []string
+	h.srv.Observe = func(client, endpoint, result string) { seen = append(seen, client+" "+endpoint+" "+result) }
+	code := h.authorize(phoneAuthorize())
+	tk := h.exchangePhone(code)
+	h.refused(h.refresh(phoneApp, "", "not-a-token"), http.StatusBadRequest, apierror.InvalidGrant)
+	h.refused(h.post("/oauth2/token", webApp+":wrong", url.Values{"grant_type": {"refresh_token"}}), http.StatusUnauthorized, apierror.InvalidClient)
+	if _, e := h.call(tk.AccessToken); e != nil {
+		t.Fatal(e)
+	}
+	h.callRefused("unknown", apierror.InvalidToken)
+	h.advance(9 * time.Hour)
+	h.callRefused(tk.AccessToken, apierror.ExpiredToken)
+	h.ok(h.post("/oauth2/revoke", "", url.Values{"client_id": {phoneApp}, "token": {tk.RefreshToken}}))
+	want := []string{
+		phoneApp + " token ok",
+		phoneApp + " token invalid_grant",
+		" token invalid_client", // not authenticated: no client
+		phoneApp + " api ok",
+		" api invalid_token",
+		" api expired_token",
+		phoneApp + " revoke ok",
+	}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("observed\n%q\nwant\n%q", seen, want)
+	}
+}
