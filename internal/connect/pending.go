@@ -34,14 +34,14 @@ const (
 // reusable is what a browser needs to send itself to the provider again
 // with the authorization it started.
 type reusable struct {
-	State    string `json:"state"`
-	Verifier string `json:"verifier"`
-	ReturnTo string `json:"return_to,omitempty"`
+	State    string    `json:"state"`
+	Verifier string    `json:"verifier"`
+	ReturnTo string    `json:"return_to,omitempty"`
+	Slot     int       `json:"slot"`
+	Expires  time.Time `json:"expires"`
 	// Scopes the stored authorization asks for (a front's sign-in may
 	// ask other scopes on its next visit).
-	Scopes  []string  `json:"scopes,omitempty"`
-	Slot    int       `json:"slot"`
-	Expires time.Time `json:"expires"`
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 func reuseID(browserHash, provider, identity string) string {
