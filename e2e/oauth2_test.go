@@ -335,4 +335,14 @@ func TestFitbitOAuth2ConsentForTheScopesAsked(t *testing.T) {
 	if status, m := readJSON(t, resp); status != 403 || errorType(m) != "insufficient_scope" {
 		t.Fatalf("heart rate without its scope: %d %v", status, m)
 	}
+	// Fitbit's prompt=login: Google is asked to let the user choose the
+	// account (it has no prompt=login), beside its prompt=consent.
+	resp, err = (&http.Client{Jar: jar}).Get(cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "login")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if reqs := g.AuthRequests(); len(reqs) != 2 || reqs[0].Prompt != "consent" || reqs[1].Prompt != "consent select_account" {
+		t.Fatalf("Google consents %+v", reqs)
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/authserver"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 )
 
@@ -182,8 +183,8 @@ type oauth2Connector struct {
 // name, by the name an app gives ("": the handler's default).
 type oauth2Connectors map[string]oauth2Connector
 
-func (cs oauth2Connectors) Begin(w http.ResponseWriter, r *http.Request, app authserver.App, identity string, scopes []string) {
-	cs[app.Provider].flow.Begin(w, r, identity, scopes)
+func (cs oauth2Connectors) Begin(w http.ResponseWriter, r *http.Request, app authserver.App, identity string, consent provider.Consent) {
+	cs[app.Provider].flow.Begin(w, r, identity, consent)
 }
 
 func (cs oauth2Connectors) ConsentScopes(app authserver.App, asked []string) []string {

@@ -474,12 +474,13 @@ type fakeConnector struct {
 	granted   []string // the upstream's scopes; nil: not said
 	next      string
 	consent   []string // the scopes of the last Begin
+	login     bool     // the last Begin asked the user to sign in again
 	none      bool     // ConsentScopes allows nothing
 }
 
-func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, _ authserver.App, identity string, scopes []string) {
+func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, _ authserver.App, identity string, consent provider.Consent) {
 	c.begun = append(c.begun, identity)
-	c.consent = scopes
+	c.consent, c.login = consent.Scopes, consent.Login
 	resume := authserver.Resume
 	if c.deny {
 		resume = authserver.ResumeDenied
@@ -641,6 +642,22 @@ func TestSignInWithPromptNone(t *testing.T) {
 	back, _ = url.Parse(h.browse("/oauth2/authorize?"+q.Encode(), "alice").Header().Get("Location"))
 	if back.Query().Get("code") == "" || len(c.begun) != 0 {
 		t.Fatalf("a connected user with prompt=none: %s", back)
+	}
+}
+
+// prompt=login (alone or with consent) has the upstream consent ask the
+// user to sign in again; other prompts do not.
+func TestSignInWithPromptLogin(t *testing.T) {
+	for prompt, login := range map[string]bool{"": false, "consent": false, "login": true, "login consent": true} {
+		h, c := withConnector(t)
+		q := phoneAuthorize()
+		if prompt != "" {
+			q.Set("prompt", prompt)
+		}
+		h.browse("/oauth2/authorize?"+q.Encode(), "")
+		if len(c.begun) != 1 || c.login != login {
+			t.Errorf("prompt %q: begun %d, login %v", prompt, len(c.begun), c.login)
+		}
 	}
 }
 

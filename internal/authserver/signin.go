@@ -20,11 +20,12 @@ import (
 // Connector is the gateway's upstream OAuth 2.0 side (the connect flow to
 // the google_health registration) as the authorize step needs it.
 type Connector interface {
-	// Begin sends the browser to connect identity upstream, through a
-	// consent for scopes (the upstream's names, see ConsentScopes). After
+	// Begin sends the browser to connect identity upstream, through the
+	// consent (scopes in the upstream's names, see ConsentScopes; Login
+	// for an app's prompt=login). After
 	// the consent, the connect flow's callback asks Resume (or, on a
 	// denial, ResumeDenied) in this package where the browser goes back to.
-	Begin(w http.ResponseWriter, r *http.Request, app App, identity string, scopes []string)
+	Begin(w http.ResponseWriter, r *http.Request, app App, identity string, consent provider.Consent)
 	// ConsentScopes are the upstream scopes a sign-in of app asking for
 	// the Fitbit scopes asked needs (for google_health: their Google
 	// Health scopes plus settings, see provider.Client.ConsentScopes).
@@ -195,7 +196,7 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 		return
 	}
 	s.observe(a.App.ID, "authorize", "consent")
-	s.Connector.Begin(w, r, w8.App, w8.Identity, scopes)
+	s.Connector.Begin(w, r, w8.App, w8.Identity, provider.Consent{Scopes: scopes, Login: strings.Contains(a.Prompt, "login")})
 }
 
 // Resume returns the authorize step the browser connecting identity goes

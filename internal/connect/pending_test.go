@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
@@ -179,7 +180,7 @@ func TestReusedAuthorizationAsksTheNewScopes(t *testing.T) {
 			r.AddCookie(cookie)
 		}
 		w := httptest.NewRecorder()
-		fx.flow.Begin(w, r, "oauth2:alice", scopes)
+		fx.flow.Begin(w, r, "oauth2:alice", provider.Consent{Scopes: scopes})
 		if w.Code != http.StatusFound {
 			t.Fatalf("begin: %d %s", w.Code, w.Body)
 		}
