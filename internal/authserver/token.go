@@ -147,9 +147,13 @@ func (s *Server) exchange(ctx context.Context, app App, p url.Values) (*tokenAns
 		s.Logger.Error("could not record an OAuth 2.0 code as used", zap.Error(err))
 		return nil, errStore
 	}
-	g := &grant{Client: app.ID, Identity: c.Identity, Scopes: c.Scopes, UserID: c.UserID, Created: now}
+	g := &grant{GrantTerms: GrantTerms{Client: app.ID, Scopes: c.Scopes, UserID: c.UserID, Created: now}, Identity: c.Identity}
 	if err := s.put(ctx, kindGrant, grantID, g, time.Time{}); err != nil {
 		s.Logger.Error("could not store an OAuth 2.0 grant", zap.Error(err))
+		return nil, errStore
+	}
+	if err := grantIndex(s.Entries).Add(ctx, tokenstore.IdentityHash(g.Identity), []byte(grantID)); err != nil {
+		s.Logger.Error("could not index an OAuth 2.0 grant", zap.Error(err))
 		return nil, errStore
 	}
 	ans, err := s.issue(ctx, grantID, g, 0, randomHex(32), randomHex(32), s.lifetime(app, p))

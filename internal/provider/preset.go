@@ -63,6 +63,11 @@ type Preset struct {
 	// Successor names the preset that replaces this provider, for apps that
 	// meet a 410 Gone.
 	Successor string
+	// RotatesRefreshTokens: every refresh issues a new refresh token and
+	// kills the old (Fitbit). A refresh of such a provider's token must be
+	// persisted before anything else, and is never made just to test a
+	// token (an import's dry run).
+	RotatesRefreshTokens bool
 }
 
 // Fitbit is the Fitbit Web API preset, the default.
@@ -84,6 +89,8 @@ var Fitbit = Preset{
 	PathPrefixes: []string{"/1/", "/1.1/", "/1.2/"},
 	Dialect:      apierror.Fitbit,
 	Successor:    "google_health",
+	// https://dev.fitbit.com/build/reference/web-api/authorization/refresh-token/
+	RotatesRefreshTokens: true,
 }
 
 // GoogleHealth is the Google Health API preset (Fitbit's successor): Google
