@@ -3,6 +3,7 @@ package provider
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 )
@@ -59,6 +60,12 @@ type Preset struct {
 	// Successor names the preset that replaces this provider, for apps that
 	// meet a 410 Gone.
 	Successor string
+	// RateLimit calls per user per RateWindow, a clock-aligned window, is
+	// the provider's own limit, the default of the gateway's budget.
+	// RateHeaders: the provider sends Fitbit-Rate-Limit-* with its answers.
+	RateLimit   int
+	RateWindow  time.Duration
+	RateHeaders bool
 }
 
 // Fitbit is the Fitbit Web API preset, the default.
@@ -78,6 +85,9 @@ var Fitbit = Preset{
 	PathPrefixes: []string{"/1/", "/1.1/", "/1.2/"},
 	Dialect:      apierror.Fitbit,
 	Successor:    "google_health",
+	// 150 calls per user per clock hour
+	// (https://dev.fitbit.com/build/reference/web-api/developer-guide/application-design/#Rate-Limits).
+	RateLimit: 150, RateWindow: time.Hour, RateHeaders: true,
 }
 
 // GoogleHealth is the Google Health API preset (Fitbit's successor): Google
@@ -106,6 +116,9 @@ var GoogleHealth = Preset{
 	MapScopes:         GoogleScopes,
 	Always:            GoogleScopes([]string{"settings"}),
 	IncrementalAuth:   true,
+	// 300 calls per user per minute (https://developers.google.com/health);
+	// Google sends no rate-limit headers.
+	RateLimit: 300, RateWindow: time.Minute,
 }
 
 // Presets are the built-in providers by name.
