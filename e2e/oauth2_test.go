@@ -150,6 +150,25 @@ func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
 	if found := secretsIn(t, e.dir, append(g.IssuedSecrets(), tok.AccessToken, tok.RefreshToken, fresh.AccessToken, fresh.RefreshToken)); len(found) > 0 {
 		t.Fatalf("secrets on disk: %v", found)
 	}
+	// Each step was counted, by the app's upstream registration, and the
+	// metrics quote no token.
+	resp, err = http.Get("http://localhost:2999/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, step := range [][2]string{{"authorize", "consent"}, {"authorize", "ok"}, {"token", "ok"}, {"api", "ok"}, {"api", "expired_token"}, {"revoke", "ok"}, {"api", "invalid_token"}} {
+		series := `caddy_fitbit_oauth2_requests_total{endpoint="` + step[0] + `",provider="google_health",result="` + step[1] + `"}`
+		if !strings.Contains(string(metrics), series) {
+			t.Errorf("metrics lack %s", series)
+		}
+	}
+	for _, secret := range []string{tok.AccessToken, tok.RefreshToken, fresh.AccessToken, fresh.RefreshToken} {
+		if strings.Contains(string(metrics), secret) {
+			t.Fatal("metrics quote a token")
+		}
+	}
 }
 
 // oauth2App is an app's redirect endpoint, in front of a gateway serving
@@ -195,7 +214,8 @@ func oauth2Gateway(t *testing.T, appLines string) (g *googlesim.Server, app *oau
 // Node.js, unchanged but for its Fitbit URLs (e2e/testdata/fitbit-node,
 // installed by .ci/run), as a server app: sign-in following the
 // redirects, code exchange, profile, daily activity, heart rate and sleep,
-// the library's refresh, revoke.
+// a real expiry (the app's access_token_lifetime is 5 s) followed by the
+// library's refresh on Fitbit's 401 expired_token, revoke.
 func TestFitbitNodeOnGoogleHealth(t *testing.T) {
 	dir := filepath.Join("testdata", "fitbit-node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "fitbit-node")); err != nil {
@@ -205,7 +225,7 @@ func TestFitbitNodeOnGoogleHealth(t *testing.T) {
 		t.Skipf("fitbit-node is not installed: run npm ci in %s", dir)
 	}
 	const secret = "a-server-apps-secret-0123456789"
-	g, app, callbacks := oauth2Gateway(t, "oauth2_app 23WEB1 {\n\t\t\tclient_secret "+secret+"\n\t\t\tredirect_uri {{.App}}/callback\n\t\t}")
+	g, app, callbacks := oauth2Gateway(t, "oauth2_app 23WEB1 {\n\t\t\tclient_secret "+secret+"\n\t\t\tredirect_uri {{.App}}/callback\n\t\t\taccess_token_lifetime 5s\n\t\t}")
 	cmd := exec.Command("node", "run.js")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GATEWAY="+gateway, "CLIENT_ID=23WEB1", "CLIENT_SECRET="+secret, "REDIRECT_URI="+app.URL+"/callback")
@@ -225,6 +245,8 @@ func TestFitbitNodeOnGoogleHealth(t *testing.T) {
 		ExpiresIn                       int    `json:"expires_in"`
 		Profile, Activity, Heart, Sleep read
 		Rotated                         bool
+		Refreshes                       int
+		RefreshedOnExpiry               bool `json:"refreshed_on_expiry"`
 		AfterRefresh                    read `json:"after_refresh"`
 		AfterRevoke                     read `json:"after_revoke"`
 		Secrets                         []string
@@ -235,7 +257,7 @@ func TestFitbitNodeOnGoogleHealth(t *testing.T) {
 	switch {
 	case out.State != "st4te" || out.Fragment != "#_=_" || len(callbacks()) != 1:
 		t.Fatalf("back at the app: state %q fragment %q", out.State, out.Fragment)
-	case out.UserID != "ALICE1" || out.ExpiresIn != 28800 || out.Scope != "activity heartrate profile sleep":
+	case out.UserID != "ALICE1" || out.ExpiresIn != 5 || out.Scope != "activity heartrate profile sleep":
 		t.Fatalf("token answer: %s", outb)
 	case out.Profile.Status != 200 || profileUser(out.Profile.Body) != "ALICE1":
 		t.Fatalf("profile: %+v", out.Profile)
@@ -245,8 +267,9 @@ func TestFitbitNodeOnGoogleHealth(t *testing.T) {
 		t.Fatalf("heart rate: %+v", out.Heart)
 	case out.Sleep.Status != 200 || out.Sleep.Body["sleep"] == nil:
 		t.Fatalf("sleep: %+v", out.Sleep)
-	case !out.Rotated || out.AfterRefresh.Status != 200:
-		t.Fatalf("refresh: rotated %v, then %+v", out.Rotated, out.AfterRefresh)
+	case !out.RefreshedOnExpiry || !out.Rotated || out.AfterRefresh.Status != 200:
+		t.Fatalf("refresh on expiry: refreshed %v (%d refreshes), rotated %v, then %+v",
+			out.RefreshedOnExpiry, out.Refreshes, out.Rotated, out.AfterRefresh)
 	case out.AfterRevoke.Status != 401 || errorType(out.AfterRevoke.Body) != "invalid_token":
 		t.Fatalf("after revoke: %+v", out.AfterRevoke)
 	}
@@ -311,5 +334,15 @@ func TestFitbitOAuth2ConsentForTheScopesAsked(t *testing.T) {
 	}
 	if status, m := readJSON(t, resp); status != 403 || errorType(m) != "insufficient_scope" {
 		t.Fatalf("heart rate without its scope: %d %v", status, m)
+	}
+	// Fitbit's prompt=login: Google is asked to let the user choose the
+	// account (it has no prompt=login), beside its prompt=consent.
+	resp, err = (&http.Client{Jar: jar}).Get(cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "login")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if reqs := g.AuthRequests(); len(reqs) != 2 || reqs[0].Prompt != "consent" || reqs[1].Prompt != "consent select_account" {
+		t.Fatalf("Google consents %+v", reqs)
 	}
 }

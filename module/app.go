@@ -507,11 +507,20 @@ func (a *App) returnToAllowed() []string {
 	return a.ReturnToAllowed
 }
 
-// Start implements caddy.App.
-func (a *App) Start() error { return nil }
+// Start implements caddy.App: from now on the admin API (admin.api.fitbit)
+// serves this app.
+func (a *App) Start() error {
+	running.Store(a)
+	return nil
+}
 
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
+// Stop implements caddy.App. The admin API stops serving this app, unless a
+// newer config's app has already taken over (Caddy starts the new config
+// before it stops the old).
+func (a *App) Stop() error {
+	running.CompareAndSwap(a, nil)
+	return nil
+}
 
 // Cleanup releases this config's hold on the shared state.
 func (a *App) Cleanup() error {

@@ -2,8 +2,8 @@
 // fitbit-node, unchanged but for its Fitbit URLs, which are replaced by the
 // gateway's as the source is loaded. It signs in (a small browser that
 // keeps cookies and follows redirects), exchanges the code, reads profile,
-// daily activity, heart rate and sleep, refreshes as an app does on
-// expired_token, and revokes. It prints one JSON line of what it saw; the
+// daily activity, heart rate and sleep, waits for its token to expire and
+// refreshes as an app does on expired_token, and revokes. It prints one JSON line of what it saw; the
 // Go test (e2e/oauth2_test.go) checks it.
 'use strict';
 const fs = require('fs');
@@ -49,6 +49,10 @@ async function signIn(url) {
 	throw new Error('too many redirects');
 }
 
+function errorType(body) {
+	return body && body.errors && body.errors[0] && body.errors[0].errorType;
+}
+
 async function main() {
 	const FitbitApiClient = loadFitbitNode();
 	const client = new FitbitApiClient({clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, apiVersion: '1'});
@@ -57,26 +61,45 @@ async function main() {
 	const back = new URL(await signIn(client.getAuthorizeUrl('activity heartrate profile sleep', REDIRECT_URI, undefined, 'st4te')));
 	out.state = back.searchParams.get('state');
 	out.fragment = back.hash;
-	const tok = await client.getAccessToken(back.searchParams.get('code'), REDIRECT_URI);
-	out.user_id = tok.user_id;
-	out.scope = tok.scope;
-	out.expires_in = tok.expires_in;
-	const today = new Date().toISOString().slice(0, 10);
-	const read = async (c, p, at) => {
-		const [body, resp] = await c.get(p, at);
+	const first = await client.getAccessToken(back.searchParams.get('code'), REDIRECT_URI);
+	out.user_id = first.user_id;
+	out.scope = first.scope;
+	out.expires_in = first.expires_in;
+	let tok = first;
+	out.refreshes = 0;
+	// read is the app's API call, written as apps written for Fitbit wrote
+	// it: on 401 expired_token, the library's refresh, then the call again.
+	const read = async (c, p) => {
+		let [body, resp] = await c.get(p, tok.access_token);
+		if (resp.statusCode === 401 && errorType(body) === 'expired_token') {
+			const fresh = await client.refreshAccessToken(tok.access_token, tok.refresh_token);
+			out.refreshes++;
+			out.rotated = fresh.refresh_token !== tok.refresh_token && fresh.access_token !== tok.access_token;
+			tok = fresh;
+			[body, resp] = await c.get(p, tok.access_token);
+		}
 		return {status: resp.statusCode, body};
 	};
-	out.profile = await read(client, '/profile.json', tok.access_token);
-	out.activity = await read(client, '/activities/date/' + today + '.json', tok.access_token);
-	out.heart = await read(client, '/activities/heart/date/today/1d.json', tok.access_token);
-	out.sleep = await read(sleepClient, '/sleep/date/' + today + '.json', tok.access_token);
-	// The library's refresh, as an app runs it on expired_token.
-	const fresh = await client.refreshAccessToken(tok.access_token, tok.refresh_token);
-	out.rotated = fresh.refresh_token !== tok.refresh_token && fresh.access_token !== tok.access_token;
-	out.after_refresh = await read(client, '/profile.json', fresh.access_token);
-	await client.revokeAccessToken(fresh.access_token);
-	out.after_revoke = await read(client, '/profile.json', fresh.access_token);
-	out.secrets = [tok.access_token, tok.refresh_token, fresh.access_token, fresh.refresh_token];
+	const today = new Date().toISOString().slice(0, 10);
+	out.profile = await read(client, '/profile.json');
+	out.activity = await read(client, '/activities/date/' + today + '.json');
+	out.heart = await read(client, '/activities/heart/date/today/1d.json');
+	out.sleep = await read(sleepClient, '/sleep/date/' + today + '.json');
+	// The token expires for real (the test registers the app with a short
+	// access_token_lifetime): wait until the gateway says so, as an idle app
+	// would come back later, then call as usual and let read refresh.
+	const before = out.refreshes;
+	for (let i = 0; ; i++) {
+		const [body, resp] = await client.get('/profile.json', tok.access_token);
+		if (resp.statusCode === 401 && errorType(body) === 'expired_token') break;
+		if (resp.statusCode !== 200 || i > 600) throw new Error('waiting for the expiry: ' + resp.statusCode + ' ' + JSON.stringify(body));
+		await new Promise((r) => setTimeout(r, 100));
+	}
+	out.after_refresh = await read(client, '/profile.json');
+	out.refreshed_on_expiry = out.refreshes > before;
+	await client.revokeAccessToken(tok.access_token);
+	out.after_revoke = await read(client, '/profile.json');
+	out.secrets = [first.access_token, first.refresh_token, tok.access_token, tok.refresh_token];
 	process.stdout.write(JSON.stringify(out) + '\n');
 }
 
