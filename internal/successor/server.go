@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/translate"
@@ -274,6 +275,9 @@ func fitbitError(e *translate.Error) *http.Response {
 	}
 	r := response(e.Status, apierror.Marshal(apierror.Item{ErrorType: e.Type, FieldName: e.FieldName, Message: msg}))
 	r.Header.Set("Cache-Control", "no-store")
+	if e.RetryAfter > 0 {
+		r.Header.Set("Retry-After", ratelimit.RetryAfterHeader(e.RetryAfter))
+	}
 	return r
 }
 
