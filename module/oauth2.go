@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/authserver"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
@@ -133,7 +134,12 @@ func (h *OAuth2Handler) Provision(ctx caddy.Context) error {
 		BrowserGate: app.browserGate(ctx.Logger()),
 		TokenGate:   app.tokenGate(ctx.Logger()),
 		ClientIP:    clientIP,
-		Logger:      ctx.Logger(),
+		// An app's Provider is "" for the front's default registration.
+		Audit: func(r *http.Request, e audit.Entry) {
+			e.Provider = cmp.Or(e.Provider, def, app.state.defaultName)
+			app.Audit(r, e)
+		},
+		Logger: ctx.Logger(),
 	}
 	h.server.Init()
 	return nil

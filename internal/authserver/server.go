@@ -23,6 +23,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 )
 
@@ -75,8 +76,10 @@ type Server struct {
 	BrowserGate, TokenGate *ratelimit.Gate
 	// ClientIP returns the caller's address (in Caddy: client_ip).
 	ClientIP func(*http.Request) string
-	Logger   *zap.Logger
-	Now      func() time.Time
+	// Audit records revocations (nil: none).
+	Audit  audit.Recorder
+	Logger *zap.Logger
+	Now    func() time.Time
 
 	keyMu sync.Mutex
 	key   []byte // see deriveKey
