@@ -280,9 +280,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.state = val.(*state)
 	obs := registerMetrics(ctx)
-	for _, m := range a.state.managers {
+	for name, m := range a.state.managers {
 		m.SetLogger(a.logger)
-		m.SetObserver(obs)
+		m.SetObserver(obs.of(name))
 	}
 	a.logger.Debug("fitbit app provisioned", zap.Bool("state_reused", loaded), zap.String("default_provider", a.state.defaultName), zap.Int("providers", len(regs)))
 	return nil
