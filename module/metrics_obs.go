@@ -24,19 +24,20 @@ type lifecycleCounters struct {
 	connects, denials, disconnects, unreadable prometheus.Counter
 }
 
+const connectionsHelp = "Stored connections by provider and health (ok, needs_reauth, record_unreadable): the last count of the store, kept up to date with this instance's own changes in between; absent until the first count."
+
 func newLifecycle(ns, sub string) lifecycle {
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help}, append([]string{"provider"}, labels...))
 	}
 	return lifecycle{
-		connects:    counter("connects_total", "Connections made or renewed by a user's consent on this instance, by provider."),
+		connects:    counter("connects_total", "Connections made or renewed on this instance (a user's consent, or an import), by provider."),
 		denials:     counter("denials_total", "Consents a user declined (access_denied) on this instance, by provider."),
 		disconnects: counter("disconnects_total", "Connections deleted on this instance, by provider."),
 		unreadable: counter("unreadable_records_total",
 			"Times this instance met a stored connection no encryption key opens (a proxied call, a reconnection replacing it, a disconnection deleting it), by provider."),
 		imports: counter("imports_total", "Connections imported by an operator, by provider and result (ok, dry_run, refused, error).", "result"),
-		connections: &connectionGauge{desc: prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "connections"),
-			"Stored connections by provider and health (ok, needs_reauth, record_unreadable): the last count of the store, kept up to date with this instance's own changes in between; absent until the first count.",
+		connections: &connectionGauge{desc: prometheus.NewDesc(prometheus.BuildFQName(ns, sub, "connections"), connectionsHelp,
 			[]string{"provider", "health"}, nil)},
 	}
 }

@@ -55,6 +55,11 @@ func (m *Manager) Refresh(ctx context.Context, identity string, stale *Entry) (*
 	if stale != nil {
 		a.stale = stale.AccessToken()
 	}
+	return m.refresh(ctx, a)
+}
+
+// refresh runs attempt a in the connection's flight (see Refresh).
+func (m *Manager) refresh(ctx context.Context, a *refreshAttempt) (*Entry, error) {
 	ch := m.flight.DoChan(flightKey(a.key), func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.RefreshTimeout)
 		defer cancel()
@@ -84,6 +89,7 @@ type refreshAttempt struct {
 	key      tokenstore.Key
 	identity string // "" when unknown (the recovery sweep): nothing is cached
 	stale    string // the access token the caller found stale; "" if none
+	force    bool   // redeem even a fresh pair (an operator's refresh)
 	lock     tokenstore.Lock
 
 	log *zap.Logger
@@ -134,7 +140,7 @@ func (a *refreshAttempt) run(ctx context.Context) (*Entry, error) {
 	if rec.Status == tokenstore.StatusNeedsReauth {
 		return m.cached(a.identity, rec), ErrNeedsReauth
 	}
-	if rec.Refreshing == nil && rec.AccessToken != a.stale && m.fresh(rec) {
+	if !a.force && rec.Refreshing == nil && rec.AccessToken != a.stale && m.fresh(rec) {
 		m.observe(ResultPeer, 0)
 		return m.cached(a.identity, rec), nil
 	}
@@ -158,7 +164,7 @@ func (a *refreshAttempt) redeem(ctx context.Context, rec *tokenstore.Record) (*E
 	a.marked, a.took, a.issuedFrom = rec, 0, time.Time{}
 	if a.recovering {
 		a.log.Warn("found an unfinished refresh; repeating its identical request",
-			zap.Time("started", rec.Refreshing.Since), zap.String("by", rec.Refreshing.Instance))
+			timeField("started", rec.Refreshing.Since), zap.String("by", rec.Refreshing.Instance))
 	} else if err := a.mark(ctx, rec); err != nil {
 		return nil, err
 	}
@@ -315,7 +321,7 @@ func (a *refreshAttempt) persist(ctx context.Context, g *provider.Grant, result 
 	switch {
 	case err == nil:
 		m.observe(result, a.took)
-		a.log.Info("refreshed access token", zap.String("result", string(result)), zap.Time("expiry", next.Expiry))
+		a.log.Info("refreshed access token", zap.String("result", string(result)), timeField("expiry", next.Expiry))
 		return m.cached(a.identity, next), nil
 	case errors.Is(err, tokenstore.ErrConflict):
 		// Another writer got in while this refresh ran (our lease lapsed):
