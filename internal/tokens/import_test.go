@@ -47,12 +47,15 @@ func TestImportGoogleChecksOnceAndStores(t *testing.T) {
 		t.Fatalf("dry run refreshes: %+v", s)
 	}
 
-	rec, err := m.Import(ctx, "alice", imported(tr.RefreshToken, googlesim.DefaultUserID), false)
+	// The line's user id is wrong: the identity endpoint's wins, with the
+	// legacy Fitbit id beside it.
+	rec, err := m.Import(ctx, "alice", imported(tr.RefreshToken, "someone-else"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.RefreshToken != tr.RefreshToken || rec.AccessToken == "" || rec.Status != tokenstore.StatusOK || rec.Refreshing != nil ||
-		rec.IdentityHash != tokenstore.IdentityHash("alice") || rec.RefreshedAt.IsZero() || len(rec.Scopes) == 0 || rec.Scopes[0] == "x" {
+		rec.IdentityHash != tokenstore.IdentityHash("alice") || rec.RefreshedAt.IsZero() || len(rec.Scopes) == 0 || rec.Scopes[0] == "x" ||
+		rec.UserID != googlesim.DefaultUserID || rec.Extra["legacy_user_id"] != sim.LegacyUserID(googlesim.DefaultUserID) {
 		t.Fatalf("imported %v", rec)
 	}
 	if s := sim.Stats(); s.Refreshes != 2 {
