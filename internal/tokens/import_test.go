@@ -3,9 +3,11 @@ package tokens
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
@@ -170,5 +172,38 @@ func TestOperatorByHash(t *testing.T) {
 	}
 	if _, err := e.m.LookupHash(ctx, hash); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("LookupHash after DisconnectHash: %v", err)
+	}
+}
+
+// A rotating provider that does not answer the import's refresh may have
+// rotated: the imported pair stays with its marker, and the recovery sweep
+// repeats the identical request. A refused token under --replace puts the
+// old connection back.
+func TestImportFitbitFailures(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := New(Config{Provider: provider.NewClient(e.reg, nil), Store: e.store, RetryBudget: 300 * time.Millisecond})
+	tr := e.sim.MintTokens("AAAAAA")
+	e.sim.FailNextRefreshes(100, fitbitsim.FaultError)
+	if _, err := m.Import(ctx, "alice", imported(tr.RefreshToken, ""), false); !provider.IsTransient(err) || !strings.Contains(err.Error(), "recovery sweep") {
+		t.Fatalf("import at a provider that does not answer: %v", err)
+	}
+	if st := e.stored(t, "alice"); st.Refreshing == nil || st.RefreshToken != tr.RefreshToken {
+		t.Fatalf("kept %v", st)
+	}
+	e.sim.FailNextRefreshes(0, fitbitsim.FaultError) // no more faults
+	if n, err := m.RecoverUnfinished(ctx, time.Second); err != nil || n != 1 {
+		t.Fatalf("recovery: %d %v", n, err)
+	}
+	good := e.stored(t, "alice")
+	if good.Refreshing != nil || good.RefreshToken == tr.RefreshToken || good.Status != tokenstore.StatusOK {
+		t.Fatalf("recovered %v", good)
+	}
+
+	if _, err := m.Import(ctx, "alice", imported("dead-token", ""), true); !errors.Is(err, ErrNeedsReauth) {
+		t.Fatalf("replace with a refused token: %v", err)
+	}
+	if back := e.stored(t, "alice"); back.RefreshToken != good.RefreshToken || back.Status != tokenstore.StatusOK || back.Refreshing != nil {
+		t.Fatalf("after a refused replace: %v", back)
 	}
 }
