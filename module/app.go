@@ -109,6 +109,9 @@ type App struct {
 	state    *state
 	stateKey string
 	logger   *zap.Logger
+	audit    *zap.Logger   // fitbit.audit (audit.go)
+	ctx      caddy.Context // the events' origin (events.go)
+	events   eventsApp     // nil: no events app configured
 	oauth1   map[string]legacy.Consumer
 	oauth2   map[string]authserver.App
 	// The fitbit_auth handlers of this config (see connectURLFor).
@@ -198,7 +201,9 @@ type settings struct {
 // shared state.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.audit = a.logger.Named("audit")
 	a.connects = new(connectEndpoints)
+	a.provisionEvents(ctx)
 	repl := caddy.NewReplacer()
 	expand := func(s string) string { return strings.TrimSpace(repl.ReplaceKnown(s, "")) }
 
@@ -499,6 +504,7 @@ func (a *App) returnToAllowed() []string {
 // Start implements caddy.App: from now on the admin API (admin.api.fitbit)
 // serves this app.
 func (a *App) Start() error {
+	a.watch()
 	running.Store(a)
 	return nil
 }

@@ -192,6 +192,7 @@ func cleanPrefix(p, def string) string {
 func (a *App) frontFlow(ctx caddy.Context, mgr *tokens.Manager, prefix string) *connect.Flow {
 	return &connect.Flow{
 		Tokens:   mgr,
+		Audit:    a.recorder(),
 		Store:    a.store(),
 		Prefix:   prefix,
 		ReturnTo: a.newReturnTo(),

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
@@ -95,6 +96,9 @@ type Flow struct {
 	// ResumeDenied, when set, is Resume for a user who declined the
 	// consent: the Fitbit OAuth 2.0 front tells its app access_denied.
 	ResumeDenied func(ctx context.Context, identity string) (next string, ok bool)
+
+	// Audit records connections and disconnections (nil: none).
+	Audit audit.Recorder
 
 	Logger *zap.Logger
 	Now    func() time.Time
@@ -414,6 +418,7 @@ func (f *Flow) exchangeAndStore(w http.ResponseWriter, r *http.Request, mgr *tok
 	}
 	f.log().Info("connected", zap.String("provider", p.Provider), zap.String("identity_hash", rec.IdentityHash),
 		zap.String("user_id", rec.UserID), zap.Strings("scopes", rec.Scopes))
+	f.Audit.Record(r, audit.Entry{Action: audit.Connect, Provider: p.Provider, IdentityHash: rec.IdentityHash, UserID: rec.UserID})
 	return true
 }
 
@@ -569,6 +574,8 @@ func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity strin
 			ans.RevokeError = &RevokeError{Reason: d.Reason, Message: redact.Scrub(d.Message), RetryQueued: d.RetryQueued}
 		}
 	}
+	f.Audit.Record(r, audit.Entry{Action: audit.Disconnect, Provider: ans.Provider, IdentityHash: tokenstore.IdentityHash(identity),
+		UserID: d.UserID, Result: d.Result()})
 	writeJSON(w, http.StatusOK, ans)
 }
 

@@ -370,6 +370,7 @@ func (a *refreshAttempt) failed(ctx context.Context, err error) (*Entry, error) 
 			a.log.Error("could not mark connection needs_reauth", zap.Error(serr))
 		} else {
 			m.publish(ctx, a.key)
+			m.changed(ctx, a.key.IdentityHash, dead.UserID, a.marked.Status, dead.Status)
 		}
 		return m.cached(a.identity, dead), ErrNeedsReauth
 	case provider.IsTransient(err):

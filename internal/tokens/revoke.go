@@ -102,6 +102,24 @@ type Disconnection struct {
 	Message string
 	// RetryQueued: the revocation will be retried in the background.
 	RetryQueued bool
+	// UserID is the provider user of the deleted connection, when it could
+	// be read.
+	UserID string
+}
+
+// Result is how the disconnect went, in a word (for the audit log):
+// not_connected, revoked, or the Reason it was not, with "_retry_queued"
+// when the gateway goes on trying.
+func (d Disconnection) Result() string {
+	switch {
+	case !d.Existed:
+		return "not_connected"
+	case d.Revoked:
+		return "revoked"
+	case d.RetryQueued:
+		return string(d.Reason) + "_retry_queued"
+	}
+	return string(d.Reason)
 }
 
 // pendingRevoke is the value of a revoke_retry entry. It holds a token, and
