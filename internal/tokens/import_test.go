@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,5 +206,40 @@ func TestImportFitbitFailures(t *testing.T) {
 	}
 	if back := e.stored(t, "alice"); back.RefreshToken != good.RefreshToken || back.Status != tokenstore.StatusOK || back.Refreshing != nil {
 		t.Fatalf("after a refused replace: %v", back)
+	}
+}
+
+// changes is a Watcher that remembers every Change.
+type changes struct {
+	mu  sync.Mutex
+	got []Change
+}
+
+func (c *changes) Changed(_ context.Context, ch Change) {
+	c.mu.Lock()
+	c.got = append(c.got, ch)
+	c.mu.Unlock()
+}
+
+// The watcher (events, gauges) learns of an import as of a connection, and
+// of nothing for a refused one.
+func TestImportTellsTheWatcher(t *testing.T) {
+	m, sim, _ := googleEnv(t)
+	w := &changes{}
+	m.SetWatcher(w)
+	ctx := context.Background()
+	if _, err := m.Import(ctx, "bob", imported("not-a-token", ""), false); !errors.Is(err, ErrNeedsReauth) {
+		t.Fatal(err)
+	}
+	if len(w.got) != 0 {
+		t.Fatalf("a refused import was watched: %+v", w.got)
+	}
+	tr := sim.MintTokens(googlesim.DefaultUserID)
+	if _, err := m.Import(ctx, "alice", imported(tr.RefreshToken, ""), false); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.got) != 1 || w.got[0].From != "" || w.got[0].To != tokenstore.StatusOK || w.got[0].IdentityHash != tokenstore.IdentityHash("alice") ||
+		w.got[0].UserID != googlesim.DefaultUserID {
+		t.Fatalf("changes %+v", w.got)
 	}
 }
