@@ -3,6 +3,7 @@ package provider
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 )
@@ -68,6 +69,12 @@ type Preset struct {
 	// persisted before anything else, and is never made just to test a
 	// token (an import's dry run).
 	RotatesRefreshTokens bool
+	// RateLimit calls per user per RateWindow, a clock-aligned window, is
+	// the provider's own limit, the default of the gateway's budget.
+	// RateHeaders: the provider sends Fitbit-Rate-Limit-* with its answers.
+	RateLimit   int
+	RateWindow  time.Duration
+	RateHeaders bool
 }
 
 // Fitbit is the Fitbit Web API preset, the default.
@@ -91,6 +98,9 @@ var Fitbit = Preset{
 	Successor:    "google_health",
 	// https://dev.fitbit.com/build/reference/web-api/authorization/refresh-token/
 	RotatesRefreshTokens: true,
+	// 150 calls per user per clock hour
+	// (https://dev.fitbit.com/build/reference/web-api/developer-guide/application-design/#Rate-Limits).
+	RateLimit: 150, RateWindow: time.Hour, RateHeaders: true,
 }
 
 // GoogleHealth is the Google Health API preset (Fitbit's successor): Google
@@ -123,6 +133,9 @@ var GoogleHealth = Preset{
 	MapScopes:         GoogleScopes,
 	Always:            GoogleScopes([]string{"settings"}),
 	IncrementalAuth:   true,
+	// 300 calls per user per minute (https://developers.google.com/health);
+	// Google sends no rate-limit headers.
+	RateLimit: 300, RateWindow: time.Minute,
 }
 
 // Presets are the built-in providers by name.
