@@ -36,6 +36,7 @@ import (
 	_ "github.com/caddy-fitbit/caddy-fitbit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // options are the demo's flags.
@@ -224,11 +225,13 @@ func startSim(lifetime time.Duration, out *console) (*fitbitsim.Server, error) {
 		AppType:             fitbitsim.ServerApp,
 		AccessTokenLifetime: lifetime,
 		RateLimitPerHour:    -1, // people clicking around should not hit 429s
-		Consent: func(_ *http.Request, requested []string) fitbitsim.Consent {
+		// A person's browser gets the consent page (Allow, Deny, a box per
+		// scope); the walkthrough's client is answered "allow" at once.
+		Consent: simkit.AskBrowsers(func(_ *http.Request, requested []string) fitbitsim.Consent {
 			id := fmt.Sprintf("DEMO%02d", users.Add(1))
-			out.printf("   [simulated Fitbit] consent page: Fitbit user %s allows %v\n", id, requested)
+			out.printf("   [simulated Fitbit] consent page: Fitbit user %s is asked for %v\n", id, requested)
 			return fitbitsim.Consent{UserID: id}
-		},
+		}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the simulated Fitbit: %w", err)
@@ -272,16 +275,16 @@ func startGoogle(lifetime time.Duration, redirectURI string, out *console) (*goo
 		LegacyUserIDs:       legacyUserIDs(),
 		AccessTokenLifetime: lifetime,
 		RateLimitPerMinute:  -1, // people clicking around should not hit 429s
-		Consent: func(_ *http.Request, requested []string) googlesim.Consent {
+		Consent: simkit.AskBrowsers(func(_ *http.Request, requested []string) googlesim.Consent {
 			k := int(users.Add(1))
 			id := googleUser(k)
 			legacy := "no Fitbit past"
 			if k <= googleUsers {
 				legacy = "legacyUserId " + fitbitUser(k)
 			}
-			out.printf("   [simulated Google] consent screen: Google Health user %s (%s) allows %v\n", id, legacy, shortScopes(requested))
+			out.printf("   [simulated Google] consent screen: Google Health user %s (%s) is asked for %v\n", id, legacy, shortScopes(requested))
 			return googlesim.Consent{UserID: id}
-		},
+		}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the simulated Google Health API: %w", err)
