@@ -151,6 +151,11 @@ gateway_conf() {
 		storage file_system {
 			root $store
 		}
+		# One identity makes millions of calls: a budget far above them,
+		# so every call still pays for its count (README › Provider budgets).
+		budget {
+			per_user 1000000000
+		}
 	}
 }
 

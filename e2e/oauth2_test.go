@@ -150,6 +150,25 @@ func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
 	if found := secretsIn(t, e.dir, append(g.IssuedSecrets(), tok.AccessToken, tok.RefreshToken, fresh.AccessToken, fresh.RefreshToken)); len(found) > 0 {
 		t.Fatalf("secrets on disk: %v", found)
 	}
+	// Each step was counted, by the app's upstream registration, and the
+	// metrics quote no token.
+	resp, err = http.Get("http://localhost:2999/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, step := range [][2]string{{"authorize", "consent"}, {"authorize", "ok"}, {"token", "ok"}, {"api", "ok"}, {"api", "expired_token"}, {"revoke", "ok"}, {"api", "invalid_token"}} {
+		series := `caddy_fitbit_oauth2_requests_total{endpoint="` + step[0] + `",provider="google_health",result="` + step[1] + `"}`
+		if !strings.Contains(string(metrics), series) {
+			t.Errorf("metrics lack %s", series)
+		}
+	}
+	for _, secret := range []string{tok.AccessToken, tok.RefreshToken, fresh.AccessToken, fresh.RefreshToken} {
+		if strings.Contains(string(metrics), secret) {
+			t.Fatal("metrics quote a token")
+		}
+	}
 }
 
 // oauth2App is an app's redirect endpoint, in front of a gateway serving
@@ -315,5 +334,15 @@ func TestFitbitOAuth2ConsentForTheScopesAsked(t *testing.T) {
 	}
 	if status, m := readJSON(t, resp); status != 403 || errorType(m) != "insufficient_scope" {
 		t.Fatalf("heart rate without its scope: %d %v", status, m)
+	}
+	// Fitbit's prompt=login: Google is asked to let the user choose the
+	// account (it has no prompt=login), beside its prompt=consent.
+	resp, err = (&http.Client{Jar: jar}).Get(cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "login")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if reqs := g.AuthRequests(); len(reqs) != 2 || reqs[0].Prompt != "consent" || reqs[1].Prompt != "consent select_account" {
+		t.Fatalf("Google consents %+v", reqs)
 	}
 }

@@ -136,6 +136,9 @@ type ProviderConfig struct {
 	RedirectURI string `json:"redirect_uri,omitempty"`
 	// Overrides of the provider's endpoints; default: the preset's.
 	Endpoints provider.Endpoints `json:"endpoints,omitzero"`
+	// The budget of calls to the provider per identity (and project);
+	// unset: the provider's own limits. See README › Provider budgets.
+	Budget *Budget `json:"budget,omitempty"`
 }
 
 // Provider is one more provider registration, under providers: a preset
@@ -164,8 +167,11 @@ type state struct {
 	defaultName string
 	store       tokenstore.Store
 	limiter     ratelimit.Limiter // the store's (Redis) or this process's
-	cancel      context.CancelFunc
-	done        chan struct{}
+	// windows count each registration's calls to its provider (budget.go):
+	// in the store's Redis, or in this process's memory, surviving reloads.
+	windows map[string]ratelimit.Windows
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // Destruct stops the state's background work when no config uses it any
@@ -274,6 +280,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.state = val.(*state)
+	if err := a.validateBudgets(); err != nil {
+		_ = a.Cleanup()
+		return fmt.Errorf("fitbit app: %w", err)
+	}
 	obs := registerMetrics(ctx)
 	for _, m := range a.state.managers {
 		m.SetLogger(a.logger)
@@ -403,9 +413,10 @@ func newState(s settings, store tokenstore.Store) *state {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store,
-		limiter: newLimiter(store), cancel: cancel, done: make(chan struct{})}
+		limiter: newLimiter(store), windows: map[string]ratelimit.Windows{}, cancel: cancel, done: make(chan struct{})}
 	httpClient := &http.Client{Timeout: timeout}
 	for _, reg := range s.Regs {
+		st.windows[reg.Name] = newWindows(store, reg.Name)
 		st.managers[reg.Name] = tokens.New(tokens.Config{
 			Provider:    provider.NewClient(reg, httpClient),
 			Store:       store,
@@ -496,11 +507,20 @@ func (a *App) returnToAllowed() []string {
 	return a.ReturnToAllowed
 }
 
-// Start implements caddy.App.
-func (a *App) Start() error { return nil }
+// Start implements caddy.App: from now on the admin API (admin.api.fitbit)
+// serves this app.
+func (a *App) Start() error {
+	running.Store(a)
+	return nil
+}
 
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
+// Stop implements caddy.App. The admin API stops serving this app, unless a
+// newer config's app has already taken over (Caddy starts the new config
+// before it stops the old).
+func (a *App) Stop() error {
+	running.CompareAndSwap(a, nil)
+	return nil
+}
 
 // Cleanup releases this config's hold on the shared state.
 func (a *App) Cleanup() error {

@@ -40,10 +40,12 @@ import (
 //	        access_token_lifetime <duration>
 //	    }
 //	    rate_limits { … }                    # see unmarshalRateLimits
+//	    budget off | { per_user <n>; project <n>; instances <n> }   # calls to Fitbit: see unmarshalBudget
 //	    translate [<registration>] off|fallback|always   # Fitbit calls answered from Google Health
 //	    provider <name> [<preset>] {         # more registrations, e.g. google_health
 //	        client_id, client_secret, app_type, scopes, redirect_uri,
-//	        authorize_url, token_url, revoke_url, api_base, recover_url
+//	        authorize_url, token_url, revoke_url, api_base, recover_url,
+//	        budget off | { … }
 //	    }
 //	}
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -131,6 +133,12 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 			return d.Errf("fitbit: %v", err)
 		}
 		a.Translate = tr
+	case "budget":
+		b, err := unmarshalBudget(d)
+		if err != nil {
+			return err
+		}
+		a.Budget = b
 	case "rate_limits":
 		rl, err := unmarshalRateLimits(d)
 		if err != nil {
@@ -227,6 +235,14 @@ func (a *App) unmarshalProvider(d *caddyfile.Dispenser) error {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
+		if opt == "budget" {
+			b, err := unmarshalBudget(d)
+			if err != nil {
+				return err
+			}
+			c.Budget = b
+			continue
+		}
 		args := d.RemainingArgs()
 		if len(args) == 0 {
 			return d.ArgErr()

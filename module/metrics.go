@@ -108,5 +108,6 @@ func registerMetrics(ctx caddy.Context) *observer {
 			}
 		}
 	}
+	rateMetrics.register(ctx) // metrics_ratelimit.go
 	return metrics
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -217,7 +218,7 @@ type connector struct {
 }
 
 func (c connector) Begin(w http.ResponseWriter, r *http.Request, identity string) {
-	c.flow.Begin(w, r, identity, nil)
+	c.flow.Begin(w, r, identity, provider.Consent{})
 }
 
 func (c connector) UserID(ctx context.Context, identity string) (string, error) {

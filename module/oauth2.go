@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/authserver"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 )
 
@@ -116,7 +117,9 @@ func (h *OAuth2Handler) Provision(ctx caddy.Context) error {
 		def = "google_health"
 	}
 	conns := oauth2Connectors{}
+	providerOf := make(map[string]string, len(app.oauth2))
 	for _, a := range app.oauth2 {
+		providerOf[a.ID] = cmp.Or(a.Provider, def, app.state.defaultName)
 		if _, done := conns[a.Provider]; done {
 			continue
 		}
@@ -133,6 +136,7 @@ func (h *OAuth2Handler) Provision(ctx caddy.Context) error {
 		BrowserGate: app.browserGate(ctx.Logger()),
 		TokenGate:   app.tokenGate(ctx.Logger()),
 		ClientIP:    clientIP,
+		Observe:     registerOAuth2Metrics(ctx, providerOf, cmp.Or(def, app.state.defaultName)).Observe,
 		Logger:      ctx.Logger(),
 	}
 	h.server.Init()
@@ -179,8 +183,8 @@ type oauth2Connector struct {
 // name, by the name an app gives ("": the handler's default).
 type oauth2Connectors map[string]oauth2Connector
 
-func (cs oauth2Connectors) Begin(w http.ResponseWriter, r *http.Request, app authserver.App, identity string, scopes []string) {
-	cs[app.Provider].flow.Begin(w, r, identity, scopes)
+func (cs oauth2Connectors) Begin(w http.ResponseWriter, r *http.Request, app authserver.App, identity string, consent provider.Consent) {
+	cs[app.Provider].flow.Begin(w, r, identity, consent)
 }
 
 func (cs oauth2Connectors) ConsentScopes(app authserver.App, asked []string) []string {

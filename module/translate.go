@@ -131,6 +131,12 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 		Observer:          metrics,
 		RefreshOn:         srcReg.Preset.RefreshOn,
 	}
+	// Every Google call of a translated one counts against the identity's
+	// Google budget, as its /v4/ calls do.
+	if b := app.budget(srcReg, logger); b != nil {
+		t.googleInject.Budget = b
+		t.googleInject.Now = budgetNow
+	}
 	srv, err := successor.NewServer(t.googleInject, srcReg.Endpoints.APIBase, nil)
 	if err != nil {
 		return fmt.Errorf("fitbit transport: translate: %w", err)

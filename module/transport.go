@@ -131,6 +131,10 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		RefreshOn:         reg.Preset.RefreshOn,
 		Migrated:          app.migratedFrom(reg.Name),
 	}
+	if b := app.budget(reg, ctx.Logger()); b != nil {
+		t.inject.Budget = b
+		t.inject.Now = budgetNow
+	}
 	if err := t.provisionTranslation(app, mgr, ctx.Logger()); err != nil {
 		return err
 	}

@@ -40,6 +40,9 @@ const (
 	UpstreamNotAllowed     = "upstream_not_allowed"
 	RequestTimeout         = "request_timeout"
 	RecordUnreadable       = "record_unreadable"
+	// RateLimitExceeded is the gateway's 429 for a spent provider budget;
+	// in Google's dialect the reason RATE_LIMIT_EXCEEDED, as Google sends.
+	RateLimitExceeded = "rate_limit_exceeded"
 )
 
 // Item is one entry of the envelope's errors array.

@@ -41,14 +41,17 @@ func (s *Server) Authenticate(r *http.Request) (*Principal, *Error) {
 	token, now := bearerToken(r), s.now()
 	if c, ok := s.cache.get(token, now); ok {
 		r.Header.Del("Authorization")
+		s.observe(c.p.Client, "api", "ok")
 		return c.p, nil
 	}
 	p, a, e := s.lookup(r.Context(), token)
 	if e != nil {
+		s.observe("", "api", e.result())
 		return nil, e
 	}
 	s.cache.add(token, cachedAccess{p: p, a: a, read: now, grant: a.Grant})
 	r.Header.Del("Authorization")
+	s.observe(p.Client, "api", "ok")
 	return p, nil
 }
 

@@ -46,6 +46,21 @@ func (e *Error) Write(w http.ResponseWriter) {
 	apierror.Write(w, e.Status, it)
 }
 
+// result is e as an outcome for Server.Observe: "ok" for none.
+func (e *Error) result() string {
+	switch {
+	case e == nil:
+		return "ok"
+	case e == errStore:
+		return "store_unavailable"
+	case e.Status == http.StatusTooManyRequests:
+		return "rate_limited"
+	case e.Status == http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	}
+	return e.ErrorType
+}
+
 func invalidRequest(msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, ErrorType: apierror.InvalidRequest, Message: msg + visit}
 }

@@ -11,26 +11,26 @@ import (
 // and learns only about its own app's tokens: another app's, like an
 // unknown, revoked or expired one, is {"active":false} (RFC 7662 §2.2, so
 // that introspection cannot be used to scan for tokens).
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request) *Error {
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) (client string, _ *Error) {
 	p, e := s.params(w, r)
 	if e != nil {
-		return e
+		return "", e
 	}
 	caller, _, e := s.lookup(r.Context(), bearerToken(r))
 	if e != nil {
-		return e
+		return "", e
 	}
 	token := p.Get("token")
 	if token == "" {
-		return missing("token")
+		return caller.Client, missing("token")
 	}
 	pr, a, e := s.lookup(r.Context(), token)
 	if e == errStore {
-		return e
+		return caller.Client, e
 	}
 	if e != nil || pr.Client != caller.Client {
 		writeJSON(w, map[string]bool{"active": false})
-		return nil
+		return caller.Client, nil
 	}
 	writeJSON(w, struct {
 		Active    bool   `json:"active"`
@@ -44,7 +44,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) *Error {
 		// Fitbit's example answer gives exp and iat in milliseconds
 		// (RFC 7662 §2.2 says seconds; apps written for Fitbit read Fitbit's).
 		a.Expires.UnixMilli(), a.Issued.UnixMilli()})
-	return nil
+	return caller.Client, nil
 }
 
 // fitbitScopeString is Fitbit's rendering of granted scopes,

@@ -46,11 +46,16 @@ type code struct {
 // from it name it. It never changes, so deleting it (revocation) cannot be
 // undone by a concurrent rotation.
 type grant struct {
-	Client   string    `json:"client"`
-	Identity string    `json:"identity"`
-	Scopes   []string  `json:"scopes"`
-	UserID   string    `json:"user_id"`
-	Created  time.Time `json:"created"`
+	GrantTerms
+	Identity string `json:"identity"`
+}
+
+// GrantTerms are what a grant gave, to which app, without the identity.
+type GrantTerms struct {
+	Client  string    `json:"client"`
+	Scopes  []string  `json:"scopes"`
+	UserID  string    `json:"user_id"`
+	Created time.Time `json:"created"`
 }
 
 // access is an access token's record.

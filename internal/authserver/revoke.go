@@ -18,15 +18,15 @@ import (
 // Fitbit allowed, with client_id or with a Bearer access token of its own.
 // An unknown token gets 200 (RFC 7009 §2.2: the client cannot do anything
 // about it); a token of another app is refused and left alone.
-func (s *Server) revoke(w http.ResponseWriter, r *http.Request) *Error {
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) (client string, _ *Error) {
 	p, app, e := s.request(w, r, true)
+	client = app.ID
 	if e != nil {
-		return e
+		return client, e
 	}
-	client := app.ID
 	token := p.Get("token")
 	if token == "" {
-		return missing("token")
+		return client, missing("token")
 	}
 	ctx := r.Context()
 	grantID := ""
@@ -36,12 +36,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) *Error {
 		grantID = a.Grant
 	} else if !errors.Is(err, tokenstore.ErrNotFound) {
 		s.Logger.Error("could not read an OAuth 2.0 access token", zap.Error(err))
-		return errStore
+		return client, errStore
 	} else if err := s.get(ctx, kindRefresh, token, &rt); err == nil {
 		grantID = rt.Grant
 	} else if !errors.Is(err, tokenstore.ErrNotFound) {
 		s.Logger.Error("could not read an OAuth 2.0 refresh token", zap.Error(err))
-		return errStore
+		return client, errStore
 	}
 	if grantID != "" {
 		g, err := s.loadGrant(ctx, grantID)
@@ -49,21 +49,21 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) *Error {
 		case errors.Is(err, tokenstore.ErrNotFound): // revoked already
 		case err != nil:
 			s.Logger.Error("could not read an OAuth 2.0 grant", zap.Error(err))
-			return errStore
+			return client, errStore
 		case g.Client != client:
 			// RFC 7009 §2.1: the token must have been issued to the caller.
-			return invalidRequest("The token was not issued to this app.")
+			return client, invalidRequest("The token was not issued to this app.")
 		default:
 			if err := s.revokeGrant(ctx, grantID); err != nil {
 				s.Logger.Error("could not revoke an OAuth 2.0 grant", zap.Error(err))
-				return errStore
+				return client, errStore
 			}
 			s.Logger.Info("oauth2 grant revoked", zap.String("client", client),
 				zap.String("identity_hash", tokenstore.IdentityHash(g.Identity)))
 		}
 	}
 	writeJSON(w, struct{}{})
-	return nil
+	return client, nil
 }
 
 // request reads the parameters of a request to the token or revoke

@@ -75,8 +75,15 @@ type Server struct {
 	BrowserGate, TokenGate *ratelimit.Gate
 	// ClientIP returns the caller's address (in Caddy: client_ip).
 	ClientIP func(*http.Request) string
-	Logger   *zap.Logger
-	Now      func() time.Time
+	// Observe, if set, is told the outcome of every request to the front:
+	// the client id ("" before the app is known and authenticated), the endpoint (authorize,
+	// token, revoke, introspect, api) and the result ("ok", "consent" for
+	// an authorize step sent to the upstream consent, else the error code
+	// or type, "rate_limited", "store_unavailable", "method_not_allowed").
+	// It is called on every API call: it must be cheap.
+	Observe func(client, endpoint, result string)
+	Logger  *zap.Logger
+	Now     func() time.Time
 
 	keyMu sync.Mutex
 	key   []byte // see deriveKey
@@ -125,19 +132,30 @@ func writeJSON(w http.ResponseWriter, v any) {
 // endpoint and says whether it was. The authorize step needs the
 // upstream consent and is the front's (ParseAuthorize, IssueCode).
 func (s *Server) ServeEndpoint(w http.ResponseWriter, r *http.Request) bool {
+	var client, endpoint string
 	var e *Error
 	switch r.URL.Path {
 	case "/oauth2/token":
-		e = s.token(w, r)
+		endpoint = "token"
+		client, e = s.token(w, r)
 	case "/oauth2/revoke":
-		e = s.revoke(w, r)
+		endpoint = "revoke"
+		client, e = s.revoke(w, r)
 	case "/1.1/oauth2/introspect":
-		e = s.introspect(w, r)
+		endpoint = "introspect"
+		client, e = s.introspect(w, r)
 	default:
 		return false
 	}
+	s.observe(client, endpoint, e.result())
 	if e != nil {
 		e.Write(w)
 	}
 	return true
+}
+
+func (s *Server) observe(client, endpoint, result string) {
+	if s.Observe != nil {
+		s.Observe(client, endpoint, result)
+	}
 }

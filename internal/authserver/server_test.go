@@ -474,12 +474,13 @@ type fakeConnector struct {
 	granted   []string // the upstream's scopes; nil: not said
 	next      string
 	consent   []string // the scopes of the last Begin
+	login     bool     // the last Begin asked the user to sign in again
 	none      bool     // ConsentScopes allows nothing
 }
 
-func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, _ authserver.App, identity string, scopes []string) {
+func (c *fakeConnector) Begin(w http.ResponseWriter, r *http.Request, _ authserver.App, identity string, consent provider.Consent) {
 	c.begun = append(c.begun, identity)
-	c.consent = scopes
+	c.consent, c.login = consent.Scopes, consent.Login
 	resume := authserver.Resume
 	if c.deny {
 		resume = authserver.ResumeDenied
@@ -644,6 +645,22 @@ func TestSignInWithPromptNone(t *testing.T) {
 	}
 }
 
+// prompt=login (alone or with consent) has the upstream consent ask the
+// user to sign in again; other prompts do not.
+func TestSignInWithPromptLogin(t *testing.T) {
+	for prompt, login := range map[string]bool{"": false, "consent": false, "login": true, "login consent": true} {
+		h, c := withConnector(t)
+		q := phoneAuthorize()
+		if prompt != "" {
+			q.Set("prompt", prompt)
+		}
+		h.browse("/oauth2/authorize?"+q.Encode(), "")
+		if len(c.begun) != 1 || c.login != login {
+			t.Errorf("prompt %q: begun %d, login %v", prompt, len(c.begun), c.login)
+		}
+	}
+}
+
 func TestSignInRefusalsAreNotRedirectedToStrangers(t *testing.T) {
 	h, c := withConnector(t)
 	q := phoneAuthorize()
@@ -719,5 +736,36 @@ func TestSignInScopesUnavailableUpstream(t *testing.T) {
 	back, _ := url.Parse(h.browse("/oauth2/authorize?"+phoneAuthorize().Encode(), "").Header().Get("Location"))
 	if back.Query().Get("error") != "invalid_scope" || back.Query().Get("state") != "st4te" || len(c.begun) != 0 {
 		t.Fatalf("%s %v", back, c.begun)
+	}
+}
+
+// Every request to the front is observed, by client (when known), endpoint
+// and result, for the metrics.
+func TestObserve(t *testing.T) {
+	h := newHarness(t)
+	var seen []string
+	h.srv.Observe = func(client, endpoint, result string) { seen = append(seen, client+" "+endpoint+" "+result) }
+	code := h.authorize(phoneAuthorize())
+	tk := h.exchangePhone(code)
+	h.refused(h.refresh(phoneApp, "", "not-a-token"), http.StatusBadRequest, apierror.InvalidGrant)
+	h.refused(h.post("/oauth2/token", webApp+":wrong", url.Values{"grant_type": {"refresh_token"}}), http.StatusUnauthorized, apierror.InvalidClient)
+	if _, e := h.call(tk.AccessToken); e != nil {
+		t.Fatal(e)
+	}
+	h.callRefused("unknown", apierror.InvalidToken)
+	h.advance(9 * time.Hour)
+	h.callRefused(tk.AccessToken, apierror.ExpiredToken)
+	h.ok(h.post("/oauth2/revoke", "", url.Values{"client_id": {phoneApp}, "token": {tk.RefreshToken}}))
+	want := []string{
+		phoneApp + " token ok",
+		phoneApp + " token invalid_grant",
+		" token invalid_client", // not authenticated: no client
+		phoneApp + " api ok",
+		" api invalid_token",
+		" api expired_token",
+		phoneApp + " revoke ok",
+	}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("observed\n%q\nwant\n%q", seen, want)
 	}
 }

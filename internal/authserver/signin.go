@@ -20,11 +20,12 @@ import (
 // Connector is the gateway's upstream OAuth 2.0 side (the connect flow to
 // the google_health registration) as the authorize step needs it.
 type Connector interface {
-	// Begin sends the browser to connect identity upstream, through a
-	// consent for scopes (the upstream's names, see ConsentScopes). After
+	// Begin sends the browser to connect identity upstream, through the
+	// consent (scopes in the upstream's names, see ConsentScopes; Login
+	// for an app's prompt=login). After
 	// the consent, the connect flow's callback asks Resume (or, on a
 	// denial, ResumeDenied) in this package where the browser goes back to.
-	Begin(w http.ResponseWriter, r *http.Request, app App, identity string, scopes []string)
+	Begin(w http.ResponseWriter, r *http.Request, app App, identity string, consent provider.Consent)
 	// ConsentScopes are the upstream scopes a sign-in of app asking for
 	// the Fitbit scopes asked needs (for google_health: their Google
 	// Health scopes plus settings, see provider.Client.ConsentScopes).
@@ -106,6 +107,7 @@ type waiting struct {
 func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
+		s.observe("", "authorize", "method_not_allowed")
 		htmlpage.Write(w, http.StatusMethodNotAllowed, "Method not allowed", "Open this page with GET.")
 		return
 	}
@@ -113,6 +115,7 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	if d := s.BrowserGate.Admit(r.Context(), s.clientIP(r), ""); !d.Allowed {
 		w.Header().Set("Retry-After", ratelimit.RetryAfterHeader(d.RetryAfter))
+		s.observe("", "authorize", "rate_limited")
 		htmlpage.Write(w, http.StatusTooManyRequests, "Too many requests", "Too many sign-ins from this address. Wait a little, then start again from the app.")
 		return
 	}
@@ -123,7 +126,11 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 	}
 	a, e := s.ParseAuthorize(q)
 	if e != nil {
-		s.refuse(w, r, e)
+		client := ""
+		if _, known := s.Apps[q.Get("client_id")]; known {
+			client = q.Get("client_id")
+		}
+		s.refuse(w, r, client, e)
 		return
 	}
 	if r.Method == http.MethodHead {
@@ -138,7 +145,7 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 	if len(scopes) == 0 {
 		// The registration allows none of them: a consent for nothing
 		// would only end on the upstream's error page.
-		s.refuse(w, r, &AuthorizeError{Code: "invalid_scope", Description: "None of the scopes asked for is available from the gateway's upstream registration.",
+		s.refuse(w, r, a.App.ID, &AuthorizeError{Code: "invalid_scope", Description: "None of the scopes asked for is available from the gateway's upstream registration.",
 			RedirectURI: a.RedirectURI, State: a.State})
 		return
 	}
@@ -163,12 +170,12 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 			return
 		case !errors.Is(err, ErrNotConnected):
 			s.Logger.Error("could not read the connection of an OAuth 2.0 sign-in", zap.Error(err))
-			unavailable(w)
+			s.unavailable(w, a.App.ID)
 			return
 		}
 	}
 	if a.Prompt == "none" {
-		s.refuse(w, r, &AuthorizeError{Code: "interaction_required", Description: "The user must sign in and consent.",
+		s.refuse(w, r, a.App.ID, &AuthorizeError{Code: "interaction_required", Description: "The user must sign in and consent.",
 			RedirectURI: a.RedirectURI, State: a.State})
 		return
 	}
@@ -185,10 +192,11 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, identity stri
 	}
 	if err != nil {
 		s.Logger.Error("could not store an OAuth 2.0 sign-in", zap.Error(err))
-		unavailable(w)
+		s.unavailable(w, a.App.ID)
 		return
 	}
-	s.Connector.Begin(w, r, w8.App, w8.Identity, scopes)
+	s.observe(a.App.ID, "authorize", "consent")
+	s.Connector.Begin(w, r, w8.App, w8.Identity, provider.Consent{Scopes: scopes, Login: strings.Contains(a.Prompt, "login")})
 }
 
 // Resume returns the authorize step the browser connecting identity goes
@@ -211,35 +219,38 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request, id string, denie
 	var w8 waiting
 	switch err := s.get(r.Context(), kindWaiting, id, &w8); {
 	case errors.Is(err, tokenstore.ErrNotFound):
+		s.observe("", "authorize", "unknown_sign_in")
 		htmlpage.Write(w, http.StatusBadRequest, "Unknown or expired sign-in",
 			"This sign-in is unknown, was already finished, or is older than ten minutes. Start again from the app.")
 		return
 	case err != nil:
 		s.Logger.Error("could not read an OAuth 2.0 sign-in", zap.Error(err))
-		unavailable(w)
+		s.unavailable(w, "")
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(browserHash(r)), []byte(w8.BrowserHash)) != 1 {
 		s.Logger.Warn("oauth2 sign-in resumed in another browser; refused", zap.String("client", w8.App.ID))
+		s.observe(w8.App.ID, "authorize", "other_browser")
 		htmlpage.Write(w, http.StatusForbidden, "Opened in another browser",
 			"This sign-in was started in another browser, and only that browser can finish it. Start again from the app. Nothing was shared.")
 		return
 	}
 	if _, err := s.Entries.TakeEntry(r.Context(), kindWaiting, id); err != nil {
+		s.observe(w8.App.ID, "authorize", "unknown_sign_in")
 		htmlpage.Write(w, http.StatusBadRequest, "Already finished", "This sign-in was already finished. Start again from the app if it did not complete.")
 		return
 	}
 	if denied {
-		s.refuse(w, r, w8.Denied())
+		s.refuse(w, r, w8.App.ID, w8.Denied())
 		return
 	}
 	conn, err := s.Connector.Connection(r.Context(), w8.App, w8.Identity)
 	switch {
 	case errors.Is(err, ErrNotConnected):
-		s.refuse(w, r, w8.Denied())
+		s.refuse(w, r, w8.App.ID, w8.Denied())
 	case err != nil:
 		s.Logger.Error("could not read the connection of an OAuth 2.0 sign-in", zap.Error(err))
-		unavailable(w)
+		s.unavailable(w, w8.App.ID)
 	default:
 		s.finish(w, r, &w8, conn)
 	}
@@ -249,15 +260,16 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request, id string, denie
 // to the app; with none of them granted, the app is told access_denied.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, w8 *waiting, conn Connection) {
 	if w8.Scopes = conn.granted(w8.Scopes); len(w8.Scopes) == 0 {
-		s.refuse(w, r, w8.Denied())
+		s.refuse(w, r, w8.App.ID, w8.Denied())
 		return
 	}
 	code, err := s.IssueCode(r.Context(), &w8.Authorization, w8.RedirectGiven, w8.Identity, conn.UserID)
 	if err != nil {
 		s.Logger.Error("could not store an OAuth 2.0 code", zap.Error(err))
-		unavailable(w)
+		s.unavailable(w, w8.App.ID)
 		return
 	}
+	s.observe(w8.App.ID, "authorize", "ok")
 	s.Logger.Info("oauth2 code issued", zap.String("client", w8.App.ID),
 		zap.String("identity_hash", tokenstore.IdentityHash(w8.Identity)))
 	http.Redirect(w, r, w8.CodeRedirect(code), http.StatusFound)
@@ -265,7 +277,8 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, w8 *waiting, con
 
 // refuse sends the browser back to the app with e, or shows e when the
 // redirect URI could not be trusted.
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, e *AuthorizeError) {
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, client string, e *AuthorizeError) {
+	s.observe(client, "authorize", e.Code)
 	if back := e.Redirect(); back != "" {
 		http.Redirect(w, r, back, http.StatusFound)
 		return
@@ -274,7 +287,8 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, e *AuthorizeErro
 		"The app's sign-in request was refused: "+strings.TrimSuffix(e.Description, ".")+". Nothing was shared. Contact the app's developer.")
 }
 
-func unavailable(w http.ResponseWriter) {
+func (s *Server) unavailable(w http.ResponseWriter, client string) {
+	s.observe(client, "authorize", "store_unavailable")
 	htmlpage.Write(w, http.StatusServiceUnavailable, "Try again", "The gateway could not save the sign-in. Please try again shortly.")
 }
 

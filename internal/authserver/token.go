@@ -58,13 +58,13 @@ func (s *Server) params(w http.ResponseWriter, r *http.Request) (url.Values, *Er
 }
 
 // token serves POST /oauth2/token.
-func (s *Server) token(w http.ResponseWriter, r *http.Request) *Error {
+func (s *Server) token(w http.ResponseWriter, r *http.Request) (client string, _ *Error) {
 	p, app, e := s.request(w, r, false)
 	if e != nil {
-		return e
+		return app.ID, e
 	}
 	if d := s.TokenGate.Admit(r.Context(), "", "client:"+app.ID); !d.Allowed {
-		return tooManyRequests(d.RetryAfter)
+		return app.ID, tooManyRequests(d.RetryAfter)
 	}
 	var ans *tokenAnswer
 	switch p.Get("grant_type") {
@@ -73,16 +73,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) *Error {
 	case "refresh_token":
 		ans, e = s.refresh(r.Context(), app, p)
 	case "":
-		return missing("grant_type")
+		return app.ID, missing("grant_type")
 	default:
-		return &Error{Status: http.StatusBadRequest, ErrorType: "unsupported_grant_type",
+		return app.ID, &Error{Status: http.StatusBadRequest, ErrorType: "unsupported_grant_type",
 			Message: "Unsupported grant_type: use authorization_code or refresh_token." + visit}
 	}
 	if e != nil {
-		return e
+		return app.ID, e
 	}
 	writeJSON(w, ans)
-	return nil
+	return app.ID, nil
 }
 
 // lifetime is the access token lifetime asked for: Fitbit took
@@ -147,9 +147,13 @@ func (s *Server) exchange(ctx context.Context, app App, p url.Values) (*tokenAns
 		s.Logger.Error("could not record an OAuth 2.0 code as used", zap.Error(err))
 		return nil, errStore
 	}
-	g := &grant{Client: app.ID, Identity: c.Identity, Scopes: c.Scopes, UserID: c.UserID, Created: now}
+	g := &grant{GrantTerms: GrantTerms{Client: app.ID, Scopes: c.Scopes, UserID: c.UserID, Created: now}, Identity: c.Identity}
 	if err := s.put(ctx, kindGrant, grantID, g, time.Time{}); err != nil {
 		s.Logger.Error("could not store an OAuth 2.0 grant", zap.Error(err))
+		return nil, errStore
+	}
+	if err := grantIndex(s.Entries).Add(ctx, tokenstore.IdentityHash(g.Identity), []byte(grantID)); err != nil {
+		s.Logger.Error("could not index an OAuth 2.0 grant", zap.Error(err))
 		return nil, errStore
 	}
 	ans, err := s.issue(ctx, grantID, g, 0, randomHex(32), randomHex(32), s.lifetime(app, p))

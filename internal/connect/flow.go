@@ -208,24 +208,25 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string
 		f.page(w, http.StatusBadRequest, "Not allowed", "The return_to address is not on this gateway's allow-list, so the gateway will not send you there. Ask the operator to add it to return_to_allowed.")
 		return
 	}
-	f.start(w, r, mgr, identity, returnTo, nil)
+	f.start(w, r, mgr, identity, returnTo, provider.Consent{})
 }
 
 // Begin starts a connection of identity to the default provider for a
 // caller inside the gateway (the legacy OAuth 1.0a and the OAuth 2.0
-// authorize steps), with a consent for scopes in the provider's names (nil:
-// the registration's). Where the browser goes after the callback is the
-// caller's to say, through the Resume of the flow that serves the callback.
-func (f *Flow) Begin(w http.ResponseWriter, r *http.Request, identity string, scopes []string) {
+// authorize steps), with the consent asked (its scopes in the provider's
+// names, nil: the registration's). Where the browser goes after the
+// callback is the caller's to say, through the Resume of the flow that
+// serves the callback.
+func (f *Flow) Begin(w http.ResponseWriter, r *http.Request, identity string, consent provider.Consent) {
 	if identity == "" {
 		// A programming error in the caller, not a user's: fail closed.
 		f.page(w, http.StatusInternalServerError, "Cannot connect", "The gateway could not start the connection.")
 		return
 	}
-	f.start(w, r, f.Tokens, identity, "", scopes)
+	f.start(w, r, f.Tokens, identity, "", consent)
 }
 
-func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, identity, returnTo string, scopes []string) {
+func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, identity, returnTo string, consent provider.Consent) {
 	client := mgr.Provider()
 	cookie := bindingCookie(client.Reg.RedirectURL, f.Prefix)
 	binding := browserBinding(r, cookie.Name)
@@ -241,7 +242,7 @@ func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager
 		Identity:    identity,
 		Verifier:    verifier,
 		ReturnTo:    returnTo,
-		Scopes:      scopes,
+		Scopes:      consent.Scopes,
 		BrowserHash: hashHex(binding),
 		RedirectURI: client.Reg.RedirectURL,
 		Expires:     f.now().Add(ttl),
@@ -267,7 +268,8 @@ func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager
 	if r.Method == http.MethodPost {
 		status = http.StatusSeeOther // the connect button's form: GET the consent page
 	}
-	http.Redirect(w, r, client.AuthCodeURL(state, verifier, p.Scopes), status)
+	consent.Scopes = p.Scopes
+	http.Redirect(w, r, client.ConsentURL(state, verifier, consent), status)
 }
 
 // isLocalPath reports whether next is an absolute path on this host (not

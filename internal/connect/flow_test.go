@@ -188,7 +188,7 @@ func TestBeginContinuesInsideTheGateway(t *testing.T) {
 	connect := func(identity string) *httptest.ResponseRecorder {
 		t.Helper()
 		w := httptest.NewRecorder()
-		fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize?oauth_token=abc", nil), identity, nil)
+		fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize?oauth_token=abc", nil), identity, provider.Consent{})
 		if w.Code != http.StatusFound {
 			t.Fatalf("begin %s: %d %s", identity, w.Code, w.Body)
 		}
@@ -208,7 +208,7 @@ func TestBeginContinuesInsideTheGateway(t *testing.T) {
 		}
 	}
 	w := httptest.NewRecorder()
-	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize", nil), "", nil)
+	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth/authorize", nil), "", provider.Consent{})
 	if w.Code != http.StatusInternalServerError {
 		t.Errorf("Begin with no identity: %d", w.Code)
 	}
@@ -223,7 +223,7 @@ func TestDenialResumesInsideTheGateway(t *testing.T) {
 		return "/oauth2/authorize?resume=1&denied=1", identity == "oauth2:x"
 	}
 	w := httptest.NewRecorder()
-	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth2/authorize", nil), "oauth2:x", nil)
+	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth2/authorize", nil), "oauth2:x", provider.Consent{})
 	u, _ := url.Parse(w.Header().Get("Location"))
 	cb := fx.callback("state="+url.QueryEscape(u.Query().Get("state"))+"&error=access_denied", w.Result().Cookies()[0], "")
 	if cb.Code != http.StatusSeeOther || cb.Header().Get("Location") != "/oauth2/authorize?resume=1&denied=1" {
@@ -239,7 +239,7 @@ func TestDenialResumesInsideTheGateway(t *testing.T) {
 func TestBeginAsksForItsScopes(t *testing.T) {
 	fx := newFixture(t)
 	w := httptest.NewRecorder()
-	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth2/authorize", nil), "oauth2:x", []string{"profile"})
+	fx.flow.Begin(w, httptest.NewRequest("GET", "http://gw.test/oauth2/authorize", nil), "oauth2:x", provider.Consent{Scopes: []string{"profile"}})
 	u, _ := url.Parse(w.Header().Get("Location"))
 	if w.Code != http.StatusFound || u.Query().Get("scope") != "profile" {
 		t.Fatalf("consent %d %s", w.Code, u)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -38,6 +39,9 @@ type reusable struct {
 	ReturnTo string    `json:"return_to,omitempty"`
 	Slot     int       `json:"slot"`
 	Expires  time.Time `json:"expires"`
+	// Scopes the stored authorization asks for (a front's sign-in may
+	// ask other scopes on its next visit).
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 func reuseID(browserHash, provider, identity string) string {
@@ -69,16 +73,18 @@ func (f *Flow) reuse(ctx context.Context, p *tokenstore.Pending, ttl time.Durati
 }
 
 // pendingFor stores the pending authorization p, or refreshes the one the
-// browser has (same state and verifier: its provider URL stays valid),
-// within the identity's cap. It says false when the cap is reached.
+// browser has (same state and verifier: its provider URL stays valid; a new
+// return_to or new scopes are written into it), within the identity's cap.
+// It says false when the cap is reached.
 func (f *Flow) pendingFor(ctx context.Context, p *tokenstore.Pending, ttl time.Duration) (bool, error) {
 	if prev := f.reuse(ctx, p, ttl); prev != nil {
 		p.State, p.Verifier, p.Expires = prev.State, prev.Verifier, prev.Expires
-		if prev.ReturnTo == p.ReturnTo {
+		if prev.ReturnTo == p.ReturnTo && slices.Equal(prev.Scopes, p.Scopes) {
 			return true, nil // nothing written
 		}
-		// Where to go afterwards changed: rewrite it in place.
-		prev.ReturnTo = p.ReturnTo
+		// Where to go afterwards, or what the consent asks, changed:
+		// rewrite it in place.
+		prev.ReturnTo, prev.Scopes = p.ReturnTo, p.Scopes
 		if err := f.Store.PutPending(ctx, p); err != nil {
 			return false, err
 		}
@@ -101,7 +107,7 @@ func (f *Flow) pendingFor(ctx context.Context, p *tokenstore.Pending, ttl time.D
 	if err := f.Store.PutPending(ctx, p); err != nil {
 		return false, err
 	}
-	return true, f.putReuse(ctx, p, &reusable{State: p.State, Verifier: p.Verifier, ReturnTo: p.ReturnTo, Slot: slot, Expires: p.Expires})
+	return true, f.putReuse(ctx, p, &reusable{State: p.State, Verifier: p.Verifier, ReturnTo: p.ReturnTo, Scopes: p.Scopes, Slot: slot, Expires: p.Expires})
 }
 
 func (f *Flow) putReuse(ctx context.Context, p *tokenstore.Pending, v *reusable) error {

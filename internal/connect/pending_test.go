@@ -6,11 +6,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
@@ -164,4 +166,43 @@ func TestAuthorizeAndCallbackAreRateLimited(t *testing.T) {
 	}
 	fx.clock = fx.clock.Add(20 * time.Second)
 	stateOf(t, from("192.0.2.1", "dave"))
+}
+
+// A front's sign-in that comes back asking other scopes reuses the
+// authorization it started, now asking those: the consent URL and the
+// stored authorization both name them.
+func TestReusedAuthorizationAsksTheNewScopes(t *testing.T) {
+	fx := newFixture(t)
+	begin := func(cookie *http.Cookie, scopes ...string) (*url.URL, *http.Cookie) {
+		t.Helper()
+		r := httptest.NewRequest("GET", "http://gw.test/oauth2/authorize", nil)
+		if cookie != nil {
+			r.AddCookie(cookie)
+		}
+		w := httptest.NewRecorder()
+		fx.flow.Begin(w, r, "oauth2:alice", provider.Consent{Scopes: scopes})
+		if w.Code != http.StatusFound {
+			t.Fatalf("begin: %d %s", w.Code, w.Body)
+		}
+		u, _ := url.Parse(w.Header().Get("Location"))
+		if cs := w.Result().Cookies(); len(cs) > 0 {
+			cookie = cs[0]
+		}
+		return u, cookie
+	}
+	first, cookie := begin(nil, "activity")
+	again, _ := begin(cookie, "activity", "sleep")
+	if again.Query().Get("state") != first.Query().Get("state") {
+		t.Fatal("the browser's authorization was not reused")
+	}
+	if got := again.Query().Get("scope"); got != "activity sleep" {
+		t.Fatalf("consent asks %q", got)
+	}
+	p, err := fx.store.TakePending(t.Context(), first.Query().Get("state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.Scopes, []string{"activity", "sleep"}) {
+		t.Fatalf("stored authorization asks %q", p.Scopes)
+	}
 }

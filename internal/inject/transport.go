@@ -45,6 +45,7 @@ const (
 	OutcomeUpstreamRefused Outcome = "upstream_refused"  // not the API's host: no token sent
 	OutcomeBodyTimeout     Outcome = "body_timeout"      // the body to buffer did not arrive in time: 408
 	OutcomeUnreadable      Outcome = "record_unreadable" // the stored connection cannot be opened
+	OutcomeRateLimited     Outcome = "rate_limited"      // the identity's provider budget is spent: 429, not sent
 )
 
 // Observer receives one outcome per proxied request (metrics).
@@ -102,6 +103,10 @@ type Transport struct {
 	// config allows); a request going elsewhere is answered 502 and never
 	// sent. Nil: every host may.
 	Upstream func(*http.Request) bool
+	// Budget, if set, counts every call sent upstream against the
+	// caller's budget towards the provider: a spent budget is answered 429
+	// in the caller's dialect, with Retry-After, and nothing is sent.
+	Budget Budget
 }
 
 // RoundTrip implements http.RoundTripper. Errors of the gateway's own (no
@@ -140,11 +145,16 @@ func (t *Transport) RoundTripAs(req *http.Request, identity string) (*http.Respo
 	if refused != nil {
 		return refused, nil
 	}
+	grant, refused := t.spend(req, identity)
+	if refused != nil {
+		return refused, nil
+	}
 	resp, err := t.Base.RoundTrip(req)
 	if err != nil {
 		t.observe(upstreamOutcome(ctx))
 		return nil, err
 	}
+	t.settle(req, identity, grant, resp)
 	if resp.StatusCode == http.StatusGone {
 		_, _ = readError(resp)
 		return t.gone(req), nil
@@ -229,11 +239,17 @@ func (t *Transport) refreshAndReplay(req *http.Request, resp *http.Response, ide
 		replay.Body = io.NopCloser(bytes.NewReader(body))
 		replay.GetBody = nil
 	}
+	// The replay is a call of its own to the provider, counted as one.
+	grant, refused := t.spend(replay, identity)
+	if refused != nil {
+		return refused, nil
+	}
 	resp, err = t.Base.RoundTrip(replay)
 	if err != nil {
 		t.observe(upstreamOutcome(ctx))
 		return nil, err
 	}
+	t.settle(replay, identity, grant, resp)
 	t.observe(OutcomeReplayed)
 	if resp.StatusCode >= 400 {
 		return t.redacted(req, resp, fresh.AccessToken()), nil

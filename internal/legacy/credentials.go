@@ -100,5 +100,10 @@ func IssueAccessToken(ctx context.Context, entries tokenstore.Entries, token, se
 		return fmt.Errorf("legacy: IssueAccessToken needs a token (up to %d bytes), a secret, a consumer and an identity", maxTokenLen)
 	}
 	b, _ := json.Marshal(accessToken{Consumer: consumer, Secret: secret, Identity: identity, UserID: userID, Created: now.UTC()})
-	return entries.PutEntry(ctx, kindAccess, token, b, time.Time{})
+	if err := entries.PutEntry(ctx, kindAccess, token, b, time.Time{}); err != nil {
+		return err
+	}
+	// After the token is stored: an index slot without its token is
+	// skipped, a token without its slot could not be listed for revocation.
+	return accessIndex(entries).Add(ctx, tokenstore.IdentityHash(identity), []byte(token))
 }

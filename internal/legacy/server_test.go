@@ -194,7 +194,7 @@ func (h *harness) connect(cfg *dghubble.Config) *dghubble.Token {
 	return dghubble.NewToken(at, as)
 }
 
-func decodeEcho(t *testing.T, resp *http.Response) echoed {
+func decodeEcho(t testing.TB, resp *http.Response) echoed {
 	t.Helper()
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

@@ -85,11 +85,37 @@ func NewClient(reg Registration, httpClient *http.Client) *Client {
 // scopes, in the provider's own names, or for the registration's when
 // scopes is nil (the connect flow's own /authorize).
 func (c *Client) AuthCodeURL(state, verifier string, scopes []string) string {
+	return c.ConsentURL(state, verifier, Consent{Scopes: scopes})
+}
+
+// Consent is what one authorize request asks of the user.
+type Consent struct {
+	// Scopes in the provider's names; nil: the registration's.
+	Scopes []string
+	// Login has the user sign in again, or choose the account, before
+	// consenting (a Fitbit app's prompt=login): the preset's LoginPrompt.
+	Login bool
+}
+
+// ConsentURL is AuthCodeURL for the consent c.
+func (c *Client) ConsentURL(state, verifier string, consent Consent) string {
+	scopes := consent.Scopes
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}
-	if c.Reg.Preset != nil {
-		for k, v := range c.Reg.Preset.AuthParams {
+	prompt := ""
+	if p := c.Reg.Preset; p != nil {
+		for k, v := range p.AuthParams {
+			if k == "prompt" {
+				prompt = v
+				continue
+			}
 			opts = append(opts, oauth2.SetAuthURLParam(k, v))
 		}
+		if consent.Login && p.LoginPrompt != "" {
+			prompt = strings.TrimSpace(prompt + " " + p.LoginPrompt)
+		}
+	}
+	if prompt != "" {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", prompt))
 	}
 	conf := c.conf
 	if scopes != nil {

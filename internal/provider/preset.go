@@ -3,6 +3,7 @@ package provider
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 )
@@ -22,6 +23,10 @@ type Preset struct {
 	// AuthParams are extra authorize-request parameters (Google needs
 	// access_type=offline and prompt=consent to issue a refresh token).
 	AuthParams map[string]string
+	// LoginPrompt is the authorize request's prompt value that has the
+	// user sign in again (or pick another account), for a consent asked
+	// with Consent.Login; it is added to any prompt AuthParams sends.
+	LoginPrompt string
 	// SecretInBody: the client authenticates with client_id and
 	// client_secret in the token request body (Google's web clients). Else
 	// the app type decides: HTTP Basic for server apps, client_id alone for
@@ -59,13 +64,26 @@ type Preset struct {
 	// Successor names the preset that replaces this provider, for apps that
 	// meet a 410 Gone.
 	Successor string
+	// RotatesRefreshTokens: every refresh issues a new refresh token and
+	// kills the old (Fitbit). A refresh of such a provider's token must be
+	// persisted before anything else, and is never made just to test a
+	// token (an import's dry run).
+	RotatesRefreshTokens bool
+	// RateLimit calls per user per RateWindow, a clock-aligned window, is
+	// the provider's own limit, the default of the gateway's budget.
+	// RateHeaders: the provider sends Fitbit-Rate-Limit-* with its answers.
+	RateLimit   int
+	RateWindow  time.Duration
+	RateHeaders bool
 }
 
 // Fitbit is the Fitbit Web API preset, the default.
 var Fitbit = Preset{
-	Name:    "fitbit",
-	Title:   "Fitbit",
-	AppsURL: "https://dev.fitbit.com/apps",
+	Name: "fitbit",
+	// https://dev.fitbit.com/build/reference/web-api/authorization/authorize/
+	LoginPrompt: "login",
+	Title:       "Fitbit",
+	AppsURL:     "https://dev.fitbit.com/apps",
 	Endpoints: Endpoints{
 		AuthURL:    "https://www.fitbit.com/oauth2/authorize",
 		TokenURL:   "https://api.fitbit.com/oauth2/token",
@@ -78,6 +96,11 @@ var Fitbit = Preset{
 	PathPrefixes: []string{"/1/", "/1.1/", "/1.2/"},
 	Dialect:      apierror.Fitbit,
 	Successor:    "google_health",
+	// https://dev.fitbit.com/build/reference/web-api/authorization/refresh-token/
+	RotatesRefreshTokens: true,
+	// 150 calls per user per clock hour
+	// (https://dev.fitbit.com/build/reference/web-api/developer-guide/application-design/#Rate-Limits).
+	RateLimit: 150, RateWindow: time.Hour, RateHeaders: true,
 }
 
 // GoogleHealth is the Google Health API preset (Fitbit's successor): Google
@@ -94,8 +117,12 @@ var GoogleHealth = Preset{
 		RevokeURL: "https://oauth2.googleapis.com/revoke",
 		APIBase:   "https://health.googleapis.com",
 	},
-	Scopes:            GoogleScopes([]string{"activity", "heartrate", "profile", "sleep", "settings"}),
-	AuthParams:        map[string]string{"access_type": "offline", "prompt": "consent"},
+	Scopes:     GoogleScopes([]string{"activity", "heartrate", "profile", "sleep", "settings"}),
+	AuthParams: map[string]string{"access_type": "offline", "prompt": "consent"},
+	// Google has no prompt=login; select_account asks the user which
+	// account, signing in again if need be
+	// (https://developers.google.com/identity/protocols/oauth2/web-server#creatingclient).
+	LoginPrompt:       "select_account",
 	SecretInBody:      true,
 	IdentityPath:      "/v4/users/me/identity",
 	IdentityUserField: "healthUserId",
@@ -106,6 +133,9 @@ var GoogleHealth = Preset{
 	MapScopes:         GoogleScopes,
 	Always:            GoogleScopes([]string{"settings"}),
 	IncrementalAuth:   true,
+	// 300 calls per user per minute (https://developers.google.com/health);
+	// Google sends no rate-limit headers.
+	RateLimit: 300, RateWindow: time.Minute,
 }
 
 // Presets are the built-in providers by name.

@@ -79,3 +79,25 @@ func mustQuery(t *testing.T, s string) url.Values {
 	}
 	return u.Query()
 }
+
+// A consent asked with Login (an app's prompt=login) has the user sign in
+// again, in each provider's own words, beside the prompt the preset sends.
+func TestConsentWithLogin(t *testing.T) {
+	g := NewClient(Registration{ClientID: "g", ClientSecret: "s", RedirectURL: "https://gw/cb"}.WithDefaults(GoogleHealth), nil)
+	f := NewClient(Registration{ClientID: "f", RedirectURL: "https://gw/cb"}.WithDefaults(Fitbit), nil)
+	for _, tc := range []struct {
+		c     *Client
+		login bool
+		want  string
+	}{
+		{g, false, "consent"},
+		{g, true, "consent select_account"},
+		{f, false, ""},
+		{f, true, "login"},
+	} {
+		q := mustQuery(t, tc.c.ConsentURL("st", NewVerifier(), Consent{Login: tc.login}))
+		if q.Get("prompt") != tc.want || len(q["prompt"]) > 1 {
+			t.Errorf("%s, login %v: prompt %q, want %q", tc.c.Reg.Name, tc.login, q["prompt"], tc.want)
+		}
+	}
+}

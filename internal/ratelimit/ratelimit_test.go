@@ -101,33 +101,47 @@ func TestMemoryForgetsBeyondItsSize(t *testing.T) {
 }
 
 func TestRedis(t *testing.T) {
-	addr := redistest.Start(t)
-	c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
-	t.Cleanup(func() { _ = c.Close() })
+	c := redisClients(t, redistest.Start(t), 1)[0]
 	conformance(t, ratelimit.NewRedis(c, "{fitbit}:rate"))
 
 	// Keys are hashed: no IP, identity or separator in Redis.
+	checkKeys(t, c, "rate:{fitbit}:rate:")
+}
+
+// checkKeys checks that every key in c is under prefix, names no IP or
+// identity, and expires.
+func checkKeys(t *testing.T, c *redis.Client, prefix string) {
+	t.Helper()
 	keys, err := c.Keys(context.Background(), "*").Result()
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("keys %v, %v", keys, err)
 	}
 	for _, k := range keys {
-		if strings.Contains(k, "192.0.2") || strings.Contains(k, "alice") || !strings.HasPrefix(k, "rate:{fitbit}:rate:") {
+		if strings.Contains(k, "192.0.2") || strings.Contains(k, "alice") || !strings.HasPrefix(k, prefix) {
 			t.Errorf("key %q", k)
 		}
-		if ttl := c.TTL(context.Background(), k).Val(); ttl <= 0 {
+		if ttl := c.PTTL(context.Background(), k).Val(); ttl <= 0 {
 			t.Errorf("key %q has no expiry (%v)", k, ttl)
 		}
 	}
+}
+
+// redisClients are n clients of the redis-server at addr: n instances.
+func redisClients(t *testing.T, addr string, n int) []*redis.Client {
+	var cs []*redis.Client
+	for range n {
+		c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
+		t.Cleanup(func() { _ = c.Close() })
+		cs = append(cs, c)
+	}
+	return cs
 }
 
 // Two limiters on one Redis share the budget: what instances of a cluster do.
 func TestRedisIsSharedAcrossInstances(t *testing.T) {
 	addr := redistest.Start(t)
 	var limiters []ratelimit.Limiter
-	for range 2 {
-		c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
-		t.Cleanup(func() { _ = c.Close() })
+	for _, c := range redisClients(t, addr, 2) {
 		limiters = append(limiters, ratelimit.NewRedis(c, "fitbit:rate"))
 	}
 	limit := ratelimit.Limit{Events: 2, Period: time.Hour}

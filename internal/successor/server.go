@@ -16,6 +16,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/inject"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/translate"
@@ -89,11 +90,11 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 	}
 	query, err := s.fitbitQuery(req)
 	if err != nil {
-		return s.answer(req, "", 0, fitbitError(unreadable(err))), false, nil
+		return s.answer(req, "", nil, fitbitError(unreadable(err))), false, nil
 	}
 	fr, err := translate.Parse(req.Method, req.URL.Path, query)
 	if err != nil {
-		return s.answer(req, "", 0, failure(err)), false, nil
+		return s.answer(req, "", nil, failure(err)), false, nil
 	}
 	sess := new(session)
 	// The injecting transport writes its own refusals in Fitbit's envelope,
@@ -119,9 +120,9 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 		r := sess.refused
 		r.Body = io.NopCloser(bytes.NewReader(sess.body))
 		r.Request = req
-		return s.answer(req, endpoint, sess.calls(), r), r.StatusCode == http.StatusUnauthorized, nil
+		return s.answer(req, endpoint, sess, r), r.StatusCode == http.StatusUnauthorized, nil
 	case err != nil:
-		return s.answer(req, endpoint, sess.calls(), failure(err)), false, nil
+		return s.answer(req, endpoint, sess, failure(err)), false, nil
 	}
 	status := http.StatusOK
 	if ans.Status != 0 {
@@ -132,10 +133,10 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 		if b, err = json.Marshal(ans.Body); err != nil {
 			// A value the translation built that JSON cannot hold (a NaN):
 			// the app gets Fitbit's envelope, not the proxy's bare 502.
-			return s.answer(req, endpoint, sess.calls(), failure(err)), false, nil
+			return s.answer(req, endpoint, sess, failure(err)), false, nil
 		}
 	}
-	return s.answer(req, endpoint, sess.calls(), response(status, b)), false, nil
+	return s.answer(req, endpoint, sess, response(status, b)), false, nil
 }
 
 // Cached is what the Server needs of the Google token manager: the
@@ -174,8 +175,15 @@ func (s *Server) factsKey(ctx context.Context, identity string) string {
 	return identity + "\x00" + user
 }
 
-// answer finishes resp for req: the Google-call count, the observer.
-func (s *Server) answer(req *http.Request, endpoint string, calls int, resp *http.Response) *http.Response {
+// answer finishes resp for req: the Google-call count and Fitbit's
+// rate-limit headers of sess (nil: no Google call was tried), the
+// observer.
+func (s *Server) answer(req *http.Request, endpoint string, sess *session, resp *http.Response) *http.Response {
+	calls := 0
+	if sess != nil {
+		calls = sess.calls()
+		sess.setRate(resp.Header)
+	}
 	resp.Request = req
 	resp.Header.Set(CallsHeader, strconv.Itoa(calls))
 	if s.Observe != nil {
@@ -267,6 +275,9 @@ func fitbitError(e *translate.Error) *http.Response {
 	}
 	r := response(e.Status, apierror.Marshal(apierror.Item{ErrorType: e.Type, FieldName: e.FieldName, Message: msg}))
 	r.Header.Set("Cache-Control", "no-store")
+	if e.RetryAfter > 0 {
+		r.Header.Set("Retry-After", ratelimit.RetryAfterHeader(e.RetryAfter))
+	}
 	return r
 }
 

@@ -3,9 +3,12 @@ package successor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 )
 
 // session is one Fitbit call's state across the Engine's Google calls.
@@ -14,7 +17,45 @@ type session struct {
 	sent    int            // requests that went to Google, replays included
 	refused *http.Response // the gateway's own answer, which never reached Google
 	body    []byte         // refused's body
+	// rate is Fitbit's rate-limit headers of the last Google call (the
+	// injecting transport computes them from the identity's Google
+	// budget), for the Fitbit answer.
+	rate [3][]string
 }
+
+// rateHeaders are the headers rate holds, in its order.
+var rateHeaders = [3]string{ratelimit.HeaderLimit, ratelimit.HeaderRemaining, ratelimit.HeaderReset}
+
+// noteRate keeps resp's rate-limit headers, if it has them.
+func (s *session) noteRate(resp *http.Response) {
+	if _, ok := resp.Header[ratelimit.HeaderLimit]; !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, h := range rateHeaders {
+		s.rate[i] = resp.Header[h]
+	}
+}
+
+// setRate puts the last Google call's rate-limit headers on the Fitbit
+// answer h, unless it has its own (the gateway's refusal).
+func (s *session) setRate(h http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, own := h[ratelimit.HeaderLimit]; own || s.rate[0] == nil {
+		return
+	}
+	for i, name := range rateHeaders {
+		h[name] = s.rate[i]
+	}
+}
+
+// errLimited stops the engine at the gateway's own 429 (the identity's
+// Google budget is spent, or Google's 429 blocked it): retrying, as the
+// engine does for Google's 429, would only be refused again. The Fitbit
+// call is answered with the refusal.
+var errLimited = errors.New("successor: the Google budget is spent")
 
 type sessionKey struct{}
 
@@ -63,8 +104,12 @@ func (c capturing) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	before := s.calls()
 	resp, err := c.inject.RoundTrip(req)
-	if err != nil || s.calls() != before {
+	if err != nil {
 		return resp, err
+	}
+	s.noteRate(resp)
+	if s.calls() != before {
+		return resp, nil
 	}
 	b, err := io.ReadAll(resp.Body) // the gateway's own small error body
 	_ = resp.Body.Close()
@@ -76,6 +121,9 @@ func (c capturing) RoundTrip(req *http.Request) (*http.Response, error) {
 		s.refused, s.body = resp, b
 	}
 	s.mu.Unlock()
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return nil, errLimited
+	}
 	copied := *resp
 	copied.Body = io.NopCloser(bytes.NewReader(b))
 	return &copied, nil

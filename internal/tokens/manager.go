@@ -349,7 +349,13 @@ func (m *Manager) Lookup(ctx context.Context, identity string) (*tokenstore.Reco
 // goes. An unreadable record is deleted, unrevoked. It is idempotent: no
 // connection is not an error. Errors: *StoreError (nothing was deleted).
 func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnection, error) {
-	key := m.key(identity)
+	return m.disconnect(ctx, m.key(identity), identity)
+}
+
+// disconnect is Disconnect of key, whose identity is "" when unknown (an
+// operator's disconnect by hash of a connection not cached here: the
+// change it publishes evicts it wherever it is cached).
+func (m *Manager) disconnect(ctx context.Context, key tokenstore.Key, identity string) (Disconnection, error) {
 	lock, err := m.cfg.Store.LockConnection(ctx, key)
 	if err != nil {
 		return Disconnection{}, &StoreError{Err: err}
@@ -361,7 +367,7 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnectio
 	rec, err := m.cfg.Store.LoadConnection(ctx, key)
 	switch {
 	case errors.Is(err, tokenstore.ErrNotFound):
-		m.cache.remove(identity)
+		m.uncache(identity)
 		m.publish(ctx, key) // a peer may still cache it, if an earlier publication was lost
 		return d, nil
 	case errors.Is(err, tokenstore.ErrUnreadable):
@@ -390,7 +396,7 @@ func (m *Manager) Disconnect(ctx context.Context, identity string) (Disconnectio
 	if err := m.cfg.Store.DeleteConnection(ctx, key); err != nil {
 		return Disconnection{}, &StoreError{Err: err}
 	}
-	m.cache.remove(identity)
+	m.uncache(identity)
 	m.publish(ctx, key)
 	log.Info("disconnected", zap.Bool("revoked", d.Revoked), zap.String("reason", string(d.Reason)), zap.String("detail", d.Message), zap.Bool("retry_queued", d.RetryQueued))
 	return d, nil

@@ -55,6 +55,11 @@ func (m *Manager) Refresh(ctx context.Context, identity string, stale *Entry) (*
 	if stale != nil {
 		a.stale = stale.AccessToken()
 	}
+	return m.refresh(ctx, a)
+}
+
+// refresh runs attempt a in the connection's flight (see Refresh).
+func (m *Manager) refresh(ctx context.Context, a *refreshAttempt) (*Entry, error) {
 	ch := m.flight.DoChan(flightKey(a.key), func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.RefreshTimeout)
 		defer cancel()
@@ -84,6 +89,7 @@ type refreshAttempt struct {
 	key      tokenstore.Key
 	identity string // "" when unknown (the recovery sweep): nothing is cached
 	stale    string // the access token the caller found stale; "" if none
+	force    bool   // redeem even a fresh pair (an operator's refresh)
 	lock     tokenstore.Lock
 
 	log *zap.Logger
@@ -134,7 +140,7 @@ func (a *refreshAttempt) run(ctx context.Context) (*Entry, error) {
 	if rec.Status == tokenstore.StatusNeedsReauth {
 		return m.cached(a.identity, rec), ErrNeedsReauth
 	}
-	if rec.Refreshing == nil && rec.AccessToken != a.stale && m.fresh(rec) {
+	if !a.force && rec.Refreshing == nil && rec.AccessToken != a.stale && m.fresh(rec) {
 		m.observe(ResultPeer, 0)
 		return m.cached(a.identity, rec), nil
 	}

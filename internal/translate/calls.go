@@ -14,7 +14,8 @@ import (
 )
 
 // Backoff for Google's 429, 503 and 504: a few retries, each counted
-// against MaxGoogleCalls, waiting Retry-After when Google gives one (capped,
+// against MaxGoogleCalls, waiting Retry-After when Google gives one (up to
+// maxBackoff: a longer one is answered at once, with Google's Retry-After,
 // so a Fitbit call never hangs for minutes) and otherwise doubling from
 // firstBackoff. The wait is Engine.wait, so tests replace it.
 const (
@@ -46,14 +47,18 @@ func (e *Engine) do(ctx context.Context, c *calls, dataType string, f func() err
 		}
 		switch ge.Code {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			if attempt == maxRetries {
-				return unavailable(ge.Code)
-			}
-			wait := backoff
+			wait, said := backoff, time.Duration(0)
 			if s, err := strconv.Atoi(ge.Header.Get("Retry-After")); err == nil && s >= 0 {
 				wait = time.Duration(s) * time.Second
+				said = wait
 			}
-			if err := e.wait(ctx, min(wait, maxBackoff)); err != nil {
+			// A retry before Google's Retry-After would only be refused
+			// (and, past the identity's budget, the gateway refuses it):
+			// beyond maxBackoff the app is told to wait instead.
+			if attempt == maxRetries || wait > maxBackoff {
+				return unavailable(ge.Code, said)
+			}
+			if err := e.wait(ctx, wait); err != nil {
 				return err
 			}
 			backoff *= 2

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -32,8 +33,9 @@ func serveErr(t *testing.T, e *Engine, ctx context.Context, path string) (*Answe
 }
 
 // TestBackoff: Google's 429, 503 and 504 are retried a bounded number of
-// times, waiting Retry-After (capped) or doubling from firstBackoff, and
-// then become Fitbit's 429 or 503.
+// times, waiting Retry-After or doubling from firstBackoff, and then become
+// Fitbit's 429 or 503; a Retry-After beyond maxBackoff is not waited for
+// but told to the app.
 func TestBackoff(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -46,7 +48,7 @@ func TestBackoff(t *testing.T) {
 		{"503 once", http.StatusServiceUnavailable, "", 1, []time.Duration{firstBackoff}, 0},
 		{"504 twice", http.StatusGatewayTimeout, "", 2, []time.Duration{firstBackoff, 2 * firstBackoff}, 0},
 		{"429 Retry-After", http.StatusTooManyRequests, "2", 1, []time.Duration{2 * time.Second}, 0},
-		{"429 Retry-After capped", http.StatusTooManyRequests, "3600", 1, []time.Duration{maxBackoff}, 0},
+		{"429 Retry-After beyond the cap", http.StatusTooManyRequests, "3600", 1, nil, http.StatusTooManyRequests},
 		{"503 always", http.StatusServiceUnavailable, "", 99, []time.Duration{firstBackoff, 2 * firstBackoff}, http.StatusServiceUnavailable},
 		{"429 always", http.StatusTooManyRequests, "1", 99, []time.Duration{time.Second, time.Second}, http.StatusTooManyRequests},
 	} {
@@ -83,8 +85,10 @@ func TestBackoff(t *testing.T) {
 				t.Errorf("%d settings calls, want %d", n, tc.failures+1)
 			case tc.want != 0 && (!errors.As(err, &fe) || fe.Status != tc.want || fe.Type != Unavailable):
 				t.Errorf("err %v, want Fitbit %d %s", err, tc.want, Unavailable)
-			case tc.want != 0 && n != maxRetries+1:
-				t.Errorf("%d calls, want %d", n, maxRetries+1)
+			case tc.want != 0 && n != len(tc.waits)+1:
+				t.Errorf("%d calls, want %d", n, len(tc.waits)+1)
+			case tc.want != 0 && tc.retryAfter != "" && strconv.Itoa(int(fe.RetryAfter.Seconds())) != tc.retryAfter:
+				t.Errorf("RetryAfter %v, want Google's %ss", fe.RetryAfter, tc.retryAfter)
 			}
 		})
 	}
@@ -108,7 +112,8 @@ func TestBackoffStopsWithContext(t *testing.T) {
 }
 
 // TestSimulatedRateLimit: the simulator's 429 with Retry-After until the
-// next minute (capped) ends in Fitbit's 429 after the bounded retries.
+// next minute, beyond maxBackoff, is Fitbit's 429 at once, with Google's
+// Retry-After: no retry Google would refuse.
 func TestSimulatedRateLimit(t *testing.T) {
 	s, err := googlesim.Start(googlesim.Config{Now: func() time.Time { return simNow }, RateLimitPerMinute: 1})
 	if err != nil {
@@ -123,8 +128,9 @@ func TestSimulatedRateLimit(t *testing.T) {
 	waits := recordWaits(e)
 	_, err = serveErr(t, e, context.Background(), "/1/user/-/profile.json")
 	var fe *Error
-	if !errors.As(err, &fe) || fe.Status != http.StatusTooManyRequests || len(*waits) != maxRetries || (*waits)[0] != maxBackoff {
-		t.Errorf("err %v after waits %v", err, *waits)
+	left := simNow.Truncate(time.Minute).Add(time.Minute).Sub(simNow)
+	if !errors.As(err, &fe) || fe.Status != http.StatusTooManyRequests || len(*waits) != 0 || fe.RetryAfter != left {
+		t.Errorf("err %v (RetryAfter %v, want %v) after waits %v", err, fe.RetryAfter, left, *waits)
 	}
 }
 

@@ -1,6 +1,9 @@
 package translate
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // Error types of the translation, in Fitbit's error envelope.
 const (
@@ -20,6 +23,9 @@ type Error struct {
 	FieldName string
 	Message   string
 	Successor string
+	// RetryAfter, on a 429 or 503, is how long Google said to wait (0:
+	// it did not say), for the app's Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -75,10 +81,10 @@ func forbidden() *Error {
 		Message: "the Google Health API refused this call for the connection"}
 }
 
-func unavailable(code int) *Error {
+func unavailable(code int, retryAfter time.Duration) *Error {
 	status := http.StatusServiceUnavailable
 	if code == http.StatusTooManyRequests {
 		status = http.StatusTooManyRequests
 	}
-	return &Error{Status: status, Type: Unavailable, Message: "the Google Health API is overloaded; retry later"}
+	return &Error{Status: status, Type: Unavailable, Message: "the Google Health API is overloaded; retry later", RetryAfter: retryAfter}
 }

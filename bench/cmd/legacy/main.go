@@ -196,6 +196,9 @@ func gatewayConfig(work, name string, port int, upstream, key, store string) str
 		token_url http://%s/oauth2/token
 		encryption_key %s
 		cache_size %d
+		budget {
+			per_user 1000000000
+		}
 		%s
 		oauth1_consumer %s %s
 	}

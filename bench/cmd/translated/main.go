@@ -158,6 +158,9 @@ http://:%%d {
 			token_url %s/token
 			revoke_url %s/revoke
 			api_base %s
+			budget {
+				per_user 1000000000
+			}
 		}
 	}
 }

@@ -300,6 +300,9 @@ var gatewayTmpl = template.Must(template.New("gw").Parse(`{
 		api_base {{.API}}
 		encryption_key {{.Key}}
 		cache_size {{.CacheSize}}
+		budget {
+			per_user 1000000000
+		}
 		{{- if .Skew}}
 		refresh_skew {{.Skew}}
 		{{- end}}

@@ -1,0 +1,68 @@
+package inject
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
+)
+
+// Budget is what the transport needs of the provider's rate budgets: it
+// counts every call it sends upstream (replays included) against the
+// caller's, and tells each answer back. *ratelimit.Budget implements it.
+type Budget interface {
+	Take(ctx context.Context, identity string) ratelimit.Grant
+	Settle(ctx context.Context, identity string, g ratelimit.Grant, resp *http.Response)
+}
+
+var _ Budget = (*ratelimit.Budget)(nil)
+
+// spend takes one call of identity's budget: the gateway's 429 when it is
+// spent (nothing is sent upstream), else nil.
+func (t *Transport) spend(req *http.Request, identity string) (ratelimit.Grant, *http.Response) {
+	if t.Budget == nil {
+		return ratelimit.Grant{Allowed: true}, nil
+	}
+	g := t.Budget.Take(req.Context(), identity)
+	if g.Allowed {
+		return g, nil
+	}
+	t.observe(OutcomeRateLimited)
+	why := "this identity's budget of " + t.title() + " calls is spent until its window starts again"
+	switch {
+	case g.Blocked:
+		why = t.title() + " answered 429 Too Many Requests for this identity; the gateway sends none of its calls until " + t.title() + "'s reset"
+	case g.Project:
+		why = "the gateway's budget of " + t.title() + " calls for all its users is spent until its window starts again"
+	}
+	r := t.fail(req, http.StatusTooManyRequests, apierror.RateLimitExceeded, why+"; retry after the Retry-After seconds")
+	r.Header["Retry-After"] = []string{ratelimit.RetryAfterHeader(g.RetryAfter)}
+	t.rateHeaders(req, r, g)
+	return g, r
+}
+
+// settle tells the budget the provider's answer, and gives a Fitbit-dialect
+// caller Fitbit's rate-limit headers when the provider sent none (the
+// Google Health API answering a translated call): computed from g.
+func (t *Transport) settle(req *http.Request, identity string, g ratelimit.Grant, resp *http.Response) {
+	if t.Budget == nil {
+		return
+	}
+	t.Budget.Settle(req.Context(), identity, g, resp)
+	if _, sent := resp.Header[ratelimit.HeaderLimit]; !sent {
+		t.rateHeaders(req, resp, g)
+	}
+}
+
+// rateHeaders sets Fitbit's rate-limit headers of g on a Fitbit-dialect
+// caller's answer.
+func (t *Transport) rateHeaders(req *http.Request, resp *http.Response, g ratelimit.Grant) {
+	if g.Limit == 0 || t.dialectOf(req) == apierror.Google {
+		return
+	}
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	ratelimit.SetHeaders(resp.Header, g, t.clock()())
+}
