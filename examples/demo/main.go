@@ -393,9 +393,11 @@ func printTryIt(out *console, gw gateway, walked bool) {
 	out.printf(`
 Try it yourself (Ctrl-C stops the demo)
 
-  In a browser, connect a Fitbit account — sign in as %s:
-    %s/fitbit/authorize
-  (the simulated Fitbit consents at once; every consent is a new simulated Fitbit user)
+  In a browser, open your connections page — sign in as %s:
+    %s/fitbit/
+  and press Connect: the simulated Fitbit shows its consent page (untick a scope for a
+  partial grant, or Deny); every consent is a new simulated Fitbit user. The page shows the
+  account, what it allows and its health, with Reconnect and Disconnect buttons.
 
   Then be the app — plain HTTP, the gateway adds the Fitbit token:
     curl -u alice:alice-password %s/fitbit/status
@@ -408,9 +410,10 @@ Try it yourself (Ctrl-C stops the demo)
     curl -u alice:alice-password -X POST %s/fitbit/disconnect
     curl -u bob:bob-password %s/1/user/-/profile.json   # bob: his own data, once connected%s
 
-  Google Health (Fitbit's successor) through the same gateway — connect in a browser as %s:
+  Google Health (Fitbit's successor) through the same gateway — connect in a browser as %s
+  (Connect Google Health on the connections page, or):
     %s/fitbit/authorize?provider=google_health
-  (the simulated Google consents at once; every consent is a new simulated Google user, paired by
+  (the simulated Google shows its consent screen; every consent is a new simulated Google user, paired by
   order with a Fitbit user: Google's first user is the migrated Fitbit account DEMO01, its second
   DEMO02, …, which /v4/users/me/identity reports as legacyUserId)
   Then /v4/... paths go to Google with that user's Google token:

@@ -1,7 +1,6 @@
 package connect
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
@@ -13,10 +12,11 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
-// disconnect deletes identity's connection to mgr and revokes it; the
-// error is the store's, logged here.
-func (f *Flow) disconnect(ctx context.Context, mgr *tokens.Manager, identity string) (tokens.Disconnection, error) {
-	d, err := mgr.Disconnect(ctx, identity)
+// disconnect deletes identity's connection to mgr and revokes it, for r
+// (the app's POST or the connections page's button: what both do is here);
+// the error is the store's, logged here.
+func (f *Flow) disconnect(r *http.Request, mgr *tokens.Manager, identity string) (tokens.Disconnection, error) {
+	d, err := mgr.Disconnect(r.Context(), identity)
 	if err != nil {
 		f.log().Error("disconnect: the store could not delete the connection", zap.String("identity_hash", tokenstore.IdentityHash(identity)), zap.Error(err))
 	}
@@ -64,7 +64,7 @@ func (f *Flow) disconnectPage(w http.ResponseWriter, r *http.Request, identity s
 	if rec, err := mgr.Lookup(r.Context(), identity); err == nil {
 		facts = append(facts, htmlpage.Fact{Label: "Account", Value: rec.UserID}, htmlpage.Fact{Label: "It allowed", Values: scopesInWords(rec.Scopes)})
 	}
-	d, err := f.disconnect(r.Context(), mgr, identity)
+	d, err := f.disconnect(r, mgr, identity)
 	switch {
 	case err != nil:
 		f.page(w, http.StatusServiceUnavailable, "Not disconnected yet", "The gateway's store is unavailable, so the connection to "+title+" is not deleted yet. Please try again shortly.", facts...)

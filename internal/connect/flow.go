@@ -596,7 +596,7 @@ func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity strin
 	if !ok {
 		return
 	}
-	d, err := f.disconnect(r.Context(), mgr, identity)
+	d, err := f.disconnect(r, mgr, identity)
 	if err != nil {
 		apierror.Write(w, http.StatusServiceUnavailable, apierror.Item{ErrorType: apierror.ConnectionStoreFailure, Message: "the gateway's token store is unavailable, so the connection is not deleted yet; retry shortly"})
 		return
