@@ -22,8 +22,9 @@ const chromium = "/usr/bin/chromium"
 var screenshots = flag.String("screenshots", "", "directory to write the browser test's screenshots to (the README's are in docs/screenshots)")
 
 // TestBrowserConnectionsPage drives a real headless Chromium through what a
-// person does: the connections page, connect with a partial grant on the
-// simulated consent page, disconnect by clicking, and a denial. The
+// person does on a gateway with Fitbit and Google Health: the connections
+// page, connect Fitbit with a partial grant on the simulated consent page,
+// connect Google Health, disconnect Fitbit by clicking, and a denial. The
 // browser signs in to the gateway's basic_auth once, with the credentials
 // in the first URL (it then answers the gateway's challenges itself, and
 // never sends them to the simulated Fitbit, another origin).
@@ -34,9 +35,11 @@ func TestBrowserConnectionsPage(t *testing.T) {
 		}
 		t.Skipf("no %s: install Debian's chromium to run the browser test", chromium)
 	}
-	e := newEnv(t, options{})
-	// A person answers the simulated Fitbit's consent page.
+	b := newBridge(t)
+	e := b.env
+	// A person answers the simulated consent pages.
 	e.sim.SetConsent(simkit.AskPerson("CHR0ME"))
+	b.google.SetConsent(simkit.AskPerson("111111111111111111111")) // Fitbit's ALICE1, to Google
 	ctx := newBrowser(t)
 
 	home := gateway + "/fitbit/"
@@ -59,7 +62,7 @@ func TestBrowserConnectionsPage(t *testing.T) {
 	}
 
 	step("the connections page", chromedp.Navigate(signIn), h1("Your connections"))
-	if !strings.Contains(body, "Not connected.") {
+	if strings.Count(body, "Not connected.") != 2 || !strings.Contains(body, "Google Health") {
 		t.Fatalf("connections page before connecting: %s", body)
 	}
 
@@ -76,9 +79,18 @@ func TestBrowserConnectionsPage(t *testing.T) {
 	}
 	shoot(t, ctx, "result")
 
+	step("connect Google Health", click(`//a[normalize-space()="Go to your connections"]`),
+		h1("Your connections"), click(button("Connect Google Health")),
+		chromedp.WaitVisible(chromedp.Search(button("Allow"))), click(button("Allow")),
+		h1("Connected"))
+	if !strings.Contains(body, "111111111111111111111") || !strings.Contains(body, "device and unit settings") {
+		t.Errorf("Google result page: %s", body)
+	}
+
 	step("back to the page", click(`//a[normalize-space()="Go to your connections"]`),
 		h1("Your connections"), chromedp.WaitVisible(chromedp.Search(button("Disconnect Fitbit"))))
-	for _, want := range []string{"Connected and working.", "CHR0ME", "activity and exercise", "Reconnect Fitbit"} {
+	for _, want := range []string{"Connected and working.", "CHR0ME", "activity and exercise", "Not allowed", "Reconnect Fitbit",
+		"111111111111111111111", "Fitbit user id", "ALICE1", "Reconnect Google Health", "Disconnect Google Health"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("connections page lacks %q: %s", want, body)
 		}
@@ -91,6 +103,9 @@ func TestBrowserConnectionsPage(t *testing.T) {
 	}
 	if st := e.status("alice"); st.Connected {
 		t.Fatalf("still connected after clicking disconnect: %+v", st)
+	}
+	if _, st := b.get("alice", "/fitbit/status?provider=google_health"); st["connected"] != true {
+		t.Fatalf("disconnecting Fitbit disconnected Google Health: %v", st)
 	}
 
 	// A denial: nothing is connected, and the page says what was asked.
