@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -147,21 +148,27 @@ func decodeAdminJSON(w http.ResponseWriter, r *http.Request, limit int64, v any)
 		if errors.As(err, &tooBig) {
 			return caddy.APIError{HTTPStatus: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("request body larger than %d bytes", limit)}
 		}
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &syntax):
-			err = fmt.Errorf("request body is not JSON (at byte %d)", syntax.Offset)
-		case errors.As(err, &typ):
-			err = fmt.Errorf("request body: field %s must be %s", typ.Field, typ.Type)
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			// The field name is the caller's own and holds no value.
-		default:
-			err = errors.New("request body is not a JSON object")
-		}
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("request body: %w", jsonProblem(err))}
 	}
 	return nil
+}
+
+// jsonProblem describes a JSON decoding error without quoting the input,
+// which may hold secrets.
+func jsonProblem(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("not JSON (at byte %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Errorf("field %s must be %s", typ.Field, typ.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return errors.New(strings.TrimPrefix(err.Error(), "json: ")) // the field name is the caller's own, and no value
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("not a complete JSON object")
+	}
+	return errors.New("not a JSON object of the expected shape")
 }
 
 // writeAdminJSON answers v as JSON with status. It returns nil: once the

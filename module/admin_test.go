@@ -3,39 +3,19 @@ package module
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/admintest"
 )
 
-// adminCaddy runs real Caddy with its admin endpoint on a free loopback
-// port and the given apps, and returns the admin endpoint's base URL.
-// Caddy is one per process: the tests that use it do not run in parallel.
+// adminCaddy runs real Caddy with the given apps and returns its admin
+// endpoint's base URL.
 func adminCaddy(t *testing.T, apps map[string]any) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cfg, err := json.Marshal(map[string]any{
-		"admin":   map[string]any{"listen": addr},
-		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
-		"storage": map[string]any{"module": "file_system", "root": t.TempDir()},
-		"apps":    apps,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = caddy.Stop() })
-	return "http://" + addr
+	return "http://" + admintest.Start(t, apps)
 }
 
 // adminCall makes one admin request and decodes its JSON answer into out

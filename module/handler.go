@@ -18,8 +18,8 @@ func init() {
 	caddy.RegisterModule(AuthHandler{})
 }
 
-// AuthHandler serves the connect flow under Prefix: authorize, callback,
-// status and disconnect. Other requests go to the next handler.
+// AuthHandler serves the connect flow under Prefix: the connections page
+// (Prefix + "/"), authorize, callback, status and disconnect. Other requests go to the next handler.
 type AuthHandler struct {
 	// URL prefix of the endpoints. Default: /fitbit.
 	Prefix string `json:"prefix,omitempty"`
@@ -98,6 +98,9 @@ func (h *AuthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 		return next.ServeHTTP(w, r)
 	}
 	switch rest {
+	case "", "/":
+		// The connections page for people, the status JSON for apps.
+		h.flow.Home(w, r, h.identity(r))
 	case "/authorize":
 		h.flow.Authorize(w, r, h.identity(r))
 	case "/callback":

@@ -1,6 +1,7 @@
 package authserver
 
 import (
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -14,6 +15,10 @@ import (
 const (
 	accessCacheSize = 10000
 	accessCacheTTL  = 30 * time.Second
+	// accessCacheShards split the LRU, whose every Get takes its mutex (a
+	// hit moves the entry to the front), so that API calls of different
+	// users rarely meet on one lock.
+	accessCacheShards = 32
 )
 
 type cachedAccess struct {
@@ -29,30 +34,40 @@ type cachedAccess struct {
 // runs a goroutine that never stops, one per config reload.)
 type accessCache struct {
 	once    sync.Once
-	lru     *lru.Cache[string, cachedAccess]
+	seed    maphash.Seed
+	shards  [accessCacheShards]*lru.Cache[string, cachedAccess]
 	revoked sync.Map // grant id → time revoked
 }
 
 func (c *accessCache) init() {
-	c.once.Do(func() { c.lru, _ = lru.New[string, cachedAccess](accessCacheSize) }) // errs only for a size <= 0
+	c.once.Do(func() {
+		c.seed = maphash.MakeSeed()
+		for i := range c.shards {
+			c.shards[i], _ = lru.New[string, cachedAccess](accessCacheSize / accessCacheShards) // errs only for a size <= 0
+		}
+	})
+}
+
+func (c *accessCache) shard(token string) *lru.Cache[string, cachedAccess] {
+	c.init()
+	return c.shards[maphash.String(c.seed, token)%accessCacheShards]
 }
 
 func (c *accessCache) get(token string, now time.Time) (cachedAccess, bool) {
-	c.init()
-	e, ok := c.lru.Get(token)
+	sh := c.shard(token)
+	e, ok := sh.Get(token)
 	if !ok || now.Sub(e.read) >= accessCacheTTL || !now.Before(e.a.Expires) {
 		return cachedAccess{}, false
 	}
 	if _, gone := c.revoked.Load(e.grant); gone {
-		c.lru.Remove(token)
+		sh.Remove(token)
 		return cachedAccess{}, false
 	}
 	return e, true
 }
 
 func (c *accessCache) add(token string, e cachedAccess) {
-	c.init()
-	c.lru.Add(token, e)
+	c.shard(token).Add(token, e)
 }
 
 // forget stops the cached tokens of a revoked grant, and drops records of

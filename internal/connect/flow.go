@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/htmlpage"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
@@ -192,14 +193,19 @@ func (f *Flow) unknownProvider(w http.ResponseWriter) {
 // authorization (so the callback may land on any instance), binds it to the
 // browser with a cookie, and redirects to the provider's consent page. A
 // browser that has one in flight for identity is sent on with that one.
+// GET is the connect URL apps send people to; POST is the connections
+// page's connect button, whose form carries a CSRF token.
 func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string) {
-	mgr, ok := f.admit(w, r, identity, http.MethodGet, http.MethodHead)
+	mgr, ok := f.admit(w, r, identity, http.MethodGet, http.MethodHead, http.MethodPost)
 	if !ok || !f.admitRate(w, r, identity) {
+		return
+	}
+	if r.Method == http.MethodPost && !f.admitForm(w, r, identity) {
 		return
 	}
 	returnTo := r.URL.Query().Get("return_to")
 	if returnTo != "" && !f.ReturnTo.Allowed(returnTo) {
-		page(w, http.StatusBadRequest, "Not allowed", "The return_to address is not on this gateway's allow-list, so the gateway will not send you there. Ask the operator to add it to return_to_allowed.")
+		f.page(w, http.StatusBadRequest, "Not allowed", "The return_to address is not on this gateway's allow-list, so the gateway will not send you there. Ask the operator to add it to return_to_allowed.")
 		return
 	}
 	f.start(w, r, mgr, identity, returnTo, provider.Consent{})
@@ -214,7 +220,7 @@ func (f *Flow) Authorize(w http.ResponseWriter, r *http.Request, identity string
 func (f *Flow) Begin(w http.ResponseWriter, r *http.Request, identity string, consent provider.Consent) {
 	if identity == "" {
 		// A programming error in the caller, not a user's: fail closed.
-		page(w, http.StatusInternalServerError, "Cannot connect", "The gateway could not start the connection.")
+		f.page(w, http.StatusInternalServerError, "Cannot connect", "The gateway could not start the connection.")
 		return
 	}
 	f.start(w, r, f.Tokens, identity, "", consent)
@@ -244,12 +250,12 @@ func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager
 	switch stored, err := f.pendingFor(r.Context(), p, ttl); {
 	case err != nil:
 		f.log().Error("could not store pending authorization", zap.Error(err))
-		page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not save the connection attempt. Please try again shortly.")
+		f.page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not save the connection attempt. Please try again shortly.")
 		return
 	case !stored:
 		f.log().Warn("too many pending authorizations", zap.String("identity_hash", tokenstore.IdentityHash(identity)), zap.Int("max_pending", f.maxPending()))
 		w.Header().Set("Retry-After", ratelimit.RetryAfterHeader(ttl))
-		page(w, http.StatusTooManyRequests, "Too many connection attempts", "This account has too many connection attempts in progress. Finish one, or wait a few minutes, then start again from the app.")
+		f.page(w, http.StatusTooManyRequests, "Too many connection attempts", "This account has too many connection attempts in progress. Finish one, or wait a few minutes, then start again from the app.")
 		return
 	}
 	state, verifier = p.State, p.Verifier // the browser's own, if it had one
@@ -258,8 +264,12 @@ func (f *Flow) start(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager
 	http.SetCookie(w, cookie)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther // the connect button's form: GET the consent page
+	}
 	consent.Scopes = p.Scopes
-	http.Redirect(w, r, client.ConsentURL(state, verifier, consent), http.StatusFound)
+	http.Redirect(w, r, client.ConsentURL(state, verifier, consent), status)
 }
 
 // isLocalPath reports whether next is an absolute path on this host (not
@@ -284,7 +294,7 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 	q := r.URL.Query()
 	state, code, oauthErr := q.Get("state"), q.Get("code"), q.Get("error")
 	if state == "" || len(state) > maxStateLen || len(code) > maxCodeLen || len(q) > 16 {
-		page(w, http.StatusBadRequest, "Invalid callback", "The callback is missing its state or carries malformed parameters. Start again from the app.")
+		f.page(w, http.StatusBadRequest, "Invalid callback", "The callback is missing its state or carries malformed parameters. Start again from the app.")
 		return
 	}
 	p, ok := f.takePending(w, r, state)
@@ -304,17 +314,20 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 					return
 				}
 			}
-			page(w, http.StatusOK, "Not connected", "You did not allow access, so nothing was connected. You can start again from the app at any time.")
+			f.page(w, http.StatusOK, "Not connected", "You did not allow access to "+title+", so nothing was connected. You can connect again from your connections page at any time.",
+				f.attemptFacts(r.Context(), mgr, p)...)
 			return
 		}
-		page(w, http.StatusBadGateway, title+" refused", title+" answered the authorization with an error: "+redact.Scrub(trim(oauthErr+" "+q.Get("error_description"), 200)))
+		f.page(w, http.StatusBadGateway, title+" refused", title+" answered the authorization with an error: "+redact.Scrub(trim(oauthErr+" "+q.Get("error_description"), 200))+". Try again from your connections page.",
+			f.attemptFacts(r.Context(), mgr, p)...)
 		return
 	}
 	if code == "" {
-		page(w, http.StatusBadRequest, "Invalid callback", "The callback carries neither a code nor an error. Start again from the app.")
+		f.page(w, http.StatusBadRequest, "Invalid callback", "The callback carries neither a code nor an error. Start again from the app.")
 		return
 	}
-	if !f.exchangeAndStore(w, r, mgr, p, code) {
+	rec, ok := f.exchangeAndStore(w, r, mgr, p, code)
+	if !ok {
 		return
 	}
 	if f.Resume != nil {
@@ -327,7 +340,26 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 		http.Redirect(w, r, p.ReturnTo, http.StatusSeeOther)
 		return
 	}
-	page(w, http.StatusOK, "Connected", "Your "+title+" account is connected. You can close this window and return to the app.")
+	f.connected(w, mgr, p, rec)
+}
+
+// connected is the result page of a connection: the account and what it
+// allows, and, for a partial grant, what it does not.
+func (f *Flow) connected(w http.ResponseWriter, mgr *tokens.Manager, p *tokenstore.Pending, rec *tokenstore.Record) {
+	title := mgr.Provider().Reg.Title()
+	facts := []htmlpage.Fact{
+		{Label: "Provider", Value: title},
+		{Label: "Account", Value: rec.UserID},
+		{Label: "Allowed", Values: scopesInWords(rec.Scopes)},
+	}
+	missing := missingScopes(askedScopes(mgr, p), rec.Scopes)
+	if len(missing) == 0 || len(rec.Scopes) == 0 { // a provider that names no scopes granted all
+		f.page(w, http.StatusOK, "Connected", "Your "+title+" account is connected. You can close this window and return to the app.", facts...)
+		return
+	}
+	facts = append(facts, htmlpage.Fact{Label: "Not allowed", Values: scopesInWords(missing)})
+	f.page(w, http.StatusOK, "Connected, with fewer permissions", "Your "+title+" account is connected, but you did not allow everything the gateway asked for, "+
+		"so apps cannot read what is listed under Not allowed. To allow it, reconnect from your connections page.", facts...)
 }
 
 // takePending takes the pending authorization of state out of the store,
@@ -336,14 +368,14 @@ func (f *Flow) takePending(w http.ResponseWriter, r *http.Request, state string)
 	p, err := f.Store.TakePending(r.Context(), state)
 	switch {
 	case errors.Is(err, tokenstore.ErrExpired):
-		page(w, http.StatusBadRequest, "Expired", "This connection attempt took too long and expired. Start again from the app.")
+		f.page(w, http.StatusBadRequest, "Expired", "This connection attempt took too long and expired. Start again from the app.")
 		return nil, false
 	case errors.Is(err, tokenstore.ErrNotFound):
-		page(w, http.StatusBadRequest, "Unknown or used link", "This callback does not belong to a connection attempt in progress (it was already used, or never started here). Start again from the app.")
+		f.page(w, http.StatusBadRequest, "Unknown or used link", "This callback does not belong to a connection attempt in progress (it was already used, or never started here). Start again from the app.")
 		return nil, false
 	case err != nil:
 		f.log().Error("could not read pending authorization", zap.Error(err))
-		page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection attempt. Please try again shortly.")
+		f.page(w, http.StatusServiceUnavailable, "Try again", "The gateway could not read the connection attempt. Please try again shortly.")
 		return nil, false
 	}
 	f.finished(r.Context(), p)
@@ -365,16 +397,16 @@ func (f *Flow) checkCaller(w http.ResponseWriter, r *http.Request, p *tokenstore
 	}
 	c, _ := r.Cookie(bindingCookie(redirectURI, f.Prefix).Name)
 	if c == nil || subtle.ConstantTimeCompare([]byte(hashHex(c.Value)), []byte(p.BrowserHash)) != 1 {
-		page(w, http.StatusForbidden, "Wrong browser", "This connection was started in another browser (or its cookie was blocked). Start again from the app in this browser.")
+		f.page(w, http.StatusForbidden, "Wrong browser", "This connection was started in another browser (or its cookie was blocked). Start again from the app in this browser.")
 		return nil, false
 	}
 	mgr, ok := f.byName(p.Provider)
 	if !ok {
-		page(w, http.StatusBadRequest, "Unknown provider", "This connection attempt was for a provider this gateway no longer has. Start again from the app.")
+		f.page(w, http.StatusBadRequest, "Unknown provider", "This connection attempt was for a provider this gateway no longer has. Start again from the app.")
 		return nil, false
 	}
 	if identity != "" && subtle.ConstantTimeCompare([]byte(identity), []byte(p.Identity)) != 1 {
-		page(w, http.StatusForbidden, "Different account", "You are signed in to the gateway as someone other than the person who started this connection. Start again from the app.")
+		f.page(w, http.StatusForbidden, "Different account", "You are signed in to the gateway as someone other than the person who started this connection. Start again from the app.")
 		return nil, false
 	}
 	return mgr, true
@@ -382,7 +414,7 @@ func (f *Flow) checkCaller(w http.ResponseWriter, r *http.Request, p *tokenstore
 
 // exchangeAndStore trades code for tokens and stores them as p's identity's
 // connection; it answers the request itself when either fails.
-func (f *Flow) exchangeAndStore(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, p *tokenstore.Pending, code string) bool {
+func (f *Flow) exchangeAndStore(w http.ResponseWriter, r *http.Request, mgr *tokens.Manager, p *tokenstore.Pending, code string) (*tokenstore.Record, bool) {
 	title := mgr.Provider().Reg.Title()
 	grant, err := mgr.Provider().Exchange(r.Context(), code, p.Verifier)
 	if err != nil {
@@ -391,8 +423,9 @@ func (f *Flow) exchangeAndStore(w http.ResponseWriter, r *http.Request, mgr *tok
 		if provider.IsInvalidGrant(err) {
 			status = http.StatusBadRequest
 		}
-		page(w, status, "Could not connect", title+" did not accept the authorization ("+err.Error()+"). Start again from the app.")
-		return false
+		f.page(w, status, "Could not connect", title+" did not accept the authorization ("+err.Error()+"). Start again from your connections page.",
+			f.attemptFacts(r.Context(), mgr, p)...)
+		return nil, false
 	}
 	rec := &tokenstore.Record{
 		Provider:     p.Provider,
@@ -409,12 +442,12 @@ func (f *Flow) exchangeAndStore(w http.ResponseWriter, r *http.Request, mgr *tok
 	}
 	if err := mgr.Connect(r.Context(), p.Identity, rec); err != nil {
 		f.log().Error("could not store new connection", zap.String("identity_hash", rec.IdentityHash), zap.Error(err))
-		page(w, http.StatusServiceUnavailable, "Try again", title+" accepted, but the gateway could not store the connection. Start again from the app.")
-		return false
+		f.page(w, http.StatusServiceUnavailable, "Try again", title+" accepted, but the gateway could not store the connection. Start again from the app.")
+		return nil, false
 	}
 	f.log().Info("connected", zap.String("provider", p.Provider), zap.String("identity_hash", rec.IdentityHash),
 		zap.String("user_id", rec.UserID), zap.Strings("scopes", rec.Scopes))
-	return true
+	return rec, true
 }
 
 // Health is the state of a connection as the status endpoint reports it:
@@ -547,7 +580,14 @@ type RevokeError struct {
 // Disconnect deletes identity's connection and revokes it at the provider.
 // It answers 200 once the connection is deleted, whatever the provider said
 // (see Disconnection), and 503 only when the store could not delete it.
+//
+// The connections page's disconnect button posts a form with a CSRF token
+// and is answered with a page; so is any browser that asks for HTML.
 func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity string) {
+	if r.Method == http.MethodPost && prefersHTML(r) {
+		f.disconnectPage(w, r, identity)
+		return
+	}
 	if r.Method == http.MethodPost && !sameOrigin(r) {
 		apierror.Write(w, http.StatusForbidden, apierror.Item{ErrorType: apierror.InvalidRequest, Message: "cross-site disconnect refused: POST from the gateway's own origin or without an Origin header"})
 		return
@@ -556,9 +596,8 @@ func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity strin
 	if !ok {
 		return
 	}
-	d, err := mgr.Disconnect(r.Context(), identity)
+	d, err := f.disconnect(r.Context(), mgr, identity)
 	if err != nil {
-		f.log().Error("disconnect: the store could not delete the connection", zap.String("identity_hash", tokenstore.IdentityHash(identity)), zap.Error(err))
 		apierror.Write(w, http.StatusServiceUnavailable, apierror.Item{ErrorType: apierror.ConnectionStoreFailure, Message: "the gateway's token store is unavailable, so the connection is not deleted yet; retry shortly"})
 		return
 	}

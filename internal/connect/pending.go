@@ -145,7 +145,7 @@ func (f *Flow) admitRate(w http.ResponseWriter, r *http.Request, identity string
 		return true
 	}
 	w.Header().Set("Retry-After", ratelimit.RetryAfterHeader(d.RetryAfter))
-	page(w, http.StatusTooManyRequests, "Too many attempts",
+	f.page(w, http.StatusTooManyRequests, "Too many attempts",
 		"There were too many connection attempts from here. Wait "+ratelimit.RetryAfterHeader(d.RetryAfter)+" seconds, then start again from the app.")
 	return false
 }
