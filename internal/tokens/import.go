@@ -62,20 +62,21 @@ func (m *Manager) Import(ctx context.Context, identity string, rec *tokenstore.R
 	defer cancel()
 	defer lock.Unlock(ctx)
 
+	var from tokenstore.Status // for the watcher
 	cur, err := m.cfg.Store.LoadConnection(ctx, key)
 	switch {
 	case err == nil:
 		if !replace {
 			return nil, ErrExists
 		}
-		rec.Version = cur.Version
+		rec.Version, from = cur.Version, cur.Status
 	case errors.Is(err, tokenstore.ErrNotFound):
 		cur = nil
 	case errors.Is(err, tokenstore.ErrUnreadable):
 		if !replace {
 			return nil, ErrExists
 		}
-		cur = nil
+		cur, from = nil, Unreadable
 		if err := m.cfg.Store.DeleteConnection(ctx, key); err != nil {
 			return nil, &StoreError{Err: err}
 		}
@@ -98,6 +99,7 @@ func (m *Manager) Import(ctx context.Context, identity string, rec *tokenstore.R
 	}
 	m.revokeReplaced(ctx, cur, stored)
 	m.publish(ctx, key)
+	m.changed(ctx, key.IdentityHash, stored.UserID, from, stored.Status)
 	return stored, nil
 }
 
