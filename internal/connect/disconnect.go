@@ -6,21 +6,25 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/htmlpage"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
-// disconnect deletes identity's connection to mgr and revokes it, for r
-// (the app's POST or the connections page's button: what both do is here);
-// the error is the store's, logged here.
+// disconnect deletes identity's connection to mgr and revokes it, for r,
+// and records it on the audit log; the error is the store's, logged here.
+// Both the status API's and the connections page's disconnects come here.
 func (f *Flow) disconnect(r *http.Request, mgr *tokens.Manager, identity string) (tokens.Disconnection, error) {
 	d, err := mgr.Disconnect(r.Context(), identity)
 	if err != nil {
 		f.log().Error("disconnect: the store could not delete the connection", zap.String("identity_hash", tokenstore.IdentityHash(identity)), zap.Error(err))
+		return d, err
 	}
-	return d, err
+	f.Audit.Record(r, audit.Entry{Action: audit.Disconnect, Provider: mgr.Provider().Reg.Name, IdentityHash: tokenstore.IdentityHash(identity),
+		UserID: d.UserID, Result: d.Result()})
+	return d, nil
 }
 
 // admitForm checks a form post of the connections page: a bounded body and
