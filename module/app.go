@@ -515,8 +515,8 @@ func (a *App) returnToAllowed() []string {
 // Start implements caddy.App: from now on the admin API (admin.api.fitbit)
 // serves this app, and it is told of the shared state's changes.
 func (a *App) Start() error {
-	running.Store(a)
 	a.watch()
+	running.Store(a)
 	return nil
 }
 
