@@ -264,6 +264,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	_, redis := storeMod.(*RedisStore)
+	if err := a.validateBudgets(redis); err != nil {
+		return fmt.Errorf("fitbit app: %w", err)
+	}
 	presets := make([]string, len(regs))
 	for i, r := range regs {
 		presets[i] = r.Preset.Name
@@ -289,10 +293,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.regs = regs
 	for _, w := range a.loadWarnings(regs) {
 		a.logger.Warn(w)
-	}
-	if err := a.validateBudgets(); err != nil {
-		_ = a.Cleanup()
-		return fmt.Errorf("fitbit app: %w", err)
 	}
 	obs := registerMetrics(ctx)
 	for name, m := range a.state.managers {
@@ -533,8 +533,8 @@ func (a *App) Start() error {
 	case !checked:
 		a.logger.Warn("no fitbit_auth handler in this config: the redirect_uri of each registration must reach one on another server, or users cannot connect")
 	}
-	running.Store(a)
 	a.watch()
+	running.Store(a)
 	return nil
 }
 

@@ -13,8 +13,9 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
-// disconnect deletes identity's connection to mgr and revokes it, for the
-// request r, and audits it; the error is the store's, logged here.
+// disconnect deletes identity's connection to mgr and revokes it, for r,
+// and records it on the audit log; the error is the store's, logged here.
+// Both the status API's and the connections page's disconnects come here.
 func (f *Flow) disconnect(r *http.Request, mgr *tokens.Manager, identity string) (tokens.Disconnection, error) {
 	d, err := mgr.Disconnect(r.Context(), identity)
 	if err != nil {

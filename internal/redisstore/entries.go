@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -187,26 +186,8 @@ func (s *Store) ListEntries(ctx context.Context, kind string, limit int) ([][]by
 	// Neither the prefix nor the kind can hold a glob character.
 	match := s.prefix + ":entry:" + kind + ":*"
 	var keys []string
-	scan := func(ctx context.Context, c redis.Cmdable) error {
-		it := c.Scan(ctx, 0, match, 1000).Iterator()
-		for it.Next(ctx) {
-			keys = append(keys, it.Val())
-		}
-		return it.Err()
-	}
-	var err error
-	if cc, ok := s.client.(*redis.ClusterClient); ok {
-		var mu sync.Mutex
-		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-			mu.Lock()
-			defer mu.Unlock()
-			return scan(ctx, c)
-		})
-	} else {
-		err = scan(ctx, s.client)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: listing entries %s: %w", match, err)
+	if err := s.scan(ctx, match, func(key string) { keys = append(keys, key) }); err != nil {
+		return nil, err
 	}
 	var values [][]byte
 	now := s.now()

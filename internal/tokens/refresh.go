@@ -90,7 +90,10 @@ type refreshAttempt struct {
 	identity string // "" when unknown (the recovery sweep): nothing is cached
 	stale    string // the access token the caller found stale; "" if none
 	force    bool   // redeem even a fresh pair (an operator's refresh)
-	lock     tokenstore.Lock
+	// importing: the attempt checks an import, whose outcome Import tells
+	// the watcher itself (a refused token leaves no connection behind).
+	importing bool
+	lock      tokenstore.Lock
 
 	log *zap.Logger
 	// recovering: the record read under the lock carries the marker of an
@@ -371,7 +374,9 @@ func (a *refreshAttempt) failed(ctx context.Context, err error) (*Entry, error) 
 			a.log.Error("could not mark connection needs_reauth", zap.Error(serr))
 		} else {
 			m.publish(ctx, a.key)
-			m.changed(ctx, a.key.IdentityHash, dead.UserID, a.marked.Status, dead.Status)
+			if !a.importing {
+				m.changed(ctx, a.key.IdentityHash, dead.UserID, a.marked.Status, dead.Status)
+			}
 		}
 		return m.cached(a.identity, dead), ErrNeedsReauth
 	case provider.IsTransient(err):

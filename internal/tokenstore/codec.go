@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -31,6 +32,7 @@ func (k *Keyring) OpenRecord(key string, sealed []byte, want Key) (*Record, erro
 	if rec.Provider != want.Provider || rec.IdentityHash != want.IdentityHash {
 		return nil, Unreadable(key, fmt.Errorf("%w: record names a different provider or identity", ErrDecrypt))
 	}
+	rec.SealedBy = SealedKeyID(sealed)
 	return &rec, nil
 }
 
@@ -132,4 +134,86 @@ func (k *Keyring) OpenEntry(key string, stored []byte, now time.Time) ([]byte, e
 // header (fixed length, so the split is unambiguous).
 func entryAD(key string, header []byte) []byte {
 	return append([]byte(key), header...)
+}
+
+// InspectSealed opens v (a pending authorization or an entry, as an
+// Inventory lists them) without keeping its plaintext, and returns the id of
+// the key that sealed it and whether it had expired at now. An error wraps
+// ErrDecrypt: no configured key opens it (keyID is still the id its header
+// names, if any).
+func (k *Keyring) InspectSealed(v SealedValue, now time.Time) (keyID string, expired bool, err error) {
+	_, expired, err = k.openSealed(v, now)
+	return sealedKeyIDOf(v), expired, err
+}
+
+// ResealValue returns v sealed again by the keyring's first key, with the
+// same associated data (and, for an entry, the same expiry), for
+// Inventory.ReplaceSealed. It fails like InspectSealed when v does not open.
+func (k *Keyring) ResealValue(v SealedValue) ([]byte, error) {
+	plain, _, err := k.openSealed(v, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	switch v.Class {
+	case ClassEntry:
+		header := v.Stored[:entryHeaderSize]
+		sealed, err := k.Seal(plain, entryAD(v.Name, header))
+		if err != nil {
+			return nil, err
+		}
+		return append(slices.Clone(header), sealed...), nil
+	default:
+		return k.Seal(plain, []byte(v.Name))
+	}
+}
+
+// openSealed opens v, returning its plaintext and whether it had expired
+// at now (never, for a zero now).
+func (k *Keyring) openSealed(v SealedValue, now time.Time) (plain []byte, expired bool, err error) {
+	switch v.Class {
+	case ClassPending:
+		plain, err := k.Open(v.Stored, []byte(v.Name))
+		if err != nil {
+			return nil, false, err
+		}
+		var p struct {
+			Expires time.Time `json:"expires"`
+		}
+		if json.Unmarshal(plain, &p) != nil {
+			return nil, false, fmt.Errorf("%w: decrypted value is not a valid pending authorization", ErrDecrypt)
+		}
+		return plain, !now.IsZero() && !now.Before(p.Expires), nil
+	case ClassEntry:
+		if len(v.Stored) < entryHeaderSize {
+			return nil, false, fmt.Errorf("%w: entry is truncated", ErrDecrypt)
+		}
+		// The expiry is in the clear: an expired entry is judged without
+		// opening it, so one sealed by a key removed since is not reported
+		// as unreadable (it is gone for every reader, awaiting its sweep).
+		header := v.Stored[:entryHeaderSize]
+		var expires time.Time
+		if ms := binary.BigEndian.Uint64(header); ms != 0 {
+			expires = time.UnixMilli(int64(ms))
+		}
+		if !now.IsZero() && entryExpired(expires, now) {
+			return nil, true, nil
+		}
+		plain, err := k.Open(v.Stored[entryHeaderSize:], entryAD(v.Name, header))
+		if err != nil {
+			return nil, false, err
+		}
+		return plain, false, nil
+	}
+	return nil, false, fmt.Errorf("tokenstore: cannot open a sealed %q", v.Class)
+}
+
+// sealedKeyIDOf is SealedKeyID of v's sealed part.
+func sealedKeyIDOf(v SealedValue) string {
+	if v.Class == ClassEntry {
+		if len(v.Stored) < entryHeaderSize {
+			return ""
+		}
+		return SealedKeyID(v.Stored[entryHeaderSize:])
+	}
+	return SealedKeyID(v.Stored)
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -44,6 +45,7 @@ const keyHowTo = "generate a key with: openssl rand -base64 32"
 type Keyring struct {
 	primary keyEntry
 	byID    map[[keyIDSize]byte]cipher.AEAD
+	ids     []string // hex ids in configured order, the primary first
 }
 
 type keyEntry struct {
@@ -132,6 +134,7 @@ func NewKeyring(keys [][]byte) (*Keyring, error) {
 			return nil, fmt.Errorf("tokenstore: encryption key %d of %d: cannot initialise GCM", i+1, len(keys))
 		}
 		kr.byID[id] = aead
+		kr.ids = append(kr.ids, fmt.Sprintf("%x", id[:]))
 		if i == 0 {
 			kr.primary = keyEntry{id: id, aead: aead}
 		}
@@ -151,6 +154,21 @@ func keyID(key []byte) [keyIDSize]byte {
 // PrimaryKeyID returns the hex id of the key that encrypts. The id is a hash
 // prefix, safe to log, and lets operators tell which key a deployment uses.
 func (k *Keyring) PrimaryKeyID() string { return fmt.Sprintf("%x", k.primary.id[:]) }
+
+// KeyIDs returns the hex ids of the keyring's keys in configured order: the
+// one that encrypts first, then those that only decrypt.
+func (k *Keyring) KeyIDs() []string { return slices.Clone(k.ids) }
+
+// SealedKeyID returns the hex id of the key a value made by Seal names in
+// its header, without opening it: "" if sealed is not in a format this build
+// reads. Whether the key is configured, and whether the value opens, is
+// for Open to say.
+func SealedKeyID(sealed []byte) string {
+	if len(sealed) < sealOverhead || sealed[0] != sealVersion {
+		return ""
+	}
+	return fmt.Sprintf("%x", sealed[1:headerSize])
+}
 
 // Seal encrypts plaintext, binding it to associatedData (which is not stored).
 func (k *Keyring) Seal(plaintext, associatedData []byte) ([]byte, error) {

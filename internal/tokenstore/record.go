@@ -42,6 +42,10 @@ type Record struct {
 	Extra        map[string]string `json:"extra,omitempty"` // provider-specific ids (e.g. Google healthUserId)
 	// Refreshing is set while a refresh of RefreshToken is in flight.
 	Refreshing *RefreshMarker `json:"refreshing,omitempty"`
+	// SealedBy is the hex id of the key (Keyring.KeyIDs) that sealed the
+	// record as loaded: filled by the codec when it opens one, never
+	// stored (a saved record is sealed by the keyring's first key).
+	SealedBy string `json:"-"`
 }
 
 // Clone returns a deep copy (nil for nil).

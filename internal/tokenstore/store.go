@@ -102,6 +102,7 @@ type Store interface {
 	PendingStore
 	Entries
 	ChangeFeed
+	Inventory
 }
 
 // ConnectionStore keeps the connections, and what the refresh protocol

@@ -102,6 +102,12 @@ func Run(t *testing.T, newStore func(t *testing.T) (tokenstore.Store, tokenstore
 		{"NoPlaintextAtRest", s.testNoPlaintext},
 		{"Entries", s.testEntries},
 		{"Changes", s.testChanges},
+		{"InventoryConnectionsPaged", s.testListConnectionsPaged},
+		{"InventoryQueryValidation", s.testListQueryValidation},
+		{"InventoryUnreadableListed", s.testListUnreadable},
+		{"InventorySealedBy", s.testSealedBy},
+		{"InventoryPending", s.testSealedPending},
+		{"InventoryEntries", s.testSealedEntries},
 	})
 }
 
