@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -457,7 +458,7 @@ func TestConnectURLFollowsTheAuthPrefix(t *testing.T) {
 		bob ` + hashes["bob"] + `
 	}
 	fitbit_auth /connect
-	fitbit_proxy`})
+	fitbit_proxy`, FitbitExtra: "redirect_uri http://localhost:9080/connect/callback"})
 	code, m := e.get("bob", "/1/user/-/profile.json")
 	if code != 401 || errorType(m) != "not_connected" || !strings.Contains(errorMessage(m), "/connect/authorize") {
 		t.Fatalf("unconnected: %d %v", code, m)
@@ -468,5 +469,32 @@ func TestConnectURLFollowsTheAuthPrefix(t *testing.T) {
 	}
 	if code, st := e.get("bob", "/connect/status"); code != 200 || st["connect_url"] != "/connect/authorize" {
 		t.Fatalf("status: %d %v", code, st)
+	}
+}
+
+// TestRedirectURIMustBeServed: a config whose redirect_uri no fitbit_auth
+// handler serves is refused at load, naming the path and the fix, and the
+// running config goes on.
+func TestRedirectURIMustBeServed(t *testing.T) {
+	e := newEnv(t, options{})
+	e.mustConnect("alice")
+	bad := e.caddyfile(options{FitbitExtra: "redirect_uri http://localhost:9080/oauth/fitbit/callback"})
+	req, err := http.NewRequest(http.MethodPost, "http://localhost:2999/load", strings.NewReader(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/caddyfile")
+	res := simtest.Do(t, req)
+	if res.Status == http.StatusOK {
+		t.Fatal("the config loaded")
+	}
+	for _, want := range []string{"/oauth/fitbit/callback", "is not served by any fitbit_auth handler", "/fitbit/callback",
+		"set redirect_uri to http://localhost:9080/fitbit/callback", "fitbit_auth /oauth/fitbit"} {
+		if !strings.Contains(string(res.Body), want) {
+			t.Errorf("load error %s lacks %q", res.Body, want)
+		}
+	}
+	if code, m := e.get("alice", "/1/user/-/profile.json"); code != 200 || profileUser(m) != "ALICE1" {
+		t.Fatalf("the running config after the refused load: %d %v", code, m)
 	}
 }

@@ -72,6 +72,8 @@ type ImportResult struct {
 	// the line is well-formed, the token was not redeemed) or "failed".
 	Status string `json:"status"`
 	Reason string `json:"reason,omitempty"`
+
+	refused bool // the provider refused the refresh token (for the metric)
 }
 
 // ImportSummary is the last line of the answer of POST /fitbit/import.
@@ -120,6 +122,7 @@ func adminImport(app *App, w http.ResponseWriter, r *http.Request) error {
 			res.Status, res.Reason = "failed", fmt.Sprintf("line longer than %d bytes", MaxImportLine)
 		} else {
 			res = app.importOne(r, n, line, dryRun, replace)
+			app.recordImport(r, res, dryRun)
 		}
 		switch res.Status {
 		case "ok":
@@ -135,6 +138,25 @@ func adminImport(app *App, w http.ResponseWriter, r *http.Request) error {
 	}
 	_ = enc.Encode(sum)
 	return nil
+}
+
+// recordImport counts an import line of a known provider
+// (caddy_fitbit_imports_total) and audits a stored one.
+func (a *App) recordImport(r *http.Request, res ImportResult, dryRun bool) {
+	if res.Provider == "" {
+		return // not a line of any registration: nothing to count it under
+	}
+	result := "error"
+	switch {
+	case res.Status == "ok" && dryRun, res.Status == "not_checked":
+		result = "dry_run"
+	case res.Status == "ok":
+		result = "ok"
+		a.Audit(r, audit.Entry{Action: audit.Import, Provider: res.Provider, IdentityHash: res.IdentityHash, UserID: res.UserID})
+	case res.refused:
+		result = "refused"
+	}
+	a.CountImport(res.Provider, result)
 }
 
 // importOne imports (or checks) line n.
@@ -177,7 +199,7 @@ func (a *App) importOne(r *http.Request, n int, raw []byte, dryRun, replace bool
 		}
 	}
 	if err != nil {
-		res.Reason = scrubImport(importReason(err), line)
+		res.Reason, res.refused = scrubImport(importReason(err), line), errors.Is(err, tokens.ErrNeedsReauth)
 		return res
 	}
 	if res.UserID == "" {

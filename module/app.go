@@ -109,9 +109,10 @@ type App struct {
 	state    *state
 	stateKey string
 	logger   *zap.Logger
-	audit    *zap.Logger   // fitbit.audit (audit.go)
-	ctx      caddy.Context // the events' origin (events.go)
-	events   eventsApp     // nil: no events app configured
+	audit    *zap.Logger             // fitbit.audit (audit.go)
+	regs     []provider.Registration // resolved, the default first
+	ctx      caddy.Context           // the events' origin (events.go)
+	events   eventsApp               // nil: no events app configured
 	oauth1   map[string]legacy.Consumer
 	oauth2   map[string]authserver.App
 	// The fitbit_auth handlers of this config (see connectURLFor).
@@ -289,6 +290,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.state = val.(*state)
+	a.regs = regs
+	for _, w := range a.loadWarnings(regs) {
+		a.logger.Warn(w)
+	}
 	obs := registerMetrics(ctx)
 	for name, m := range a.state.managers {
 		m.SetLogger(a.logger)
@@ -515,6 +520,19 @@ func (a *App) returnToAllowed() []string {
 // Start implements caddy.App: from now on the admin API (admin.api.fitbit)
 // serves this app, and it is told of the shared state's changes.
 func (a *App) Start() error {
+	// Every handler of the config has provisioned by now.
+	a.connects.mu.Lock()
+	prefixes := make([]string, 0, len(a.connects.list))
+	for _, e := range a.connects.list {
+		prefixes = append(prefixes, e.prefix)
+	}
+	a.connects.mu.Unlock()
+	switch checked, err := checkCallbacks(a.regs, prefixes); {
+	case err != nil:
+		return err
+	case !checked:
+		a.logger.Warn("no fitbit_auth handler in this config: the redirect_uri of each registration must reach one on another server, or users cannot connect")
+	}
 	a.watch()
 	running.Store(a)
 	return nil

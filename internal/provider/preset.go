@@ -75,6 +75,10 @@ type Preset struct {
 	RateLimit   int
 	RateWindow  time.Duration
 	RateHeaders bool
+	// TokenLifetime is the documented lifetime of an access token, for the
+	// check that refresh_skew is shorter (the token's own expires_in is
+	// checked when it comes).
+	TokenLifetime time.Duration
 }
 
 // Fitbit is the Fitbit Web API preset, the default.
@@ -101,6 +105,9 @@ var Fitbit = Preset{
 	// 150 calls per user per clock hour
 	// (https://dev.fitbit.com/build/reference/web-api/developer-guide/application-design/#Rate-Limits).
 	RateLimit: 150, RateWindow: time.Hour, RateHeaders: true,
+	// 8 hours by default
+	// (https://dev.fitbit.com/build/reference/web-api/authorization/oauth2-token/).
+	TokenLifetime: 8 * time.Hour,
 }
 
 // GoogleHealth is the Google Health API preset (Fitbit's successor): Google
@@ -133,6 +140,8 @@ var GoogleHealth = Preset{
 	MapScopes:         GoogleScopes,
 	Always:            GoogleScopes([]string{"settings"}),
 	IncrementalAuth:   true,
+	// One hour (https://developers.google.com/identity/protocols/oauth2#expiration).
+	TokenLifetime: time.Hour,
 	// 300 calls per user per minute (https://developers.google.com/health);
 	// Google sends no rate-limit headers.
 	RateLimit: 300, RateWindow: time.Minute,

@@ -9,6 +9,7 @@ package tokens
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,9 @@ type Store interface {
 	ListEntries(ctx context.Context, kind string, limit int) ([][]byte, error)
 }
 
+// DefaultSkew is how long before expiry a token is refreshed by default.
+const DefaultSkew = 5 * time.Minute
+
 // Config configures a Manager.
 type Config struct {
 	Provider       *provider.Client
@@ -118,6 +122,9 @@ type Manager struct {
 	log      atomic.Pointer[zap.Logger]
 	observer atomic.Pointer[Observer]
 	watcher  atomic.Pointer[Watcher]
+	// skewWarned: the warning that the tokens live no longer than the skew
+	// has been given (lifetime.go).
+	skewWarned sync.Once
 }
 
 // Entry is an immutable snapshot of a connection as the proxy uses it.
@@ -171,7 +178,7 @@ func New(cfg Config) *Manager {
 		cfg.CacheSize = 10000
 	}
 	if cfg.Skew <= 0 {
-		cfg.Skew = 5 * time.Minute
+		cfg.Skew = DefaultSkew
 	}
 	if cfg.RefreshTimeout <= 0 {
 		cfg.RefreshTimeout = 60 * time.Second
@@ -326,6 +333,7 @@ func (m *Manager) Connect(ctx context.Context, identity string, rec *tokenstore.
 		return &StoreError{Err: err}
 	}
 	m.cache.put(identity, newEntry(rec, false))
+	m.checkLifetime(rec.Expiry)
 	m.revokeReplaced(ctx, cur, rec)
 	m.publish(ctx, key)
 	m.changed(ctx, key.IdentityHash, rec.UserID, from, rec.Status)

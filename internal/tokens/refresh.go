@@ -325,6 +325,7 @@ func (a *refreshAttempt) persist(ctx context.Context, g *provider.Grant, result 
 	case err == nil:
 		m.observe(result, a.took)
 		a.log.Info("refreshed access token", zap.String("result", string(result)), timeField("expiry", next.Expiry))
+		m.checkLifetime(next.Expiry)
 		return m.cached(a.identity, next), nil
 	case errors.Is(err, tokenstore.ErrConflict):
 		// Another writer got in while this refresh ran (our lease lapsed):
