@@ -90,7 +90,10 @@ type refreshAttempt struct {
 	identity string // "" when unknown (the recovery sweep): nothing is cached
 	stale    string // the access token the caller found stale; "" if none
 	force    bool   // redeem even a fresh pair (an operator's refresh)
-	lock     tokenstore.Lock
+	// idleSince, when set, redeems only a pair not refreshed (or connected)
+	// since then, judged on the record read under the lock: the keep-alive.
+	idleSince time.Time
+	lock      tokenstore.Lock
 
 	log *zap.Logger
 	// recovering: the record read under the lock carries the marker of an
@@ -139,6 +142,9 @@ func (a *refreshAttempt) run(ctx context.Context) (*Entry, error) {
 	}
 	if rec.Status == tokenstore.StatusNeedsReauth {
 		return m.cached(a.identity, rec), ErrNeedsReauth
+	}
+	if !a.idleSince.IsZero() && rec.Refreshing == nil && LastActive(rec).After(a.idleSince) {
+		return m.cached(a.identity, rec), nil // a peer kept it alive meanwhile
 	}
 	if !a.force && rec.Refreshing == nil && rec.AccessToken != a.stale && m.fresh(rec) {
 		m.observe(ResultPeer, 0)
