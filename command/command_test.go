@@ -75,6 +75,14 @@ func TestCommandsAgainstTheAdminAPI(t *testing.T) {
 		t.Fatalf("import over a connection: %v\n%s", err, out)
 	}
 
+	out, err = run(t, "", "--address", addr, "connections", "list")
+	if err != nil || !strings.Contains(out, "IDENTITY_HASH") || !strings.Contains(out, hash) || strings.Contains(out, "more:") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, err = run(t, "", "--address", addr, "connections", "list", "--needs-reauth"); err != nil || strings.Contains(out, hash) {
+		t.Fatalf("list --needs-reauth: %v\n%s", err, out)
+	}
+
 	out, err = run(t, "", "--address", addr, "connections", "show", "alice")
 	all.WriteString(out)
 	if err != nil || !strings.Contains(out, `"identity_hash": "`+hash) || !strings.Contains(out, `"health": "ok"`) {

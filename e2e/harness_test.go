@@ -71,6 +71,7 @@ type options struct {
 	TokenURL    string // override of the simulator's token URL
 	Site        string // replaces the site's body (basic_auth, fitbit_auth, fitbit_proxy)
 	Fitbit      string // replaces the fitbit global option's body (no Fitbit registration, say)
+	Global      string // more global options (events, say)
 }
 
 const caddyfileTmpl = `{
@@ -80,6 +81,7 @@ const caddyfileTmpl = `{
 	https_port 9443
 	grace_period 1ns
 	skip_install_trust
+	{{.Global}}
 	storage file_system {{.Dir}}/storage
 	log {
 		output file {{.Dir}}/caddy.log
@@ -160,7 +162,7 @@ func (e *env) caddyfile(opts options) string {
 	err := template.Must(template.New("").Parse(caddyfileTmpl)).Execute(&buf, map[string]any{
 		"Dir": e.dir, "Sim": e.sim, "ClientID": e.sim.ClientID(), "ClientSecret": e.sim.ClientSecret(),
 		"Key": e.key, "TokenURL": opts.TokenURL, "FitbitExtra": opts.FitbitExtra,
-		"ProxyExtra": opts.ProxyExtra, "SiteExtra": opts.SiteExtra, "Site": opts.Site, "Fitbit": opts.Fitbit,
+		"ProxyExtra": opts.ProxyExtra, "SiteExtra": opts.SiteExtra, "Site": opts.Site, "Fitbit": opts.Fitbit, "Global": opts.Global,
 		"Alice": hashes["alice"], "Bob": hashes["bob"],
 	})
 	if err != nil {

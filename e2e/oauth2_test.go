@@ -22,6 +22,7 @@ import (
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
 // oauth2Site serves an app written for Fitbit's OAuth 2.0 on a gateway with
@@ -143,6 +144,17 @@ func TestFitbitOAuth2AppOnGoogleHealth(t *testing.T) {
 	}
 	if status, m := readJSON(t, resp); status != 401 || errorType(m) != "invalid_token" {
 		t.Fatalf("after revoke: %d %v", status, m)
+	}
+	// The audit log records the revocation, by whom, of whose grant.
+	var revoked []map[string]any
+	for _, l := range auditLines(t, filepath.Join(e.dir, "caddy.log")) {
+		if l["action"] == "revoke" {
+			revoked = append(revoked, l)
+		}
+	}
+	if len(revoked) != 1 || revoked[0]["client"] != "23PHN2" || revoked[0]["provider"] != "google_health" ||
+		!tokenstore.IsIdentityHash(revoked[0]["identity_hash"].(string)) || revoked[0]["result"] != "grant_revoked" {
+		t.Fatalf("audit of the revocation: %v", revoked)
 	}
 	if st := e.sim.Stats(); st.APIRequests != 0 || st.CodeExchanges != 0 {
 		t.Fatalf("the simulated Fitbit was used: %+v", st)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
@@ -46,13 +47,13 @@ func connectionKey(app *App, r *http.Request) (*tokens.Manager, string, error) {
 
 // onConnection makes the handler of op, an operation on the connection
 // the path names, whose answer op returns.
-func onConnection(op func(ctx context.Context, m *tokens.Manager, hash string) (any, error)) func(*App, http.ResponseWriter, *http.Request) error {
+func onConnection(op func(r *http.Request, app *App, m *tokens.Manager, hash string) (any, error)) func(*App, http.ResponseWriter, *http.Request) error {
 	return func(app *App, w http.ResponseWriter, r *http.Request) error {
 		m, hash, err := connectionKey(app, r)
 		if err != nil {
 			return err
 		}
-		v, err := op(r.Context(), m, hash)
+		v, err := op(r, app, m, hash)
 		if err != nil {
 			return connectionError(err)
 		}
@@ -61,9 +62,9 @@ func onConnection(op func(ctx context.Context, m *tokens.Manager, hash string) (
 }
 
 // viewing makes op of a manager method that returns the connection.
-func viewing(method func(*tokens.Manager, context.Context, string) (*tokenstore.Record, error)) func(context.Context, *tokens.Manager, string) (any, error) {
-	return func(ctx context.Context, m *tokens.Manager, hash string) (any, error) {
-		rec, err := method(m, ctx, hash)
+func viewing(method func(*tokens.Manager, context.Context, string) (*tokenstore.Record, error)) func(*http.Request, *App, *tokens.Manager, string) (any, error) {
+	return func(r *http.Request, _ *App, m *tokens.Manager, hash string) (any, error) {
+		rec, err := method(m, r.Context(), hash)
 		if err != nil {
 			return nil, err
 		}
@@ -71,10 +72,13 @@ func viewing(method func(*tokens.Manager, context.Context, string) (*tokenstore.
 	}
 }
 
-func disconnectHash(ctx context.Context, m *tokens.Manager, hash string) (any, error) {
-	d, err := m.DisconnectHash(ctx, hash)
+func disconnectHash(r *http.Request, app *App, m *tokens.Manager, hash string) (any, error) {
+	d, err := m.DisconnectHash(r.Context(), hash)
 	if err != nil {
 		return nil, err
+	}
+	if d.Existed {
+		app.Audit(r, audit.Entry{Action: audit.Disconnect, Provider: m.Provider().Reg.Name, IdentityHash: hash, UserID: d.UserID, Result: d.Result()})
 	}
 	return disconnectView{connectionName: connectionName{m.Provider().Reg.Name, hash}, Existed: d.Existed, Revoked: d.Revoked,
 		Reason: string(d.Reason), Message: d.Message, RetryQueued: d.RetryQueued}, nil

@@ -138,6 +138,35 @@ func TestAdminImportAndConnections(t *testing.T) {
 		t.Fatalf("refresh: %d %+v (before %+v)", code, after, view)
 	}
 
+	// Listing, a page at a time; those needing re-authorization.
+	other := sim.MintTokens("other-user")
+	if res, _, raw := importLines(t, base+"/fitbit/import", `{"identity":"bob","refresh_token":"`+other.RefreshToken+`","user_id":"other-user"}`+"\n"); res[0].Status != "ok" {
+		t.Fatalf("import bob: %s", raw)
+	}
+	var page connectionPage
+	if code := adminCall(t, "GET", base+"/fitbit/connections?limit=1", "", &page); code != http.StatusOK || len(page.Connections) != 1 || page.Next == "" || page.Connections[0].KeyID == "" {
+		t.Fatalf("first page: %d %+v", code, page)
+	}
+	first := page.Connections[0].IdentityHash
+	if code := adminCall(t, "GET", base+"/fitbit/connections?limit=1&after="+page.Next, "", &page); code != http.StatusOK || len(page.Connections) != 1 || page.Connections[0].IdentityHash == first {
+		t.Fatalf("second page: %d %+v", code, page)
+	}
+	if code := adminCall(t, "GET", base+"/fitbit/connections?health=needs_reauth", "", &page); code != http.StatusOK || len(page.Connections) != 0 {
+		t.Fatalf("needs_reauth before: %d %+v", code, page)
+	}
+	sim.RevokeUser("other-user")
+	bob := tokenstore.IdentityHash("bob")
+	if code := adminCall(t, "POST", base+"/fitbit/connections/google_health/"+bob+"/refresh", "", &apiErr); code != http.StatusConflict {
+		t.Fatalf("refresh of a revoked grant: %d %q", code, apiErr.Error)
+	}
+	if code := adminCall(t, "GET", base+"/fitbit/connections?health=needs_reauth&provider=google_health", "", &page); code != http.StatusOK ||
+		len(page.Connections) != 1 || page.Connections[0].IdentityHash != bob || page.Connections[0].Health != "needs_reauth" {
+		t.Fatalf("needs_reauth after: %d %+v", code, page)
+	}
+	if code := adminCall(t, "GET", base+"/fitbit/connections?limit=-1", "", &apiErr); code != http.StatusBadRequest {
+		t.Errorf("a bad limit: %d %q", code, apiErr.Error)
+	}
+
 	var tokensOf identityTokensView
 	if code := adminCall(t, "GET", base+"/fitbit/identities/"+hash+"/tokens", "", &tokensOf); code != http.StatusOK ||
 		tokensOf.OAuth1 == nil || tokensOf.OAuth2 == nil || len(tokensOf.OAuth1)+len(tokensOf.OAuth2) != 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/jsonlines"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
@@ -172,6 +173,7 @@ func (a *App) importOne(r *http.Request, n int, raw []byte, dryRun, replace bool
 		if stored, err = m.Import(r.Context(), line.Identity, rec, replace); err == nil {
 			res.UserID = stored.UserID
 			a.logger.Info("imported a connection", zap.String("provider", res.Provider), zap.String("identity_hash", res.IdentityHash), zap.String("user_id", stored.UserID))
+			a.Audit(r, audit.Entry{Action: audit.Import, Provider: res.Provider, IdentityHash: res.IdentityHash, UserID: stored.UserID, Result: "imported", Count: 1})
 		}
 	}
 	if err != nil {

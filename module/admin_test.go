@@ -86,6 +86,19 @@ func TestAdminRegistry(t *testing.T) {
 		t.Errorf("unknown path: %d %q", code, apiErr.Error)
 	}
 
+	// Caddy's admin security applies: a browser page of another origin is
+	// refused before any route runs.
+	req, _ := http.NewRequest("GET", base+"/fitbit/test/x", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a foreign Origin: %d", resp.StatusCode)
+	}
+
 	// After the config stops, the app is gone from the admin API.
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)

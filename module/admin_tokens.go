@@ -1,11 +1,13 @@
 package module
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/authserver"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
@@ -66,20 +68,31 @@ func adminRevokeIdentityToken(app *App, w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	front, id := r.PathValue("front"), r.PathValue("id")
-	var revoked bool
+	e := audit.Entry{Action: audit.Revoke, Provider: app.state.defaultName, IdentityHash: hash, Result: front + "_revoked_by_operator"}
+	found := false
 	switch front {
 	case "oauth1":
-		revoked, err = legacy.RevokeAccessToken(r.Context(), app.store(), hash, id)
+		var t *legacy.AccessToken
+		t, err = legacy.RevokeAccessToken(r.Context(), app.store(), hash, id)
+		if found = t != nil; found {
+			e.Client, e.UserID = t.Consumer, t.UserID
+		}
 	case "oauth2":
-		revoked, err = authserver.RevokeGrant(r.Context(), app.store(), hash, id)
+		var g *authserver.Grant
+		g, err = authserver.RevokeGrant(r.Context(), app.store(), hash, id)
+		if found = g != nil; found {
+			e.Client, e.UserID = g.Client, g.UserID
+			e.Provider = cmp.Or(app.oauth2[g.Client].Provider, e.Provider)
+		}
 	default:
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("front must be oauth1 or oauth2")}
 	}
 	if err != nil {
 		return connectionError(err)
 	}
-	if !revoked {
+	if !found {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: errors.New("the identity has no such live token")}
 	}
+	app.Audit(r, e)
 	return writeAdminJSON(w, http.StatusOK, revokedView{IdentityHash: hash, Front: front, ID: id, Revoked: true})
 }

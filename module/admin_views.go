@@ -32,14 +32,14 @@ type connectionView struct {
 	// AccessTokenExpiry is when the current access token expires (the
 	// gateway refreshes before then).
 	AccessTokenExpiry time.Time `json:"access_token_expiry,omitzero"`
-	// KeyID names the encryption key that seals the record, where the store
-	// reports it.
+	// KeyID names the encryption key that seals the record (as
+	// caddy fitbit check and GET /fitbit/keys name keys).
 	KeyID string `json:"key_id,omitempty"`
 }
 
 func viewOf(rec *tokenstore.Record) connectionView {
 	v := connectionView{connectionName: connectionName{rec.Provider, rec.IdentityHash}, UserID: rec.UserID, Scopes: rec.Scopes,
-		Health: string(rec.Status), ConnectedAt: rec.ConnectedAt.UTC(), RefreshedAt: rec.RefreshedAt.UTC(), AccessTokenExpiry: rec.Expiry.UTC()}
+		Health: string(rec.Status), ConnectedAt: rec.ConnectedAt.UTC(), RefreshedAt: rec.RefreshedAt.UTC(), AccessTokenExpiry: rec.Expiry.UTC(), KeyID: rec.SealedBy}
 	if v.Scopes == nil {
 		v.Scopes = []string{}
 	}

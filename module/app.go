@@ -121,6 +121,9 @@ type App struct {
 	state    *state
 	stateKey string
 	logger   *zap.Logger
+	audit    *zap.Logger   // fitbit.audit (audit.go)
+	ctx      caddy.Context // the events' origin (events.go)
+	events   eventsApp     // nil: no events app configured
 	oauth1   map[string]legacy.Consumer
 	oauth2   map[string]authserver.App
 	// The fitbit_auth handlers of this config (see connectURLFor).
@@ -219,7 +222,9 @@ type settings struct {
 // shared state.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.audit = a.logger.Named("audit")
 	a.connects = new(connectEndpoints)
+	a.provisionEvents(ctx)
 	repl := caddy.NewReplacer()
 	expand := func(s string) string { return strings.TrimSpace(repl.ReplaceKnown(s, "")) }
 
@@ -273,6 +278,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	_, redis := storeMod.(*RedisStore)
+	if err := a.validateBudgets(redis); err != nil {
+		return fmt.Errorf("fitbit app: %w", err)
+	}
 	presets := make([]string, len(regs))
 	for i, r := range regs {
 		presets[i] = r.Preset.Name
@@ -296,14 +305,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.state = val.(*state)
-	if err := a.validateBudgets(); err != nil {
-		_ = a.Cleanup()
-		return fmt.Errorf("fitbit app: %w", err)
-	}
 	obs := registerMetrics(ctx)
-	for _, m := range a.state.managers {
+	for name, m := range a.state.managers {
 		m.SetLogger(a.logger)
-		m.SetObserver(obs)
+		m.SetObserver(obs.of(name))
 	}
 	a.logger.Debug("fitbit app provisioned", zap.Bool("state_reused", loaded), zap.String("default_provider", a.state.defaultName), zap.Int("providers", len(regs)))
 	return nil
@@ -558,8 +563,9 @@ func (a *App) returnToAllowed() []string {
 }
 
 // Start implements caddy.App: from now on the admin API (admin.api.fitbit)
-// serves this app.
+// serves this app, and it is told of the shared state's changes.
 func (a *App) Start() error {
+	a.watch()
 	running.Store(a)
 	return nil
 }

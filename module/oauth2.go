@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/authserver"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
@@ -137,7 +138,12 @@ func (h *OAuth2Handler) Provision(ctx caddy.Context) error {
 		TokenGate:   app.tokenGate(ctx.Logger()),
 		ClientIP:    clientIP,
 		Observe:     registerOAuth2Metrics(ctx, providerOf, cmp.Or(def, app.state.defaultName)).Observe,
-		Logger:      ctx.Logger(),
+		// An app's Provider is "" for the front's default registration.
+		Audit: func(r *http.Request, e audit.Entry) {
+			e.Provider = cmp.Or(e.Provider, def, app.state.defaultName)
+			app.Audit(r, e)
+		},
+		Logger: ctx.Logger(),
 	}
 	h.server.Init()
 	return nil

@@ -35,18 +35,18 @@ func Grants(ctx context.Context, entries Entries, identityHash string) ([]Grant,
 }
 
 // RevokeGrant revokes the grant id of the identity whose hash is
-// identityHash, and reports whether it was live: every token of it stops
-// working, within the 30 seconds a front may keep an access token it
+// identityHash, and returns it (nil when it was not live): every token of it
+// stops working, within the 30 seconds a front may keep an access token it
 // checked (bearer.go).
-func RevokeGrant(ctx context.Context, entries Entries, identityHash, id string) (bool, error) {
+func RevokeGrant(ctx context.Context, entries Entries, identityHash, id string) (*Grant, error) {
 	gs, err := Grants(ctx, entries, identityHash)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	for _, g := range gs {
 		if g.ID == id {
-			return true, entries.DeleteEntry(ctx, kindGrant, id)
+			return &g, entries.DeleteEntry(ctx, kindGrant, id)
 		}
 	}
-	return false, nil
+	return nil, nil
 }

@@ -33,11 +33,11 @@ func TestOperatorListsAndRevokesAnIdentitysGrants(t *testing.T) {
 		t.Fatalf("another identity's grants: %+v", other)
 	}
 	// Another identity cannot revoke it by id.
-	if ok, err := authserver.RevokeGrant(ctx, h.store, tokenstore.IdentityHash("someone else"), gs[0].ID); ok || err != nil {
-		t.Fatalf("revoked through another identity: %v %v", ok, err)
+	if gone, err := authserver.RevokeGrant(ctx, h.store, tokenstore.IdentityHash("someone else"), gs[0].ID); gone != nil || err != nil {
+		t.Fatalf("revoked through another identity: %v %v", gone, err)
 	}
-	if ok, err := authserver.RevokeGrant(ctx, h.store, hash, gs[0].ID); !ok || err != nil {
-		t.Fatalf("revoke: %v %v", ok, err)
+	if gone, err := authserver.RevokeGrant(ctx, h.store, hash, gs[0].ID); gone == nil || gone.ID != gs[0].ID || gone.Client != phoneApp || err != nil {
+		t.Fatalf("revoke: %v %v", gone, err)
 	}
 	h.advance(authserver.DefaultAccessTTL / 2) // past the front's cache of checked tokens
 	h.callRefused(issued[0], apierror.InvalidToken)

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -60,6 +61,8 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) (client string, 
 			}
 			s.Logger.Info("oauth2 grant revoked", zap.String("client", client),
 				zap.String("identity_hash", tokenstore.IdentityHash(g.Identity)))
+			s.Audit.Record(r, audit.Entry{Action: audit.Revoke, Provider: app.Provider, IdentityHash: tokenstore.IdentityHash(g.Identity),
+				UserID: g.UserID, Client: client, Result: "grant_revoked"})
 		}
 	}
 	writeJSON(w, struct{}{})

@@ -23,6 +23,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 )
 
@@ -82,8 +83,10 @@ type Server struct {
 	// or type, "rate_limited", "store_unavailable", "method_not_allowed").
 	// It is called on every API call: it must be cheap.
 	Observe func(client, endpoint, result string)
-	Logger  *zap.Logger
-	Now     func() time.Time
+	// Audit records revocations (nil: none).
+	Audit  audit.Recorder
+	Logger *zap.Logger
+	Now    func() time.Time
 
 	keyMu sync.Mutex
 	key   []byte // see deriveKey

@@ -1,26 +1,30 @@
 package connect
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/htmlpage"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/redact"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
-// disconnect deletes identity's connection to mgr and revokes it; the
-// error is the store's, logged here.
-func (f *Flow) disconnect(ctx context.Context, mgr *tokens.Manager, identity string) (tokens.Disconnection, error) {
-	d, err := mgr.Disconnect(ctx, identity)
+// disconnect deletes identity's connection to mgr and revokes it, for r,
+// and records it on the audit log; the error is the store's, logged here.
+// Both the status API's and the connections page's disconnects come here.
+func (f *Flow) disconnect(r *http.Request, mgr *tokens.Manager, identity string) (tokens.Disconnection, error) {
+	d, err := mgr.Disconnect(r.Context(), identity)
 	if err != nil {
 		f.log().Error("disconnect: the store could not delete the connection", zap.String("identity_hash", tokenstore.IdentityHash(identity)), zap.Error(err))
+		return d, err
 	}
-	return d, err
+	f.Audit.Record(r, audit.Entry{Action: audit.Disconnect, Provider: mgr.Provider().Reg.Name, IdentityHash: tokenstore.IdentityHash(identity),
+		UserID: d.UserID, Result: d.Result()})
+	return d, nil
 }
 
 // admitForm checks a form post of the connections page: a bounded body and
@@ -64,7 +68,7 @@ func (f *Flow) disconnectPage(w http.ResponseWriter, r *http.Request, identity s
 	if rec, err := mgr.Lookup(r.Context(), identity); err == nil {
 		facts = append(facts, htmlpage.Fact{Label: "Account", Value: rec.UserID}, htmlpage.Fact{Label: "It allowed", Values: scopesInWords(rec.Scopes)})
 	}
-	d, err := f.disconnect(r.Context(), mgr, identity)
+	d, err := f.disconnect(r, mgr, identity)
 	switch {
 	case err != nil:
 		f.page(w, http.StatusServiceUnavailable, "Not disconnected yet", "The gateway's store is unavailable, so the connection to "+title+" is not deleted yet. Please try again shortly.", facts...)

@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/apierror"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/htmlpage"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
@@ -96,6 +97,12 @@ type Flow struct {
 	// ResumeDenied, when set, is Resume for a user who declined the
 	// consent: the Fitbit OAuth 2.0 front tells its app access_denied.
 	ResumeDenied func(ctx context.Context, identity string) (next string, ok bool)
+
+	// Audit records connections and disconnections (nil: none).
+	Audit audit.Recorder
+	// Denied, when set, is told of each consent a user declined, by
+	// registration (a metric).
+	Denied func(provider string)
 
 	Logger *zap.Logger
 	Now    func() time.Time
@@ -308,6 +315,9 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 	title := mgr.Provider().Reg.Title()
 	if oauthErr != "" {
 		if oauthErr == "access_denied" {
+			if f.Denied != nil {
+				f.Denied(p.Provider)
+			}
 			if f.ResumeDenied != nil {
 				if next, ok := f.ResumeDenied(r.Context(), p.Identity); ok && isLocalPath(next) {
 					http.Redirect(w, r, next, http.StatusSeeOther)
@@ -447,6 +457,7 @@ func (f *Flow) exchangeAndStore(w http.ResponseWriter, r *http.Request, mgr *tok
 	}
 	f.log().Info("connected", zap.String("provider", p.Provider), zap.String("identity_hash", rec.IdentityHash),
 		zap.String("user_id", rec.UserID), zap.Strings("scopes", rec.Scopes))
+	f.Audit.Record(r, audit.Entry{Action: audit.Connect, Provider: p.Provider, IdentityHash: rec.IdentityHash, UserID: rec.UserID})
 	return rec, true
 }
 
@@ -596,7 +607,7 @@ func (f *Flow) Disconnect(w http.ResponseWriter, r *http.Request, identity strin
 	if !ok {
 		return
 	}
-	d, err := f.disconnect(r.Context(), mgr, identity)
+	d, err := f.disconnect(r, mgr, identity)
 	if err != nil {
 		apierror.Write(w, http.StatusServiceUnavailable, apierror.Item{ErrorType: apierror.ConnectionStoreFailure, Message: "the gateway's token store is unavailable, so the connection is not deleted yet; retry shortly"})
 		return

@@ -41,20 +41,20 @@ func AccessTokens(ctx context.Context, entries tokenstore.Entries, identityHash 
 }
 
 // RevokeAccessToken deletes the access token id (AccessToken.ID) of the
-// identity whose hash is identityHash, and reports whether there was one.
-// A front that read it in the last minute goes on accepting it for the
-// rest of that minute (its cache of access tokens).
-func RevokeAccessToken(ctx context.Context, entries tokenstore.Entries, identityHash, id string) (bool, error) {
+// identity whose hash is identityHash, and returns it (nil when there was
+// none). A front that read it in the last minute goes on accepting it for
+// the rest of that minute (its cache of access tokens).
+func RevokeAccessToken(ctx context.Context, entries tokenstore.Entries, identityHash, id string) (*AccessToken, error) {
 	tokens, err := liveAccess(ctx, entries, identityHash)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	for _, t := range tokens {
 		if tokenstore.TokenHash(t.token) == id {
-			return true, entries.DeleteEntry(ctx, kindAccess, t.token)
+			return &AccessToken{ID: id, Consumer: t.Consumer, UserID: t.UserID, Created: t.Created}, entries.DeleteEntry(ctx, kindAccess, t.token)
 		}
 	}
-	return false, nil
+	return nil, nil
 }
 
 type indexedAccess struct {

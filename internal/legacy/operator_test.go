@@ -22,11 +22,11 @@ func TestOperatorListsAndRevokesAnIdentitysAccessTokens(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0].Consumer != consumerKey || got[0].UserID != "ABC1" || got[0].ID == tok.Token || got[0].Created.IsZero() {
 		t.Fatalf("tokens %+v, %v", got, err)
 	}
-	if ok, err := legacy.RevokeAccessToken(ctx, h.store, tokenstore.IdentityHash("someone else"), got[0].ID); ok || err != nil {
-		t.Fatalf("revoked through another identity: %v %v", ok, err)
+	if gone, err := legacy.RevokeAccessToken(ctx, h.store, tokenstore.IdentityHash("someone else"), got[0].ID); gone != nil || err != nil {
+		t.Fatalf("revoked through another identity: %v %v", gone, err)
 	}
-	if ok, err := legacy.RevokeAccessToken(ctx, h.store, hash, got[0].ID); !ok || err != nil {
-		t.Fatalf("revoke: %v %v", ok, err)
+	if gone, err := legacy.RevokeAccessToken(ctx, h.store, hash, got[0].ID); gone == nil || *gone != got[0] || err != nil {
+		t.Fatalf("revoke: %v %v", gone, err)
 	}
 	if got, _ := legacy.AccessTokens(ctx, h.store, hash); len(got) != 0 {
 		t.Fatalf("after revoke: %+v", got)

@@ -206,6 +206,17 @@ func (c *Client) Recover(ctx context.Context, refreshToken string) (*Grant, erro
 	return grantOf(tok), nil
 }
 
+// Identify sets g's UserID and Extra from the provider's identity endpoint,
+// for a preset that learns its user there (Google); for another it does
+// nothing. It is how a connection made elsewhere (an import) learns the ids
+// a code exchange would have given.
+func (c *Client) Identify(ctx context.Context, g *Grant) error {
+	if p := c.Reg.Preset; p == nil || p.IdentityPath == "" {
+		return nil
+	}
+	return c.identify(ctx, g)
+}
+
 // identify asks the provider's identity endpoint who g's user is.
 func (c *Client) identify(ctx context.Context, g *Grant) error {
 	p := c.Reg.Preset

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"go.uber.org/zap"
 
@@ -62,20 +63,21 @@ func (m *Manager) Import(ctx context.Context, identity string, rec *tokenstore.R
 	defer cancel()
 	defer lock.Unlock(ctx)
 
+	var from tokenstore.Status // for the watcher
 	cur, err := m.cfg.Store.LoadConnection(ctx, key)
 	switch {
 	case err == nil:
 		if !replace {
 			return nil, ErrExists
 		}
-		rec.Version = cur.Version
+		rec.Version, from = cur.Version, cur.Status
 	case errors.Is(err, tokenstore.ErrNotFound):
 		cur = nil
 	case errors.Is(err, tokenstore.ErrUnreadable):
 		if !replace {
 			return nil, ErrExists
 		}
-		cur = nil
+		cur, from = nil, Unreadable
 		if err := m.cfg.Store.DeleteConnection(ctx, key); err != nil {
 			return nil, &StoreError{Err: err}
 		}
@@ -88,17 +90,52 @@ func (m *Manager) Import(ctx context.Context, identity string, rec *tokenstore.R
 		return nil, &StoreError{Err: err}
 	}
 
-	a := &refreshAttempt{m: m, key: key, identity: identity, lock: lock}
+	a := &refreshAttempt{m: m, key: key, identity: identity, lock: lock, importing: true}
 	if _, err := a.redeem(ctx, rec); err != nil {
 		return nil, m.importFailed(ctx, a, cur, err)
 	}
+	stored, err := m.identify(ctx, key, identity)
+	if err != nil {
+		return nil, err
+	}
+	m.revokeReplaced(ctx, cur, stored)
+	m.publish(ctx, key)
+	m.changed(ctx, key.IdentityHash, stored.UserID, from, stored.Status)
+	return stored, nil
+}
+
+// identify completes an imported connection, stored and checked, with the
+// ids a code exchange would have learnt from the provider's identity
+// endpoint (Google's healthUserId and legacy Fitbit id), which the import
+// line may lack or have wrong. The import stands if the endpoint fails: the
+// token works, and the line's user id is kept.
+func (m *Manager) identify(ctx context.Context, key tokenstore.Key, identity string) (*tokenstore.Record, error) {
 	stored, err := m.cfg.Store.LoadConnection(ctx, key)
 	if err != nil {
 		return nil, m.storeErr(key, err)
 	}
-	m.revokeReplaced(ctx, cur, stored)
-	m.publish(ctx, key)
-	return stored, nil
+	g := &provider.Grant{AccessToken: stored.AccessToken}
+	if err := m.cfg.Provider.Identify(ctx, g); err != nil {
+		m.log.Load().Warn("imported a connection whose user the identity endpoint did not name; keeping the imported user id",
+			zap.String("provider", m.name), zap.String("identity_hash", key.IdentityHash), zap.Error(err))
+		return stored, nil
+	}
+	if g.UserID == "" || g.UserID == stored.UserID && maps.Equal(g.Extra, stored.Extra) {
+		return stored, nil
+	}
+	next := stored.Clone()
+	next.UserID = g.UserID
+	for k, v := range g.Extra {
+		if next.Extra == nil {
+			next.Extra = map[string]string{}
+		}
+		next.Extra[k] = v
+	}
+	if err := m.saveWithBackoff(ctx, next, 5); err != nil {
+		return nil, &StoreError{Err: err}
+	}
+	m.cached(identity, next)
+	return next, nil
 }
 
 // importFailed puts back what Import found (cur, nil for nothing) after

@@ -3,9 +3,12 @@ package tokens
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
@@ -47,12 +50,15 @@ func TestImportGoogleChecksOnceAndStores(t *testing.T) {
 		t.Fatalf("dry run refreshes: %+v", s)
 	}
 
-	rec, err := m.Import(ctx, "alice", imported(tr.RefreshToken, googlesim.DefaultUserID), false)
+	// The line's user id is wrong: the identity endpoint's wins, with the
+	// legacy Fitbit id beside it.
+	rec, err := m.Import(ctx, "alice", imported(tr.RefreshToken, "someone-else"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.RefreshToken != tr.RefreshToken || rec.AccessToken == "" || rec.Status != tokenstore.StatusOK || rec.Refreshing != nil ||
-		rec.IdentityHash != tokenstore.IdentityHash("alice") || rec.RefreshedAt.IsZero() || len(rec.Scopes) == 0 || rec.Scopes[0] == "x" {
+		rec.IdentityHash != tokenstore.IdentityHash("alice") || rec.RefreshedAt.IsZero() || len(rec.Scopes) == 0 || rec.Scopes[0] == "x" ||
+		rec.UserID != googlesim.DefaultUserID || rec.Extra["legacy_user_id"] != sim.LegacyUserID(googlesim.DefaultUserID) {
 		t.Fatalf("imported %v", rec)
 	}
 	if s := sim.Stats(); s.Refreshes != 2 {
@@ -167,5 +173,73 @@ func TestOperatorByHash(t *testing.T) {
 	}
 	if _, err := e.m.LookupHash(ctx, hash); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("LookupHash after DisconnectHash: %v", err)
+	}
+}
+
+// A rotating provider that does not answer the import's refresh may have
+// rotated: the imported pair stays with its marker, and the recovery sweep
+// repeats the identical request. A refused token under --replace puts the
+// old connection back.
+func TestImportFitbitFailures(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := New(Config{Provider: provider.NewClient(e.reg, nil), Store: e.store, RetryBudget: 300 * time.Millisecond})
+	tr := e.sim.MintTokens("AAAAAA")
+	e.sim.FailNextRefreshes(100, fitbitsim.FaultError)
+	if _, err := m.Import(ctx, "alice", imported(tr.RefreshToken, ""), false); !provider.IsTransient(err) || !strings.Contains(err.Error(), "recovery sweep") {
+		t.Fatalf("import at a provider that does not answer: %v", err)
+	}
+	if st := e.stored(t, "alice"); st.Refreshing == nil || st.RefreshToken != tr.RefreshToken {
+		t.Fatalf("kept %v", st)
+	}
+	e.sim.FailNextRefreshes(0, fitbitsim.FaultError) // no more faults
+	if n, err := m.RecoverUnfinished(ctx, time.Second); err != nil || n != 1 {
+		t.Fatalf("recovery: %d %v", n, err)
+	}
+	good := e.stored(t, "alice")
+	if good.Refreshing != nil || good.RefreshToken == tr.RefreshToken || good.Status != tokenstore.StatusOK {
+		t.Fatalf("recovered %v", good)
+	}
+
+	if _, err := m.Import(ctx, "alice", imported("dead-token", ""), true); !errors.Is(err, ErrNeedsReauth) {
+		t.Fatalf("replace with a refused token: %v", err)
+	}
+	if back := e.stored(t, "alice"); back.RefreshToken != good.RefreshToken || back.Status != tokenstore.StatusOK || back.Refreshing != nil {
+		t.Fatalf("after a refused replace: %v", back)
+	}
+}
+
+// changes is a Watcher that remembers every Change.
+type changes struct {
+	mu  sync.Mutex
+	got []Change
+}
+
+func (c *changes) Changed(_ context.Context, ch Change) {
+	c.mu.Lock()
+	c.got = append(c.got, ch)
+	c.mu.Unlock()
+}
+
+// The watcher (events, gauges) learns of an import as of a connection, and
+// of nothing for a refused one.
+func TestImportTellsTheWatcher(t *testing.T) {
+	m, sim, _ := googleEnv(t)
+	w := &changes{}
+	m.SetWatcher(w)
+	ctx := context.Background()
+	if _, err := m.Import(ctx, "bob", imported("not-a-token", ""), false); !errors.Is(err, ErrNeedsReauth) {
+		t.Fatal(err)
+	}
+	if len(w.got) != 0 {
+		t.Fatalf("a refused import was watched: %+v", w.got)
+	}
+	tr := sim.MintTokens(googlesim.DefaultUserID)
+	if _, err := m.Import(ctx, "alice", imported(tr.RefreshToken, ""), false); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.got) != 1 || w.got[0].From != "" || w.got[0].To != tokenstore.StatusOK || w.got[0].IdentityHash != tokenstore.IdentityHash("alice") ||
+		w.got[0].UserID != googlesim.DefaultUserID {
+		t.Fatalf("changes %+v", w.got)
 	}
 }

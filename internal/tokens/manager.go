@@ -117,6 +117,7 @@ type Manager struct {
 	flight   singleflight.Group
 	log      atomic.Pointer[zap.Logger]
 	observer atomic.Pointer[Observer]
+	watcher  atomic.Pointer[Watcher]
 }
 
 // Entry is an immutable snapshot of a connection as the proxy uses it.
@@ -300,12 +301,14 @@ func (m *Manager) Connect(ctx context.Context, identity string, rec *tokenstore.
 	}
 	defer lock.Unlock(ctx)
 	rec.Version = 0
+	var from tokenstore.Status // for the watcher
 	cur, err := m.cfg.Store.LoadConnection(ctx, key)
 	switch {
 	case err == nil:
-		rec.Version = cur.Version
+		rec.Version, from = cur.Version, cur.Status
 	case errors.Is(err, tokenstore.ErrNotFound):
 	case errors.Is(err, tokenstore.ErrUnreadable):
+		from = Unreadable
 		// Its version cannot be read to compare-and-set over it: delete it
 		// (under the lock) and create the connection anew.
 		m.log.Load().Warn("replacing a stored connection that cannot be read with the new consent; its tokens cannot be revoked",
@@ -325,6 +328,7 @@ func (m *Manager) Connect(ctx context.Context, identity string, rec *tokenstore.
 	m.cache.put(identity, newEntry(rec, false))
 	m.revokeReplaced(ctx, cur, rec)
 	m.publish(ctx, key)
+	m.changed(ctx, key.IdentityHash, rec.UserID, from, rec.Status)
 	return nil
 }
 
@@ -364,6 +368,7 @@ func (m *Manager) disconnect(ctx context.Context, key tokenstore.Key, identity s
 	defer lock.Unlock(ctx)
 	log := m.log.Load().With(zap.String("provider", m.name), zap.String("identity_hash", key.IdentityHash))
 	var d Disconnection
+	from, userID := Unreadable, ""
 	rec, err := m.cfg.Store.LoadConnection(ctx, key)
 	switch {
 	case errors.Is(err, tokenstore.ErrNotFound):
@@ -376,6 +381,7 @@ func (m *Manager) disconnect(ctx context.Context, key tokenstore.Key, identity s
 	case err != nil:
 		return d, &StoreError{Err: err}
 	default:
+		from, userID = rec.Status, rec.UserID
 		log = log.With(zap.String("user_id", rec.UserID))
 		d.Revoked = true
 		if d.Reason, d.Message = m.revokeOutcome(m.cfg.Provider.Revoke(ctx, revokeToken(rec))); d.Reason != "" {
@@ -392,13 +398,14 @@ func (m *Manager) disconnect(ctx context.Context, key tokenstore.Key, identity s
 			}
 		}
 	}
-	d.Existed = true
+	d.Existed, d.UserID = true, userID
 	if err := m.cfg.Store.DeleteConnection(ctx, key); err != nil {
 		return Disconnection{}, &StoreError{Err: err}
 	}
 	m.uncache(identity)
 	m.publish(ctx, key)
 	log.Info("disconnected", zap.Bool("revoked", d.Revoked), zap.String("reason", string(d.Reason)), zap.String("detail", d.Message), zap.Bool("retry_queued", d.RetryQueued))
+	m.changed(ctx, key.IdentityHash, userID, from, "")
 	return d, nil
 }
 

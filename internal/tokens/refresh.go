@@ -93,6 +93,9 @@ type refreshAttempt struct {
 	// idleSince, when set, redeems only a pair not refreshed (or connected)
 	// since then, judged on the record read under the lock: the keep-alive.
 	idleSince time.Time
+	// importing: the attempt checks an import, whose outcome Import tells
+	// the watcher itself (a refused token leaves no connection behind).
+	importing bool
 	lock      tokenstore.Lock
 
 	log *zap.Logger
@@ -170,7 +173,7 @@ func (a *refreshAttempt) redeem(ctx context.Context, rec *tokenstore.Record) (*E
 	a.marked, a.took, a.issuedFrom = rec, 0, time.Time{}
 	if a.recovering {
 		a.log.Warn("found an unfinished refresh; repeating its identical request",
-			zap.Time("started", rec.Refreshing.Since), zap.String("by", rec.Refreshing.Instance))
+			timeField("started", rec.Refreshing.Since), zap.String("by", rec.Refreshing.Instance))
 	} else if err := a.mark(ctx, rec); err != nil {
 		return nil, err
 	}
@@ -327,7 +330,7 @@ func (a *refreshAttempt) persist(ctx context.Context, g *provider.Grant, result 
 	switch {
 	case err == nil:
 		m.observe(result, a.took)
-		a.log.Info("refreshed access token", zap.String("result", string(result)), zap.Time("expiry", next.Expiry))
+		a.log.Info("refreshed access token", zap.String("result", string(result)), timeField("expiry", next.Expiry))
 		return m.cached(a.identity, next), nil
 	case errors.Is(err, tokenstore.ErrConflict):
 		// Another writer got in while this refresh ran (our lease lapsed):
@@ -376,6 +379,9 @@ func (a *refreshAttempt) failed(ctx context.Context, err error) (*Entry, error) 
 			a.log.Error("could not mark connection needs_reauth", zap.Error(serr))
 		} else {
 			m.publish(ctx, a.key)
+			if !a.importing {
+				m.changed(ctx, a.key.IdentityHash, dead.UserID, a.marked.Status, dead.Status)
+			}
 		}
 		return m.cached(a.identity, dead), ErrNeedsReauth
 	case provider.IsTransient(err):
