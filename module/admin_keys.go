@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/audit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/rekey"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -166,8 +166,19 @@ func adminDeleteUnreadable(app *App, w http.ResponseWriter, r *http.Request) err
 	return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
 }
 
-// auditRekey records a rekey run for the operator.
+// auditRekey records a rekey run on the audit log: how many records it
+// re-sealed, and whether the rotation is done (every record sealed by the
+// first key), stopped (resume from its cursor) or left records no key
+// opens.
 func (a *App) auditRekey(r *http.Request, sum *rekey.Summary) {
-	a.logger.Info("rekey", zap.Int("resealed", sum.Resealed), zap.Int("unreadable", sum.UnreadableCount),
-		zap.Int("errors", sum.Errors), zap.Bool("done", sum.Done()), zap.String("cursor", sum.Cursor))
+	result := "done"
+	switch {
+	case sum.Cursor != "":
+		result = "stopped"
+	case sum.UnreadableCount > 0:
+		result = "unreadable_left"
+	case !sum.Done():
+		result = "incomplete"
+	}
+	a.Audit(r, audit.Entry{Action: audit.Rekey, Result: result, Count: sum.Resealed})
 }
