@@ -162,8 +162,10 @@ func adminDeleteUnreadable(app *App, w http.ResponseWriter, r *http.Request) err
 		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err}
 	case errors.Is(err, tokenstore.ErrNotFound):
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no %s %s is stored", class, id)}
+	case errors.Is(err, rekey.ErrBadName):
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
 	}
-	return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: err}
+	return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err} // the store failed
 }
 
 // auditRekey records a rekey run on the audit log: how many records it

@@ -160,6 +160,9 @@ func TestAdminKeyRotation(t *testing.T) {
 	if code := adminCall(t, "DELETE", base+"/fitbit/unreadable/connection/"+unreadable.Unreadable[0].ID, "", &apiErr); code != http.StatusNotFound {
 		t.Fatalf("deleting it again: %d", code)
 	}
+	if code := adminCall(t, "DELETE", base+"/fitbit/unreadable/connection/fitbit/not-a-hash", "", &apiErr); code != http.StatusBadRequest {
+		t.Fatalf("deleting a bad name: %d", code)
+	}
 	if code := adminCall(t, "DELETE", base+"/fitbit/unreadable/pending/"+strings.Repeat("a", 64), "", &apiErr); code != http.StatusNotFound {
 		t.Fatalf("deleting a missing pending: %d", code)
 	}
