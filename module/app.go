@@ -27,6 +27,7 @@ import (
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/authserver"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/connect"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/keepalive"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/legacy"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
@@ -73,6 +74,17 @@ type App struct {
 	// store's change feed (Redis delivers at once; this then bounds the
 	// retry after a failure). At most 10s. Default: 2s.
 	CacheSyncInterval caddy.Duration `json:"cache_sync_interval,omitempty"`
+	// Keep idle connections alive: refresh, in the background, each whose
+	// refresh token was last used (its last refresh, else its connection)
+	// longer ago than this, since providers expire unused refresh tokens
+	// (Google: after six months). One instance of those sharing the store
+	// does each pass. Negative (Caddyfile: off) turns it off. Default:
+	// 720h (30 days). See README › Operations › Idle connections.
+	KeepaliveIdle caddy.Duration `json:"keepalive_idle,omitempty"`
+	// Delete connections that need re-authorization (the provider refused
+	// their refresh token) once their last refresh is older than this.
+	// Default: off (they stay, and their users are asked to reconnect).
+	PurgeReauthAfter caddy.Duration `json:"purge_reauth_after,omitempty"`
 	// Prefixes that return_to may match: paths ("/app/") or absolute URLs
 	// ("https://app.example.com/"). Default: ["/"] (same-origin paths only).
 	ReturnToAllowed []string `json:"return_to_allowed,omitempty"`
@@ -170,7 +182,8 @@ type state struct {
 	managers    map[string]*tokens.Manager // by registration name
 	defaultName string
 	store       tokenstore.Store
-	limiter     ratelimit.Limiter // the store's (Redis) or this process's
+	keys        *tokenstore.Keyring // the store's, for check and rekey (admin_keys.go)
+	limiter     ratelimit.Limiter   // the store's (Redis) or this process's
 	// windows count each registration's calls to its provider (budget.go):
 	// in the store's Redis, or in this process's memory, surviving reloads.
 	windows map[string]ratelimit.Windows
@@ -201,6 +214,8 @@ type settings struct {
 	Recover     bool
 	Recovery    time.Duration
 	CacheSync   time.Duration
+	Idle        time.Duration // keepalive_idle: 0 off
+	PurgeReauth time.Duration // purge_reauth_after: 0 off
 	Store       string
 }
 
@@ -277,6 +292,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Skew: time.Duration(a.RefreshSkew), Timeout: time.Duration(a.TokenTimeout),
 		RetryBudget: time.Duration(a.TokenRetryBudget), Recover: a.RefreshTokenRecovery,
 		Recovery: time.Duration(a.RecoveryInterval), CacheSync: time.Duration(a.CacheSyncInterval), Store: storeID,
+		Idle: a.keepaliveIdle(), PurgeReauth: max(time.Duration(a.PurgeReauthAfter), 0),
 	}
 	a.stateKey = fingerprint(s)
 	val, loaded, err := states.LoadOrNew(a.stateKey, func() (caddy.Destructor, error) {
@@ -284,7 +300,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return nil, fmt.Errorf("fitbit app: opening the token store: %w", err)
 		}
-		return newState(s, store), nil
+		return newState(s, store, keyring), nil
 	})
 	if err != nil {
 		return err
@@ -408,7 +424,7 @@ func (a *App) ProxyRoutes() ([]ProxyRoute, error) {
 	return routes, nil
 }
 
-func newState(s settings, store tokenstore.Store) *state {
+func newState(s settings, store tokenstore.Store, keys *tokenstore.Keyring) *state {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = provider.DefaultTimeout
@@ -422,7 +438,7 @@ func newState(s settings, store tokenstore.Store) *state {
 		cacheSync = defaultCacheSync
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store,
+	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store, keys: keys,
 		limiter: newLimiter(store), windows: map[string]ratelimit.Windows{}, cancel: cancel, done: make(chan struct{})}
 	httpClient := &http.Client{Timeout: timeout}
 	for _, reg := range s.Regs {
@@ -438,17 +454,47 @@ func newState(s settings, store tokenstore.Store) *state {
 			Context:     ctx,
 		})
 	}
-	go st.background(ctx, recovery, cacheSync)
+	go st.background(ctx, recovery, cacheSync, st.keeper(s))
 	return st
+}
+
+// defaultKeepaliveIdle is the default keepalive_idle, and keepaliveInterval
+// how often one instance makes a keep-alive pass.
+const (
+	defaultKeepaliveIdle = 30 * 24 * time.Hour
+	keepaliveInterval    = 6 * time.Hour
+)
+
+// keepaliveIdle is keepalive_idle resolved: its default, or 0 for off.
+func (a *App) keepaliveIdle() time.Duration {
+	switch d := time.Duration(a.KeepaliveIdle); {
+	case d < 0:
+		return 0
+	case d == 0:
+		return defaultKeepaliveIdle
+	default:
+		return d
+	}
+}
+
+// keeper is the keep-alive of the state's connections.
+func (s *state) keeper(set settings) *keepalive.Keeper {
+	k := &keepalive.Keeper{Store: s.store, Managers: map[string]keepalive.Refresher{}, Idle: set.Idle, PurgeAfter: set.PurgeReauth,
+		Log: caddy.Log().Named("fitbit.keepalive")}
+	for name, m := range s.managers {
+		k.Managers[name] = m
+	}
+	return k
 }
 
 // defaultCacheSync is the default cache_sync_interval.
 const defaultCacheSync = 2 * time.Second
 
 // background completes unfinished refreshes and retries pending
-// revocations (at start-up, then every interval), follows the store's change feed into the caches, and deletes
-// abandoned pending authorizations, until ctx is done.
-func (s *state) background(ctx context.Context, recovery, cacheSync time.Duration) {
+// revocations (at start-up, then every interval), follows the store's change feed into the caches, keeps idle
+// connections alive (keepalive_idle, purge_reauth_after), counts the records each key seals (metrics_keys.go), and
+// deletes abandoned pending authorizations, until ctx is done.
+func (s *state) background(ctx context.Context, recovery, cacheSync time.Duration, keeper *keepalive.Keeper) {
 	defer close(s.done)
 	var sweeps sync.WaitGroup
 	managers := make([]*tokens.Manager, 0, len(s.managers))
@@ -460,6 +506,9 @@ func (s *state) background(ctx context.Context, recovery, cacheSync time.Duratio
 		sweeps.Go(func() { m.RunRevocations(ctx, recovery) })
 	}
 	sweeps.Go(func() { tokens.FollowChanges(ctx, s.store, cacheSync, managers...) })
+	if keeper.Idle > 0 || keeper.PurgeAfter > 0 {
+		sweeps.Go(func() { keeper.Run(ctx, keepaliveInterval) })
+	}
 	defer sweeps.Wait()
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -468,6 +517,7 @@ func (s *state) background(ctx context.Context, recovery, cacheSync time.Duratio
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			s.countKeys(ctx, now) // metrics_keys.go
 			_, _ = s.store.PurgeExpiredPending(ctx, now)
 			connect.Purge(ctx, s.store, now)
 			legacy.Purge(ctx, s.store, now)

@@ -29,6 +29,8 @@ import (
 //	    refresh_token_recovery
 //	    recovery_interval <duration>
 //	    cache_sync_interval <duration>
+//	    keepalive_idle    <duration>|off     # default 720h (30 days)
+//	    purge_reauth_after <duration>|off    # default off
 //	    return_to_allowed <prefix...>
 //	    connect_url       <url>
 //	    storage_prefix    <prefix>
@@ -86,7 +88,10 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser) error {
 			return d.ArgErr()
 		}
 		dur, err := caddy.ParseDuration(d.Val())
-		if err != nil {
+		switch {
+		case d.Val() == "off" && (name == "keepalive_idle" || name == "purge_reauth_after"):
+			dur = -1 // JSON: a negative duration
+		case err != nil:
 			return d.Errf("%s %q: %v", name, d.Val(), err)
 		}
 		*target = caddy.Duration(dur)
@@ -318,7 +323,8 @@ func (a *App) durationOption(name string) *caddy.Duration {
 	return map[string]*caddy.Duration{
 		"refresh_skew": &a.RefreshSkew, "token_timeout": &a.TokenTimeout,
 		"token_retry_budget": &a.TokenRetryBudget, "recovery_interval": &a.RecoveryInterval,
-		"cache_sync_interval": &a.CacheSyncInterval,
+		"cache_sync_interval": &a.CacheSyncInterval, "keepalive_idle": &a.KeepaliveIdle,
+		"purge_reauth_after": &a.PurgeReauthAfter,
 	}[name]
 }
 

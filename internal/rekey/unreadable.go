@@ -12,6 +12,10 @@ import (
 // not deleted (disconnect a connection instead).
 var ErrReadable = errors.New("rekey: the record opens with a configured key; only unreadable records are deleted here")
 
+// ErrBadName is DeleteUnreadable's answer (wrapped) for a name that names
+// no record.
+var ErrBadName = errors.New("rekey: not the name of a record")
+
 // DeleteUnreadable deletes the record of class named id (as Unreadable
 // names it) if no configured key opens it, and returns ErrReadable if one
 // does, tokenstore.ErrNotFound if there is none. A connection is deleted
@@ -23,7 +27,7 @@ func (w *Walker) DeleteUnreadable(ctx context.Context, class tokenstore.Class, i
 	}
 	k, ok := tokenstore.ParseKey(id)
 	if !ok {
-		return fmt.Errorf("rekey: %q is not a connection key (<provider>/<identity hash>)", id)
+		return fmt.Errorf("%w: %q is not a connection key (<provider>/<identity hash>)", ErrBadName, id)
 	}
 	lock, err := w.Store.LockConnection(ctx, k)
 	if err != nil {
@@ -46,6 +50,9 @@ func (w *Walker) DeleteUnreadable(ctx context.Context, class tokenstore.Class, i
 }
 
 func (w *Walker) deleteSealed(ctx context.Context, class tokenstore.Class, id string) error {
+	if err := tokenstore.ValidateSealedID(class, id); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadName, err)
+	}
 	v, err := w.Store.LoadSealed(ctx, class, id)
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ package tokens
 
 import (
 	"context"
+	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
@@ -60,4 +61,30 @@ func (m *Manager) RefreshHash(ctx context.Context, idHash string) (*tokenstore.R
 		return nil, err
 	}
 	return m.LookupHash(ctx, idHash)
+}
+
+// KeepAlive redeems the refresh token of the connection whose identity
+// hash is idHash if it has not been refreshed (or connected) since
+// idleSince, judged on the record read again under the connection's lock,
+// through the refresh protocol: so of any number of instances asking at
+// once, one refreshes and the others find it alive. It keeps alive a
+// refresh token that the provider expires when unused (Google: six months,
+// https://developers.google.com/identity/protocols/oauth2#expiration). It
+// returns the stored record afterwards; errors are Refresh's.
+func (m *Manager) KeepAlive(ctx context.Context, idHash string, idleSince time.Time) (*tokenstore.Record, error) {
+	a := &refreshAttempt{m: m, key: tokenstore.Key{Provider: m.name, IdentityHash: idHash}, identity: m.identityOf(idHash),
+		force: true, idleSince: idleSince}
+	if _, err := m.refresh(ctx, a); err != nil {
+		return nil, err
+	}
+	return m.LookupHash(ctx, idHash)
+}
+
+// LastActive is when the connection's refresh token was last used or
+// issued: its last refresh, else its connection.
+func LastActive(rec *tokenstore.Record) time.Time {
+	if rec.RefreshedAt.After(rec.ConnectedAt) {
+		return rec.RefreshedAt
+	}
+	return rec.ConnectedAt
 }

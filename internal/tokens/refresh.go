@@ -90,6 +90,9 @@ type refreshAttempt struct {
 	identity string // "" when unknown (the recovery sweep): nothing is cached
 	stale    string // the access token the caller found stale; "" if none
 	force    bool   // redeem even a fresh pair (an operator's refresh)
+	// idleSince, when set, redeems only a pair not refreshed (or connected)
+	// since then, judged on the record read under the lock: the keep-alive.
+	idleSince time.Time
 	// importing: the attempt checks an import, whose outcome Import tells
 	// the watcher itself (a refused token leaves no connection behind).
 	importing bool
@@ -142,6 +145,9 @@ func (a *refreshAttempt) run(ctx context.Context) (*Entry, error) {
 	}
 	if rec.Status == tokenstore.StatusNeedsReauth {
 		return m.cached(a.identity, rec), ErrNeedsReauth
+	}
+	if !a.idleSince.IsZero() && rec.Refreshing == nil && LastActive(rec).After(a.idleSince) {
+		return m.cached(a.identity, rec), nil // a peer kept it alive meanwhile
 	}
 	if !a.force && rec.Refreshing == nil && rec.AccessToken != a.stale && m.fresh(rec) {
 		m.observe(ResultPeer, 0)
