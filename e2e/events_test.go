@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -126,6 +128,23 @@ func TestEventsAndAuditLog(t *testing.T) {
 		t.Errorf("since is not RFC 3339: %v", err)
 	}
 
+	// A declined consent is no event, but counted.
+	e.sim.SetGone(false)
+	e.sim.SetConsent(func(*http.Request, []string) fitbitConsent { return fitbitConsent{Deny: true} })
+	if resp, body := e.connect("bob"); !strings.Contains(body, "Not connected") {
+		t.Fatalf("denied consent: %d %s", resp.StatusCode, body)
+	}
+	if evs := takeEvents(); len(evs) != 0 {
+		t.Errorf("events of a denial: %+v", evs)
+	}
+	metrics := scrape(t)
+	for _, want := range []string{`caddy_fitbit_connects_total{provider="fitbit"}`, `caddy_fitbit_disconnects_total{provider="fitbit"}`,
+		`caddy_fitbit_denials_total{provider="fitbit"}`, `caddy_fitbit_proxied_requests_total{outcome="needs_reauth",provider="fitbit"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
 	lines := auditLines(t, filepath.Join(e.dir, "caddy.log"))
 	var actions []string
 	for _, l := range lines {
@@ -163,4 +182,14 @@ func auditLines(t *testing.T, path string) []map[string]any {
 		}
 	}
 	return lines
+}
+
+// scrape reads the admin endpoint's metrics.
+func scrape(t *testing.T) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://localhost:2999/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(simtest.Do(t, req).Body)
 }

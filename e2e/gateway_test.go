@@ -426,13 +426,20 @@ func TestMetrics(t *testing.T) {
 	_, _ = buf.ReadFrom(resp.Body)
 	text := buf.String()
 	for _, want := range []string{
-		`caddy_fitbit_refreshes_total{result="ok"}`,
-		`caddy_fitbit_token_endpoint_duration_seconds_count{result="ok"}`,
-		`caddy_fitbit_proxied_requests_total{outcome="replayed"}`,
-		`caddy_fitbit_proxied_requests_total{outcome="not_connected"}`,
+		`caddy_fitbit_refreshes_total{provider="fitbit",result="ok"}`,
+		`caddy_fitbit_token_endpoint_duration_seconds_count{provider="fitbit",result="ok"}`,
+		`caddy_fitbit_proxied_requests_total{outcome="replayed",provider="fitbit"}`,
+		`caddy_fitbit_proxied_requests_total{outcome="not_connected",provider="fitbit"}`,
+		`caddy_fitbit_connects_total{provider="fitbit"}`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %s", want)
+		}
+	}
+	// Every series names its provider registration.
+	for line := range strings.SplitSeq(text, "\n") {
+		if strings.HasPrefix(line, "caddy_fitbit_") && !strings.Contains(line, `provider="`) {
+			t.Errorf("no provider label: %s", line)
 		}
 	}
 	for _, s := range e.sim.IssuedSecrets() {

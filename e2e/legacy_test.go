@@ -318,9 +318,9 @@ func TestLegacyOAuth1Metrics(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`caddy_fitbit_oauth1_requests_total{endpoint="request_token",result="ok"}`,
-		`caddy_fitbit_oauth1_requests_total{endpoint="access_token",result="ok"}`,
-		`caddy_fitbit_oauth1_requests_total{endpoint="api",result="oauth_signature"}`,
+		`caddy_fitbit_oauth1_requests_total{endpoint="request_token",provider="fitbit",result="ok"}`,
+		`caddy_fitbit_oauth1_requests_total{endpoint="access_token",provider="fitbit",result="ok"}`,
+		`caddy_fitbit_oauth1_requests_total{endpoint="api",provider="fitbit",result="oauth_signature"}`,
 	} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %s", want)

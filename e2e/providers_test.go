@@ -192,7 +192,7 @@ func TestFitbitGoneIsSaidClearly(t *testing.T) {
 	defer resp.Body.Close()
 	var buf bytes.Buffer
 	_, _ = buf.ReadFrom(resp.Body)
-	if !strings.Contains(buf.String(), `caddy_fitbit_proxied_requests_total{outcome="provider_gone"}`) {
+	if !strings.Contains(buf.String(), `caddy_fitbit_proxied_requests_total{outcome="provider_gone",provider="fitbit"}`) {
 		t.Fatal("no provider_gone metric")
 	}
 	// Fitbit answers normally again: provider_gone clears.

@@ -92,9 +92,9 @@ func TestFitbitCallsAnsweredFromGoogle(t *testing.T) {
 	defer resp.Body.Close()
 	metrics, _ := io.ReadAll(resp.Body)
 	for _, want := range []string{
-		`caddy_fitbit_translated_requests_total{endpoint="profile",status="200"}`,
-		`caddy_fitbit_translated_requests_total{endpoint="none",status="404"}`,
-		`caddy_fitbit_translated_google_calls_total{endpoint="daily activity summary"}`,
+		`caddy_fitbit_translated_requests_total{endpoint="profile",provider="google_health",status="200"}`,
+		`caddy_fitbit_translated_requests_total{endpoint="none",provider="google_health",status="404"}`,
+		`caddy_fitbit_translated_google_calls_total{endpoint="daily activity summary",provider="google_health"}`,
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)

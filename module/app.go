@@ -290,9 +290,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("fitbit app: %w", err)
 	}
 	obs := registerMetrics(ctx)
-	for _, m := range a.state.managers {
+	for name, m := range a.state.managers {
 		m.SetLogger(a.logger)
-		m.SetObserver(obs)
+		m.SetObserver(obs.of(name))
 	}
 	a.logger.Debug("fitbit app provisioned", zap.Bool("state_reused", loaded), zap.String("default_provider", a.state.defaultName), zap.Int("providers", len(regs)))
 	return nil
@@ -513,7 +513,7 @@ func (a *App) returnToAllowed() []string {
 }
 
 // Start implements caddy.App: from now on the admin API (admin.api.fitbit)
-// serves this app.
+// serves this app, and it is told of the shared state's changes.
 func (a *App) Start() error {
 	a.watch()
 	running.Store(a)

@@ -75,6 +75,7 @@ func (a *App) watch() {
 // Changed implements tokens.Watcher: a connection changed on this
 // instance.
 func (a *App) Changed(_ context.Context, c tokens.Change) {
+	metrics.of(c.Provider).changed(c)
 	data := map[string]any{"provider": c.Provider, "identity_hash": c.IdentityHash, "user_id": c.UserID}
 	switch c.To {
 	case tokenstore.StatusOK:

@@ -67,6 +67,7 @@ func (h *AuthHandler) Provision(ctx caddy.Context) error {
 		MaxPending: app.maxPending(),
 		ClientIP:   clientIP,
 		Audit:      app.recorder(),
+		Denied:     app.denied,
 		// The app's connect URL, which the proxy's errors quote too.
 		ConnectURLs: app.connectURLFor,
 		// The legacy OAuth 1.0a front's sign-ins resume at its authorize

@@ -20,6 +20,8 @@ var (
 	metrics     *observer
 )
 
+// observer holds the collectors. Every metric has a provider label (the
+// registration name); providerMetrics resolves it once per registration.
 type observer struct {
 	refreshes *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
@@ -30,40 +32,65 @@ type observer struct {
 	// set).
 	translated  *prometheus.CounterVec
 	googleCalls *prometheus.CounterVec
-	// outcomes are proxied's counters resolved once: WithLabelValues on the
-	// hot path would hash the label and take a lock for every request.
-	outcomes sync.Map // inject.Outcome → prometheus.Counter
+	// The connection lifecycle (metrics_obs.go).
+	lifecycle
+
+	providers sync.Map // registration name → *providerMetrics
 }
 
-func (o *observer) Refreshed(result tokens.Result, took time.Duration) {
-	o.refreshes.WithLabelValues(string(result)).Inc()
+// providerMetrics feeds the collectors for one registration.
+type providerMetrics struct {
+	o    *observer
+	name string
+	// outcomes are proxied's counters resolved once: WithLabelValues on the
+	// hot path would hash the labels and take a lock for every request.
+	outcomes sync.Map // inject.Outcome → prometheus.Counter
+	lifecycleCounters
+}
+
+// of returns the metrics of the registration name, made on first use.
+func (o *observer) of(name string) *providerMetrics {
+	if p, ok := o.providers.Load(name); ok {
+		return p.(*providerMetrics)
+	}
+	p, _ := o.providers.LoadOrStore(name, &providerMetrics{o: o, name: name, lifecycleCounters: o.lifecycle.resolve(name)})
+	return p.(*providerMetrics)
+}
+
+func (p *providerMetrics) Refreshed(result tokens.Result, took time.Duration) {
+	p.o.refreshes.WithLabelValues(p.name, string(result)).Inc()
 	if took > 0 {
-		o.latency.WithLabelValues(string(result)).Observe(took.Seconds())
+		p.o.latency.WithLabelValues(p.name, string(result)).Observe(took.Seconds())
 	}
 }
 
-func (o *observer) Proxied(outcome inject.Outcome) {
-	if c, ok := o.outcomes.Load(outcome); ok {
+func (p *providerMetrics) Proxied(outcome inject.Outcome) {
+	if outcome == inject.OutcomeUnreadable {
+		p.unreadable.Inc()
+	}
+	if c, ok := p.outcomes.Load(outcome); ok {
 		c.(prometheus.Counter).Inc()
 		return
 	}
-	c := o.proxied.WithLabelValues(string(outcome))
-	o.outcomes.Store(outcome, c)
+	c := p.o.proxied.WithLabelValues(p.name, string(outcome))
+	p.outcomes.Store(outcome, c)
 	c.Inc()
 }
 
 // OAuth1 counts a legacy OAuth 1.0a token-endpoint call or signed call.
-func (o *observer) OAuth1(endpoint, result string) { o.oauth1.WithLabelValues(endpoint, result).Inc() }
+func (p *providerMetrics) OAuth1(endpoint, result string) {
+	p.o.oauth1.WithLabelValues(p.name, endpoint, result).Inc()
+}
 
 // Translated counts a Fitbit call answered from Google: its endpoint (""
 // when refused before it was known), status and Google calls.
-func (o *observer) Translated(endpoint string, status, calls int) {
+func (p *providerMetrics) Translated(endpoint string, status, calls int) {
 	if endpoint == "" {
 		endpoint = "none"
 	}
-	o.translated.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	p.o.translated.WithLabelValues(p.name, endpoint, strconv.Itoa(status)).Inc()
 	if calls > 0 {
-		o.googleCalls.WithLabelValues(endpoint).Add(float64(calls))
+		p.o.googleCalls.WithLabelValues(p.name, endpoint).Add(float64(calls))
 	}
 }
 
@@ -75,33 +102,34 @@ func registerMetrics(ctx caddy.Context) *observer {
 		metrics = &observer{
 			refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: ns, Subsystem: sub, Name: "refreshes_total",
-				Help: "Token refreshes by result (ok, peer, recovered, invalid_grant, transient, error, store_error).",
-			}, []string{"result"}),
+				Help: "Token refreshes by provider and result (ok, peer, recovered, invalid_grant, transient, error, store_error).",
+			}, []string{"provider", "result"}),
 			latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 				Namespace: ns, Subsystem: sub, Name: "token_endpoint_duration_seconds",
-				Help:    "Round-trip time of refresh calls to the provider's token endpoint, by result.",
+				Help:    "Round-trip time of refresh calls to the provider's token endpoint, by provider and result.",
 				Buckets: prometheus.DefBuckets,
-			}, []string{"result"}),
+			}, []string{"provider", "result"}),
 			proxied: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: ns, Subsystem: sub, Name: "proxied_requests_total",
-				Help: "Requests through the fitbit transport by outcome.",
-			}, []string{"outcome"}),
+				Help: "Requests through the fitbit transport by provider and outcome.",
+			}, []string{"provider", "outcome"}),
 			oauth1: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: ns, Subsystem: sub, Name: "oauth1_requests_total",
-				Help: "Legacy OAuth 1.0a requests by endpoint (request_token, access_token, api) and result (ok, or the fieldName of the error: oauth_signature, oauth_nonce, …; store_unavailable, rate_limited).",
-			}, []string{"endpoint", "result"}),
+				Help: "Legacy OAuth 1.0a requests by provider (the registration its users connect to), endpoint (request_token, access_token, api) and result (ok, or the fieldName of the error: oauth_signature, oauth_nonce, …; store_unavailable, rate_limited).",
+			}, []string{"provider", "endpoint", "result"}),
 			translated: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: ns, Subsystem: sub, Name: "translated_requests_total",
-				Help: "Fitbit calls answered from the Google Health API, by endpoint (none: refused before one was known) and status.",
-			}, []string{"endpoint", "status"}),
+				Help: "Fitbit calls answered from the Google Health API, by provider (the Google Health registration), endpoint (none: refused before one was known) and status.",
+			}, []string{"provider", "endpoint", "status"}),
 			googleCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: ns, Subsystem: sub, Name: "translated_google_calls_total",
-				Help: "Google Health API calls made to answer Fitbit calls, by endpoint (each is also a proxied request).",
-			}, []string{"endpoint"}),
+				Help: "Google Health API calls made to answer Fitbit calls, by provider and endpoint (each is also a proxied request).",
+			}, []string{"provider", "endpoint"}),
+			lifecycle: newLifecycle(ns, sub),
 		}
 	})
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		for _, c := range []prometheus.Collector{metrics.refreshes, metrics.latency, metrics.proxied, metrics.oauth1, metrics.translated, metrics.googleCalls} {
+		for _, c := range append([]prometheus.Collector{metrics.refreshes, metrics.latency, metrics.proxied, metrics.oauth1, metrics.translated, metrics.googleCalls}, metrics.lifecycle.collectors()...) {
 			var are prometheus.AlreadyRegisteredError
 			if err := reg.Register(c); err != nil && !errors.As(err, &are) {
 				caddy.Log().Named("fitbit").Warn("could not register metric")

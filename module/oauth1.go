@@ -136,7 +136,7 @@ func (h *OAuth1Handler) Provision(ctx caddy.Context) error {
 		PublicURL:     public,
 		TimestampSkew: time.Duration(h.TimestampSkew),
 		Logger:        ctx.Logger(),
-		Observe:       registerMetrics(ctx).OAuth1,
+		Observe:       registerMetrics(ctx).of(mgr.Provider().Reg.Name).OAuth1,
 		BrowserGate:   app.browserGate(ctx.Logger()),
 		TokenGate:     app.tokenGate(ctx.Logger()),
 		Failures:      app.failureLimits(),
@@ -193,6 +193,7 @@ func (a *App) frontFlow(ctx caddy.Context, mgr *tokens.Manager, prefix string) *
 	return &connect.Flow{
 		Tokens:   mgr,
 		Audit:    a.recorder(),
+		Denied:   a.denied,
 		Store:    a.store(),
 		Prefix:   prefix,
 		ReturnTo: a.newReturnTo(),

@@ -128,7 +128,7 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 		Identity:          t.inject.Identity,
 		MaxReplayBody:     t.MaxReplayBody,
 		ReplayBodyTimeout: time.Duration(t.ReplayBodyTimeout),
-		Observer:          metrics,
+		Observer:          metrics.of(srcReg.Name),
 		RefreshOn:         srcReg.Preset.RefreshOn,
 	}
 	// Every Google call of a translated one counts against the identity's
@@ -141,8 +141,9 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 	if err != nil {
 		return fmt.Errorf("fitbit transport: translate: %w", err)
 	}
+	translated := metrics.of(srcReg.Name)
 	srv.Observe = func(req *http.Request, endpoint string, status, calls int) {
-		metrics.Translated(endpoint, status, calls)
+		translated.Translated(endpoint, status, calls)
 		// Check first: the fields are not built unless debug logs are on.
 		// The path names at most the user's own Fitbit id, never a token.
 		if ce := logger.Check(zap.DebugLevel, "fitbit call answered from google health"); ce != nil {

@@ -126,7 +126,7 @@ func (t *Transport) Provision(ctx caddy.Context) error {
 		MaxReplayBody:     t.MaxReplayBody,
 		ReplayBodyTimeout: time.Duration(t.ReplayBodyTimeout),
 		BodyDeadline:      bodyDeadline,
-		Observer:          metrics,
+		Observer:          metrics.of(reg.Name),
 		Upstream:          upstreams.request,
 		RefreshOn:         reg.Preset.RefreshOn,
 		Migrated:          app.migratedFrom(reg.Name),

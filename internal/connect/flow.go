@@ -100,6 +100,9 @@ type Flow struct {
 
 	// Audit records connections and disconnections (nil: none).
 	Audit audit.Recorder
+	// Denied, when set, is told of each consent a user declined, by
+	// registration (a metric).
+	Denied func(provider string)
 
 	Logger *zap.Logger
 	Now    func() time.Time
@@ -312,6 +315,9 @@ func (f *Flow) Callback(w http.ResponseWriter, r *http.Request, identity string)
 	title := mgr.Provider().Reg.Title()
 	if oauthErr != "" {
 		if oauthErr == "access_denied" {
+			if f.Denied != nil {
+				f.Denied(p.Provider)
+			}
 			if f.ResumeDenied != nil {
 				if next, ok := f.ResumeDenied(r.Context(), p.Identity); ok && isLocalPath(next) {
 					http.Redirect(w, r, next, http.StatusSeeOther)

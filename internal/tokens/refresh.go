@@ -167,7 +167,7 @@ func (a *refreshAttempt) redeem(ctx context.Context, rec *tokenstore.Record) (*E
 	a.marked, a.took, a.issuedFrom = rec, 0, time.Time{}
 	if a.recovering {
 		a.log.Warn("found an unfinished refresh; repeating its identical request",
-			zap.Time("started", rec.Refreshing.Since), zap.String("by", rec.Refreshing.Instance))
+			timeField("started", rec.Refreshing.Since), zap.String("by", rec.Refreshing.Instance))
 	} else if err := a.mark(ctx, rec); err != nil {
 		return nil, err
 	}
@@ -324,7 +324,7 @@ func (a *refreshAttempt) persist(ctx context.Context, g *provider.Grant, result 
 	switch {
 	case err == nil:
 		m.observe(result, a.took)
-		a.log.Info("refreshed access token", zap.String("result", string(result)), zap.Time("expiry", next.Expiry))
+		a.log.Info("refreshed access token", zap.String("result", string(result)), timeField("expiry", next.Expiry))
 		return m.cached(a.identity, next), nil
 	case errors.Is(err, tokenstore.ErrConflict):
 		// Another writer got in while this refresh ran (our lease lapsed):

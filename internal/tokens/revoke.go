@@ -309,7 +309,7 @@ func (m *Manager) retryRevocation(ctx context.Context, id string) bool {
 	}
 	if p.Attempts >= m.revokeAttempts() || !now.Before(p.Since.Add(m.revokeWindow())) {
 		log.Error("gave up revoking the tokens at the provider; they stay valid there until the user revokes the app's access",
-			zap.Int("attempts", p.Attempts), zap.Time("since", p.Since), zap.String("last_error", p.LastError))
+			zap.Int("attempts", p.Attempts), timeField("since", p.Since), zap.String("last_error", p.LastError))
 		_ = m.cfg.Store.DeleteEntry(ctx, revokeRetryKind, id)
 		return false
 	}
@@ -325,7 +325,7 @@ func (m *Manager) retryRevocation(ctx context.Context, id string) bool {
 		if err := m.putRevoke(ctx, &p); err != nil {
 			log.Error("could not store the next revocation attempt", zap.Error(err))
 		} else {
-			log.Warn("revocation failed again; retrying later", zap.Int("attempts", p.Attempts), zap.Time("next", p.NextAt), zap.String("error", message))
+			log.Warn("revocation failed again; retrying later", zap.Int("attempts", p.Attempts), timeField("next", p.NextAt), zap.String("error", message))
 		}
 		return false
 	default:
