@@ -263,6 +263,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	_, redis := storeMod.(*RedisStore)
+	if err := a.validateBudgets(redis); err != nil {
+		return fmt.Errorf("fitbit app: %w", err)
+	}
 	presets := make([]string, len(regs))
 	for i, r := range regs {
 		presets[i] = r.Preset.Name
@@ -285,10 +289,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.state = val.(*state)
-	if err := a.validateBudgets(); err != nil {
-		_ = a.Cleanup()
-		return fmt.Errorf("fitbit app: %w", err)
-	}
 	obs := registerMetrics(ctx)
 	for name, m := range a.state.managers {
 		m.SetLogger(a.logger)

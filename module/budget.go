@@ -52,10 +52,10 @@ func (b *Budget) validate(name string, redis bool) error {
 	return nil
 }
 
-// validateBudgets checks the budget of every registration.
-func (a *App) validateBudgets() error {
+// validateBudgets checks the budget of every registration (redis: the
+// store is Redis).
+func (a *App) validateBudgets(redis bool) error {
 	confs, _ := a.configuredProviders() // checked in Provision
-	_, redis := a.state.store.(*redisstore.Store)
 	var errs []error
 	for _, c := range confs {
 		errs = append(errs, c.Budget.validate(c.name, redis))

@@ -36,6 +36,7 @@ import (
 	_ "github.com/caddy-fitbit/caddy-fitbit"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/googlesim"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
 )
 
 // options are the demo's flags.
@@ -224,11 +225,13 @@ func startSim(lifetime time.Duration, out *console) (*fitbitsim.Server, error) {
 		AppType:             fitbitsim.ServerApp,
 		AccessTokenLifetime: lifetime,
 		RateLimitPerHour:    -1, // people clicking around should not hit 429s
-		Consent: func(_ *http.Request, requested []string) fitbitsim.Consent {
+		// A person's browser gets the consent page (Allow, Deny, a box per
+		// scope); the walkthrough's client is answered "allow" at once.
+		Consent: simkit.AskBrowsers(func(_ *http.Request, requested []string) fitbitsim.Consent {
 			id := fmt.Sprintf("DEMO%02d", users.Add(1))
-			out.printf("   [simulated Fitbit] consent page: Fitbit user %s allows %v\n", id, requested)
+			out.printf("   [simulated Fitbit] consent page: Fitbit user %s is asked for %v\n", id, requested)
 			return fitbitsim.Consent{UserID: id}
-		},
+		}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the simulated Fitbit: %w", err)
@@ -272,16 +275,16 @@ func startGoogle(lifetime time.Duration, redirectURI string, out *console) (*goo
 		LegacyUserIDs:       legacyUserIDs(),
 		AccessTokenLifetime: lifetime,
 		RateLimitPerMinute:  -1, // people clicking around should not hit 429s
-		Consent: func(_ *http.Request, requested []string) googlesim.Consent {
+		Consent: simkit.AskBrowsers(func(_ *http.Request, requested []string) googlesim.Consent {
 			k := int(users.Add(1))
 			id := googleUser(k)
 			legacy := "no Fitbit past"
 			if k <= googleUsers {
 				legacy = "legacyUserId " + fitbitUser(k)
 			}
-			out.printf("   [simulated Google] consent screen: Google Health user %s (%s) allows %v\n", id, legacy, shortScopes(requested))
+			out.printf("   [simulated Google] consent screen: Google Health user %s (%s) is asked for %v\n", id, legacy, shortScopes(requested))
 			return googlesim.Consent{UserID: id}
-		},
+		}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("starting the simulated Google Health API: %w", err)
@@ -390,9 +393,11 @@ func printTryIt(out *console, gw gateway, walked bool) {
 	out.printf(`
 Try it yourself (Ctrl-C stops the demo)
 
-  In a browser, connect a Fitbit account — sign in as %s:
-    %s/fitbit/authorize
-  (the simulated Fitbit consents at once; every consent is a new simulated Fitbit user)
+  In a browser, open your connections page — sign in as %s:
+    %s/fitbit/
+  and press Connect: the simulated Fitbit shows its consent page (untick a scope for a
+  partial grant, or Deny); every consent is a new simulated Fitbit user. The page shows the
+  account, what it allows and its health, with Reconnect and Disconnect buttons.
 
   Then be the app — plain HTTP, the gateway adds the Fitbit token:
     curl -u alice:alice-password %s/fitbit/status
@@ -405,9 +410,10 @@ Try it yourself (Ctrl-C stops the demo)
     curl -u alice:alice-password -X POST %s/fitbit/disconnect
     curl -u bob:bob-password %s/1/user/-/profile.json   # bob: his own data, once connected%s
 
-  Google Health (Fitbit's successor) through the same gateway — connect in a browser as %s:
+  Google Health (Fitbit's successor) through the same gateway — connect in a browser as %s
+  (Connect Google Health on the connections page, or):
     %s/fitbit/authorize?provider=google_health
-  (the simulated Google consents at once; every consent is a new simulated Google user, paired by
+  (the simulated Google shows its consent screen; every consent is a new simulated Google user, paired by
   order with a Fitbit user: Google's first user is the migrated Fitbit account DEMO01, its second
   DEMO02, …, which /v4/users/me/identity reports as legacyUserId)
   Then /v4/... paths go to Google with that user's Google token:

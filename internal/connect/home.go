@@ -56,7 +56,7 @@ type regView struct {
 	Connected, CanDisconnect  bool
 	Account                   string
 	IDs                       []htmlpage.Fact
-	Scopes                    []string
+	Scopes, Missing           []string
 	HealthText, HealthClass   string
 	ConnectedAt, RefreshedAt  string
 	ConnectLabel              string
@@ -97,6 +97,7 @@ func (f *Flow) regView(m *tokens.Manager, st *Status) regView {
 	rv := regView{
 		Name: st.Provider, Title: title, Connected: st.Connected, Account: st.UserID,
 		Scopes:        scopesInWords(st.Scopes),
+		Missing:       scopesInWords(missingScopes(m.Provider().Reg.Scopes, st.Scopes)),
 		ConnectedAt:   when(st.ConnectedAt),
 		RefreshedAt:   when(st.RefreshedAt),
 		ConnectLabel:  "Connect " + title,
@@ -162,6 +163,7 @@ Apps you use through this gateway read your health data with the connections bel
 <dl><dt>Account</dt><dd>{{.Account}}</dd>
 {{- range .IDs}}<dt>{{.Label}}</dt><dd>{{.Value}}</dd>{{end}}
 <dt>Allowed</dt><dd>{{if .Scopes}}<ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>{{else}}nothing{{end}}</dd>
+{{- if and .Scopes .Missing}}<dt>Not allowed</dt><dd><ul>{{range .Missing}}<li>{{.}}</li>{{end}}</ul><span class="muted">Reconnect to allow it.</span></dd>{{end}}
 {{- with .ConnectedAt}}<dt>Connected on</dt><dd>{{.}}</dd>{{end}}
 {{- with .RefreshedAt}}<dt>Last refreshed</dt><dd>{{.}}</dd>{{end}}</dl>
 {{- end}}

@@ -198,3 +198,28 @@ func TestResultPagesNameScopes(t *testing.T) {
 		t.Fatalf("denial: %d %s", w.Code, body)
 	}
 }
+
+func TestHomeSaysHealth(t *testing.T) {
+	fx := newFixture(t)
+	since := fx.clock
+	for _, c := range []struct {
+		st         Status
+		want, cls  string
+		disconnect bool
+	}{
+		{Status{}, "Not connected.", "muted", false},
+		{Status{Connected: true, Health: HealthOK}, "Connected and working.", "ok", true},
+		{Status{Connected: true, Health: HealthNeedsReauth}, "needs re-authorization", "warn", true},
+		{Status{Connected: true, Health: HealthProviderGone, GoneSince: &since}, "turned its API off (since " + when(&since) + ")", "bad", true},
+		{Status{Health: HealthUnreadable}, "can no longer read this connection", "bad", true},
+	} {
+		c.st.Provider = "fitbit"
+		v := fx.flow.regView(fx.flow.Tokens, &c.st)
+		if !strings.Contains(v.HealthText, c.want) || v.HealthClass != c.cls || v.CanDisconnect != c.disconnect {
+			t.Errorf("%+v: %q (%s), disconnect %v", c.st, v.HealthText, v.HealthClass, v.CanDisconnect)
+		}
+		if wantLabel := map[bool]string{false: "Connect Fitbit", true: "Reconnect Fitbit"}[c.disconnect]; v.ConnectLabel != wantLabel {
+			t.Errorf("%+v: button %q", c.st, v.ConnectLabel)
+		}
+	}
+}

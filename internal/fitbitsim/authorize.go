@@ -21,13 +21,17 @@ type authError struct{ code, desc string }
 // handleAuthorize simulates Fitbit's consent page: the client and its
 // redirect URI first (their errors on a page of the simulator's own), then
 // the request (its errors redirected), the user's consent, and a code.
+//
+// The consent is the Consent hook's answer, or, when it leaves the answer
+// to a person (simkit.AskPerson), the page's form: posted back here with
+// the request and the person's decision.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET")
-		errorPage(w, http.StatusMethodNotAllowed, "method not allowed")
+	q, answer, ok := simkit.ReadAuthorize(w, r)
+	if !ok {
+		w.Header().Set("Allow", "GET, POST")
+		errorPage(w, http.StatusMethodNotAllowed, "method not allowed, or an unreadable form")
 		return
 	}
-	q := r.URL.Query()
 	if p, ok := simkit.Repeated(q, authParams...); ok {
 		errorPage(w, http.StatusBadRequest, "parameter "+p+" repeated")
 		return
@@ -47,7 +51,19 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		fail(*bad)
 		return
 	}
-	c := s.Consent.Ask(r, requested)
+	var c Consent
+	switch {
+	case answer != nil:
+		c = *answer
+	default:
+		if c = s.Consent.Ask(r, requested); c.Page {
+			simkit.WriteConsentPage(w, simkit.ConsentPage{
+				Provider: "Fitbit (simulated)", Client: s.cfg.ClientID, User: c.User(s.cfg.DefaultUser),
+				Path: pathAuthorize, Request: q, Scopes: requested, Label: scopeLabel,
+			})
+			return
+		}
+	}
 	granted, ok := c.Grants(requested)
 	if !ok {
 		s.stats.denials.Add(1)
@@ -161,4 +177,20 @@ func redirectTo(w http.ResponseWriter, base string, params [][2]string, state st
 // errorPage is the consent page's answer when it cannot trust the redirect.
 func errorPage(w http.ResponseWriter, status int, msg string) {
 	simkit.WritePlainText(w, status, "Fitbit (simulated): the authorization request is invalid: "+msg+"\n")
+}
+
+// scopeLabel is a Fitbit scope as Fitbit's consent page words it.
+func scopeLabel(scope string) string {
+	if l, ok := scopeLabels[scope]; ok {
+		return l
+	}
+	return scope
+}
+
+var scopeLabels = map[string]string{
+	"activity": "activity and exercise", "heartrate": "heart rate", "location": "location",
+	"nutrition": "food and water logs", "profile": "profile", "settings": "settings", "sleep": "sleep",
+	"social": "friends", "weight": "weight", "oxygen_saturation": "oxygen saturation (SpO2)",
+	"respiratory_rate": "breathing rate", "temperature": "temperature", "cardio_fitness": "cardio fitness score",
+	"electrocardiogram": "ECG", "irregular_rhythm_notifications": "irregular rhythm notifications",
 }

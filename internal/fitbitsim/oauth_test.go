@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 )
 
 var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -538,4 +541,43 @@ func TestHostileInput(t *testing.T) {
 	wantError(t, api(t, s, "GET", "/1/user/-/profile.json", none, nil), 401, "invalid_token")
 	forged := signJWT([]byte("another key"), jwtClaims{Aud: "23ABCD", Sub: "22B7NF", Typ: "access_token", Jti: "x", Exp: 1 << 40})
 	wantError(t, api(t, s, "GET", "/1/user/-/profile.json", forged, nil), 401, "invalid_token")
+}
+
+// A person answers the consent page: a partial grant, then a denial.
+func TestConsentPage(t *testing.T) {
+	s, _ := start(t, Config{})
+	s.SetConsent(simkit.AskPerson("PAGE01"))
+	page := authorize(t, s, authorizeQuery(s, "activity heartrate sleep"))
+	form, scopes := simtest.ConsentForm(t, page)
+	if strings.Join(scopes, " ") != "activity heartrate sleep" || form.Get("state") != "st-123" ||
+		!strings.Contains(string(page.Body), "PAGE01") || !strings.Contains(string(page.Body), ">Deny</button>") {
+		t.Fatalf("consent page: scopes %v, form %v\n%s", scopes, form, page.Body)
+	}
+	if s.Stats().Authorizations != 0 {
+		t.Fatal("showing the page issued a code")
+	}
+
+	// Allow, with heart rate unticked.
+	code := simtest.Code(t, simtest.Answer(t, s, form, "allow", "activity", "sleep"))
+	tok := tokens(t, exchange(t, s, code))
+	if tok.Scope != "activity sleep" || tok.UserID != "PAGE01" {
+		t.Fatalf("partial grant: scope %q, user %q", tok.Scope, tok.UserID)
+	}
+
+	// Deny.
+	r := simtest.Answer(t, s, form, "deny", "activity")
+	loc, _ := url.Parse(r.Header.Get("Location"))
+	if r.Status != 302 || loc.Query().Get("error") != "access_denied" || loc.Query().Get("state") != "st-123" {
+		t.Fatalf("deny: %d %s", r.Status, loc)
+	}
+	// Allow with nothing ticked is a denial too.
+	r = simtest.Answer(t, s, form, "allow")
+	if loc, _ := url.Parse(r.Header.Get("Location")); loc.Query().Get("error") != "access_denied" {
+		t.Fatalf("nothing ticked: %d %s", r.Status, loc)
+	}
+	// A tampered form is checked like a GET.
+	form.Set("client_id", "someone-else")
+	if r := simtest.Answer(t, s, form, "allow", "activity"); r.Status != 400 {
+		t.Fatalf("tampered form: %d %s", r.Status, r.Body)
+	}
 }

@@ -47,13 +47,17 @@ type pageError struct{ code, msg string }
 // the request is checked (every problem on Google's error page), the user
 // consents or not (that decision goes back to the client), and a code is
 // issued.
+//
+// The consent is the Consent hook's answer, or, when it leaves the answer
+// to a person (simkit.AskPerson), the screen's form: posted back here with
+// the request and the person's decision.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET")
-		errorPage(w, http.StatusMethodNotAllowed, "invalid_request", "Method not allowed.")
+	q, answer, ok := simkit.ReadAuthorize(w, r)
+	if !ok {
+		w.Header().Set("Allow", "GET, POST")
+		errorPage(w, http.StatusMethodNotAllowed, "invalid_request", "Method not allowed, or an unreadable form.")
 		return
 	}
-	q := r.URL.Query()
 	a := authRequestOf(q)
 	a.Scopes, _ = s.parseScopes(q.Get("scope"))
 	challenge, bad := s.checkAuthRequest(q, &a)
@@ -64,7 +68,21 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c := s.Consent.Ask(r, a.Scopes)
+	var c Consent
+	switch {
+	case answer != nil:
+		c = *answer
+	default:
+		c = s.Consent.Ask(r, a.Scopes)
+		// prompt=none shows no screen: only an existing grant answers.
+		if c.Page && !slices.Contains(strings.Fields(a.Prompt), "none") {
+			simkit.WriteConsentPage(w, simkit.ConsentPage{
+				Provider: "Google (simulated)", Client: a.ClientID, User: c.User(s.cfg.DefaultUser),
+				Path: pathAuthorize, Request: q, Scopes: a.Scopes, Label: shortScope,
+			})
+			return
+		}
+	}
 	a.UserID = c.User(s.cfg.DefaultUser)
 	now := s.now()
 	granted, shown, refused := s.decide(c, &a, now)
@@ -269,4 +287,15 @@ func queryEscape(v string) string {
 // redirect: Google's "Error 400: <code>" page, in plain text.
 func errorPage(w http.ResponseWriter, status int, code, msg string) {
 	simkit.WritePlainText(w, status, "Google (simulated): Access blocked: Authorization Error\nError 400: "+code+"\n"+msg+"\n")
+}
+
+// shortScope is a scope without Google's common prefix, as the consent
+// screen lists it.
+func shortScope(scope string) string {
+	for _, p := range []string{DefaultScopePrefix, "https://www.googleapis.com/auth/"} {
+		if rest, ok := strings.CutPrefix(scope, p); ok {
+			return rest
+		}
+	}
+	return scope
 }

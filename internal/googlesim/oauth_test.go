@@ -5,9 +5,13 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
 )
 
 func TestCodeFlowPKCEOffline(t *testing.T) {
@@ -409,4 +413,38 @@ func TestHostileOAuthInput(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "Basic !!!")
 	wantOAuthError(t, do(t, req), 400, "invalid_request", "")
+}
+
+// A person answers the consent screen: a partial grant, then a denial;
+// prompt=none shows no screen.
+func TestConsentPage(t *testing.T) {
+	s, _ := start(t, Config{})
+	s.SetConsent(simkit.AskPerson("100000000000000000042"))
+	sleep, activity := ScopeURL(AreaSleep, false), ScopeURL(AreaActivity, false)
+	q := authorizeQuery(s, activity+" "+sleep)
+	page := authorize(t, s, q)
+	form, scopes := simtest.ConsentForm(t, page)
+	if !slices.Equal(scopes, []string{activity, sleep}) || form.Get("state") != "st-123" ||
+		!strings.Contains(string(page.Body), "activity_and_fitness.readonly") {
+		t.Fatalf("consent page: scopes %v, form %v\n%s", scopes, form, page.Body)
+	}
+
+	code := simtest.Code(t, simtest.Answer(t, s, form, "allow", sleep))
+	tok := tokens(t, exchange(t, s, code))
+	if tok.Scope != sleep {
+		t.Fatalf("partial grant: scope %q", tok.Scope)
+	}
+	if a := s.AuthRequests(); a[len(a)-1].UserID != "100000000000000000042" {
+		t.Fatalf("answered by %q", a[len(a)-1].UserID)
+	}
+
+	r := simtest.Answer(t, s, form, "deny", sleep)
+	if loc, _ := url.Parse(r.Header.Get("Location")); r.Status != 302 || loc.Query().Get("error") != "access_denied" {
+		t.Fatalf("deny: %d %s", r.Status, loc)
+	}
+
+	// prompt=none: no screen, the existing grant answers.
+	q.Set("prompt", "none")
+	q.Set("scope", sleep)
+	simtest.Code(t, authorize(t, s, q))
 }

@@ -24,9 +24,10 @@ const base = `<!doctype html>
 </main></body></html>
 `
 
-// style: #1f1f1f on #fff is 16:1, #0b57d0 (links, primary buttons, white
-// text on it) 6.4:1, #b3261e (the disconnect button) 6.5:1, #5e5e5e
-// (secondary text) 6.6:1.
+// style: against #fff, #1f1f1f (text) is 16.5:1, #0b57d0 (links, buttons,
+// and white on it) 6.4:1, #b3261e (disconnect, errors) 6.5:1, #5e5e5e
+// (secondary text) 6.5:1, #146c2e (ok) 6.5:1, #8c4a00 (warnings) 6.8:1:
+// all above WCAG 2.1 AA's 4.5:1 (https://www.w3.org/TR/WCAG21/#contrast-minimum).
 const style = `*{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:1rem;line-height:1.5;color:#1f1f1f;background:#fff;margin:0}
 main{max-width:40rem;margin:0 auto;padding:1.5rem 1rem 3rem}

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/redistest"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/storagestore"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
@@ -29,7 +32,24 @@ func (cannedUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
 // BenchmarkRoundTripCachedToken is the hot path: a connected identity whose
 // token is cached and fresh. go test -bench RoundTrip -benchmem ./internal/inject
 func BenchmarkRoundTripCachedToken(b *testing.B) {
-	benchmarkRoundTrip(b, cannedUpstream{})
+	benchmarkRoundTrip(b, cannedUpstream{}, nil)
+}
+
+// BenchmarkRoundTripCachedBudget is the hot path with the identity's
+// budget counted in memory (the file store): a shard's mutex and a map
+// update, no allocation. The limit is far above the calls made.
+func BenchmarkRoundTripCachedBudget(b *testing.B) {
+	benchmarkRoundTrip(b, cannedUpstream{}, &ratelimit.Budget{Windows: ratelimit.NewMemoryWindows(),
+		PerUser: ratelimit.Window{Limit: 1 << 40, Period: time.Hour}, Headers: true})
+}
+
+// BenchmarkRoundTripCachedBudgetRedis is the same with the budget in
+// Redis: one script call per request.
+func BenchmarkRoundTripCachedBudgetRedis(b *testing.B) {
+	c := redis.NewClient(&redis.Options{Addr: redistest.Start(b), DisableIdentity: true})
+	b.Cleanup(func() { _ = c.Close() })
+	benchmarkRoundTrip(b, cannedUpstream{}, &ratelimit.Budget{Windows: ratelimit.NewRedisWindows(c, "{fitbit}:budget:fitbit"),
+		PerUser: ratelimit.Window{Limit: 1 << 40, Period: time.Hour}, Headers: true})
 }
 
 // bodyUpstream answers 200 with a JSON body of a known length, in identity
@@ -48,12 +68,12 @@ func BenchmarkRoundTripCachedBody(b *testing.B) {
 		body := []byte(`{"user":{"fullName":"` + strings.Repeat("x", size-24) + `"}}`)
 		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
-			benchmarkRoundTrip(b, bodyUpstream(body))
+			benchmarkRoundTrip(b, bodyUpstream(body), nil)
 		})
 	}
 }
 
-func benchmarkRoundTrip(b *testing.B, upstream http.RoundTripper) {
+func benchmarkRoundTrip(b *testing.B, upstream http.RoundTripper, budget Budget) {
 	keys, _ := tokenstore.NewKeyring([][]byte{make([]byte, 32)})
 	store := storagestore.New(&certmagic.FileStorage{Path: b.TempDir()}, keys, "")
 	reg := provider.Registration{ClientID: "id", ClientSecret: "s", RedirectURL: "http://x/cb"}.WithDefaults(provider.Fitbit)
@@ -63,7 +83,7 @@ func benchmarkRoundTrip(b *testing.B, upstream http.RoundTripper) {
 	if err := mgr.Connect(context.Background(), "alice", rec); err != nil {
 		b.Fatal(err)
 	}
-	tr := &Transport{Base: upstream, Tokens: mgr, Provider: mgr.Provider(), Identity: func(*http.Request) string { return "alice" }}
+	tr := &Transport{Base: upstream, Tokens: mgr, Provider: mgr.Provider(), Identity: func(*http.Request) string { return "alice" }, Budget: budget}
 	req, _ := http.NewRequest("GET", "http://api.fitbit.com/1/user/-/profile.json", nil)
 	req.Header.Set("Authorization", "Basic YWxpY2U6cHc=")
 	req.Header.Set("Cookie", "c=1")

@@ -42,16 +42,19 @@ func (t *Transport) spend(req *http.Request, identity string) (ratelimit.Grant, 
 	return g, r
 }
 
-// settle tells the budget the provider's answer, and gives a Fitbit-dialect
-// caller Fitbit's rate-limit headers when the provider sent none (the
-// Google Health API answering a translated call): computed from g.
+// settle tells the budget the provider's answer. A provider that speaks
+// another dialect than Fitbit's answering a Fitbit-dialect caller (the
+// Google Health API, for a translated call) sends no Fitbit rate-limit
+// headers: they are computed from g. Fitbit's own pass through.
 func (t *Transport) settle(req *http.Request, identity string, g ratelimit.Grant, resp *http.Response) {
 	if t.Budget == nil {
 		return
 	}
 	t.Budget.Settle(req.Context(), identity, g, resp)
-	if _, sent := resp.Header[ratelimit.HeaderLimit]; !sent {
-		t.rateHeaders(req, resp, g)
+	if t.dialect() != apierror.Fitbit {
+		if _, sent := resp.Header[ratelimit.HeaderLimit]; !sent {
+			t.rateHeaders(req, resp, g)
+		}
 	}
 }
 

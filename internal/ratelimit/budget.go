@@ -84,6 +84,9 @@ func (b *Budget) Settle(ctx context.Context, identity string, g Grant, resp *htt
 	if b == nil || !b.PerUser.Enabled() || resp == nil {
 		return
 	}
+	if _, sent := resp.Header[HeaderLimit]; resp.StatusCode != http.StatusTooManyRequests && (!b.Headers || !sent) {
+		return // nothing to learn: no clock read
+	}
 	now := b.now()
 	var err error
 	if resp.StatusCode == http.StatusTooManyRequests {
@@ -118,8 +121,8 @@ func (b *Budget) until(resp *http.Response, g Grant, now time.Time) time.Time {
 // in, when it differs from the gateway's count: in a steady state they
 // agree, and no correction (no round trip) is made.
 func (b *Budget) correction(h http.Header, g Grant, now time.Time) (Correction, bool) {
-	if !b.Headers || g.Limit == 0 || g.Reset.IsZero() {
-		return Correction{}, false
+	if !b.Headers || g.Limit == 0 || g.Reset.IsZero() || len(h[HeaderLimit]) == 0 {
+		return Correction{}, false // (Atoi of a missing header would allocate its error)
 	}
 	limit, err1 := strconv.Atoi(h.Get(HeaderLimit))
 	remaining, err2 := strconv.Atoi(h.Get(HeaderRemaining))

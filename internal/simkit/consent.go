@@ -17,6 +17,9 @@ type Consent struct {
 	Granted []string
 	// Deny makes the user refuse ("Deny" at Fitbit, "Cancel" at Google).
 	Deny bool
+	// Page leaves the answer to a person: the simulator shows its consent
+	// page (see AskPerson), whose form post is the answer.
+	Page bool
 }
 
 // ConsentFunc decides who consents to an authorization request and to what.

@@ -263,3 +263,15 @@ func TestAuthorizeChecks(t *testing.T) {
 		t.Fatalf("PruneCodes left %d codes", len(codes))
 	}
 }
+
+func TestAskBrowsers(t *testing.T) {
+	f := AskBrowsers(func(*http.Request, []string) Consent { return Consent{UserID: "U1"} })
+	r, _ := http.NewRequest("GET", "/authorize", nil)
+	if c := f(r, nil); c.Page || c.UserID != "U1" {
+		t.Errorf("a program was shown the page: %+v", c)
+	}
+	r.Header.Set("Accept", "text/html,*/*;q=0.8")
+	if c := f(r, nil); !c.Page || c.UserID != "U1" {
+		t.Errorf("a browser was answered without the page: %+v", c)
+	}
+}

@@ -187,16 +187,22 @@ func (k *Keyring) openSealed(v SealedValue, now time.Time) (plain []byte, expire
 		if len(v.Stored) < entryHeaderSize {
 			return nil, false, fmt.Errorf("%w: entry is truncated", ErrDecrypt)
 		}
+		// The expiry is in the clear: an expired entry is judged without
+		// opening it, so one sealed by a key removed since is not reported
+		// as unreadable (it is gone for every reader, awaiting its sweep).
 		header := v.Stored[:entryHeaderSize]
-		plain, err := k.Open(v.Stored[entryHeaderSize:], entryAD(v.Name, header))
-		if err != nil {
-			return nil, false, err
-		}
 		var expires time.Time
 		if ms := binary.BigEndian.Uint64(header); ms != 0 {
 			expires = time.UnixMilli(int64(ms))
 		}
-		return plain, !now.IsZero() && entryExpired(expires, now), nil
+		if !now.IsZero() && entryExpired(expires, now) {
+			return nil, true, nil
+		}
+		plain, err := k.Open(v.Stored[entryHeaderSize:], entryAD(v.Name, header))
+		if err != nil {
+			return nil, false, err
+		}
+		return plain, false, nil
 	}
 	return nil, false, fmt.Errorf("tokenstore: cannot open a sealed %q", v.Class)
 }

@@ -5,9 +5,11 @@ package simtest
 
 import (
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -193,4 +195,42 @@ func NewForm(endpoint string, form url.Values) *http.Request {
 	req, _ := http.NewRequest("POST", endpoint, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return req
+}
+
+// ConsentForm reads a simulator's consent page (simkit.WriteConsentPage),
+// failing t unless r is one, and returns its form's hidden fields and the
+// scopes it offers, as a person's browser would submit them before ticking
+// and pressing a button.
+func ConsentForm(t testing.TB, r Response) (form url.Values, scopes []string) {
+	t.Helper()
+	if r.Status != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Fatalf("not a consent page: %d %v %s", r.Status, r.Header, r.Body)
+	}
+	form = url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(string(r.Body), -1) {
+		form.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	for _, m := range scopeBox.FindAllStringSubmatch(string(r.Body), -1) {
+		scopes = append(scopes, html.UnescapeString(m[1]))
+	}
+	return form, scopes
+}
+
+var (
+	hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	scopeBox    = regexp.MustCompile(`name="sim_scope" value="([^"]*)"`)
+)
+
+// Answer posts a consent form back to s's consent page: decision "allow"
+// or "deny", with the scopes ticked.
+func Answer(t testing.TB, s interface{ AuthorizeURL() string }, form url.Values, decision string, ticked ...string) Response {
+	t.Helper()
+	f := url.Values{}
+	for k, v := range form {
+		f[k] = v
+	}
+	f.Set("sim_decision", decision)
+	f["sim_scope"] = ticked
+	return Do(t, NewForm(s.AuthorizeURL(), f))
 }
