@@ -169,7 +169,8 @@ type state struct {
 	managers    map[string]*tokens.Manager // by registration name
 	defaultName string
 	store       tokenstore.Store
-	limiter     ratelimit.Limiter // the store's (Redis) or this process's
+	keys        *tokenstore.Keyring // the store's, for check and rekey (admin_keys.go)
+	limiter     ratelimit.Limiter   // the store's (Redis) or this process's
 	// windows count each registration's calls to its provider (budget.go):
 	// in the store's Redis, or in this process's memory, surviving reloads.
 	windows map[string]ratelimit.Windows
@@ -283,7 +284,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return nil, fmt.Errorf("fitbit app: opening the token store: %w", err)
 		}
-		return newState(s, store), nil
+		return newState(s, store, keyring), nil
 	})
 	if err != nil {
 		return err
@@ -403,7 +404,7 @@ func (a *App) ProxyRoutes() ([]ProxyRoute, error) {
 	return routes, nil
 }
 
-func newState(s settings, store tokenstore.Store) *state {
+func newState(s settings, store tokenstore.Store, keys *tokenstore.Keyring) *state {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = provider.DefaultTimeout
@@ -417,7 +418,7 @@ func newState(s settings, store tokenstore.Store) *state {
 		cacheSync = defaultCacheSync
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store,
+	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store, keys: keys,
 		limiter: newLimiter(store), windows: map[string]ratelimit.Windows{}, cancel: cancel, done: make(chan struct{})}
 	httpClient := &http.Client{Timeout: timeout}
 	for _, reg := range s.Regs {
@@ -463,6 +464,7 @@ func (s *state) background(ctx context.Context, recovery, cacheSync time.Duratio
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			s.countKeys(ctx, now) // metrics_keys.go
 			_, _ = s.store.PurgeExpiredPending(ctx, now)
 			connect.Purge(ctx, s.store, now)
 			legacy.Purge(ctx, s.store, now)

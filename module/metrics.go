@@ -137,5 +137,6 @@ func registerMetrics(ctx caddy.Context) *observer {
 		}
 	}
 	rateMetrics.register(ctx) // metrics_ratelimit.go
+	registerKeyMetrics(ctx)   // metrics_keys.go
 	return metrics
 }
