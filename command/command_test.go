@@ -101,6 +101,19 @@ func TestCommandsAgainstTheAdminAPI(t *testing.T) {
 	if out, err = run(t, "", "--address", addr, "connections", "refresh", "alice"); err == nil || !strings.Contains(err.Error(), "no connection") {
 		t.Fatalf("refresh after disconnect: %v\n%s", err, out)
 	}
+
+	// check and rekey print the instance's summary (progress goes to a
+	// terminal only).
+	out, err = run(t, "", "--address", addr, "check")
+	all.WriteString(out)
+	if err != nil || !strings.Contains(out, `"summary": true`) || !strings.Contains(out, `"done": true`) {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	out, err = run(t, "", "--address", addr, "rekey")
+	all.WriteString(out)
+	if err != nil || !strings.Contains(out, `"summary": true`) || !strings.Contains(out, `"done": true`) {
+		t.Fatalf("rekey: %v\n%s", err, out)
+	}
 	if strings.Contains(all.String(), tr.RefreshToken) || strings.Contains(all.String(), "bad-token") {
 		t.Errorf("a token was printed:\n%s", all.String())
 	}

@@ -83,7 +83,10 @@ func stream(cmd *cobra.Command, uri string) error {
 			return fmt.Errorf("the instance sent a line that is not JSON: %w", err)
 		}
 		if _, ok := line["summary"]; ok {
-			return printJSON(cmd.OutOrStdout(), line)
+			if err := printJSON(cmd.OutOrStdout(), line); err != nil {
+				return err
+			}
+			return unfinished(line)
 		}
 		if cur, ok := line["cursor"].(string); ok && cur != "" {
 			cursor = cur
@@ -94,6 +97,22 @@ func stream(cmd *cobra.Command, uri string) error {
 	err = errors.Join(lines.Err(), errors.New("the instance ended the stream before its summary"))
 	if cursor != "" {
 		return fmt.Errorf("%w: resume with --after %s", err, cursor)
+	}
+	return err
+}
+
+// unfinished is the error of a summary that says the run did not finish
+// ("done": false), naming its cursor; nil otherwise.
+func unfinished(summary map[string]any) error {
+	if done, ok := summary["done"].(bool); !ok || done {
+		return nil
+	}
+	err := errors.New("the run did not finish")
+	if msg, ok := summary["error"].(string); ok && msg != "" {
+		err = fmt.Errorf("the run did not finish: %s", msg)
+	}
+	if cur, ok := summary["cursor"].(string); ok && cur != "" {
+		return fmt.Errorf("%w: resume with --after %s", err, cur)
 	}
 	return err
 }
