@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/rekey"
@@ -120,6 +121,26 @@ func TestAdminKeyRotation(t *testing.T) {
 	}
 	if got := gauge(t, k1, "connection"); got != 3 {
 		t.Fatalf("gauge of %s's connections = %v, want 3", k1, got)
+	}
+	// The same count sets the gauge of connections by provider and health.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.lifecycle.connections)
+	families, err := reg.Gather()
+	if err != nil || len(families) != 1 {
+		t.Fatalf("caddy_fitbit_connections: %d families, %v", len(families), err)
+	}
+	byHealth := map[string]float64{}
+	for _, m := range families[0].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["provider"] == "fitbit" {
+			byHealth[labels["health"]] = m.GetGauge().GetValue()
+		}
+	}
+	if byHealth["ok"] != 3 || byHealth["record_unreadable"] != 1 || byHealth["needs_reauth"] != 0 || len(byHealth) != 3 {
+		t.Fatalf("connections by health: %v", byHealth)
 	}
 
 	_, sum := walkLines(t, base+"/fitbit/check")

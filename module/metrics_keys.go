@@ -51,6 +51,8 @@ type keyCounts struct {
 	At         time.Time                `json:"at"`
 	Keys       map[string]*rekey.Counts `json:"keys"`
 	Unreadable int                      `json:"unreadable"`
+	// Connections by provider and health, for caddy_fitbit_connections.
+	Connections map[string]map[tokenstore.Status]int `json:"connections,omitempty"`
 }
 
 const (
@@ -69,7 +71,7 @@ func (a *App) publishKeyCounts(ctx context.Context, sum *rekey.Summary) keyCount
 }
 
 func (s *state) publishKeyCounts(ctx context.Context, sum *rekey.Summary) keyCounts {
-	c := keyCounts{At: time.Now().UTC(), Keys: sum.Keys, Unreadable: sum.UnreadableCount}
+	c := keyCounts{At: time.Now().UTC(), Keys: sum.Keys, Unreadable: sum.UnreadableCount, Connections: sum.Connections}
 	if b, err := json.Marshal(c); err == nil {
 		_ = s.store.PutEntry(ctx, keyCountKind, "last", b, time.Time{})
 	}
@@ -106,4 +108,7 @@ func showKeyCounts(c keyCounts) {
 		keyMetrics.sealed.WithLabelValues(id, string(tokenstore.ClassEntry)).Set(float64(n.Entries))
 	}
 	keyMetrics.unreadable.WithLabelValues().Set(float64(c.Unreadable))
+	if c.Connections != nil && metrics != nil {
+		metrics.lifecycle.connections.setCounts(c.Connections)
+	}
 }

@@ -117,6 +117,10 @@ type Summary struct {
 	// Keys: per key id, the records it seals (after a Rekey: now). Every
 	// configured key is listed, with zeros if it seals nothing.
 	Keys map[string]*Counts `json:"keys"`
+	// Connections counts the connections by provider and status
+	// (StatusUnreadable for those no key opens), for the gauge of
+	// connections by health.
+	Connections map[string]map[tokenstore.Status]int `json:"connections,omitempty"`
 	// Primary is the id of the key that seals new records.
 	Primary string `json:"primary_key_id"`
 	// Resealed counts records Rekey re-sealed under Primary.
@@ -364,15 +368,35 @@ func (r *run) loaded(k tokenstore.Key, rec *tokenstore.Record, err error) bool {
 	switch {
 	case err == nil:
 		r.count(tokenstore.ClassConnection, rec.SealedBy)
+		r.countConnection(k.Provider, rec.Status)
 		return true
 	case errors.Is(err, tokenstore.ErrNotFound):
 		// Deleted since it was listed.
 	case errors.Is(err, tokenstore.ErrUnreadable):
 		r.unreadable(Unreadable{Class: tokenstore.ClassConnection, ID: k.String(), Reason: reasonOf(err)})
+		r.countConnection(k.Provider, StatusUnreadable)
 	default:
 		r.failed(fmt.Errorf("loading %s: %w", k, err))
 	}
 	return false
+}
+
+// StatusUnreadable is the status Summary.Connections counts a connection
+// no key opens under.
+const StatusUnreadable tokenstore.Status = "record_unreadable"
+
+// countConnection counts a connection of provider in status.
+func (r *run) countConnection(provider string, status tokenstore.Status) {
+	if r.sum.Connections == nil {
+		r.sum.Connections = map[string]map[tokenstore.Status]int{}
+	}
+	if r.sum.Connections[provider] == nil {
+		r.sum.Connections[provider] = map[tokenstore.Status]int{}
+	}
+	if status == "" {
+		status = tokenstore.StatusOK
+	}
+	r.sum.Connections[provider][status]++
 }
 
 // move re-counts a record of class that from sealed as the primary's.

@@ -200,6 +200,10 @@ func TestUnreadableReportedAndDeleted(t *testing.T) {
 			t.Fatalf("check: %+v", sum)
 		}
 		wantCounts(t, "check", sum, rotated.PrimaryKeyID(), rekey.Counts{Connections: 1, Pending: 1, Entries: 1})
+		// Connections by provider and health, for the connections gauge.
+		if got := sum.Connections["fitbit"]; len(sum.Connections) != 1 || got[tokenstore.StatusOK] != 1 || got[rekey.StatusUnreadable] != 1 {
+			t.Fatalf("connections by health: %v", sum.Connections)
+		}
 		for _, u := range sum.Unreadable {
 			if u.Reason == "" || (u.Class != tokenstore.ClassConnection && u.KeyID != foreign.PrimaryKeyID()) {
 				t.Fatalf("unreadable %+v", u)
