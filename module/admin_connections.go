@@ -68,7 +68,7 @@ func viewing(method func(*tokens.Manager, context.Context, string) (*tokenstore.
 		if err != nil {
 			return nil, err
 		}
-		return viewOf(rec), nil
+		return withLastUse(r.Context(), m, viewOf(rec)), nil
 	}
 }
 
@@ -133,7 +133,7 @@ func adminLookup(app *App, w http.ResponseWriter, r *http.Request) error {
 		case err != nil:
 			return connectionError(err)
 		default:
-			out.Connections = append(out.Connections, viewOf(rec))
+			out.Connections = append(out.Connections, withLastUse(r.Context(), m, viewOf(rec)))
 		}
 	}
 	return writeAdminJSON(w, http.StatusOK, out)

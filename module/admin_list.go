@@ -66,6 +66,9 @@ func adminListConnections(app *App, w http.ResponseWriter, r *http.Request) erro
 			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
 		default:
 			v = viewOf(rec)
+			if m, err := app.manager(k.Provider); err == nil {
+				v = withLastUse(r.Context(), m, v)
+			}
 		}
 		if health == "" || v.Health == health {
 			page.Connections = append(page.Connections, v)

@@ -1,8 +1,10 @@
 package module
 
 import (
+	"context"
 	"time"
 
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokens"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
@@ -26,8 +28,8 @@ type connectionView struct {
 	Health      string    `json:"health"`
 	ConnectedAt time.Time `json:"connected_at,omitzero"`
 	RefreshedAt time.Time `json:"refreshed_at,omitzero"`
-	// LastUsedAt is when the connection last served a request, where the
-	// store records it.
+	// LastUsedAt is when the connection last served a request, to within
+	// an hour (tokens.LastUsedGranularity); absent if not since recorded.
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	// AccessTokenExpiry is when the current access token expires (the
 	// gateway refreshes before then).
@@ -45,6 +47,15 @@ func viewOf(rec *tokenstore.Record) connectionView {
 	}
 	if rec.Status == tokenstore.StatusOK && rec.Refreshing != nil {
 		v.Health = "refresh_unfinished"
+	}
+	return v
+}
+
+// withLastUse is v with its connection's last use, as m recorded it (a
+// store read; a failure leaves it out).
+func withLastUse(ctx context.Context, m *tokens.Manager, v connectionView) connectionView {
+	if at, err := m.LastUsed(ctx, v.IdentityHash); err == nil {
+		v.LastUsedAt = at
 	}
 	return v
 }

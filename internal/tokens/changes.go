@@ -95,13 +95,14 @@ func (m *Manager) publishLater(key tokenstore.Key, until time.Time) {
 // store in the background; meanwhile e goes on being used. A changed or
 // deleted connection replaces or evicts e; an unchanged one gets a new
 // entry with a new age. A store failure leaves e to be tried again.
-func (m *Manager) revalidate(identity string, e *Entry) {
+func (m *Manager) revalidate(identity string, e *Entry, now time.Time) {
 	if !e.revalidating.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(m.cfg.Context, m.cfg.RefreshTimeout)
 		defer cancel()
+		m.touch(ctx, identity, now) // it is in use: see lastused.go
 		rec, err := m.cfg.Store.LoadConnection(ctx, m.key(identity))
 		switch {
 		case errors.Is(err, tokenstore.ErrNotFound):

@@ -232,8 +232,9 @@ func (m *Manager) Get(ctx context.Context, identity string) (*Entry, error) {
 		if e, err = m.load(ctx, identity); err != nil {
 			return nil, err
 		}
+		m.touch(ctx, identity, now)
 	} else if now.UnixNano()-e.at > int64(m.cfg.MaxAge) && !e.unsaved {
-		m.revalidate(identity, e)
+		m.revalidate(identity, e, now)
 	}
 	switch {
 	case e.rec.Status == tokenstore.StatusNeedsReauth:
