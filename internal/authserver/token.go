@@ -152,7 +152,13 @@ func (s *Server) exchange(ctx context.Context, app App, p url.Values) (*tokenAns
 		s.Logger.Error("could not store an OAuth 2.0 grant", zap.Error(err))
 		return nil, errStore
 	}
-	if err := grantIndex(s.Entries).Add(ctx, tokenstore.IdentityHash(g.Identity), []byte(grantID)); err != nil {
+	switch err := grantIndex(s.Entries).Add(ctx, tokenstore.IdentityHash(g.Identity), []byte(grantID)); {
+	case errors.Is(err, tokenstore.ErrIndexFull):
+		// The grant works; only the operator's list of the identity's
+		// grants (the admin API) will not show it.
+		s.Logger.Warn("an identity has too many OAuth 2.0 grants to list them all; this one is not listed",
+			zap.String("identity_hash", tokenstore.IdentityHash(g.Identity)), zap.Int("listed", tokenstore.MaxIndexSlots))
+	case err != nil:
 		s.Logger.Error("could not index an OAuth 2.0 grant", zap.Error(err))
 		return nil, errStore
 	}

@@ -3,6 +3,7 @@ package legacy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -105,5 +106,9 @@ func IssueAccessToken(ctx context.Context, entries tokenstore.Entries, token, se
 	}
 	// After the token is stored: an index slot without its token is
 	// skipped, a token without its slot could not be listed for revocation.
-	return accessIndex(entries).Add(ctx, tokenstore.IdentityHash(identity), []byte(token))
+	// A full index leaves the token working, only unlisted in the admin API.
+	if err := accessIndex(entries).Add(ctx, tokenstore.IdentityHash(identity), []byte(token)); err != nil && !errors.Is(err, tokenstore.ErrIndexFull) {
+		return err
+	}
+	return nil
 }
