@@ -32,6 +32,8 @@ type observer struct {
 	// set).
 	translated  *prometheus.CounterVec
 	googleCalls *prometheus.CounterVec
+	// oauth2 counts the OAuth 2.0 front's requests (metrics_oauth2.go).
+	oauth2 *prometheus.CounterVec
 	// The connection lifecycle (metrics_obs.go).
 	lifecycle
 
@@ -45,6 +47,9 @@ type providerMetrics struct {
 	// outcomes are proxied's counters resolved once: WithLabelValues on the
 	// hot path would hash the labels and take a lock for every request.
 	outcomes sync.Map // inject.Outcome → prometheus.Counter
+	// oauth2Outcomes are oauth2's, resolved once for the same reason (the
+	// front counts every API call).
+	oauth2Outcomes sync.Map // oauth2Outcome → prometheus.Counter
 	lifecycleCounters
 }
 
@@ -125,11 +130,15 @@ func registerMetrics(ctx caddy.Context) *observer {
 				Namespace: ns, Subsystem: sub, Name: "translated_google_calls_total",
 				Help: "Google Health API calls made to answer Fitbit calls, by provider and endpoint (each is also a proxied request).",
 			}, []string{"provider", "endpoint"}),
+			oauth2: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Namespace: ns, Subsystem: sub, Name: "oauth2_requests_total",
+				Help: "Requests to the Fitbit OAuth 2.0 front by upstream registration (provider), endpoint (authorize, token, revoke, introspect, api) and result (ok; consent: sent to the upstream consent; else the error: invalid_grant, invalid_client, access_denied, expired_token, invalid_token, …; rate_limited, store_unavailable, method_not_allowed).",
+			}, []string{"provider", "endpoint", "result"}),
 			lifecycle: newLifecycle(ns, sub),
 		}
 	})
 	if reg := ctx.GetMetricsRegistry(); reg != nil {
-		for _, c := range append([]prometheus.Collector{metrics.refreshes, metrics.latency, metrics.proxied, metrics.oauth1, metrics.translated, metrics.googleCalls}, metrics.lifecycle.collectors()...) {
+		for _, c := range append([]prometheus.Collector{metrics.refreshes, metrics.latency, metrics.proxied, metrics.oauth1, metrics.translated, metrics.googleCalls, metrics.oauth2}, metrics.lifecycle.collectors()...) {
 			var are prometheus.AlreadyRegisteredError
 			if err := reg.Register(c); err != nil && !errors.As(err, &are) {
 				caddy.Log().Named("fitbit").Warn("could not register metric")

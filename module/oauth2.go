@@ -137,7 +137,7 @@ func (h *OAuth2Handler) Provision(ctx caddy.Context) error {
 		BrowserGate: app.browserGate(ctx.Logger()),
 		TokenGate:   app.tokenGate(ctx.Logger()),
 		ClientIP:    clientIP,
-		Observe:     registerOAuth2Metrics(ctx, providerOf, cmp.Or(def, app.state.defaultName)).Observe,
+		Observe:     newOAuth2Observer(registerMetrics(ctx), providerOf, cmp.Or(def, app.state.defaultName)).Observe,
 		// An app's Provider is "" for the front's default registration.
 		Audit: func(r *http.Request, e audit.Entry) {
 			e.Provider = cmp.Or(e.Provider, def, app.state.defaultName)
