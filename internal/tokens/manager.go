@@ -229,10 +229,9 @@ func (m *Manager) Get(ctx context.Context, identity string) (*Entry, error) {
 	e := m.cache.get(identity, now)
 	if e == nil {
 		var err error
-		if e, err = m.load(ctx, identity); err != nil {
+		if e, err = m.load(ctx, identity, now); err != nil {
 			return nil, err
 		}
-		m.touch(ctx, identity, now)
 	} else if now.UnixNano()-e.at > int64(m.cfg.MaxAge) && !e.unsaved {
 		m.revalidate(identity, e, now)
 	}
@@ -250,8 +249,8 @@ func (m *Manager) fresh(rec *tokenstore.Record) bool {
 }
 
 // load reads a connection from the store into the cache; concurrent misses
-// for one identity share one read.
-func (m *Manager) load(ctx context.Context, identity string) (*Entry, error) {
+// for one identity share one read, and one record of the use (lastused.go).
+func (m *Manager) load(ctx context.Context, identity string, now time.Time) (*Entry, error) {
 	if identity == "" {
 		return nil, ErrNotConnected
 	}
@@ -266,7 +265,9 @@ func (m *Manager) load(ctx context.Context, identity string) (*Entry, error) {
 			m.cache.removeEmpty(identity, s)
 			return nil, m.storeErr(key, err)
 		}
-		return m.cache.fill(s, gen, newEntry(rec, false)), nil
+		e := m.cache.fill(s, gen, newEntry(rec, false))
+		m.touch(ctx, identity, now)
+		return e, nil
 	})
 	if err != nil {
 		return nil, err
