@@ -151,6 +151,7 @@ func (t *Transport) provisionTranslation(app *App, own *tokens.Manager, logger *
 		}
 	}
 	srv.Google = src
+	srv.Rate = t.googleInject
 	srv.BodyTimeout, srv.BodyDeadline = time.Duration(t.ReplayBodyTimeout), bodyDeadline
 	router.Successor = srv
 	t.router = router

@@ -14,6 +14,8 @@ import (
 type Budget interface {
 	Take(ctx context.Context, identity string) ratelimit.Grant
 	Settle(ctx context.Context, identity string, g ratelimit.Grant, resp *http.Response)
+	// Peek is identity's window as it stands, counting nothing.
+	Peek(ctx context.Context, identity string) ratelimit.Grant
 }
 
 var _ Budget = (*ratelimit.Budget)(nil)
@@ -38,7 +40,7 @@ func (t *Transport) spend(req *http.Request, identity string) (ratelimit.Grant, 
 	}
 	r := t.fail(req, http.StatusTooManyRequests, apierror.RateLimitExceeded, why+"; retry after the Retry-After seconds")
 	r.Header["Retry-After"] = []string{ratelimit.RetryAfterHeader(g.RetryAfter)}
-	t.rateHeaders(req, r, g)
+	t.putRate(req, r, g)
 	return g, r
 }
 
@@ -53,14 +55,31 @@ func (t *Transport) settle(req *http.Request, identity string, g ratelimit.Grant
 	t.Budget.Settle(req.Context(), identity, g, resp)
 	if t.dialect() != apierror.Fitbit {
 		if _, sent := resp.Header[ratelimit.HeaderLimit]; !sent {
-			t.rateHeaders(req, resp, g)
+			t.putRate(req, resp, g)
 		}
 	}
 }
 
-// rateHeaders sets Fitbit's rate-limit headers of g on a Fitbit-dialect
+// RateHeaders gives resp, an answer to identity's req that carries no
+// Fitbit rate-limit headers (the gateway's own error, or one the provider
+// sent without them), the identity's window as it stands, counted by
+// nothing: Fitbit sent the headers with every answer, and an app that
+// paces itself by them reads them on its errors too. Nothing for an
+// unidentified caller, one of the Google dialect, or without a Budget.
+func (t *Transport) RateHeaders(req *http.Request, identity string, resp *http.Response) *http.Response {
+	if t.Budget == nil || identity == "" || resp == nil {
+		return resp
+	}
+	if _, sent := resp.Header[ratelimit.HeaderLimit]; sent || t.dialectOf(req) == apierror.Google {
+		return resp
+	}
+	t.putRate(req, resp, t.Budget.Peek(req.Context(), identity))
+	return resp
+}
+
+// putRate sets Fitbit's rate-limit headers of g on a Fitbit-dialect
 // caller's answer.
-func (t *Transport) rateHeaders(req *http.Request, resp *http.Response, g ratelimit.Grant) {
+func (t *Transport) putRate(req *http.Request, resp *http.Response, g ratelimit.Grant) {
 	if g.Limit == 0 || t.dialectOf(req) == apierror.Google {
 		return
 	}

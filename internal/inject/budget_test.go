@@ -77,6 +77,18 @@ func connectGoogle(t *testing.T, m *tokens.Manager, sim *googlesim.Server) {
 	}
 }
 
+// aliceOnGoogle is one gateway instance over a file store, with alice
+// connected to a simulated Google that allows perMinute calls (0: its
+// own 300).
+func aliceOnGoogle(t *testing.T, perMinute int) (*simtest.Clock, *googlesim.Server, *Transport, *limits) {
+	clk := simtest.NewClock()
+	sim := startGoogle(t, clk, perMinute)
+	l := new(limits)
+	tr, m := googleGateway(t, sim, fileStore(t), ratelimit.NewMemoryWindows(), clk, l)
+	connectGoogle(t, m, sim)
+	return clk, sim, tr, l
+}
+
 func fileStore(t *testing.T) tokenstore.Store {
 	keys, _ := tokenstore.NewKeyring([][]byte{make([]byte, 32)})
 	return storagestore.New(&certmagic.FileStorage{Path: t.TempDir()}, keys, "")
@@ -128,11 +140,7 @@ func burst(t *testing.T, sim *googlesim.Server, gateways []*Transport, n, want i
 // Google, 100 are answered 429 by the gateway, Retry-After the 30 seconds
 // until the next clock minute.
 func TestGoogleBudgetBurst(t *testing.T) {
-	clk := simtest.NewClock()
-	sim := startGoogle(t, clk, 0) // Google's own 300 a minute
-	var l limits
-	tr, m := googleGateway(t, sim, fileStore(t), ratelimit.NewMemoryWindows(), clk, &l)
-	connectGoogle(t, m, sim)
+	clk, sim, tr, l := aliceOnGoogle(t, 0)
 	burst(t, sim, []*Transport{tr}, 400, 300, 30*time.Second)
 	if l.local != 100 || l.upstream != 0 {
 		t.Fatalf("429s counted %+v", l)
@@ -171,11 +179,7 @@ func TestGoogleBudgetBurstAcrossInstances(t *testing.T) {
 // another app spent it) blocks the identity until Google's Retry-After on
 // every call: nothing reaches Google until then.
 func TestUpstream429SilenceUntilReset(t *testing.T) {
-	clk := simtest.NewClock()
-	sim := startGoogle(t, clk, 5)
-	var l limits
-	tr, m := googleGateway(t, sim, fileStore(t), ratelimit.NewMemoryWindows(), clk, &l)
-	connectGoogle(t, m, sim)
+	clk, sim, tr, l := aliceOnGoogle(t, 5)
 	for i := range 6 {
 		a := roundTrip(t, tr, newReq(t, "GET", sim.URL()+"/v4/users/me/identity", "alice", nil))
 		if want := map[bool]int{true: 200, false: 429}[i < 5]; a.status != want {
@@ -249,5 +253,52 @@ func TestFitbitHeadersCorrectTheBudget(t *testing.T) {
 	}
 	if st := sim.Stats(); st.API429 != 0 || st.APIRequests != 150 || l.local != 1 {
 		t.Fatalf("Fitbit %+v, 429s %+v", st, l)
+	}
+}
+
+// The gateway's own errors in Fitbit's dialect carry Fitbit's rate-limit
+// headers too, the identity's window as it stands, counted by nothing:
+// Fitbit sent them with every answer. Google-dialect answers and
+// unidentified callers get none.
+func TestGatewayErrorsCarryTheWindow(t *testing.T) {
+	_, sim, tr, l := aliceOnGoogle(t, 0)
+	fitbitCall := func(identity string) answer { // a translated call's Google request
+		req := newReq(t, "GET", sim.URL()+"/v4/users/me/identity", identity, nil)
+		return roundTrip(t, tr, req.WithContext(WithDialect(req.Context(), apierror.Fitbit)))
+	}
+	window := func(a answer) string {
+		return a.header.Get(ratelimit.HeaderLimit) + "/" + a.header.Get(ratelimit.HeaderRemaining) + "/" + a.header.Get(ratelimit.HeaderReset)
+	}
+	for i := range 2 {
+		if a := fitbitCall("alice"); a.status != 200 || window(a) != "300/"+strconv.Itoa(299-i)+"/30" {
+			t.Fatalf("call %d: %d, window %s", i, a.status, window(a))
+		}
+	}
+	// Not connected: a 401 with the window of an identity that sent nothing.
+	for range 2 {
+		if a := fitbitCall("bob"); a.status != 401 || window(a) != "300/300/30" {
+			t.Fatalf("bob: %d, window %s %s", a.status, window(a), a.body)
+		}
+	}
+	// Refused before it was sent (a misrouted call): alice's window, unspent.
+	tr.Upstream = func(*http.Request) bool { return false }
+	for range 2 {
+		if a := fitbitCall("alice"); a.status != 502 || window(a) != "300/298/30" {
+			t.Fatalf("refused: %d, window %s", a.status, window(a))
+		}
+	}
+	tr.Upstream = nil
+	if a := fitbitCall("alice"); a.status != 200 || window(a) != "300/297/30" {
+		t.Fatalf("after: %d, window %s", a.status, window(a))
+	}
+	// Google's dialect, or no identity: no Fitbit headers.
+	if a := roundTrip(t, tr, newReq(t, "GET", sim.URL()+"/v4/users/me/identity", "bob", nil)); a.status != 401 || window(a) != "//" {
+		t.Fatalf("Google dialect: %d, window %s", a.status, window(a))
+	}
+	if a := fitbitCall(""); a.status != 401 || window(a) != "//" {
+		t.Fatalf("unidentified: %d, window %s", a.status, window(a))
+	}
+	if st := sim.Stats(); st.APIRequests != 3 || l.local != 0 {
+		t.Fatalf("Google saw %d calls, %d local 429s", st.APIRequests, l.local)
 	}
 }

@@ -132,6 +132,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // where the call goes hands it on, so the identity expression is evaluated
 // once per call, with no copy of the request to carry it.
 func (t *Transport) RoundTripAs(req *http.Request, identity string) (*http.Response, error) {
+	resp, err := t.roundTripAs(req, identity)
+	if resp != nil && resp.StatusCode >= 400 {
+		// Errors, the gateway's own included, carry the window too; a
+		// success has the provider's headers or settle's.
+		resp = t.RateHeaders(req, identity, resp)
+	}
+	return resp, err
+}
+
+func (t *Transport) roundTripAs(req *http.Request, identity string) (*http.Response, error) {
 	refused := t.admit(req, identity)
 	if refused != nil {
 		return refused, nil

@@ -78,6 +78,23 @@ func (b *Budget) Take(ctx context.Context, identity string) Grant {
 	return g
 }
 
+// Peek is identity's window as it stands, counting nothing: for the
+// gateway's answers that sent no call upstream. The zero Grant (Limit 0)
+// when nothing limits identity or the counters failed.
+func (b *Budget) Peek(ctx context.Context, identity string) Grant {
+	if b == nil || !b.PerUser.Enabled() {
+		return Grant{}
+	}
+	g, err := b.Windows.Peek(ctx, identity, b.PerUser, b.now())
+	if err != nil {
+		if b.OnError != nil {
+			b.OnError(err)
+		}
+		return Grant{}
+	}
+	return g
+}
+
 // Settle learns from resp, the provider's answer to a call of identity
 // taken as g.
 func (b *Budget) Settle(ctx context.Context, identity string, g Grant, resp *http.Response) {

@@ -69,6 +69,11 @@ type Windows interface {
 	Correct(ctx context.Context, key string, c Correction, now time.Time) error
 	// Block refuses key's calls until until (an upstream 429).
 	Block(ctx context.Context, key string, until, now time.Time) error
+	// Peek is what Take would answer for key under w, counting nothing:
+	// the state of the window for an answer that sent no call (the
+	// gateway's own errors carry it, as Fitbit's answers did). Remaining
+	// is what is left before the next call.
+	Peek(ctx context.Context, key string, w Window, now time.Time) (Grant, error)
 }
 
 // refusedUntil is the Grant refusing a call until t.

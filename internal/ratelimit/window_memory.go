@@ -180,3 +180,29 @@ func (m *MemoryWindows) Block(_ context.Context, key string, until, _ time.Time)
 	s.m[key] = st
 	return nil
 }
+
+// Peek implements Windows.
+func (m *MemoryWindows) Peek(_ context.Context, key string, w Window, now time.Time) (Grant, error) {
+	if !w.Enabled() {
+		return Grant{Allowed: true}, nil
+	}
+	s := m.shard(key)
+	s.mu.Lock()
+	st := s.m[key].current(w, now)
+	s.mu.Unlock()
+	return st.peek(w, now), nil
+}
+
+// peek is the Grant a call would get in st, uncounted.
+func (st windowState) peek(w Window, now time.Time) Grant {
+	limit := st.limitOf(w)
+	switch {
+	case now.Before(st.blocked):
+		g := refusedUntil(limit, st.reset, st.blocked, now)
+		g.Blocked = true
+		return g
+	case st.n >= limit:
+		return refusedUntil(limit, st.reset, st.reset, now)
+	}
+	return Grant{Allowed: true, Limit: limit, Remaining: limit - st.n, Reset: st.reset}
+}

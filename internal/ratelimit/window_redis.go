@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -137,4 +138,22 @@ func (r *RedisWindows) Block(ctx context.Context, key string, until, now time.Ti
 		return fmt.Errorf("ratelimit: redis: %w", err)
 	}
 	return nil
+}
+
+// Peek implements Windows: one HMGET, no script (nothing is written).
+func (r *RedisWindows) Peek(ctx context.Context, key string, w Window, now time.Time) (Grant, error) {
+	if !w.Enabled() {
+		return Grant{Allowed: true}, nil
+	}
+	v, err := r.client.HMGet(ctx, r.key(key), "n", "reset", "limit", "blocked").Result()
+	if err != nil {
+		return Grant{}, fmt.Errorf("ratelimit: redis: %w", err)
+	}
+	num := func(i int) int64 {
+		s, _ := v[i].(string)
+		n, _ := strconv.ParseInt(s, 10, 64)
+		return n
+	}
+	st := windowState{n: int(num(0)), reset: time.UnixMilli(num(1)), limit: int(num(2)), blocked: time.UnixMilli(num(3))}
+	return st.current(w, now).peek(w, now), nil
 }

@@ -67,9 +67,32 @@ func windowsConformance(t *testing.T, w ratelimit.Windows) {
 	if g, _ := w.Take(ctx, "dave", hour, ratelimit.Window{}, t0); g.Allowed {
 		t.Fatalf("stale correction applied: %+v", g)
 	}
+	if g, _ := w.Peek(ctx, "dave", hour, t0); g.Limit != 100 || g.Remaining != 0 || !g.Reset.Equal(reset) {
+		t.Fatalf("peek of a corrected window: %+v", g)
+	}
 	// At the provider's reset the window starts again with the default limit.
 	if g, _ := w.Take(ctx, "dave", hour, ratelimit.Window{}, reset); !g.Allowed || g.Limit != 150 || g.Remaining != 149 {
 		t.Fatalf("after the provider's reset: %+v", g)
+	}
+
+	// Peek tells the window as it stands, counting nothing.
+	if g, err := w.Peek(ctx, "erin", minute, t0); err != nil || !g.Allowed || g.Limit != 3 || g.Remaining != 3 || !g.Reset.Equal(t0.Truncate(time.Minute).Add(time.Minute)) {
+		t.Fatalf("peek of an unseen key: %+v, %v", g, err)
+	}
+	w.Take(ctx, "erin", minute, ratelimit.Window{}, t0)
+	for range 2 {
+		if g, _ := w.Peek(ctx, "erin", minute, t0); !g.Allowed || g.Remaining != 2 {
+			t.Fatalf("peek after one call: %+v", g)
+		}
+	}
+	for range 3 {
+		w.Take(ctx, "frank", minute, ratelimit.Window{}, t0)
+	}
+	if g, _ := w.Peek(ctx, "frank", minute, t0.Add(time.Second)); g.Allowed || g.Remaining != 0 || g.RetryAfter != 39*time.Second {
+		t.Fatalf("peek of a spent window: %+v", g)
+	}
+	if g, _ := w.Peek(ctx, "carol", hour, t0.Add(30*time.Second)); g.Allowed || !g.Blocked || g.RetryAfter != time.Minute {
+		t.Fatalf("peek of a block: %+v", g)
 	}
 
 	// The project window: every key's calls, all or nothing.

@@ -39,6 +39,7 @@ func budgeted(t *testing.T, perUser, googleLimit int) (*Server, *googlesim.Serve
 		t.Fatal(err)
 	}
 	srv.Google = google
+	srv.Rate = tr
 	return srv, sim, refused
 }
 
@@ -100,4 +101,23 @@ func TestTranslatedGoogle429(t *testing.T) {
 func identified(path string) *http.Request {
 	req, _ := http.NewRequest(http.MethodGet, "http://gw"+path, nil)
 	return req.WithContext(inject.WithIdentity(req.Context(), "alice"))
+}
+
+// An answer that made no Google call (a call refused before any, for a
+// date Fitbit would refuse) carries the identity's Google window as it
+// stands, spending none of it.
+func TestAnswersWithoutGoogleCallsCarryTheWindow(t *testing.T) {
+	srv, sim, _ := budgeted(t, 5, -1)
+	if resp, _ := callReq(t, srv, identified("/1/user/-/profile.json")); resp.StatusCode != 200 || rateOf(resp) != [3]string{"5", "2", "60"} {
+		t.Fatalf("profile: %d, rate %v", resp.StatusCode, rateOf(resp))
+	}
+	for range 2 {
+		resp, v := callReq(t, srv, identified("/1/user/-/activities/date/2026-13-45.json"))
+		if resp.StatusCode != 400 || resp.Header.Get(CallsHeader) != "0" || rateOf(resp) != [3]string{"5", "2", "60"} {
+			t.Fatalf("bad date: %d, rate %v, %v", resp.StatusCode, rateOf(resp), v)
+		}
+	}
+	if st := sim.Stats(); st.APIRequests != 3 {
+		t.Fatalf("Google saw %d calls, want 3", st.APIRequests)
+	}
 }

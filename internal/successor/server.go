@@ -47,7 +47,19 @@ type Server struct {
 	// that trickles its body does not hold the call.
 	BodyTimeout  time.Duration
 	BodyDeadline func(req *http.Request, deadline time.Time) (lift func())
-	now          func() time.Time
+	// Rate, if set, gives an answer no Google call of which carried
+	// Fitbit's rate-limit headers (one refused before any Google call, or
+	// answered from the facts cache) the identity's Google window as it
+	// stands: Fitbit sent them with every answer. The Google
+	// registration's *inject.Transport implements it.
+	Rate RateHeaders
+	now  func() time.Time
+}
+
+// RateHeaders puts Fitbit's rate-limit headers of identity's window on
+// resp, for req, unless it has them.
+type RateHeaders interface {
+	RateHeaders(req *http.Request, identity string, resp *http.Response) *http.Response
 }
 
 // MaxFormBody bounds a translated write's form body: Fitbit's weight and
@@ -90,11 +102,11 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 	}
 	query, err := s.fitbitQuery(req)
 	if err != nil {
-		return s.answer(req, "", nil, fitbitError(unreadable(err))), false, nil
+		return s.answer(req, identity, "", nil, fitbitError(unreadable(err))), false, nil
 	}
 	fr, err := translate.Parse(req.Method, req.URL.Path, query)
 	if err != nil {
-		return s.answer(req, "", nil, failure(err)), false, nil
+		return s.answer(req, identity, "", nil, failure(err)), false, nil
 	}
 	sess := new(session)
 	// The injecting transport writes its own refusals in Fitbit's envelope,
@@ -120,9 +132,9 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 		r := sess.refused
 		r.Body = io.NopCloser(bytes.NewReader(sess.body))
 		r.Request = req
-		return s.answer(req, endpoint, sess, r), r.StatusCode == http.StatusUnauthorized, nil
+		return s.answer(req, identity, endpoint, sess, r), r.StatusCode == http.StatusUnauthorized, nil
 	case err != nil:
-		return s.answer(req, endpoint, sess, failure(err)), false, nil
+		return s.answer(req, identity, endpoint, sess, failure(err)), false, nil
 	}
 	status := http.StatusOK
 	if ans.Status != 0 {
@@ -133,10 +145,10 @@ func (s *Server) serve(req *http.Request, identity string, known bool) (resp *ht
 		if b, err = json.Marshal(ans.Body); err != nil {
 			// A value the translation built that JSON cannot hold (a NaN):
 			// the app gets Fitbit's envelope, not the proxy's bare 502.
-			return s.answer(req, endpoint, sess, failure(err)), false, nil
+			return s.answer(req, identity, endpoint, sess, failure(err)), false, nil
 		}
 	}
-	return s.answer(req, endpoint, sess, response(status, b)), false, nil
+	return s.answer(req, identity, endpoint, sess, response(status, b)), false, nil
 }
 
 // Cached is what the Server needs of the Google token manager: the
@@ -175,14 +187,17 @@ func (s *Server) factsKey(ctx context.Context, identity string) string {
 	return identity + "\x00" + user
 }
 
-// answer finishes resp for req: the Google-call count and Fitbit's
-// rate-limit headers of sess (nil: no Google call was tried), the
-// observer.
-func (s *Server) answer(req *http.Request, endpoint string, sess *session, resp *http.Response) *http.Response {
+// answer finishes resp for identity's req: the Google-call count and
+// Fitbit's rate-limit headers of sess (nil: no Google call was tried), else
+// of Rate, the observer.
+func (s *Server) answer(req *http.Request, identity, endpoint string, sess *session, resp *http.Response) *http.Response {
 	calls := 0
 	if sess != nil {
 		calls = sess.calls()
 		sess.setRate(resp.Header)
+	}
+	if s.Rate != nil {
+		s.Rate.RateHeaders(req, identity, resp)
 	}
 	resp.Request = req
 	resp.Header.Set(CallsHeader, strconv.Itoa(calls))
