@@ -187,8 +187,11 @@ type state struct {
 	// windows count each registration's calls to its provider (budget.go):
 	// in the store's Redis, or in this process's memory, surviving reloads.
 	windows map[string]ratelimit.Windows
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// peers carry the providers' 429s between instances whose windows
+	// count alone (budget_peers.go); none with Redis.
+	peers  map[string]*ratelimit.PeerBlocks
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // Destruct stops the state's background work when no config uses it any
@@ -439,10 +442,14 @@ func newState(s settings, store tokenstore.Store, keys *tokenstore.Keyring) *sta
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st := &state{managers: map[string]*tokens.Manager{}, defaultName: s.Regs[0].Name, store: store, keys: keys,
-		limiter: newLimiter(store), windows: map[string]ratelimit.Windows{}, cancel: cancel, done: make(chan struct{})}
+		limiter: newLimiter(store), windows: map[string]ratelimit.Windows{}, peers: map[string]*ratelimit.PeerBlocks{},
+		cancel: cancel, done: make(chan struct{})}
 	httpClient := &http.Client{Timeout: timeout}
 	for _, reg := range s.Regs {
 		st.windows[reg.Name] = newWindows(store, reg.Name)
+		if _, alone := st.windows[reg.Name].(*ratelimit.MemoryWindows); alone {
+			st.peers[reg.Name] = peerBlocks(store, reg.Name)
+		}
 		st.managers[reg.Name] = tokens.New(tokens.Config{
 			Provider:    provider.NewClient(reg, httpClient),
 			Store:       store,
@@ -491,7 +498,8 @@ func (s *state) keeper(set settings) *keepalive.Keeper {
 const defaultCacheSync = 2 * time.Second
 
 // background completes unfinished refreshes and retries pending
-// revocations (at start-up, then every interval), follows the store's change feed into the caches, keeps idle
+// revocations (at start-up, then every interval), follows the store's change feed into the caches and the
+// providers' 429s other instances received into the budgets (budget_peers.go), keeps idle
 // connections alive (keepalive_idle, purge_reauth_after), counts the records each key seals (metrics_keys.go), and
 // deletes abandoned pending authorizations, until ctx is done.
 func (s *state) background(ctx context.Context, recovery, cacheSync time.Duration, keeper *keepalive.Keeper) {
@@ -506,6 +514,9 @@ func (s *state) background(ctx context.Context, recovery, cacheSync time.Duratio
 		sweeps.Go(func() { m.RunRevocations(ctx, recovery) })
 	}
 	sweeps.Go(func() { tokens.FollowChanges(ctx, s.store, cacheSync, managers...) })
+	if len(s.peers) > 0 {
+		sweeps.Go(func() { followBlocks(ctx, s.store, cacheSync, s.peers, caddy.Log().Named("fitbit.budget")) })
+	}
 	if keeper.Idle > 0 || keeper.PurgeAfter > 0 {
 		sweeps.Go(func() { keeper.Run(ctx, keepaliveInterval) })
 	}
@@ -519,6 +530,7 @@ func (s *state) background(ctx context.Context, recovery, cacheSync time.Duratio
 		case now := <-t.C:
 			s.countKeys(ctx, now) // metrics_keys.go
 			_, _ = s.store.PurgeExpiredPending(ctx, now)
+			_, _ = s.store.PurgeExpiredEntries(ctx, blockKind, now)
 			connect.Purge(ctx, s.store, now)
 			legacy.Purge(ctx, s.store, now)
 			authserver.Purge(ctx, s.store, now)

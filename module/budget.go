@@ -108,6 +108,7 @@ func (a *App) budget(reg provider.Registration, logger *zap.Logger) *ratelimit.B
 			logger.Warn("provider budget unavailable; the call is let through", zap.String("provider", reg.Name), zap.Error(err))
 		},
 		OnLimited: rateMetrics.limited(reg.Name),
+		Peers:     a.state.peers[reg.Name],
 	}
 	if cfg.PerUser > 0 {
 		b.PerUser.Limit = share(cfg.PerUser)

@@ -1,12 +1,17 @@
 package module
 
 import (
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/provider"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/ratelimit"
 )
 
 func TestBudgetCaddyfileErrors(t *testing.T) {
@@ -50,5 +55,62 @@ func TestBudgetShare(t *testing.T) {
 	a.Budget = &Budget{Off: true}
 	if a.budget(provider.Registration{Name: "fitbit", Preset: &provider.Fitbit}, nil) != nil {
 		t.Fatal("budget off")
+	}
+}
+
+// Two instances over one file-system store count their budgets alone, and
+// a provider's 429 on one reaches the other through the store within
+// cache_sync_interval: it refuses the identity's calls until the 429's
+// reset, with its Retry-After, and no other identity's.
+func TestPeersLearnUpstream429(t *testing.T) {
+	root := t.TempDir()
+	now := time.Now()
+	budgetNow = func() time.Time { return now }
+	t.Cleanup(func() { budgetNow = time.Now })
+	instance := func(cacheSize int) *ratelimit.Budget {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+		t.Cleanup(cancel)
+		// Another cache_size: another state, as in another process.
+		a := &App{Providers: map[string]*Provider{"google_health": {ProviderConfig: ProviderConfig{ClientID: "id.apps.googleusercontent.com",
+			ClientSecret: "secret", RedirectURI: "https://gw.example/fitbit/callback"}}},
+			EncryptionKeys:    []string{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+			StorageRaw:        []byte(`{"module":"file_system","root":"` + root + `"}`),
+			CacheSize:         cacheSize,
+			CacheSyncInterval: caddy.Duration(500 * time.Millisecond)}
+		if err := a.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = a.Cleanup() })
+		return a.budget(a.regs[0], zap.NewNop())
+	}
+	a, b := instance(100), instance(200)
+	if a.Peers == nil || a.Peers == b.Peers {
+		t.Fatalf("peers: %p, %p", a.Peers, b.Peers)
+	}
+	g := a.Take(t.Context(), "alice")
+	a.Settle(t.Context(), "alice", g, &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"3600"}}})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g := b.Peek(t.Context(), "alice")
+		if !g.Allowed {
+			if !g.Blocked || g.RetryAfter != time.Hour {
+				t.Fatalf("b's refusal: %+v", g)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the 429 did not reach the other instance")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if g := b.Take(t.Context(), "alice"); g.Allowed || !g.Blocked {
+		t.Fatalf("b let alice's call through: %+v", g)
+	}
+	if g := b.Take(t.Context(), "bob"); !g.Allowed {
+		t.Fatalf("b refused bob: %+v", g)
+	}
+	now = now.Add(time.Hour)
+	if g := b.Take(t.Context(), "alice"); !g.Allowed {
+		t.Fatalf("at the 429's reset: %+v", g)
 	}
 }

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -50,6 +51,26 @@ type Budget struct {
 	// OnLimited, if set, counts each 429: the gateway's own (local) or
 	// the provider's.
 	OnLimited func(local bool)
+	// Peers, if set, share the provider's 429s with the other instances
+	// (Windows that count per process).
+	Peers *PeerBlocks
+}
+
+// MaxBlock bounds how long a provider's 429 blocks an identity, whatever
+// its Retry-After says: a garbled or hostile header must not shut a user
+// out for years. Google's daily quotas are the longest a provider has.
+const MaxBlock = 24 * time.Hour
+
+const maxBlockSeconds = int(MaxBlock / time.Second)
+
+// learnPeers applies a peer's block of identity to Windows, so the Grant
+// has the window's limit and end like any other.
+func (b *Budget) learnPeers(ctx context.Context, identity string, now time.Time) {
+	if until, ok := b.Peers.until(identity, now); ok {
+		if err := b.Windows.Block(ctx, identity, until, now); err != nil && b.OnError != nil {
+			b.OnError(err)
+		}
+	}
 }
 
 func (b *Budget) now() time.Time {
@@ -65,7 +86,9 @@ func (b *Budget) Take(ctx context.Context, identity string) Grant {
 	if b == nil || !b.PerUser.Enabled() {
 		return Grant{Allowed: true}
 	}
-	g, err := b.Windows.Take(ctx, identity, b.PerUser, b.Project, b.now())
+	now := b.now()
+	b.learnPeers(ctx, identity, now)
+	g, err := b.Windows.Take(ctx, identity, b.PerUser, b.Project, now)
 	if err != nil {
 		if b.OnError != nil {
 			b.OnError(err)
@@ -85,7 +108,9 @@ func (b *Budget) Peek(ctx context.Context, identity string) Grant {
 	if b == nil || !b.PerUser.Enabled() {
 		return Grant{}
 	}
-	g, err := b.Windows.Peek(ctx, identity, b.PerUser, b.now())
+	now := b.now()
+	b.learnPeers(ctx, identity, now)
+	g, err := b.Windows.Peek(ctx, identity, b.PerUser, now)
 	if err != nil {
 		if b.OnError != nil {
 			b.OnError(err)
@@ -110,7 +135,8 @@ func (b *Budget) Settle(ctx context.Context, identity string, g Grant, resp *htt
 		if b.OnLimited != nil {
 			b.OnLimited(false)
 		}
-		err = b.Windows.Block(ctx, identity, b.until(resp, g, now), now)
+		until := b.until(resp, g, now)
+		err = errors.Join(b.Windows.Block(ctx, identity, until, now), b.Peers.announce(ctx, identity, until))
 	} else if c, ok := b.correction(resp.Header, g, now); ok {
 		err = b.Windows.Correct(ctx, identity, c, now)
 	}
@@ -119,14 +145,14 @@ func (b *Budget) Settle(ctx context.Context, identity string, g Grant, resp *htt
 	}
 }
 
-// until is when a 429 ends: Retry-After, else Fitbit's reset, else the
-// end of the window the call was counted in.
+// until is when a 429 ends: Retry-After, else Fitbit's reset (each at
+// most MaxBlock away), else the end of the window the call was counted in.
 func (b *Budget) until(resp *http.Response, g Grant, now time.Time) time.Time {
 	if d, ok := RetryAfter(resp.Header.Get("Retry-After"), now); ok {
 		return now.Add(d)
 	}
 	if s, err := strconv.Atoi(resp.Header.Get(HeaderReset)); err == nil && s >= 0 && b.Headers {
-		return now.Add(time.Duration(s) * time.Second)
+		return now.Add(time.Duration(min(s, maxBlockSeconds)) * time.Second)
 	}
 	if !g.Reset.IsZero() {
 		return g.Reset
@@ -169,16 +195,16 @@ func (b *Budget) correction(h http.Header, g Grant, now time.Time) (Correction, 
 }
 
 // RetryAfter parses a Retry-After value (RFC 9110 §10.2.3): delay-seconds
-// or an HTTP-date.
+// or an HTTP-date, at most MaxBlock away.
 func RetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
 	if s, err := strconv.Atoi(v); err == nil {
-		return time.Duration(max(s, 0)) * time.Second, s >= 0
+		return time.Duration(min(max(s, 0), maxBlockSeconds)) * time.Second, s >= 0
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
+		return min(max(t.Sub(now), 0), MaxBlock), true
 	}
 	return 0, false
 }

@@ -195,7 +195,10 @@ func TestBudgetSettle(t *testing.T) {
 }
 
 func TestRetryAfter(t *testing.T) {
-	for v, want := range map[string]time.Duration{"0": 0, "120": 2 * time.Minute, t0.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second} {
+	for v, want := range map[string]time.Duration{"0": 0, "120": 2 * time.Minute, t0.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+		// A garbled or hostile value blocks for a day at most, and never
+		// overflows into the past.
+		"9223372036854775807": ratelimit.MaxBlock, t0.AddDate(10, 0, 0).Format(http.TimeFormat): ratelimit.MaxBlock} {
 		if d, ok := ratelimit.RetryAfter(v, t0); !ok || d != want {
 			t.Errorf("RetryAfter(%q) = %v, %v; want %v", v, d, ok, want)
 		}
@@ -204,5 +207,47 @@ func TestRetryAfter(t *testing.T) {
 		if _, ok := ratelimit.RetryAfter(v, t0); ok {
 			t.Errorf("RetryAfter(%q) ok", v)
 		}
+	}
+}
+
+// Two instances counting alone, sharing a provider's 429 through
+// PeerBlocks (as the module does through the token store): the instance
+// that did not receive it refuses the identity's calls once it has learnt
+// the block, with the block's Retry-After, and no one else's.
+func TestPeerBlocks(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	board := map[string]time.Time{} // the store between them
+	newInstance := func() *ratelimit.Budget {
+		return &ratelimit.Budget{Windows: ratelimit.NewMemoryWindows(), PerUser: ratelimit.Window{Limit: 300, Period: time.Minute},
+			Now: func() time.Time { return now }, Peers: &ratelimit.PeerBlocks{
+				Hash: func(identity string) string { return "h:" + identity },
+				Announce: func(_ context.Context, hash string, until time.Time) error {
+					board[hash] = until
+					return nil
+				}}}
+	}
+	a, b := newInstance(), newInstance()
+	g := a.Take(ctx, "alice")
+	a.Settle(ctx, "alice", g, &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": {"20"}}})
+	if until := board["h:alice"]; !until.Equal(t0.Add(20 * time.Second)) {
+		t.Fatalf("announced %v, want 20 s from now", board)
+	}
+	if g := b.Take(ctx, "alice"); !g.Allowed {
+		t.Fatalf("before b learnt the block: %+v", g)
+	}
+	b.Peers.Set(map[string]time.Time{"h:alice": board["h:alice"]})
+	now = now.Add(5 * time.Second)
+	for _, g := range []ratelimit.Grant{b.Peek(ctx, "alice"), b.Take(ctx, "alice")} {
+		if g.Allowed || !g.Blocked || g.RetryAfter != 15*time.Second || g.Limit != 300 {
+			t.Fatalf("after b learnt the block: %+v", g)
+		}
+	}
+	if g := b.Take(ctx, "bob"); !g.Allowed {
+		t.Fatalf("bob: %+v", g)
+	}
+	now = now.Add(15 * time.Second)
+	if g := b.Take(ctx, "alice"); !g.Allowed {
+		t.Fatalf("at the block's end: %+v", g)
 	}
 }
