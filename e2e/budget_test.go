@@ -5,9 +5,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-fitbit/caddy-fitbit/internal/fitbitsim"
 	"github.com/caddy-fitbit/caddy-fitbit/internal/simkit/simtest"
+	"github.com/caddy-fitbit/caddy-fitbit/internal/tokenstore"
 )
 
 // Through real Caddy, Fitbit's budget of one user (3 calls an hour here,
@@ -25,9 +27,10 @@ func TestFitbitBudgetAndUpstream429(t *testing.T) {
 	t.Cleanup(func() { sim.Close() })
 	sim.SetConsent(func(*http.Request, []string) fitbitsim.Consent { return fitbitsim.Consent{UserID: "ALICE1"} })
 	e := &env{t: t, sim: sim, dir: t.TempDir(), key: newKey(), fitbitUser: map[string]string{}}
-	e.load(options{})
+	e.load(options{Global: eventsOption})
 	e.mustConnect("alice")
 	e.mustConnect("bob") // the same Fitbit user
+	takeEvents()
 
 	call := func(user string) *http.Response {
 		t.Helper()
@@ -49,6 +52,12 @@ func TestFitbitBudgetAndUpstream429(t *testing.T) {
 	if r := call("alice"); r.StatusCode != 429 || r.Header.Get("Retry-After") != "2670" {
 		t.Fatalf("alice past Fitbit's budget: %d %v", r.StatusCode, r.Header)
 	}
+	// The operator hears of it once, at the 429.
+	evs := takeEvents()
+	wantEvent(t, evs, "rate_limited", map[string]any{"provider": "fitbit", "identity_hash": tokenstore.IdentityHash("alice")})
+	if until, err := time.Parse(time.RFC3339, evs[0].Data["until"].(string)); err != nil || time.Until(until)-2670*time.Second > time.Second || time.Until(until)-2670*time.Second < -5*time.Second {
+		t.Errorf("until %v (%v), want Fitbit's reset, 2670 s after the 429 (the gateway's clock)", evs[0].Data["until"], err)
+	}
 	for range 3 {
 		r := call("alice")
 		if r.StatusCode != 429 || r.Header.Get("Retry-After") == "" || rate(r) == "  " {
@@ -58,6 +67,9 @@ func TestFitbitBudgetAndUpstream429(t *testing.T) {
 	// bob's count knows Fitbit's: the gateway refuses him itself.
 	if r := call("bob"); r.StatusCode != 429 {
 		t.Fatalf("bob past the budget: %d", r.StatusCode)
+	}
+	if evs := takeEvents(); len(evs) != 0 {
+		t.Errorf("events of the gateway's own 429s: %+v", evs)
 	}
 	if st := sim.Stats(); st.API429 != 1 || st.APIRequests != 4 {
 		t.Fatalf("Fitbit saw %d calls and answered %d with 429; want 4 and 1", st.APIRequests, st.API429)

@@ -70,6 +70,7 @@ const eventsOption = `events {
 		on needs_reauth e2e_record
 		on disconnected e2e_record
 		on provider_gone e2e_record
+		on rate_limited e2e_record
 	}`
 
 // wantEvent fails unless evs is exactly one event of name from the fitbit

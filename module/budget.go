@@ -109,6 +109,12 @@ func (a *App) budget(reg provider.Registration, logger *zap.Logger) *ratelimit.B
 		},
 		OnLimited: rateMetrics.limited(reg.Name),
 		Peers:     a.state.peers[reg.Name],
+		OnBlocked: func(identity string, until time.Time) {
+			hash := tokenstore.IdentityHash(identity)
+			logger.Warn("provider answered 429: the identity's calls are refused until its reset", zap.String("provider", reg.Name),
+				zap.String("identity_hash", hash), zap.Time("until", until))
+			a.Emit(EventRateLimited, map[string]any{"provider": reg.Name, "identity_hash": hash, "until": until.UTC().Format(time.RFC3339)})
+		},
 	}
 	if cfg.PerUser > 0 {
 		b.PerUser.Limit = share(cfg.PerUser)

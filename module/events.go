@@ -30,6 +30,10 @@ const (
 	// EventProviderGone: the provider answered 410 Gone, the first time
 	// since it last answered normally. Data: provider, since (RFC 3339).
 	EventProviderGone = "provider_gone"
+	// EventRateLimited: the provider answered a call 429; the gateway
+	// sends none of the identity's calls until the reset it gave (README ›
+	// Provider budgets). Data: provider, identity_hash, until (RFC 3339).
+	EventRateLimited = "rate_limited"
 )
 
 // eventsApp is the part of caddyevents.App the app uses.

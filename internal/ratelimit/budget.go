@@ -54,6 +54,9 @@ type Budget struct {
 	// Peers, if set, share the provider's 429s with the other instances
 	// (Windows that count per process).
 	Peers *PeerBlocks
+	// OnBlocked, if set, learns each provider's 429: identity's calls are
+	// refused until until.
+	OnBlocked func(identity string, until time.Time)
 }
 
 // MaxBlock bounds how long a provider's 429 blocks an identity, whatever
@@ -137,6 +140,9 @@ func (b *Budget) Settle(ctx context.Context, identity string, g Grant, resp *htt
 		}
 		until := b.until(resp, g, now)
 		err = errors.Join(b.Windows.Block(ctx, identity, until, now), b.Peers.announce(ctx, identity, until))
+		if b.OnBlocked != nil {
+			b.OnBlocked(identity, until)
+		}
 	} else if c, ok := b.correction(resp.Header, g, now); ok {
 		err = b.Windows.Correct(ctx, identity, c, now)
 	}
