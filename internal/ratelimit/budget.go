@@ -193,7 +193,9 @@ func (b *Budget) correction(h http.Header, g Grant, now time.Time) (Correction, 
 		c.Limit = limit
 	}
 	// The provider's reset is in whole seconds: only a larger difference
-	// is another window (its clock hour is not the gateway's).
+	// is another window (its clock hour is not the gateway's). A window
+	// ends within its period: a later reset is garbled or hostile.
+	reset = min(reset, int(b.PerUser.Period/time.Second))
 	if at := now.Add(time.Duration(reset) * time.Second); at.Sub(g.Reset).Abs() > time.Second {
 		c.Reset = at
 	}
