@@ -18,6 +18,14 @@
 //
 //	go test -v -run Chaos ./chaos
 //
+// Beside it, peers_test.go runs two instances over one store (a
+// disconnect on one reaches the other's cache) and budget_test.go three
+// Google-only instances against the simulated Google: 400 calls of one
+// identity in a minute let exactly 300 reach Google, the rest answered
+// 429 by the gateway with an accurate Retry-After, and Google's own 429
+// silences the identity on every instance until its reset, over Redis and
+// over the file system (go test -v -run 'Peers|Budget' ./chaos).
+//
 // It is skipped under -short. Redis runs need redis-server (skipped without
 // it unless CI is set) and the fitbit.stores.redis module.
 package chaos

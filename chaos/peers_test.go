@@ -31,8 +31,10 @@ import (
 // peerSync is the instances' cache_sync_interval.
 const peerSync = 500 * time.Millisecond
 
-const peerTmpl = `{
-	admin off
+// instanceOptions are the global options every instance of startInstances
+// has besides admin: Caddy's own storage apart, its log in a file at
+// {{.Level}}.
+const instanceOptions = `
 	persist_config off
 	auto_https off
 	grace_period 1s
@@ -40,8 +42,11 @@ const peerTmpl = `{
 	log {
 		output file {{.Log}}
 		format json
-		level INFO
-	}
+		level {{.Level}}
+	}`
+
+const peerTmpl = `{
+	admin off` + instanceOptions + `
 	fitbit {
 		client_id {{.ClientID}}
 		client_secret {{.ClientSecret}}
@@ -114,38 +119,13 @@ func runPeers(t *testing.T, bin, store string) {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	w := &run{t: t}
-	var insts []*proc
-	for i, port := range ports {
-		n := i + 1
-		p := &proc{
-			name: fmt.Sprintf("instance %d", n), bin: bin, port: port,
-			env:     append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "xdg-data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "xdg-config")),
-			config:  filepath.Join(dir, fmt.Sprintf("instance%d.caddyfile", n)),
-			logPath: filepath.Join(dir, fmt.Sprintf("instance%d.log", n)),
-			outPath: filepath.Join(dir, fmt.Sprintf("instance%d.out", n)),
-		}
-		w.writeConfig(p.config, peerTmpl, map[string]any{
-			"Dir": dir, "N": n, "Log": p.logPath, "ClientID": sim.ClientID(), "ClientSecret": sim.ClientSecret(),
+	startInstances(t, bin, dir, ports, peerTmpl, func(i int, logPath string) map[string]any {
+		return map[string]any{
+			"Dir": dir, "N": i + 1, "Log": logPath, "Level": "INFO", "ClientID": sim.ClientID(), "ClientSecret": sim.ClientSecret(),
 			"Self": urls[i], "Sim": sim.URL(), "Revoke": revoke.URL, "Key": base64.StdEncoding.EncodeToString(key),
-			"Sync": peerSync.String(), "Store": store, "Port": port, "Hash": base64.StdEncoding.EncodeToString(hash),
-		})
-		insts = append(insts, p)
-	}
-	t.Cleanup(func() {
-		for _, p := range insts {
-			p.kill()
-		}
-		if t.Failed() {
-			w.insts = insts
-			w.dumpLogs()
+			"Sync": peerSync.String(), "Store": store, "Port": ports[i], "Hash": base64.StdEncoding.EncodeToString(hash),
 		}
 	})
-	for _, p := range insts {
-		if _, err := p.start(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	a, b := urls[0], urls[1]
 
 	connectAt(t, sim, a, "ALICE1")
@@ -233,4 +213,42 @@ func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// startInstances starts one Caddy process per port, each from tmpl filled
+// with data(i, its log file), all in dir and killed when t ends (their
+// logs printed if t failed), and returns their log files.
+func startInstances(t *testing.T, bin, dir string, ports []int, tmpl string, data func(i int, logPath string) map[string]any) []string {
+	t.Helper()
+	w := &run{t: t}
+	var insts []*proc
+	var logs []string
+	for i, port := range ports {
+		n := i + 1
+		p := &proc{
+			name: fmt.Sprintf("instance %d", n), bin: bin, port: port,
+			env:     append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "xdg-data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "xdg-config")),
+			config:  filepath.Join(dir, fmt.Sprintf("instance%d.caddyfile", n)),
+			logPath: filepath.Join(dir, fmt.Sprintf("instance%d.log", n)),
+			outPath: filepath.Join(dir, fmt.Sprintf("instance%d.out", n)),
+		}
+		w.writeConfig(p.config, tmpl, data(i, p.logPath))
+		insts = append(insts, p)
+		logs = append(logs, p.logPath)
+	}
+	t.Cleanup(func() {
+		for _, p := range insts {
+			p.kill()
+		}
+		if t.Failed() {
+			w.insts = insts
+			w.dumpLogs()
+		}
+	})
+	for _, p := range insts {
+		if _, err := p.start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return logs
 }

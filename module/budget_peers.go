@@ -47,7 +47,7 @@ func peerBlocks(store tokenstore.Entries, name string) *ratelimit.PeerBlocks {
 func followBlocks(ctx context.Context, store tokenstore.Entries, interval time.Duration, peers map[string]*ratelimit.PeerBlocks, log *zap.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	failing, known := false, false
+	failing, known, logged := false, false, 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -80,8 +80,14 @@ func followBlocks(ctx context.Context, store tokenstore.Entries, interval time.D
 				blocks[e.Provider][e.IdentityHash] = e.Until
 			}
 		}
+		n := 0
 		for name, p := range peers {
 			p.Set(blocks[name])
+			n += len(blocks[name])
+		}
+		if n != logged {
+			log.Debug("the providers' 429s in force, from every instance", zap.Int("blocked", n))
+			logged = n
 		}
 	}
 }
