@@ -152,7 +152,7 @@ type scrubber struct {
 	token   string
 	trailer *http.Response // its Trailer is scrubbed once the body is read
 	chunk   int            // how much to read at once (default scrubChunk)
-	tok     []byte         // token, for bytes.Index
+	find    finder         // looks for the token
 	buf     []byte         // buf[off:] is read, scrubbed and not yet returned
 	off     int
 	err     error
@@ -186,7 +186,7 @@ func (s *scrubber) fill() {
 			s.chunk = scrubChunk
 		}
 		mem := make([]byte, len(s.token)+s.chunk+len(s.token))
-		s.tok = mem[:copy(mem, s.token):len(s.token)]
+		s.find = newFinder(mem[:copy(mem, s.token):len(s.token)])
 		s.buf = mem[len(s.token):len(s.token)]
 	}
 	n := copy(s.buf[:cap(s.buf)], s.buf[s.off:]) // the held bytes to the front
@@ -195,7 +195,7 @@ func (s *scrubber) fill() {
 	s.buf = s.buf[:n+m]
 	s.err = err
 	for from := 0; ; {
-		i := bytes.Index(s.buf[from:], s.tok)
+		i := s.find.index(s.buf[from:])
 		if i < 0 {
 			break
 		}
