@@ -14,23 +14,21 @@ import "bytes"
 // about 80 times faster; on a body that is all anchor bytes it is no worse
 // than bytes.Index's own fallback (each false anchor costs one compare).
 type finder struct {
-	token  []byte
-	at     int    // token[at:at+len(anchor)] is the anchor
-	anchor []byte // nil: search for the whole token
+	token []byte
+	at    int // token[at:at+anchorLen] is the anchor; -1: search for the whole token
 }
 
 // anchorLen is the anchor's length: long enough that a false match is
 // rare, short enough for bytealg's SIMD Index on every platform.
 const anchorLen = 16
 
-// anchorScan bounds where the anchor may start: within the first bytes of
-// the token, so the anchor fits in it.
+// anchorScan bounds where the anchor may start, so that choosing it costs
+// a few bytes' look, whatever the token's length.
 const anchorScan = 32
 
 func newFinder(token []byte) finder {
-	f := finder{token: token}
-	if len(token) < anchorLen+1 {
-		return f // short: bytes.Index is as good
+	if len(token) <= anchorLen {
+		return finder{token: token, at: -1} // short: bytes.Index is as good
 	}
 	best := 0
 	for i := range min(anchorScan, len(token)-anchorLen+1) {
@@ -38,8 +36,7 @@ func newFinder(token []byte) finder {
 			best = i
 		}
 	}
-	f.at, f.anchor = best, token[best:best+anchorLen]
-	return f
+	return finder{token: token, at: best}
 }
 
 // rarity ranks how unlikely a byte is in a JSON body, higher is rarer: in
@@ -60,13 +57,14 @@ func rarity(c byte) int {
 
 // index is bytes.Index(s, f.token).
 func (f finder) index(s []byte) int {
-	if f.anchor == nil {
+	if f.at < 0 {
 		return bytes.Index(s, f.token)
 	}
 	// An occurrence at p has its anchor at p+f.at: anchors found in order
 	// give candidates in order, so the first that checks out is the first.
+	anchor := f.token[f.at : f.at+anchorLen]
 	for from := f.at; from <= len(s)-len(f.token)+f.at; {
-		i := bytes.Index(s[from:], f.anchor)
+		i := bytes.Index(s[from:], anchor)
 		if i < 0 {
 			return -1
 		}
